@@ -1,0 +1,4 @@
+export * from './codes.js';
+export * from './channels.js';
+export * from './frames.js';
+export * from './defaults.js';

@@ -1,0 +1,142 @@
+/**
+ * The bus: how a River node publishes messages, keeps per-channel history and receives the
+ * messages of the channels its local clients are subscribed to. Engines: `memory-bus.ts` (one
+ * process, the default) and `redis-bus.ts` (many nodes). Every engine passes `bus.contract.ts`.
+ *
+ * Contract (what every engine promises):
+ * - Positions. Each channel has a stream position `{epoch, offset}`. `publish` assigns the next
+ *   offset (1, 2, 3 … per epoch) atomically with appending to history and delivering: a message is
+ *   in history (while the window holds it) if and only if it has been (or is being) delivered to
+ *   subscribed nodes, and offsets in one channel are delivered in increasing order, each once.
+ *   A channel that was never published to (or whose state expired) has offset 0 and a fresh epoch;
+ *   `position` of such a channel creates and keeps the epoch, so a later publish uses it.
+ * - Epoch. Changes only when the channel's state is lost (engine restarted without persistence,
+ *   channel idle past the history TTL). Opaque string.
+ * - History. The last `historySize` messages of a channel are kept while the channel saw a publish
+ *   within `historyTtlSeconds`. `history(channel, {since})` returns the messages with offset > since
+ *   in increasing order, together with the position they were read at (same atomic read).
+ * - Subscriptions. `subscribe(channel)` resolves once every message published after that moment is
+ *   going to reach the `onMessage` handler. Calls are reference-counted by the caller (the hub calls
+ *   subscribe on the first local subscriber and unsubscribe on the last); an engine may batch them.
+ *   Messages of channels this node is not subscribed to are not delivered to it.
+ * - Frames. `publish` builds the `message` frame JSON once; `BusMessage.frame` is that exact text,
+ *   handed unchanged to every local subscriber (no per-subscriber serialization anywhere).
+ * - Idempotency. A publish carrying an `idempotencyKey` seen within `idempotencyWindowMs` returns
+ *   the first result with `duplicate: true` and delivers nothing.
+ * - Failure. When the engine cannot reach its backend, `ready` is false and `publish` rejects with a
+ *   `BusUnavailableError` having published nothing.
+ * - Ephemeral frames (`broadcast`, used for presence events) are delivered like messages to the
+ *   nodes subscribed to the channel but take no offset and are not kept in history.
+ * - Control commands (`control`) reach every node of the cluster, including this one.
+ */
+import type { StreamPosition } from '@river/protocol';
+
+export type { StreamPosition };
+
+export interface PublishRequest {
+  channel: string;
+  event: string;
+  data: unknown;
+  /** Skip this connection when fanning out (the sender's own tab). */
+  excludeConnectionId?: string;
+  idempotencyKey?: string;
+}
+
+export interface PublishResult {
+  channel: string;
+  epoch: string;
+  offset: number;
+  /** True when the idempotency key was already seen: nothing was published this time. */
+  duplicate?: boolean;
+}
+
+/** One message as it travels from the bus to the node's hub. */
+export interface BusMessage {
+  channel: string;
+  /** Absent for ephemeral frames (presence events). */
+  offset?: number;
+  epoch?: string;
+  /** The complete JSON text of the frame (`message` or `presence`), built once per publish. */
+  frame: string;
+  /** Publish time, ms since the epoch (for the publish→fanout latency metric). */
+  ts: number;
+  excludeConnectionId?: string;
+}
+
+export interface HistoryResult {
+  position: StreamPosition;
+  /** Messages with offset > since, oldest first, at most `limit`. */
+  messages: BusMessage[];
+  /**
+   * True when history still holds every message after `since` (the window covers it), so a
+   * client at `since` in this epoch can recover without a gap.
+   */
+  complete: boolean;
+}
+
+/** Commands every node of the cluster acts on. */
+export type ControlCommand = { type: 'disconnect'; userId: string };
+
+export interface BusHandlers {
+  /** A message or ephemeral frame for a channel this node is subscribed to. Must not throw. */
+  message(msg: BusMessage): void;
+  /** A control command from any node (including this one). */
+  control(cmd: ControlCommand): void;
+  /**
+   * The engine lost messages it may have missed for these subscribed channels (e.g. it reconnected
+   * to Redis after an outage). The hub treats subscribers as needing recovery.
+   */
+  resync?(channels: string[]): void;
+  /** Readiness changed (backend connected / lost). */
+  status?(ready: boolean): void;
+}
+
+export interface Bus {
+  /** Connects to the backend. Resolves when ready. */
+  start(handlers: BusHandlers): Promise<void>;
+  /** Disconnects; pending operations settle. */
+  close(): Promise<void>;
+  /** Whether the backend is reachable right now. */
+  readonly ready: boolean;
+
+  publish(req: PublishRequest): Promise<PublishResult>;
+  /** Delivers an ephemeral frame (no offset, no history) to the channel's subscribed nodes. */
+  broadcast(channel: string, frame: string): Promise<void>;
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  position(channel: string): Promise<StreamPosition>;
+  history(channel: string, opts: { since?: number; limit?: number }): Promise<HistoryResult>;
+  control(cmd: ControlCommand): Promise<void>;
+
+  /**
+   * The node's local subscriber count of a channel changed. Engines aggregate these for
+   * `subscriberCount`; they may batch and must tolerate bursts.
+   */
+  reportSubscribers(channel: string, localCount: number): void;
+  /** Cluster-wide number of connections subscribed to the channel (may be up to a few seconds stale across nodes). */
+  subscriberCount(channel: string): Promise<number>;
+}
+
+export class BusUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message = 'the bus is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BusUnavailableError';
+  }
+}
+
+export interface BusOptions {
+  historySize: number;
+  historyTtlSeconds: number;
+  idempotencyWindowMs: number;
+  /** Clock for timestamps and expiry; injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * Builds the `message` frame text. The only place a message is serialized: once per publish.
+ * `data` must be JSON-serializable (the HTTP edge and the connection guarantee it).
+ */
+export function messageFrame(channel: string, event: string, dataJson: string, offset: number, ts: number): string {
+  return `{"type":"message","channel":${JSON.stringify(channel)},"event":${JSON.stringify(event)},"data":${dataJson},"offset":${offset},"ts":${ts}}`;
+}
