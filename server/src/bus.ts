@@ -27,7 +27,8 @@
  *   `BusUnavailableError` having published nothing.
  * - Ephemeral frames (`broadcast`, used for presence events) are delivered like messages to the
  *   nodes subscribed to the channel but take no offset and are not kept in history.
- * - Control commands (`control`) reach every node of the cluster, including this one.
+ * - Control commands (`control`) reach every node of the cluster, including this one, and resolve
+ *   the sum of the handlers' answers.
  */
 import type { StreamPosition } from '@river/protocol';
 
@@ -80,8 +81,8 @@ export type ControlCommand = { type: 'disconnect'; userId: string };
 export interface BusHandlers {
   /** A message or ephemeral frame for a channel this node is subscribed to. Must not throw. */
   message(msg: BusMessage): void;
-  /** A control command from any node (including this one). */
-  control(cmd: ControlCommand): void;
+  /** A control command from any node (including this one). Returns how many local connections it affected. */
+  control(cmd: ControlCommand): number;
   /**
    * The engine lost messages it may have missed for these subscribed channels (e.g. it reconnected
    * to Redis after an outage). The hub treats subscribers as needing recovery.
@@ -106,7 +107,12 @@ export interface Bus {
   unsubscribe(channel: string): Promise<void>;
   position(channel: string): Promise<StreamPosition>;
   history(channel: string, opts: { since?: number; limit?: number }): Promise<HistoryResult>;
-  control(cmd: ControlCommand): Promise<void>;
+  /**
+   * Runs the command on every node (this one included) and resolves the sum of what their
+   * handlers returned. Nodes that do not answer within a short timeout (about 1 s) are not counted.
+   * An engine started without handlers (a publish-only process such as the Lambda) still sends it.
+   */
+  control(cmd: ControlCommand): Promise<number>;
 
   /**
    * The node's local subscriber count of a channel changed. Engines aggregate these for
