@@ -51,6 +51,14 @@ export interface MemoryBackendOptions extends BusOptions {
   sweepIntervalMs?: number;
 }
 
+export interface MemoryBusOptions extends MemoryBackendOptions {
+  /**
+   * Called when a handler throws (a bug: handlers must not throw); delivery to the other nodes
+   * goes on. Default: rethrown on the next tick, as an uncaught exception.
+   */
+  onHandlerError?: (err: unknown) => void;
+}
+
 interface ChannelState {
   epoch: string;
   offset: number;
@@ -279,7 +287,6 @@ export class MemoryBackend {
   }
 }
 
-/** Reports a handler's exception (a bug: handlers must not throw) without breaking delivery to others. */
 function rethrowLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
@@ -291,10 +298,12 @@ export class MemoryBus implements Bus {
   private handlers: BusHandlers | undefined;
   private started = false;
   private closed = false;
+  private readonly onHandlerError: (err: unknown) => void;
 
-  /** With `backend`, this bus is one more node on that shared state; its own `opts` are then unused. */
-  constructor(opts: MemoryBackendOptions, backend?: MemoryBackend) {
+  /** With `backend`, this bus is one more node on that shared state and the backend's options govern. */
+  constructor(opts: MemoryBusOptions, backend?: MemoryBackend) {
     this.backend = backend ?? new MemoryBackend(opts);
+    this.onHandlerError = opts.onHandlerError ?? rethrowLater;
   }
 
   get ready(): boolean {
@@ -381,7 +390,7 @@ export class MemoryBus implements Bus {
     try {
       this.handlers.message(msg);
     } catch (err) {
-      rethrowLater(err);
+      this.onHandlerError(err);
     }
   }
 
@@ -392,7 +401,7 @@ export class MemoryBus implements Bus {
       const n = this.handlers.control(cmd);
       return Number.isFinite(n) ? n : 0;
     } catch (err) {
-      rethrowLater(err);
+      this.onHandlerError(err);
       return 0;
     }
   }

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { busContract } from './bus.contract.js';
+import type { BusMessage } from './bus.js';
+import { MemoryBackend, MemoryBus } from './memory-bus.js';
+
+busContract('memory', (opts) => {
+  const backend = new MemoryBackend(opts);
+  return { node: () => new MemoryBus(opts, backend) };
+}, { fakeTime: true });
+
+describe('MemoryBus', () => {
+  const opts = { historySize: 5, historyTtlSeconds: 10, idempotencyWindowMs: 10_000 };
+  const buses: MemoryBus[] = [];
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(async () => {
+    for (const b of buses.splice(0)) await b.close();
+    vi.useRealTimers();
+  });
+  async function started(bus: MemoryBus, messages: BusMessage[] = []): Promise<MemoryBus> {
+    buses.push(bus);
+    await bus.start({ message: (m) => messages.push(m), control: () => 0 });
+    return bus;
+  }
+
+  it('drops every channel and idempotency key once the TTL has passed, by its sweep timer alone', async () => {
+    const bus = await started(new MemoryBus(opts));
+    for (let i = 0; i < 1000; i++) await bus.publish({ channel: `c${i}`, event: 'e', data: i, idempotencyKey: `k${i}` });
+    expect(bus.stats()).toEqual({ channels: 1000, idempotencyKeys: 1000, subscribedChannels: 0 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(bus.stats()).toMatchObject({ channels: 1000, idempotencyKeys: 1000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(bus.stats()).toEqual({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
+  });
+
+  it('expires channels in last-activity order: a recent publish keeps a channel alive', async () => {
+    const bus = await started(new MemoryBus(opts));
+    const a = await bus.publish({ channel: 'a', event: 'e', data: 1 });
+    await bus.publish({ channel: 'b', event: 'e', data: 1 });
+    await vi.advanceTimersByTimeAsync(6_000);
+    await bus.publish({ channel: 'a', event: 'e', data: 2 });
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(bus.stats().channels).toBe(1);
+    expect(await bus.position('a')).toEqual({ epoch: a.epoch, offset: 2 });
+  });
+
+  it('keeps the epoch of a channel a node is subscribed to, and expires it a TTL after the last unsubscribe', async () => {
+    const bus = await started(new MemoryBus(opts));
+    await bus.subscribe('quiet');
+    const p = await bus.position('quiet');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await bus.position('quiet')).toEqual(p);
+    await bus.unsubscribe('quiet');
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(await bus.position('quiet')).toEqual(p);
+    await vi.advanceTimersByTimeAsync(11_000);
+    expect((await bus.position('quiet')).epoch).not.toBe(p.epoch);
+  });
+
+  it('delivers a publish made inside a handler after the current message, to every node in order', async () => {
+    const backend = new MemoryBackend(opts);
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    const a = new MemoryBus(opts, backend);
+    const b = new MemoryBus(opts, backend);
+    buses.push(a, b);
+    await a.start({
+      message: (m) => {
+        seenA.push(m.offset!);
+        if (m.offset === 1) void a.publish({ channel: 'x', event: 'echo', data: null });
+      },
+      control: () => 0,
+    });
+    await b.start({ message: (m) => seenB.push(m.offset!), control: () => 0 });
+    await a.subscribe('x');
+    await b.subscribe('x');
+    await b.publish({ channel: 'x', event: 'e', data: null });
+    expect(seenA).toEqual([1, 2]);
+    expect(seenB).toEqual([1, 2]);
+  });
+
+  it('keeps delivering to other nodes when a handler throws, and reports the error', async () => {
+    const backend = new MemoryBackend(opts);
+    const errors: unknown[] = [];
+    const a = new MemoryBus({ ...opts, onHandlerError: (err) => errors.push(err) }, backend);
+    const got: BusMessage[] = [];
+    buses.push(a);
+    await a.start({ message: () => { throw new Error('hub bug'); }, control: () => 0 });
+    const b = await started(new MemoryBus(opts, backend), got);
+    await a.subscribe('x');
+    await b.subscribe('x');
+    expect((await b.publish({ channel: 'x', event: 'e', data: 1 })).offset).toBe(1);
+    expect(got.map((m) => m.offset)).toEqual([1]);
+    expect(errors).toEqual([new Error('hub bug')]);
+  });
+
+  it('refuses a value JSON cannot represent without taking an offset', async () => {
+    const bus = await started(new MemoryBus(opts));
+    await expect(bus.publish({ channel: 'x', event: 'e', data: 1n })).rejects.toThrow(TypeError);
+    expect((await bus.publish({ channel: 'x', event: 'e', data: 1 })).offset).toBe(1);
+  });
+
+  it('rejects before start and validates its options', async () => {
+    const bus = new MemoryBus(opts);
+    expect(bus.ready).toBe(false);
+    await expect(bus.publish({ channel: 'x', event: 'e', data: 1 })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(() => new MemoryBus({ ...opts, historySize: -1 })).toThrow(/historySize/);
+    expect(() => new MemoryBus({ ...opts, historyTtlSeconds: 0 })).toThrow(/historyTtlSeconds/);
+  });
+});
