@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { defaultRiverConfig, parseRiverConfig, RiverConfigError } from './config.js';
+
+function fails(raw: unknown, field: string, text: RegExp): void {
+  let err: unknown;
+  try {
+    parseRiverConfig(raw);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(RiverConfigError);
+  const e = err as RiverConfigError;
+  expect(e.code).toBe('config_invalid');
+  expect(e.field).toBe(field);
+  expect(e.message).toContain(`"${field}"`);
+  expect(e.message).toMatch(text);
+}
+
+describe('parseRiverConfig', () => {
+  it('fills every default from an empty file', () => {
+    expect(parseRiverConfig({})).toEqual(defaultRiverConfig());
+    expect(defaultRiverConfig()).toEqual({
+      name: 'river', region: 'us-east-1', taskCpu: 256, taskMemory: 512, minTasks: 2, maxTasks: 10,
+      cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' }, natGateways: 0, logRetentionDays: 30,
+    });
+  });
+
+  it('keeps a full valid config', () => {
+    const raw = {
+      name: 'chat-prod', region: 'eu-west-1', domain: 'rt.example.com', hostedZoneId: 'Z0123456789ABC',
+      hostedZoneName: 'example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
+      taskCpu: 1024, taskMemory: 4096, minTasks: 3, maxTasks: 30, natGateways: 2, logRetentionDays: 365,
+      cache: { mode: 'serverless', engine: 'redis', nodeType: 'cache.r7g.large' }, image: 'public.ecr.aws/x/river:1.0',
+    };
+    expect(parseRiverConfig(raw)).toEqual(raw);
+  });
+
+  it('merges a partial cache section with its defaults', () => {
+    expect(parseRiverConfig({ cache: { mode: 'serverless' } }).cache).toEqual({ mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' });
+  });
+
+  it('names the field and the rule of each mistake', () => {
+    fails([], '(root)', /JSON object/);
+    fails({ nmae: 'x' }, 'nmae', /not a known setting/);
+    fails({ name: 'River_1' }, 'name', /lowercase letters/);
+    fails({ name: 'a'.repeat(33) }, 'name', /1 to 32/);
+    fails({ region: 'useast1' }, 'region', /AWS region/);
+    fails({ taskCpu: 300 }, 'taskCpu', /one of 256, 512/);
+    fails({ taskCpu: 256, taskMemory: 4096 }, 'taskMemory', /one of 512, 1024, 2048 for taskCpu 256 \(got 4096\)/);
+    fails({ minTasks: 0 }, 'minTasks', /integer from 1/);
+    fails({ minTasks: 1.5 }, 'minTasks', /integer/);
+    fails({ minTasks: 5, maxTasks: 3 }, 'maxTasks', /at least minTasks \(5\)/);
+    fails({ natGateways: 3 }, 'natGateways', /from 0 to 2/);
+    fails({ logRetentionDays: 10 }, 'logRetentionDays', /one of 1, 3, 5, 7, 14, 30/);
+    fails({ cache: 'redis' }, 'cache', /object/);
+    fails({ cache: { mode: 'cluster' } }, 'cache.mode', /"node", "serverless"/);
+    fails({ cache: { engine: 'memcached' } }, 'cache.engine', /"valkey", "redis"/);
+    fails({ cache: { nodeType: 't4g.micro' } }, 'cache.nodeType', /ElastiCache node type/);
+    fails({ cache: { size: 1 } }, 'cache.size', /not a known setting/);
+    fails({ image: 'has space' }, 'image', /without spaces/);
+  });
+
+  it('checks domain, certificate and hosted zone together', () => {
+    fails({ domain: 'RT.example.com' }, 'domain', /lowercase DNS name/);
+    fails({ domain: 'rt.example.com' }, 'certificateArn', /required with "domain"/);
+    fails({ certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' }, 'certificateArn', /needs "domain"/);
+    fails({ domain: 'rt.example.com', certificateArn: 'arn:aws:iam::123:x' }, 'certificateArn', /ACM certificate ARN/);
+    fails({ domain: 'rt.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/x' }, 'certificateArn', /deployment region us-east-1/);
+    fails({ domain: 'rt.example.com', hostedZoneId: 'Z123' }, 'hostedZoneName', /give both/);
+    fails({ domain: 'rt.example.com', hostedZoneName: 'example.com' }, 'hostedZoneId', /give both/);
+    fails({ domain: 'rt.example.com', hostedZoneId: 'Z123', hostedZoneName: 'other.com' }, 'hostedZoneName', /parent of it/);
+    fails({ domain: 'rt.example.com', hostedZoneId: 'z123', hostedZoneName: 'example.com' }, 'hostedZoneId', /hosted zone id/);
+    expect(parseRiverConfig({ domain: 'rt.example.com', hostedZoneId: 'Z123', hostedZoneName: 'example.com.' }).hostedZoneName).toBe('example.com');
+    expect(parseRiverConfig({ domain: 'example.com', hostedZoneId: 'Z123', hostedZoneName: 'example.com' }).domain).toBe('example.com');
+  });
+});
