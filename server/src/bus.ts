@@ -22,7 +22,9 @@
  * - Frames. `publish` builds the `message` frame JSON once; `BusMessage.frame` is that exact text,
  *   handed unchanged to every local subscriber (no per-subscriber serialization anywhere).
  * - Idempotency. A publish carrying an `idempotencyKey` seen within `idempotencyWindowMs` returns
- *   the first result with `duplicate: true` and delivers nothing.
+ *   the first result with `duplicate: true` and delivers nothing. Keys are scoped per channel (a
+ *   multi-channel HTTP publish uses one key for all its channels): the same key on another channel
+ *   is another publish.
  * - Failure. When the engine cannot reach its backend, `ready` is false and `publish` rejects with a
  *   `BusUnavailableError` having published nothing.
  * - Ephemeral frames (`broadcast`, used for presence events) are delivered like messages to the
