@@ -34,6 +34,22 @@ describe('MemoryBus', () => {
     expect(bus.stats()).toEqual({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
   });
 
+  it('sweeps at most sweepBatch entries per timer run, while reads see expiry at once', async () => {
+    const bus = await started(new MemoryBus({ ...opts, sweepIntervalMs: 1000, sweepBatch: 100 }));
+    const first = await bus.publish({ channel: 'c0', event: 'e', data: 0 });
+    for (let i = 1; i < 1000; i++) await bus.publish({ channel: `c${i}`, event: 'e', data: i });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(bus.stats().channels).toBe(1000 - 100);
+    // c999 has not been swept yet, but it has expired: a new epoch from offset 0.
+    expect((await bus.position('c999')).offset).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(bus.stats().channels).toBeLessThanOrEqual(1000 - 200 + 1);
+    expect((await bus.publish({ channel: 'c0', event: 'e', data: 1 })).epoch).not.toBe(first.epoch);
+    // Eight more runs clear the rest; the two channels touched since are still alive.
+    await vi.advanceTimersByTimeAsync(8_500);
+    expect(bus.stats()).toMatchObject({ channels: 2, idempotencyKeys: 0 });
+  });
+
   it('expires channels in last-activity order: a recent publish keeps a channel alive', async () => {
     const bus = await started(new MemoryBus(opts));
     const a = await bus.publish({ channel: 'a', event: 'e', data: 1 });

@@ -7,8 +7,10 @@
  *
  * Memory stays bounded for any number of channels, with no timer per channel:
  * - Channels sit in one `Map` in last-activity order (a publish deletes and re-sets the entry, which
- *   moves it to the end). Expired channels are swept from the front: by one unref'd interval timer
- *   per backend, and at the start of every operation (so expiry is exact even between sweeps).
+ *   moves it to the end). Expired channels are swept from the front by one unref'd interval timer
+ *   per backend, at most `sweepBatch` entries per run so a mass expiry never blocks the event loop
+ *   for long, and a little at every publish. Reads check the one channel they touch, so expiry is
+ *   exact whatever the sweep has reached.
  * - Expiry rule: a channel's state (epoch, offset, history) expires `historyTtlSeconds` after its
  *   last publish, or after its creation by `position`/`history`, unless a node of this backend is
  *   subscribed to it: a subscribed channel keeps its state (so a quiet channel keeps its epoch and
@@ -49,6 +51,8 @@ export interface MemoryBusStats {
 export interface MemoryBackendOptions extends BusOptions {
   /** How often the sweep timer runs. Default: a quarter of the TTL, between 100 ms and 5 s. */
   sweepIntervalMs?: number;
+  /** Most entries one timer run removes (the next runs go on). Default 20000. */
+  sweepBatch?: number;
 }
 
 export interface MemoryBusOptions extends MemoryBackendOptions {
@@ -83,6 +87,7 @@ export class MemoryBackend {
   readonly idempotencyWindowMs: number;
   readonly now: () => number;
   readonly sweepIntervalMs: number;
+  readonly sweepBatch: number;
 
   /** Last-activity order: the front expires first. */
   private readonly channels = new Map<string, ChannelState>();
@@ -111,28 +116,36 @@ export class MemoryBackend {
     this.idempotencyWindowMs = opts.idempotencyWindowMs;
     this.now = opts.now ?? (() => Date.now());
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, this.historyTtlMs / 4));
+    this.sweepBatch = opts.sweepBatch ?? 20_000;
   }
 
   stats(): MemoryBusStats {
     return { channels: this.channels.size, idempotencyKeys: this.idempotency.size, subscribedChannels: this.subscribed.size };
   }
 
-  /** Drops expired channels and idempotency keys. O(number expired); called by the timer and every operation. */
-  sweep(): void {
+  /**
+   * Drops up to `max` expired channels and as many expired idempotency keys, from the front of
+   * their maps: O(number removed). Returns how many it removed.
+   */
+  sweep(max = Number.POSITIVE_INFINITY): number {
     const now = this.now();
+    let removed = 0;
     for (const [name, state] of this.channels) {
-      if (state.touchedAt + this.historyTtlMs > now) break;
+      if (removed >= max || state.touchedAt + this.historyTtlMs > now) break;
       this.channels.delete(name);
       // A channel some node is subscribed to keeps its state: re-append it with a fresh TTL.
       if (this.subscribed.has(name)) {
         state.touchedAt = now;
         this.channels.set(name, state);
-      }
+      } else removed += 1;
     }
+    let keys = 0;
     for (const [key, entry] of this.idempotency) {
-      if (entry.expiresAt > now) break;
+      if (keys >= max || entry.expiresAt > now) break;
       this.idempotency.delete(key);
+      keys += 1;
     }
+    return removed + keys;
   }
 
   // ---- used by MemoryBus ---------------------------------------------------------------------
@@ -140,7 +153,7 @@ export class MemoryBackend {
   attach(node: MemoryBus): void {
     this.nodes.add(node);
     if (this.timer === undefined) {
-      this.timer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+      this.timer = setInterval(() => this.sweep(this.sweepBatch), this.sweepIntervalMs);
       this.timer.unref();
     }
   }
@@ -161,15 +174,18 @@ export class MemoryBackend {
   publish(req: PublishRequest): PublishResult {
     // Serialize first: a value JSON cannot represent throws here, before any state changes.
     const dataJson = JSON.stringify(req.data) ?? 'null';
-    this.sweep();
+    this.sweep(8);
     const now = this.now();
     let idemKey: string | undefined;
     if (req.idempotencyKey !== undefined) {
       idemKey = `${req.channel}\n${req.idempotencyKey}`;
       const seen = this.idempotency.get(idemKey);
-      if (seen !== undefined) return { ...seen.result, duplicate: true };
+      if (seen !== undefined) {
+        if (seen.expiresAt > now) return { ...seen.result, duplicate: true };
+        this.idempotency.delete(idemKey);
+      }
     }
-    const state = this.channels.get(req.channel) ?? { epoch: newEpoch(), offset: 0, history: [], touchedAt: now };
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: [], touchedAt: now };
     // Move to the end of the activity order.
     this.channels.delete(req.channel);
     this.channels.set(req.channel, state);
@@ -258,11 +274,19 @@ export class MemoryBackend {
     return sum;
   }
 
+  /** The channel's state unless it has expired (then it is dropped here, whatever the sweep has reached). */
+  private live(channel: string, now: number): ChannelState | undefined {
+    const state = this.channels.get(channel);
+    if (state === undefined || state.touchedAt + this.historyTtlMs > now || this.subscribed.has(channel)) return state;
+    this.channels.delete(channel);
+    return undefined;
+  }
+
   private state(channel: string): ChannelState {
-    this.sweep();
-    let state = this.channels.get(channel);
+    const now = this.now();
+    let state = this.live(channel, now);
     if (state === undefined) {
-      state = { epoch: newEpoch(), offset: 0, history: [], touchedAt: this.now() };
+      state = { epoch: newEpoch(), offset: 0, history: [], touchedAt: now };
       this.channels.set(channel, state);
     }
     return state;
@@ -335,9 +359,9 @@ export class MemoryBus implements Bus {
     return this.backend.stats();
   }
 
-  /** Drops expired state now (the timer does this too). */
-  sweep(): void {
-    this.backend.sweep();
+  /** Drops expired state now (the timer does this too). Returns how many entries it removed. */
+  sweep(): number {
+    return this.backend.sweep();
   }
 
   async publish(req: PublishRequest): Promise<PublishResult> {
