@@ -9,7 +9,7 @@
  *
  * The factory makes one "cluster" per test: a shared backend (one in-process backend, one Redis
  * key prefix) on which `node()` may be called several times to make several River nodes. The suite
- * starts and closes the nodes itself, then calls `cleanup`.
+ * starts and closes the nodes itself (`close` may be called twice), then calls `cleanup`.
  *
  * Time: with `fakeTime` the suite installs vitest fake timers (setTimeout/setInterval/Date), so the
  * engine must read the clock through `Date.now()` (or the injected `now`) at call time; expiry is
@@ -141,6 +141,10 @@ export function busContract(name: string, factory: BusClusterFactory, caps: Cont
     }
 
     it('is ready after start; after close it is not and publish rejects with code unavailable', async () => {
+      await setup();
+      const idle = await cluster!.node();
+      nodes.push({ bus: idle, messages: [], controls: [], answer: 0 });
+      expect(idle.ready).toBe(false);
       const a = await node();
       expect(a.bus.ready).toBe(true);
       await a.bus.close();
