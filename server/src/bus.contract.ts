@@ -15,6 +15,10 @@
  * engine must read the clock through `Date.now()` (or the injected `now`) at call time; expiry is
  * then exact and instant. Without it (Redis) the expiry cases use a real TTL of `ttlSeconds`
  * (default 1) and poll with generous bounds (`timeoutMs`, default 10 s).
+ *
+ * "Nothing was delivered" is asserted after a marker: the suite publishes to a marker channel the
+ * receiving nodes subscribe to and waits for it, relying on a node receiving one publisher's
+ * messages in publish order across channels (true of one Redis pub/sub connection).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { messageFrame, type Bus, type BusMessage, type BusOptions, type ControlCommand } from './bus.js';
