@@ -20,8 +20,11 @@
  * receiving nodes subscribe to and waits for it, relying on a node receiving one publisher's
  * messages in publish order across channels (true of one Redis pub/sub connection).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { messageFrame, type Bus, type BusMessage, type BusOptions, type ControlCommand } from './bus.js';
+import { ContractClock, uniqueChannel } from './test-contract-clock.js';
+
+export { ContractClock, uniqueChannel };
 
 export interface BusCluster {
   node(): Bus | Promise<Bus>;
@@ -38,57 +41,12 @@ export interface ContractCapabilities {
   timeoutMs?: number;
 }
 
-const FAKED = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] as const;
-
-/** Time helpers shared by the contract suites: the same test code runs on fake and real clocks. */
-export class ContractClock {
-  constructor(
-    readonly fake: boolean,
-    readonly timeoutMs: number,
-  ) {}
-
-  install(): void {
-    if (this.fake) vi.useFakeTimers({ toFake: [...FAKED] });
-  }
-
-  uninstall(): void {
-    if (this.fake) vi.useRealTimers();
-  }
-
-  /** Lets `ms` of time pass (fake: instantly, firing the engine's timers). */
-  async advance(ms: number): Promise<void> {
-    if (this.fake) await vi.advanceTimersByTimeAsync(ms);
-    else await new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  /** Retries `check` until it passes or `bound` ms of clock time have passed, then rethrows its error. */
-  async eventually<T>(check: () => T | Promise<T>, bound = this.timeoutMs, step = 25): Promise<T> {
-    let waited = 0;
-    for (;;) {
-      try {
-        return await check();
-      } catch (err) {
-        if (waited >= bound) throw err;
-      }
-      await this.advance(step);
-      waited += step;
-    }
-  }
-}
-
 interface TestNode {
   bus: Bus;
   messages: BusMessage[];
   controls: ControlCommand[];
   /** What this node's control handler answers. */
   answer: number;
-}
-
-let seq = 0;
-/** A channel name unique to this run, so engines on a shared backend never see stale state. */
-export function uniqueChannel(prefix = 'c'): string {
-  seq += 1;
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq}`;
 }
 
 const offsets = (msgs: BusMessage[], channel: string) => msgs.filter((m) => m.channel === channel).map((m) => m.offset);

@@ -12,7 +12,8 @@
  * `fakeTime`, otherwise a real `ttlMs` (default 1000) with generous polling bounds.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContractClock, uniqueChannel, type ContractCapabilities } from './bus.contract.js';
+import type { ContractCapabilities } from './bus.contract.js';
+import { ContractClock, uniqueChannel } from './test-contract-clock.js';
 import type { Member, Presence, PresenceEntry, PresenceOptions } from './presence.js';
 
 export interface PresenceCluster {
