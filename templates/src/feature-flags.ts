@@ -89,7 +89,9 @@ export const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
   '@aws-cdk/aws-elasticloadbalancingv2:usePostQuantumTlsPolicy': true,
   '@aws-cdk/aws-batch:defaultToAL2023': true,
   '@aws-cdk/aws-eks:defaultToAL2023': true,
-  '@aws-cdk/core:annotationsInValidationReport': true,
+  // River: false. When true, synthesis prints every warning annotation as a "validation report" on
+  // stdout, which would interleave with `river synth --json`; the CLI shows the annotations itself.
+  '@aws-cdk/core:annotationsInValidationReport': false,
   '@aws-cdk/core:defaultCrossStackReferences': 'weak',
   '@aws-cdk/core:validateAgainstDefaultRules': true,
   '@aws-cdk/aws-ecs:removeEmptyLoadBalancers': true,
