@@ -1,0 +1,115 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AwsSecretSource, DEFAULT_REFRESH_MS, regionOf, secretsManagerReader, SecretUnavailableError } from './aws-secret-source.js';
+
+const ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:river-jwt-AbCdEf';
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const C = 'c'.repeat(40);
+
+function notFound(): Error {
+  const e = new Error("Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS");
+  e.name = 'ResourceNotFoundException';
+  return e;
+}
+
+describe('AwsSecretSource', () => {
+  const sm = mockClient(SecretsManagerClient);
+  const client = new SecretsManagerClient({ region: 'eu-west-1' });
+  const warnings: string[] = [];
+  const logger = { warn: (_o: object, msg: string) => void warnings.push(msg) };
+  let source: AwsSecretSource | undefined;
+
+  beforeEach(() => {
+    sm.reset();
+    warnings.length = 0;
+  });
+  afterEach(() => {
+    source?.close();
+    source = undefined;
+    vi.useRealTimers();
+  });
+
+  function stages(current: string | Error, previous: string | Error): void {
+    const reply = (v: string | Error) => (v instanceof Error ? { rejects: v } : { resolves: { SecretString: v } });
+    const cur = reply(current);
+    const prev = reply(previous);
+    const onCur = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSCURRENT' });
+    if ('rejects' in cur) onCur.rejects(cur.rejects); else onCur.resolves(cur.resolves);
+    const onPrev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
+    if ('rejects' in prev) onPrev.rejects(prev.rejects); else onPrev.resolves(prev.resolves);
+  }
+
+  it('reads AWSCURRENT and AWSPREVIOUS, current first', async () => {
+    stages(B, A);
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger });
+    expect(source.secrets()).toEqual([B, A]);
+    const calls = sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual(expect.arrayContaining([
+      { SecretId: ID, VersionStage: 'AWSCURRENT' },
+      { SecretId: ID, VersionStage: 'AWSPREVIOUS' },
+    ]));
+  });
+
+  it('has only the current secret before the first rotation (no AWSPREVIOUS version)', async () => {
+    stages(A, notFound());
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger });
+    expect(source.secrets()).toEqual([A]);
+  });
+
+  it('picks up a rotation on the 5-minute refresh, keeping the old secret as previous', async () => {
+    vi.useFakeTimers();
+    stages(A, notFound());
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger });
+    expect(source.secrets()).toEqual([A]);
+    sm.reset();
+    stages(B, A); // river secret rotate: PutSecretValue moved the stages
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS - 1000);
+    expect(source.secrets()).toEqual([A]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(source.secrets()).toEqual([B, A]);
+    sm.reset();
+    stages(C, B);
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(source.secrets()).toEqual([C, B]); // A is no longer accepted after the second rotation
+    expect(warnings).toEqual([]);
+  });
+
+  it('keeps the last good values when a refresh fails, and warns', async () => {
+    vi.useFakeTimers();
+    stages(B, A);
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger });
+    sm.reset();
+    stages(new Error('throttled'), new Error('throttled'));
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(source.secrets()).toEqual([B, A]);
+    expect(warnings).toEqual(['JWT secret refresh failed; keeping the last values read']);
+    sm.reset();
+    stages(C, B);
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(source.secrets()).toEqual([C, B]);
+  });
+
+  it('fails startup when the first read fails', async () => {
+    stages(new Error('AccessDeniedException: not authorized'), notFound());
+    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger }))
+      .rejects.toThrow(SecretUnavailableError);
+    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger }))
+      .rejects.toMatchObject({ code: 'secret_unavailable', message: expect.stringContaining('not authorized') });
+  });
+
+  it('refuses a current value shorter than 32 bytes, and ignores a short previous one', async () => {
+    stages('short', notFound());
+    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client) })).rejects.toThrow(/shorter than 32 bytes/);
+    sm.reset();
+    stages(A, 'short');
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client) });
+    expect(source.secrets()).toEqual([A]);
+  });
+
+  it('takes the region from the secret ARN', () => {
+    expect(regionOf(ID)).toEqual({ region: 'eu-west-1' });
+    expect(regionOf('river/jwt')).toBeUndefined();
+  });
+});
