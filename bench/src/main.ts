@@ -1,0 +1,82 @@
+/**
+ * `npm run bench` — River against Socket.IO 4 and the raw-socket floor, same steps, same run.
+ *
+ *   npm run bench                    quick (< 3 min): 10k idle, single + batch-of-10 steps at 5k
+ *   npm run bench -- --full          1k → 19.5k subscribers, rate steps, accept rate, hot channel, presence storm
+ *   npm run bench -- --idle 10000    River only: RSS per idle authenticated subscribed connection
+ *   options: --only river,socketio,raw   --profile (node --cpu-prof into bench/results/profiles)
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runIdle } from './idle.js';
+import { checkTargets, renderTables, type RunResult } from './report.js';
+import { machine, writeResult } from './run.js';
+import { FULL, QUICK, runPlan } from './suite.js';
+import { repoRoot, startRaw, startRiver, startSocketIo, type LocalOptions, type Target } from './targets.js';
+
+const { values } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    idle: { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+  },
+});
+
+const log = (l: string) => console.log(l);
+const resultsDir = path.join(repoRoot(), 'bench', 'results');
+const local: LocalOptions = values.profile ? { profileDir: path.join(resultsDir, 'profiles') } : {};
+const startedAt = new Date().toISOString();
+const hardStop = setTimeout(() => {
+  console.error('bench: hard time limit reached, exiting');
+  process.exit(2);
+}, (values.full ? 40 : 10) * 60_000);
+hardStop.unref();
+
+async function main(): Promise<void> {
+  if (values.idle !== undefined) {
+    const n = Number(values.idle);
+    const target = await startRiver(local);
+    try {
+      const m = await runIdle(target, n, log);
+      const file = writeResult(
+        { startedAt, mode: 'idle', machine: machine(), command: process.argv.slice(2).join(' '), targets: [{ name: target.name, kind: 'river', memory: m, steps: [], rateSteps: [], accept: [], errors: [] }] },
+        resultsDir,
+      );
+      log(`result: ${path.relative(process.cwd(), file)}`);
+    } finally {
+      await target.stop();
+    }
+    return;
+  }
+  const plan = { ...(values.full ? FULL : QUICK), log };
+  if (values.sizes) plan.sizes = values.sizes.split(',').map(Number);
+  const starters: Record<string, () => Promise<Target>> = {
+    river: () => startRiver(local),
+    socketio: () => startSocketIo(local),
+    raw: () => startRaw(local),
+  };
+  const names = (values.only ?? 'raw,river,socketio').split(',');
+  const run: RunResult = { startedAt, mode: values.full ? 'full' : 'quick', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), targets: [] };
+  log(`River bench (${run.mode}) on ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node}, load ${run.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
+  for (const name of names) {
+    const start = starters[name];
+    if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw)`);
+    run.targets.push(await runPlan(name, start, plan));
+  }
+  log('');
+  log(renderTables(run));
+  const checks = checkTargets(run);
+  if (checks.length > 0) log(`\nTargets (issue 7)\n\n${checks.map((c) => `- ${c}`).join('\n')}`);
+  const file = writeResult(run, resultsDir);
+  log(`\nresult: ${path.relative(process.cwd(), file)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,138 @@
+/**
+ * Tables for the terminal and docs/benchmarks.md (GitHub markdown), every River figure next to the
+ * Socket.IO and raw-floor figures of the same run, and the issue's targets checked against them.
+ */
+import type { TargetResult } from './suite.js';
+import { ratio } from './stats.js';
+import type { StepResult } from './scenarios.js';
+
+export interface RunResult {
+  startedAt: string;
+  mode: 'quick' | 'full' | 'idle' | 'remote';
+  machine: { cpus: number; model: string; node: string; kernel: string; loadavg: number[] };
+  command: string;
+  targets: TargetResult[];
+}
+
+const f = (n: number | undefined, digits = 2) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
+const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '—');
+const k = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)));
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function step(t: TargetResult | undefined, label: string, size: number): StepResult | undefined {
+  return t?.steps.find((s) => s.label === label && s.subscribers === size);
+}
+
+export function findTarget(run: RunResult, kind: TargetResult['kind']): TargetResult | undefined {
+  return run.targets.find((t) => t.kind === kind);
+}
+
+export function renderTables(run: RunResult): string {
+  const river = findTarget(run, 'river');
+  const sio = findTarget(run, 'socketio');
+  const raw = findTarget(run, 'raw');
+  const out: string[] = [];
+  const sizes = [...new Set(run.targets.flatMap((t) => t.steps.map((s) => s.subscribers)))].sort((a, b) => a - b);
+
+  const cpuRows: string[][] = [];
+  for (const size of sizes) {
+    for (const [label, floorLabel, name] of [
+      ['single', 'single', 'single message'],
+      ['batch10', 'batch10/10', 'batch of 10'],
+    ] as const) {
+      const r = step(river, label, size)?.usPerMsg;
+      const s = step(sio, label, size)?.usPerMsg;
+      const fl = step(raw, floorLabel, size)?.usPerMsg;
+      cpuRows.push([name, String(size), f(r), f(s), f(fl), x(ratio(r, fl)), x(ratio(s, r))]);
+    }
+  }
+  out.push('Server CPU µs per delivered message (lower is better; floor for batches: 10 records per write)\n');
+  out.push(table(['step', 'subscribers', 'River', 'Socket.IO 4', 'raw floor', 'River ÷ floor', 'Socket.IO ÷ River'], cpuRows));
+
+  if (raw) {
+    const rows = sizes.map((size) => [String(size), ...['single', 'batch10', 'batch10/2', 'batch10/10'].map((l) => f(step(raw, l, size)?.usPerMsg))]);
+    out.push('\nRaw floor: µs per message by records per write\n');
+    out.push(table(['subscribers', '1 (single publish)', '1 (batch, 10 writes)', '2 per write', '10 per write'], rows));
+  }
+
+  const latRows: string[][] = [];
+  for (const t of run.targets) {
+    for (const s of t.steps) {
+      latRows.push([t.name, `${s.label}`, String(s.subscribers), k(s.deliveredPerSec), `${s.delivered}/${s.expected}`, f(s.latency.p50), f(s.latency.p99), f(s.latency.max, 1)]);
+    }
+  }
+  out.push('\nDelivered msg/s and publish→deliver latency (ms)\n');
+  out.push(table(['server', 'step', 'subscribers', 'delivered/s', 'delivered/expected', 'p50', 'p99', 'max'], latRows));
+
+  const rateRows: string[][] = [];
+  for (const t of run.targets) {
+    for (const s of [...t.rateSteps, ...(t.halfLoad ? [t.halfLoad] : []), ...(t.hot ? [t.hot] : [])]) {
+      rateRows.push([t.name, s.label, String(s.subscribers), k(s.offeredPerSec), k(s.deliveredPerSec), f(s.usPerMsg), f(s.latency.p50), f(s.latency.p99), f(s.latency.max, 1), JSON.stringify(s.closes)]);
+    }
+  }
+  if (rateRows.length > 0) {
+    out.push('\nRate steps (5k subscribers), half load, hot channel (500 subscribers)\n');
+    out.push(table(['server', 'step', 'subscribers', 'offered/s', 'delivered/s', 'µs/msg', 'p50', 'p99', 'max', 'server closes'], rateRows));
+  }
+
+  const memRows = run.targets
+    .filter((t) => t.memory)
+    .map((t) => [t.name, String(t.memory!.connections), f(t.memory!.rssPerConnBytes / 1024), f(t.memory!.heapPerConnBytes === undefined ? undefined : t.memory!.heapPerConnBytes / 1024), f(t.memory!.rssAfterBytes / 1048576, 0)]);
+  if (memRows.length > 0) {
+    out.push('\nIdle authenticated subscribed connections: memory per connection (KB)\n');
+    out.push(table(['server', 'connections', 'RSS per connection', 'heap per connection', 'RSS total MB'], memRows));
+  }
+
+  const accRows = run.targets.flatMap((t) => t.accept.map((a) => [t.name, a.label, String(a.connections), String(a.failed), k(a.perSecond)]));
+  if (accRows.length > 0) {
+    out.push('\nAccept rate: new authenticated subscribed connections per second\n');
+    out.push(table(['server', 'when', 'connections', 'failed', 'per second'], accRows));
+  }
+
+  const presRows = run.targets.filter((t) => t.presence).map((t) => {
+    const p = t.presence!;
+    return [t.name, String(p.members), f(p.joinSeconds, 1), `${p.presenceFrames}/${p.expectedFrames}`, f(p.cpuMs, 0), f(p.usPerFrame)];
+  });
+  if (presRows.length > 0) {
+    out.push('\nPresence storm: members join one presence channel, each join announced to all members\n');
+    out.push(table(['server', 'members', 'join time s', 'join frames received/expected', 'server CPU ms', 'µs per frame'], presRows));
+  }
+  const errs = run.targets.flatMap((t) => t.errors.map((e) => `- ${t.name}: ${e}`));
+  if (errs.length > 0) out.push(`\nErrors\n\n${errs.join('\n')}`);
+  return out.join('\n');
+}
+
+/** The issue's targets, checked against this run; one line each. */
+export function checkTargets(run: RunResult): string[] {
+  const river = findTarget(run, 'river');
+  const sio = findTarget(run, 'socketio');
+  const raw = findTarget(run, 'raw');
+  if (!river) return [];
+  const lines: string[] = [];
+  const mark = (ok: boolean | undefined) => (ok === undefined ? 'n/a ' : ok ? 'MET ' : 'MISS');
+  for (const size of [5000, 10_000]) {
+    const r = step(river, 'single', size)?.usPerMsg;
+    if (r === undefined) continue;
+    const fl = step(raw, 'single', size)?.usPerMsg;
+    const s = step(sio, 'single', size)?.usPerMsg;
+    const rf = ratio(r, fl);
+    const sr = ratio(s, r);
+    lines.push(`${mark(Number.isFinite(rf) ? rf <= 1.2 : undefined)} single @${size}: ${f(r)} µs = ${x(rf)} floor (≤ 1.20×), Socket.IO ${x(sr)} River (≥ 2.5×)`);
+    const b = step(river, 'batch10', size)?.usPerMsg;
+    const sb = step(sio, 'batch10', size)?.usPerMsg;
+    if (b !== undefined) lines.push(`${mark(b <= 1.5 && ratio(sb, b) >= 10)} batch of 10 @${size}: ${f(b)} µs (≤ 1.5), Socket.IO ${x(ratio(sb, b))} River (≥ 10×)`);
+  }
+  if (river.memory) {
+    const kb = river.memory.rssPerConnBytes / 1024;
+    lines.push(`${mark(river.memory.connections >= 19_500 ? kb <= 5 : undefined)} RSS per idle connection at ${river.memory.connections}: ${f(kb)} KB (≤ 5 KB at 19.5k)`);
+  }
+  if (river.halfLoad) lines.push(`${mark(river.halfLoad.latency.p99 < 50)} p99 at half saturation (${river.halfLoad.label}, 5k subscribers): ${f(river.halfLoad.latency.p99)} ms (< 50 ms)`);
+  const busy = river.accept.find((a) => a.label === 'while fanning out');
+  if (busy) lines.push(`${mark(busy.perSecond >= 2000)} accept while fanning out at half load: ${Math.round(busy.perSecond)}/s (≥ 2,000/s)`);
+  const cut = river.rateSteps.some((s) => (s.closes['4003'] ?? 0) > 0);
+  if (river.rateSteps.length > 0) lines.push(`${cut ? 'MET ' : 'n/a '} past saturation slow consumers cut (4003): ${cut ? 'yes' : 'no saturation step reached a cut'}`);
+  return lines;
+}
