@@ -129,8 +129,8 @@ export class RedisBus implements Bus {
     try {
       await Promise.all([...new Set([this.cmd, this.sub])].map((c) => Promise.all([c.connect().catch(() => undefined), waitReady(c, timeout)])));
       await this.onConnectionReady();
-      if (this.state !== 'ready') await this.recovering;
-      if (this.state !== 'ready') throw new BusUnavailableError('Redis connection lost during start');
+      if (!this.isReadyNow()) await this.recovering;
+      if (!this.isReadyNow()) throw new BusUnavailableError('Redis connection lost during start');
     } catch (err) {
       await this.close();
       throw asUnavailable(err);
@@ -317,7 +317,12 @@ export class RedisBus implements Bus {
   }
 
   private pub(name: string, payload: string): Promise<number> {
-    return this.cluster ? this.cmd.spublish(name, payload) : this.cmd.publish(name, payload);
+    return this.cluster ? (this.cmd.spublish(name, payload) as Promise<number>) : this.cmd.publish(name, payload);
+  }
+
+  /** `state` read through a method, so TypeScript does not narrow it across awaits. */
+  private isReadyNow(): boolean {
+    return this.state === 'ready';
   }
 
   private onPubSub(name: string, payload: string): void {

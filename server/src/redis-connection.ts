@@ -57,7 +57,6 @@ export function createRedisClient(opts: RedisConnectionOptions, role: 'command' 
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     shardedSubscribers: true,
-    autoResendUnfulfilledCommands: false,
     maxRedirections: 16,
     clusterRetryStrategy: (times) => reconnectDelay(times),
     redisOptions,
