@@ -1,0 +1,137 @@
+/**
+ * Server configuration from the environment (PROTOCOL.md section 7). The only module besides
+ * main.ts that looks at environment variables, and it only reads the record it is given.
+ */
+import { DEFAULTS } from '@river/protocol';
+import { ConfigError } from './errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Current HS256 secret; absent only when `jwtSecretId` names a Secrets Manager secret. */
+  jwtSecret?: string;
+  jwtPreviousSecret?: string;
+  jwtSecretId?: string;
+  /** Accepted API keys (the first is the current one). Never empty. */
+  apiKeys: string[];
+  redisUrl?: string;
+  redisCluster: boolean;
+  redisPrefix: string;
+  historySize: number;
+  historyTtlSeconds: number;
+  authTimeoutMs: number;
+  heartbeatMs: number;
+  drainMs: number;
+  maxMessageBytes: number;
+  maxSubscriptions: number;
+  maxBufferedBytes: number;
+  maxFramesPerSecond: number;
+  /** Origin patterns allowed to open WebSockets (`*` wildcards); `['*']` allows all. */
+  allowedOrigins: string[];
+  requireChannelClaims: boolean;
+  logLevel: LogLevel;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+}
+
+/** The smallest secret accepted: 32 bytes (256 bits). */
+export const MIN_SECRET_BYTES = 32;
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = text(env, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw new ConfigError(`${name} must be a whole number, got "${v}".`);
+  }
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}.`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = text(env, name)?.toLowerCase();
+  if (v === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${v}".`);
+}
+
+function secret(env: Env, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (Buffer.byteLength(v, 'utf8') < MIN_SECRET_BYTES) {
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); generate one with \`openssl rand -base64 48\`.`);
+  }
+  return v;
+}
+
+/**
+ * Parses the River variables of `env`. Throws a `ConfigError` whose message is one sentence naming
+ * the variable. `dev` only changes the hint given for a missing secret or key: River never falls
+ * back to a built-in secret.
+ */
+export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
+  const hint = opts.dev ? ' (river dev normally sets it from .river/dev.json)' : '';
+  const jwtSecretId = text(env, 'RIVER_JWT_SECRET_ID');
+  const jwtSecret = secret(env, 'RIVER_JWT_SECRET');
+  if (jwtSecret === undefined && jwtSecretId === undefined) {
+    throw new ConfigError(`RIVER_JWT_SECRET is required: set it to a random string of at least ${MIN_SECRET_BYTES} bytes${hint}.`);
+  }
+  const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET');
+  const apiKeys = (env.RIVER_API_KEY ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (apiKeys.length === 0) throw new ConfigError(`RIVER_API_KEY is required: set it to the key your backend sends to the HTTP API${hint}.`);
+
+  const redisUrl = text(env, 'RIVER_REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('RIVER_REDIS_URL must start with redis:// or rediss://.');
+  }
+  const redisPrefix = text(env, 'RIVER_REDIS_PREFIX') ?? 'river';
+  if (!/^[A-Za-z0-9_\-:.]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError('RIVER_REDIS_PREFIX must be 1 to 64 characters of letters, digits, _ - : and .');
+  }
+
+  const origins = (text(env, 'RIVER_ALLOWED_ORIGINS') ?? '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const logLevel = (text(env, 'RIVER_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`RIVER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);
+  }
+
+  const config: Config = {
+    port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
+    host: text(env, 'RIVER_HOST') ?? DEFAULTS.host,
+    apiKeys,
+    redisCluster: bool(env, 'RIVER_REDIS_CLUSTER', false),
+    redisPrefix,
+    historySize: int(env, 'RIVER_HISTORY_SIZE', DEFAULTS.historySize, 0, 100_000),
+    historyTtlSeconds: int(env, 'RIVER_HISTORY_TTL_SECONDS', DEFAULTS.historyTtlSeconds, 1, 30 * 86_400),
+    authTimeoutMs: int(env, 'RIVER_AUTH_TIMEOUT_MS', DEFAULTS.authTimeoutMs, 10, 600_000),
+    heartbeatMs: int(env, 'RIVER_HEARTBEAT_MS', DEFAULTS.heartbeatMs, 10, 600_000),
+    drainMs: int(env, 'RIVER_DRAIN_MS', DEFAULTS.drainMs, 0, 600_000),
+    maxMessageBytes: int(env, 'RIVER_MAX_MESSAGE_BYTES', DEFAULTS.maxMessageBytes, 256, 16 * 1024 * 1024),
+    maxSubscriptions: int(env, 'RIVER_MAX_SUBSCRIPTIONS', DEFAULTS.maxSubscriptions, 1, 100_000),
+    maxBufferedBytes: int(env, 'RIVER_MAX_BUFFERED_BYTES', DEFAULTS.maxBufferedBytes, 1024, 1024 * 1024 * 1024),
+    maxFramesPerSecond: int(env, 'RIVER_MAX_FRAMES_PER_SECOND', DEFAULTS.maxFramesPerSecond, 1, 1_000_000),
+    allowedOrigins: origins.length === 0 ? ['*'] : origins,
+    requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
+    logLevel: logLevel as LogLevel,
+  };
+  if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
+  if (jwtPreviousSecret !== undefined) config.jwtPreviousSecret = jwtPreviousSecret;
+  if (jwtSecretId !== undefined) config.jwtSecretId = jwtSecretId;
+  if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  const metricsToken = text(env, 'RIVER_METRICS_TOKEN');
+  if (metricsToken !== undefined) config.metricsToken = metricsToken;
+  return config;
+}

@@ -1,0 +1,344 @@
+/**
+ * One client WebSocket: the per-socket protocol state machine of PROTOCOL.md section 2.
+ *
+ *   AUTHENTICATING --auth frame--> VERIFYING --valid token--> OPEN --close()/socket gone--> CLOSING --> CLOSED
+ *                                           \--bad token-----------------------------> CLOSING (4500)
+ *
+ * Frames of one connection are handled one at a time, in order (a frame that needs the bus holds
+ * the ones after it in a small inbox), so replies come back in request order. Timers are not kept
+ * here: the hub's single node-wide tick checks auth deadlines, token expiry and heartbeats.
+ * All outgoing frames go through the node's `Outbox`; ws's own sender only writes close frames.
+ */
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import {
+  CLOSE_CODES,
+  isValidChannel,
+  matchAny,
+  parseClientFrame,
+  type ClientFrame,
+  type ClientPublishFrame,
+  type ErrorCode,
+  type RequestId,
+  type SubscribeFrame,
+} from '@river/protocol';
+import type { Bus } from './bus.js';
+import type { Config } from './config.js';
+import type { Identity, TokenVerifier } from './auth.js';
+import type { Logger } from 'pino';
+import type { CloseReason, Metrics } from './metrics.js';
+import type { Outbox, OutboxPeer } from './outbox.js';
+import { textFrame } from './ws-frame.js';
+
+export const AUTHENTICATING = 0;
+export const VERIFYING = 1;
+export const OPEN = 2;
+export const CLOSING = 3;
+export const CLOSED = 4;
+export type ConnectionState = typeof AUTHENTICATING | typeof VERIFYING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/** How long a connection the server closed may keep its socket before it is destroyed. */
+export const CLOSE_GRACE_MS = 2000;
+/** Frames waiting behind a slow (bus-bound) frame; past this the client is flooding us. */
+const MAX_INBOX = 256;
+
+/** What a connection needs from its node (the hub implements it). */
+export interface ConnectionHost {
+  readonly config: Config;
+  readonly outbox: Outbox;
+  readonly verifier: TokenVerifier;
+  readonly bus: Bus;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  now(): number;
+  authenticated(conn: Connection): void;
+  subscribe(conn: Connection, frame: SubscribeFrame): Promise<void>;
+  unsubscribe(conn: Connection, channel: string, id: RequestId | undefined): Promise<void>;
+  /** Called once, when the connection starts closing or its socket is gone, whichever comes first. */
+  release(conn: Connection): void;
+  /** Called once, when the socket is closed. */
+  closed(conn: Connection): void;
+}
+
+const CONN = Symbol('river.connection');
+type TaggedWebSocket = WebSocket & { [CONN]?: Connection };
+
+// Listeners shared by every connection (no closures per socket).
+function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
+  this[CONN]?.receive(data, isBinary);
+}
+function onWsClose(this: TaggedWebSocket): void {
+  this[CONN]?.gone();
+}
+function onWsError(this: TaggedWebSocket, err: Error): void {
+  this[CONN]?.host.logger.debug({ err: err.message }, 'websocket error');
+}
+
+function jsonId(id: RequestId | undefined): string {
+  return id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
+}
+
+export class Connection implements OutboxPeer {
+  state: ConnectionState = AUTHENTICATING;
+  identity: Identity | undefined = undefined;
+  /** Token expiry in ms since the epoch; 0 = never. */
+  expiresAt = 0;
+  /** Auth deadline (ms since the epoch) while AUTHENTICATING/VERIFYING. */
+  readonly authDeadline: number;
+  /** A frame arrived since the last ping. */
+  alive = true;
+  /** Channels subscribed or being subscribed; created on first subscribe. */
+  subs: Set<string> | null = null;
+  private tokens: number;
+  private refilledAt: number;
+  private inbox: string[] | null = null;
+  private busy = false;
+  // OutboxPeer
+  out: Buffer | Buffer[] | null = null;
+  outBytes = 0;
+  dirty = false;
+  held = false;
+  writable = true;
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+    readonly host: ConnectionHost,
+  ) {
+    const now = host.now();
+    this.authDeadline = now + host.config.authTimeoutMs;
+    this.tokens = host.config.maxFramesPerSecond * 2;
+    this.refilledAt = now;
+    (ws as TaggedWebSocket)[CONN] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
+  }
+
+  get userId(): string | undefined {
+    return this.identity?.userId;
+  }
+
+  /** Queues one JSON frame text. */
+  send(json: string): void {
+    this.host.outbox.push(this, textFrame(json));
+  }
+
+  sendError(code: ErrorCode, message: string, id?: RequestId, channel?: string): void {
+    const ch = channel === undefined ? '' : `,"channel":${JSON.stringify(channel)}`;
+    this.send(`{"type":"error","code":"${code}","message":${JSON.stringify(message)}${ch}${jsonId(id)}}`);
+  }
+
+  /**
+   * Closes with a River close code. Frames already queued go out first, except for a slow
+   * consumer whose queue was dropped. The socket is destroyed `CLOSE_GRACE_MS` later if the client
+   * has not completed the closing handshake, so the cut is real.
+   */
+  close(code: number, reason: CloseReason | 'going_away'): void {
+    if (this.state >= CLOSING) return;
+    if (reason !== 'slow_consumer') this.host.outbox.flushPeer(this);
+    this.state = CLOSING;
+    this.writable = false;
+    this.inbox = null;
+    if (reason !== 'going_away') this.host.metrics.closes.inc({ reason });
+    this.host.release(this);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+    const ws = this.ws;
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Drops the socket at once (node shutdown). */
+  terminate(): void {
+    this.writable = false;
+    this.ws.terminate();
+  }
+
+  /** OutboxPeer: the outgoing buffer is over maxBufferedBytes. */
+  slow(): void {
+    this.close(CLOSE_CODES.slow_consumer, 'slow_consumer');
+  }
+
+  /** @internal The socket is closed (by either side). */
+  gone(): void {
+    const wasClosing = this.state >= CLOSING;
+    this.state = CLOSED;
+    this.writable = false;
+    this.inbox = null;
+    this.host.outbox.drop(this);
+    (this.ws as TaggedWebSocket)[CONN] = undefined;
+    if (!wasClosing) this.host.release(this);
+    this.host.closed(this);
+  }
+
+  /** @internal One frame from ws. */
+  receive(data: RawData, isBinary: boolean): void {
+    if (this.state >= CLOSING) return;
+    this.alive = true;
+    if (!this.allowFrame()) {
+      this.close(CLOSE_CODES.rate_limited, 'rate_limited');
+      return;
+    }
+    if (isBinary) {
+      this.close(CLOSE_CODES.protocol_error, 'protocol_error');
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    if (this.busy || this.state === VERIFYING) {
+      const inbox = (this.inbox ??= []);
+      if (inbox.length >= MAX_INBOX) {
+        this.close(CLOSE_CODES.rate_limited, 'rate_limited');
+        return;
+      }
+      inbox.push(text);
+      return;
+    }
+    this.handle(text);
+  }
+
+  /** Token bucket: `maxFramesPerSecond` per second, burst 2×. */
+  private allowFrame(): boolean {
+    const rate = this.host.config.maxFramesPerSecond;
+    const now = this.host.now();
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(rate * 2, this.tokens + (elapsed * rate) / 1000);
+      this.refilledAt = now;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private handle(text: string): void {
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok && parsed.fatal) {
+      this.close(CLOSE_CODES.protocol_error, 'protocol_error');
+      return;
+    }
+    if (this.state === AUTHENTICATING) {
+      if (!parsed.ok || parsed.frame.type !== 'auth') {
+        this.close(CLOSE_CODES.token_invalid, 'token_invalid');
+        return;
+      }
+      this.run(this.authenticate(parsed.frame.token));
+      return;
+    }
+    if (!parsed.ok) {
+      this.sendError(parsed.code, parsed.message, parsed.id, parsed.channel);
+      return;
+    }
+    const work = this.dispatch(parsed.frame);
+    if (work !== undefined) this.run(work);
+  }
+
+  /** Holds later frames until `work` settles, then handles them in order. */
+  private run(work: Promise<void>): void {
+    this.busy = true;
+    work
+      .catch((err: unknown) => {
+        this.host.logger.error({ err, connectionId: this.id }, 'frame handler failed');
+        if (this.state === OPEN) this.sendError('internal', 'internal error');
+      })
+      .finally(() => {
+        this.busy = false;
+        this.drainInbox();
+      });
+  }
+
+  private drainInbox(): void {
+    while (!this.busy && this.state < CLOSING && this.state !== VERIFYING && this.inbox !== null && this.inbox.length > 0) {
+      this.handle(this.inbox.shift()!);
+    }
+    if (this.inbox !== null && this.inbox.length === 0) this.inbox = null;
+  }
+
+  private dispatch(frame: ClientFrame): Promise<void> | undefined {
+    switch (frame.type) {
+      case 'ping':
+        this.send('{"type":"pong"}');
+        return undefined;
+      case 'pong':
+        return undefined;
+      case 'auth':
+        this.sendError('bad_request', 'already authenticated', frame.id);
+        return undefined;
+      case 'refresh':
+        return this.refresh(frame.token, frame.id);
+      case 'subscribe':
+        return this.host.subscribe(this, frame);
+      case 'unsubscribe':
+        return this.host.unsubscribe(this, frame.channel, frame.id);
+      case 'publish':
+        return this.publish(frame);
+    }
+  }
+
+  private async authenticate(token: string): Promise<void> {
+    this.state = VERIFYING;
+    let identity: Identity;
+    try {
+      identity = await this.host.verifier.verify(token);
+    } catch (err) {
+      this.host.logger.debug({ connectionId: this.id, reason: (err as Error).message }, 'auth refused');
+      this.close(CLOSE_CODES.token_invalid, 'token_invalid');
+      return;
+    }
+    if (this.state !== VERIFYING) return; // closed meanwhile (auth timeout, socket gone)
+    this.identity = identity;
+    this.expiresAt = identity.exp === undefined ? 0 : identity.exp * 1000;
+    this.state = OPEN;
+    this.host.authenticated(this);
+    this.send(
+      `{"type":"ready","connectionId":${JSON.stringify(this.id)},"userId":${JSON.stringify(identity.userId)},"heartbeatMs":${this.host.config.heartbeatMs}}`,
+    );
+  }
+
+  private async refresh(token: string, id: RequestId | undefined): Promise<void> {
+    let identity: Identity;
+    try {
+      identity = await this.host.verifier.verify(token);
+    } catch (err) {
+      this.sendError('token_invalid', (err as Error).message, id);
+      return;
+    }
+    if (this.state !== OPEN) return;
+    if (identity.userId !== this.identity!.userId) {
+      this.sendError('token_invalid', 'a refresh token must be for the same "sub"', id);
+      return;
+    }
+    // New claims apply to later frames; existing subscriptions stay.
+    this.identity = identity;
+    this.expiresAt = identity.exp === undefined ? 0 : identity.exp * 1000;
+    this.host.authenticated(this);
+  }
+
+  private async publish(frame: ClientPublishFrame): Promise<void> {
+    const { channel, id } = frame;
+    if (!isValidChannel(channel)) {
+      this.sendError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :', id, channel);
+      return;
+    }
+    if (!matchAny(this.identity!.publish, channel)) {
+      this.sendError('forbidden', 'the token\'s "publish" claim does not allow this channel', id, channel);
+      return;
+    }
+    const dataJson = JSON.stringify(frame.data);
+    if (Buffer.byteLength(dataJson) > this.host.config.maxMessageBytes) {
+      this.sendError('too_large', `"data" is over ${this.host.config.maxMessageBytes} bytes`, id, channel);
+      return;
+    }
+    try {
+      const result = await this.host.bus.publish({ channel, event: frame.event, data: frame.data });
+      this.host.metrics.published.inc({ source: 'client' });
+      this.send(`{"type":"published","channel":${JSON.stringify(channel)},"offset":${result.offset}${jsonId(id)}}`);
+    } catch (err) {
+      this.host.logger.warn({ err, channel }, 'client publish failed');
+      this.sendError('unavailable', 'the bus is unavailable; nothing was published', id, channel);
+    }
+  }
+}

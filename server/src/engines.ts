@@ -1,0 +1,30 @@
+/** Picks the bus and presence engines for a configuration. */
+import { DEFAULTS } from '@river/protocol';
+import type { Bus } from './bus.js';
+import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { MemoryBus } from './memory-bus.js';
+import { MemoryPresence } from './memory-presence.js';
+import type { Presence } from './presence.js';
+import { createRedisEngines } from './redis-engines.js';
+
+export interface Engines {
+  bus: Bus;
+  presence: Presence;
+}
+
+/** Memory engines without `redisUrl` (one process); Redis engines with it. */
+export async function createEngines(config: Config): Promise<Engines> {
+  if (config.redisUrl !== undefined) {
+    // Redis engines (H7): RedisBus + RedisPresence from redisUrl / redisCluster / redisPrefix.
+    return createRedisEngines({ ...config, redisUrl: config.redisUrl });
+  }
+  return {
+    bus: new MemoryBus({
+      historySize: config.historySize,
+      historyTtlSeconds: config.historyTtlSeconds,
+      idempotencyWindowMs: DEFAULTS.idempotencyWindowMs,
+    }),
+    presence: new MemoryPresence({ ttlMs: 2 * config.heartbeatMs }),
+  };
+}

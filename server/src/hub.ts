@@ -1,0 +1,414 @@
+/**
+ * The hub: a node's local connections and the channels they subscribe to.
+ *
+ * - Fanout: a bus message becomes ONE Buffer (the complete WebSocket frame) handed to every local
+ *   subscriber through the outbox; nothing is serialized per subscriber.
+ * - Bus subscriptions are reference-counted: the bus is subscribed when a channel's first local
+ *   subscriber arrives and unsubscribed when its last leaves (calls per channel are chained, so a
+ *   quick unsubscribe/subscribe pair reaches the engine in order).
+ * - Recovery seam: a subscriber is first *pending*: messages for it are buffered while the bus
+ *   subscription is made and then the channel's position (or history after `since`) is read. It
+ *   then gets `subscribed`, the recovered messages, and the buffered messages newer than the
+ *   position read, and becomes live. So nothing is lost or duplicated while publishes race the
+ *   (re)subscribe.
+ * - Presence (`presence-` channels) lives in `presence-tracker.ts`.
+ * - Time: one node-wide tick checks auth deadlines, token expiry and heartbeats (no timer per socket).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { CLOSE_CODES, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
+import type { Bus, BusHandlers, BusMessage, ControlCommand, StreamPosition } from './bus.js';
+import type { Presence } from './presence.js';
+import type { TokenVerifier } from './auth.js';
+import type { Config } from './config.js';
+import { Connection, OPEN, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
+import type { Metrics } from './metrics.js';
+import { Outbox } from './outbox.js';
+import { PresenceTracker, type Seam } from './presence-tracker.js';
+import { textFrame } from './ws-frame.js';
+
+const PING = textFrame('{"type":"ping"}');
+
+/** A channel with local subscribers. */
+export interface Channel {
+  readonly name: string;
+  readonly presence: boolean;
+  readonly live: Set<Connection>;
+  /** Subscribers between `subscribe` and `subscribed`, with the messages buffered for them. */
+  pending: Map<Connection, BusMessage[]> | null;
+  /** Presence seams of new subscribers (see presence-tracker.ts). */
+  seams: Map<Connection, Seam> | null;
+  /** Resolves when the bus subscription is in place. */
+  readonly busSubscribed: Promise<void>;
+  /** Newest offset fanned out (duplicate guard). */
+  lastOffset: number;
+  epoch: string | undefined;
+}
+
+export interface HubDeps {
+  config: Config;
+  bus: Bus;
+  presence: Presence;
+  verifier: TokenVerifier;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class Hub implements ConnectionHost, BusHandlers {
+  readonly config: Config;
+  readonly bus: Bus;
+  readonly verifier: TokenVerifier;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly outbox: Outbox;
+  readonly now: () => number;
+  readonly presence: PresenceTracker;
+  /** Connections not yet released (authenticating or open). */
+  private readonly connections = new Set<Connection>();
+  /** Connections whose socket is still open (includes closing ones). */
+  private readonly sockets = new Set<Connection>();
+  private readonly unauthenticated = new Set<Connection>();
+  private readonly expiring = new Set<Connection>();
+  private readonly channels = new Map<string, Channel>();
+  private readonly busOps = new Map<string, Promise<void>>();
+  private readonly idPrefix = randomBytes(6).toString('base64url');
+  private counter = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private nextPingAt: number;
+
+  constructor(deps: HubDeps) {
+    this.config = deps.config;
+    this.bus = deps.bus;
+    this.verifier = deps.verifier;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.outbox = new Outbox(deps.config.maxBufferedBytes);
+    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger);
+    this.nextPingAt = this.now() + deps.config.heartbeatMs;
+  }
+
+  /** Starts the node-wide tick. */
+  start(): void {
+    const { authTimeoutMs, heartbeatMs } = this.config;
+    const tickMs = Math.max(5, Math.min(1000, Math.floor(Math.min(authTimeoutMs, heartbeatMs) / 4)));
+    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Takes over an upgraded socket. The upgrade request is not kept. */
+  accept(ws: WebSocket, socket: Socket): Connection {
+    const conn = new Connection(`${this.idPrefix}.${(this.counter++).toString(36)}`, ws, socket, this);
+    this.connections.add(conn);
+    this.sockets.add(conn);
+    this.unauthenticated.add(conn);
+    this.metrics.connections.inc();
+    return conn;
+  }
+
+  // ---- ConnectionHost ------------------------------------------------------------------------
+
+  authenticated(conn: Connection): void {
+    this.unauthenticated.delete(conn);
+    if (conn.expiresAt > 0) this.expiring.add(conn);
+    else this.expiring.delete(conn);
+  }
+
+  release(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    this.unauthenticated.delete(conn);
+    this.expiring.delete(conn);
+    this.metrics.connections.dec();
+    const subs = conn.subs;
+    conn.subs = null;
+    if (subs !== null) for (const name of subs) void this.detach(conn, name);
+  }
+
+  closed(conn: Connection): void {
+    this.sockets.delete(conn);
+  }
+
+  async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
+    const { channel: name, since, id } = frame;
+    if (!isValidChannel(name)) {
+      conn.sendError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :', id, name);
+      return;
+    }
+    if (conn.subs?.has(name)) {
+      conn.sendError('bad_request', 'already subscribed to this channel', id, name);
+      return;
+    }
+    if ((conn.subs?.size ?? 0) >= this.config.maxSubscriptions) {
+      conn.sendError('too_many_subscriptions', `at most ${this.config.maxSubscriptions} subscriptions per connection`, id, name);
+      return;
+    }
+    const patterns = conn.identity!.channels;
+    if (patterns === undefined ? this.config.requireChannelClaims : !matchAny(patterns, name)) {
+      conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
+      return;
+    }
+
+    const ch = this.channel(name);
+    const buffer: BusMessage[] = [];
+    (ch.pending ??= new Map()).set(conn, buffer);
+    (conn.subs ??= new Set()).add(name);
+    this.report(ch);
+    const stillPending = () => ch.pending?.get(conn) === buffer;
+    try {
+      await ch.busSubscribed;
+      let members: string | undefined;
+      let seam: Seam | undefined;
+      if (ch.presence) {
+        const joined = await this.presence.join(name, conn, stillPending);
+        if (joined === undefined) return; // gone meanwhile; the tracker cleaned up
+        ({ json: members, seam } = joined);
+      }
+      let position: StreamPosition;
+      let recovered: boolean | undefined;
+      let replay: BusMessage[] = [];
+      if (since !== undefined) {
+        const h = await this.bus.history(name, { since: since.offset, limit: Math.max(1, this.config.historySize) });
+        position = h.position;
+        const missing = position.offset - since.offset;
+        recovered =
+          since.epoch === position.epoch &&
+          h.complete &&
+          missing >= 0 &&
+          h.messages.length === missing &&
+          (missing === 0 || h.messages[0]!.offset === since.offset + 1);
+        if (recovered) replay = h.messages;
+      } else {
+        position = await this.bus.position(name);
+      }
+      if (!stillPending()) return;
+
+      const parts = [`{"type":"subscribed","channel":${JSON.stringify(name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset}`];
+      if (recovered !== undefined) parts.push(`,"recovered":${recovered}`);
+      if (members !== undefined) parts.push(`,"members":${members}`);
+      if (id !== undefined) parts.push(`,"id":${JSON.stringify(id)}`);
+      parts.push('}');
+      conn.send(parts.join(''));
+      for (const m of replay) this.outbox.push(conn, textFrame(m.frame));
+      for (const m of buffer) {
+        if (m.excludeConnectionId === conn.id) continue;
+        if (m.offset !== undefined) {
+          if (m.epoch === position.epoch && m.offset <= position.offset) continue;
+        } else if (seam !== undefined && !seam.admit(m.frame)) {
+          continue;
+        }
+        this.outbox.push(conn, textFrame(m.frame));
+      }
+      ch.pending!.delete(conn);
+      if (ch.pending!.size === 0) ch.pending = null;
+      ch.live.add(conn);
+      if (seam !== undefined) {
+        (ch.seams ??= new Map()).set(conn, seam);
+        this.presence.trackSeams(ch);
+      }
+      this.metrics.subscriptions.inc();
+    } catch (err) {
+      this.logger.warn({ err, channel: name }, 'subscribe failed');
+      if (stillPending()) {
+        conn.subs?.delete(name);
+        await this.detach(conn, name);
+        conn.sendError('unavailable', 'the bus is unavailable; try again', id, name);
+      }
+    }
+  }
+
+  async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
+    if (conn.subs === null || !conn.subs.has(name)) {
+      conn.sendError('not_subscribed', 'not subscribed to this channel', id, name);
+      return;
+    }
+    conn.subs.delete(name);
+    const leaving = this.detach(conn, name);
+    conn.send(`{"type":"unsubscribed","channel":${JSON.stringify(name)}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
+    await leaving;
+  }
+
+  // ---- BusHandlers ---------------------------------------------------------------------------
+
+  message(msg: BusMessage): void {
+    const ch = this.channels.get(msg.channel);
+    if (ch === undefined) return;
+    if (msg.offset !== undefined) {
+      if (msg.epoch === ch.epoch && msg.offset <= ch.lastOffset) return; // already fanned out
+      ch.epoch = msg.epoch;
+      ch.lastOffset = msg.offset;
+    }
+    const frame = textFrame(msg.frame);
+    let n = 0;
+    const exclude = msg.excludeConnectionId;
+    const seams = msg.offset === undefined ? ch.seams : null;
+    if (exclude === undefined && seams === null) {
+      for (const conn of ch.live) if (this.outbox.push(conn, frame)) n++;
+    } else {
+      for (const conn of ch.live) {
+        if (conn.id === exclude) continue;
+        const seam = seams?.get(conn);
+        if (seam !== undefined && !seam.admit(msg.frame)) continue;
+        if (this.outbox.push(conn, frame)) n++;
+      }
+    }
+    if (ch.pending !== null) for (const buffered of ch.pending.values()) buffered.push(msg);
+    if (n > 0) this.metrics.delivered.inc(n);
+    if (msg.offset !== undefined) this.metrics.fanoutLatency.observe(Math.max(0, this.now() - msg.ts) / 1000);
+  }
+
+  control(cmd: ControlCommand): number {
+    if (cmd.type !== 'disconnect') return 0;
+    let n = 0;
+    for (const conn of this.connections) {
+      if (conn.state === OPEN && conn.userId === cmd.userId) {
+        conn.close(CLOSE_CODES.user_disconnected, 'user_disconnected');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The bus may have missed messages of these channels (e.g. a Redis reconnect). Local subscribers
+   * get what history still holds; where it cannot fill the gap, they are closed with 4000 so their
+   * client reconnects at once and resubscribes with `since` (getting `recovered: false`).
+   */
+  resync(channels: string[]): void {
+    for (const name of channels) {
+      const ch = this.channels.get(name);
+      if (ch === undefined || ch.epoch === undefined) continue;
+      const { epoch, lastOffset } = ch;
+      this.bus.history(name, { since: lastOffset, limit: Math.max(1, this.config.historySize) }).then(
+        (h) => {
+          if (h.position.epoch === epoch && h.complete && h.messages.length === h.position.offset - lastOffset) {
+            for (const m of h.messages) this.message(m);
+          } else {
+            for (const conn of [...ch.live]) conn.close(CLOSE_CODES.server_restarting, 'server_restarting');
+          }
+        },
+        (err: unknown) => this.logger.warn({ err, channel: name }, 'resync failed'),
+      );
+    }
+  }
+
+  status(ready: boolean): void {
+    this.logger.info({ ready }, ready ? 'bus ready' : 'bus unavailable');
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Closes every connection with 4000, spread over `drainMs`; resolves when their sockets are gone. */
+  async drain(drainMs: number): Promise<void> {
+    const list = [...this.connections];
+    // Evenly over drainMs: at most one step per 20 ms, at most one step per connection.
+    const steps = Math.max(1, Math.min(list.length, Math.floor(drainMs / 20)));
+    const perStep = Math.ceil(list.length / steps);
+    let i = 0;
+    while (i < list.length) {
+      for (let k = 0; k < perStep && i < list.length; k++) list[i++]!.close(CLOSE_CODES.server_restarting, 'server_restarting');
+      if (i < list.length) await new Promise((r) => setTimeout(r, drainMs / steps));
+    }
+    const deadline = this.now() + CLOSE_GRACE_MS + 500;
+    while (this.sockets.size > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Drops every socket at once. */
+  terminateAll(): void {
+    for (const conn of [...this.sockets]) conn.terminate();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private tick(): void {
+    const now = this.now();
+    for (const conn of this.unauthenticated) {
+      if (now >= conn.authDeadline) conn.close(CLOSE_CODES.auth_timeout, 'auth_timeout');
+    }
+    for (const conn of this.expiring) {
+      if (conn.expiresAt <= now) conn.close(CLOSE_CODES.token_expired, 'token_expired');
+    }
+    if (now >= this.nextPingAt) {
+      this.nextPingAt = now + this.config.heartbeatMs;
+      this.heartbeat();
+    }
+  }
+
+  private heartbeat(): void {
+    for (const conn of this.connections) {
+      if (conn.state !== OPEN) continue;
+      if (!conn.alive) {
+        conn.close(CLOSE_CODES.heartbeat_timeout, 'heartbeat_timeout');
+        continue;
+      }
+      conn.alive = false;
+      this.outbox.push(conn, PING);
+    }
+    this.presence.heartbeat();
+  }
+
+  private channel(name: string): Channel {
+    let ch = this.channels.get(name);
+    if (ch === undefined) {
+      ch = {
+        name,
+        presence: isPresenceChannel(name),
+        live: new Set(),
+        pending: null,
+        seams: null,
+        busSubscribed: this.busOp(name, () => this.bus.subscribe(name)),
+        lastOffset: 0,
+        epoch: undefined,
+      };
+      this.channels.set(name, ch);
+      this.metrics.channels.inc();
+    }
+    return ch;
+  }
+
+  /** Removes one local subscription; resolves when its presence entry (if any) is gone. */
+  private detach(conn: Connection, name: string): Promise<void> {
+    const ch = this.channels.get(name);
+    if (ch !== undefined) {
+      if (ch.live.delete(conn)) this.metrics.subscriptions.dec();
+      else if (ch.pending?.delete(conn) && ch.pending.size === 0) ch.pending = null;
+      if (ch.seams?.delete(conn) && ch.seams.size === 0) ch.seams = null;
+      this.report(ch);
+      if (ch.live.size === 0 && ch.pending === null) {
+        this.channels.delete(name);
+        this.metrics.channels.dec();
+        void this.busOp(name, () => this.bus.unsubscribe(name)).catch((err: unknown) =>
+          this.logger.warn({ err, channel: name }, 'bus unsubscribe failed'),
+        );
+      }
+    }
+    return ch?.presence || isPresenceChannel(name) ? this.presence.leave(name, conn) : Promise.resolve();
+  }
+
+  private report(ch: Channel): void {
+    this.bus.reportSubscribers(ch.name, ch.live.size + (ch.pending?.size ?? 0));
+  }
+
+  /** Runs bus (un)subscribe calls of one channel in call order. */
+  private busOp(name: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.busOps.get(name);
+    const next = prev === undefined ? op() : prev.catch(() => undefined).then(op);
+    this.busOps.set(name, next);
+    const cleanup = () => {
+      if (this.busOps.get(name) === next) this.busOps.delete(name);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+}

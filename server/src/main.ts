@@ -1,0 +1,55 @@
+/**
+ * The process entry: `node server/dist/main.js`. Reads the environment, starts a node, logs one
+ * "listening" line, drains on SIGTERM/SIGINT and exits 0. A configuration error is one line on
+ * stderr and exit code 1.
+ */
+import { pino } from 'pino';
+import { loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { startRiver } from './node.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`river: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'river' } });
+  let node;
+  try {
+    node = await startRiver(config, { logger });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`river: ${err.message}\n`);
+      process.exit(1);
+    }
+    logger.fatal({ err }, 'failed to start');
+    process.exit(2);
+  }
+  logger.info({ port: node.port, host: node.host, http: node.urls.http, ws: node.urls.ws }, 'listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    node.drain().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,154 @@
+/**
+ * A River node: the HTTP API and the WebSocket endpoint on one port, over one bus and presence
+ * engine. `startRiver` is what `main.ts`, the CLI (`river dev`) and the tests run.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { DEFAULTS, matchAny } from '@river/protocol';
+import { staticSecrets, TokenVerifier, type SecretSource } from './auth.js';
+import type { Bus } from './bus.js';
+import type { Config } from './config.js';
+import { createEngines } from './engines.js';
+import { ConfigError } from './errors.js';
+import { createApi, maxBodyBytes } from './http-api.js';
+import { requestListener } from './http-server.js';
+import { Hub } from './hub.js';
+import { Metrics } from './metrics.js';
+import type { Presence } from './presence.js';
+
+export interface RiverDeps {
+  logger?: Logger;
+  /** Engines to use instead of `createEngines(config)`. The node starts them and closes them when it stops. */
+  bus?: Bus;
+  presence?: Presence;
+  /** JWT secrets; default: RIVER_JWT_SECRET and RIVER_JWT_PREVIOUS_SECRET from the config. */
+  secrets?: SecretSource;
+}
+
+export interface RiverNode {
+  readonly port: number;
+  readonly host: string;
+  readonly urls: { http: string; ws: string };
+  /** True while the node serves (bus connected, not draining). */
+  readonly ready: boolean;
+  /** PROTOCOL.md section 6: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
+  drain(): Promise<void>;
+  /** Stops at once: sockets are dropped. */
+  close(): Promise<void>;
+}
+
+type NodeState = 'ready' | 'draining' | 'closed';
+
+function reject(socket: Duplex, status: number, text: string): void {
+  const body = JSON.stringify({ error: { code: status === 403 ? 'forbidden' : status === 404 ? 'not_found' : 'unavailable', message: text } });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<RiverNode> {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  let secrets = deps.secrets;
+  if (secrets === undefined) {
+    if (config.jwtSecret === undefined) {
+      // TODO(H4): read RIVER_JWT_SECRET_ID from AWS Secrets Manager.
+      throw new ConfigError('RIVER_JWT_SECRET_ID needs the Secrets Manager secret source; set RIVER_JWT_SECRET instead.');
+    }
+    secrets = staticSecrets(config);
+  }
+  const created = deps.bus !== undefined && deps.presence !== undefined ? undefined : await createEngines(config);
+  const bus = deps.bus ?? created!.bus;
+  const presence = deps.presence ?? created!.presence;
+  const metrics = new Metrics();
+  const hub = new Hub({ config, bus, presence, verifier: new TokenVerifier(secrets), metrics, logger });
+  await bus.start(hub);
+  await hub.presence.start();
+  hub.start();
+
+  let state: NodeState = 'ready';
+  const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
+  const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    clientTracking: false,
+    maxPayload: config.maxMessageBytes + DEFAULTS.httpBodySlackBytes,
+  });
+  const anyOrigin = config.allowedOrigins.includes('*');
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== DEFAULTS.wsPath) return reject(socket, 404, 'Not Found');
+    if (state !== 'ready') return reject(socket, 503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    if (!anyOrigin && origin !== undefined && !matchAny(config.allowedOrigins, origin)) {
+      logger.debug({ origin }, 'upgrade refused: origin not allowed');
+      return reject(socket, 403, 'Forbidden');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      hub.accept(ws, socket as Socket);
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(config.port, config.host, () => {
+      server.off('error', rejectListen);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host;
+  const base = `${displayHost(host)}:${port}`;
+
+  const stopServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  const stopEngines = async () => {
+    hub.stop();
+    await Promise.allSettled([presence.close(), bus.close()]);
+  };
+  let draining: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    port,
+    host,
+    urls: { http: `http://${base}`, ws: `ws://${base}${DEFAULTS.wsPath}` },
+    get ready() {
+      return state === 'ready' && bus.ready;
+    },
+    drain() {
+      if (closing !== undefined) return closing;
+      draining ??= (async () => {
+        state = 'draining';
+        logger.info({ connections: hub.connectionCount, drainMs: config.drainMs }, 'draining');
+        await hub.drain(config.drainMs);
+        state = 'closed';
+        await stopServer();
+        await stopEngines();
+      })();
+      return draining;
+    },
+    close() {
+      closing ??= (async () => {
+        state = 'closed';
+        hub.terminateAll();
+        await stopServer();
+        await stopEngines();
+      })();
+      return closing;
+    },
+  };
+}

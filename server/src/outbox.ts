@@ -1,0 +1,137 @@
+/**
+ * The node's outgoing write path. Every frame for a client goes through here (ws's own sender only
+ * writes close frames), so order is kept and writes are coalesced:
+ *
+ * - `push` queues a prebuilt frame Buffer (the same Buffer for every subscriber of a message) on the
+ *   peer and marks the peer dirty in ONE node-wide list; a single `setImmediate` flushes the list,
+ *   writing everything queued for a socket during this loop turn in one corked write (one writev
+ *   system call), so a batch of 10 messages costs one syscall per subscriber and a lone message is
+ *   not delayed past the current turn.
+ * - Backpressure: while a socket's own buffer is over `HOLD_BYTES`, frames stay in the peer's queue
+ *   until the socket drains. A peer whose socket buffer plus queue would exceed `maxBufferedBytes`
+ *   is a slow consumer: its queue is dropped and `slow()` closes it (4003). Nobody else waits.
+ */
+import type { Socket } from 'node:net';
+
+/** The fields the outbox keeps on each connection (plain fields: no per-connection closures). */
+export interface OutboxPeer {
+  readonly socket: Socket;
+  /** Frames queued and not yet handed to the socket. */
+  out: Buffer | Buffer[] | null;
+  outBytes: number;
+  /** In the dirty list. */
+  dirty: boolean;
+  /** Waiting for the socket's 'drain'. */
+  held: boolean;
+  /** False once the peer is closing: pushes are dropped. */
+  writable: boolean;
+  /** Called (once) when the peer exceeds `maxBufferedBytes`. */
+  slow(): void;
+}
+
+/** Keep handing bytes to a socket until its own buffer holds this much, then wait for 'drain'. */
+const HOLD_BYTES = 64 * 1024;
+const PEER = Symbol('river.outboxPeer');
+type TaggedSocket = Socket & { [PEER]?: OutboxPeer; [OUTBOX]?: Outbox };
+const OUTBOX = Symbol('river.outbox');
+
+function onDrain(this: TaggedSocket): void {
+  const peer = this[PEER];
+  const outbox = this[OUTBOX];
+  if (peer === undefined || outbox === undefined) return;
+  peer.held = false;
+  if (peer.out !== null) outbox.markDirty(peer);
+}
+
+export class Outbox {
+  private dirty: OutboxPeer[] = [];
+  private scheduled = false;
+  private readonly flushBound = () => this.flush();
+
+  constructor(private readonly maxBufferedBytes: number) {}
+
+  /** Queues `frame` for `peer`. False when the peer is not writable or was just cut as a slow consumer. */
+  push(peer: OutboxPeer, frame: Buffer): boolean {
+    if (!peer.writable) return false;
+    const queued = peer.outBytes + frame.length;
+    if (peer.socket.writableLength + queued > this.maxBufferedBytes) {
+      this.drop(peer);
+      peer.slow();
+      return false;
+    }
+    const out = peer.out;
+    if (out === null) peer.out = frame;
+    else if (Array.isArray(out)) out.push(frame);
+    else peer.out = [out, frame];
+    peer.outBytes = queued;
+    if (!peer.held) this.markDirty(peer);
+    return true;
+  }
+
+  /** Forgets what is queued for `peer` (slow consumer, closed socket). */
+  drop(peer: OutboxPeer): void {
+    peer.out = null;
+    peer.outBytes = 0;
+  }
+
+  /** Writes what is queued for `peer` now, ignoring backpressure (used right before a close frame). */
+  flushPeer(peer: OutboxPeer): void {
+    if (peer.out !== null) this.write(peer, true);
+  }
+
+  /** @internal */
+  markDirty(peer: OutboxPeer): void {
+    if (peer.dirty) return;
+    peer.dirty = true;
+    this.dirty.push(peer);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushBound);
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < list.length; i++) {
+      const peer = list[i]!;
+      peer.dirty = false;
+      if (!peer.held && peer.out !== null) this.write(peer, false);
+    }
+  }
+
+  private write(peer: OutboxPeer, force: boolean): void {
+    const socket = peer.socket;
+    const out = peer.out;
+    peer.out = null;
+    peer.outBytes = 0;
+    if (out === null || !socket.writable) return;
+    if (!force && socket.writableLength >= HOLD_BYTES) {
+      // Still backed up from an earlier flush: keep the frames and wait for 'drain'.
+      peer.out = out;
+      peer.outBytes = Array.isArray(out) ? out.reduce((n, b) => n + b.length, 0) : out.length;
+      this.hold(peer);
+      return;
+    }
+    let ok: boolean;
+    if (Array.isArray(out)) {
+      socket.cork();
+      for (let i = 0; i < out.length - 1; i++) socket.write(out[i]!);
+      ok = socket.write(out[out.length - 1]!);
+      socket.uncork();
+    } else {
+      ok = socket.write(out);
+    }
+    if (!ok && socket.writableLength >= HOLD_BYTES) this.hold(peer);
+  }
+
+  private hold(peer: OutboxPeer): void {
+    if (peer.held) return;
+    peer.held = true;
+    const socket = peer.socket as TaggedSocket;
+    socket[PEER] = peer;
+    socket[OUTBOX] = this;
+    socket.once('drain', onDrain);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The node's side of presence (`presence-` channels): one entry per (connection, channel) in the
+ * presence engine, join/leave frames broadcast through the bus, entries touched once per
+ * heartbeat in one call, and the subscribe seam that keeps a new member from seeing a `join` for
+ * someone already in the `members` list it was just given.
+ */
+import type { Logger } from 'pino';
+import type { Bus, BusMessage } from './bus.js';
+import type { Member, Presence, PresenceEntry } from './presence.js';
+
+/** What the tracker needs of a connection. */
+export interface PresenceConn {
+  readonly id: string;
+  readonly identity: { userId: string; info: Member['info'] } | undefined;
+}
+
+interface PresenceEvent {
+  action: 'join' | 'leave' | undefined;
+  userId: string | undefined;
+}
+
+
+const frameCache = new Map<string, PresenceEvent>();
+
+/** The action and user of a presence frame, parsed once per frame text. */
+function presenceEvent(frame: string): PresenceEvent {
+  let ev = frameCache.get(frame);
+  if (ev === undefined) {
+    ev = { action: undefined, userId: undefined };
+    try {
+      const raw = JSON.parse(frame) as { action?: unknown; member?: { userId?: unknown } };
+      if (raw.action === 'join' || raw.action === 'leave') ev.action = raw.action;
+      if (typeof raw.member?.userId === 'string') ev.userId = raw.member.userId;
+    } catch {
+      // not a presence frame: admitted as is
+    }
+    // A tiny cache: presence frames of one storm repeat across every seam in the same tick.
+    if (frameCache.size > 1024) frameCache.clear();
+    frameCache.set(frame, ev);
+  }
+  return ev;
+}
+
+
+/**
+ * The members a new subscriber was told about, kept for one to two heartbeats after `subscribed`
+ * (as long as a join/leave that raced the snapshot can still be in flight). A `join` for a known
+ * member and a `leave` for an unknown one are skipped; everything else updates the set.
+ */
+export class Seam {
+  private readonly known: Set<string>;
+  constructor(
+    members: readonly Member[],
+    readonly generation: number,
+  ) {
+    this.known = new Set(members.map((m) => m.userId));
+  }
+
+  admit(frame: string): boolean {
+    const { action, userId } = presenceEvent(frame);
+    if (action === undefined || userId === undefined) return true;
+    if (action === 'join') {
+      if (this.known.has(userId)) return false;
+      this.known.add(userId);
+      return true;
+    }
+    return this.known.delete(userId);
+  }
+}
+
+/** The channel fields the tracker expires seams on. */
+export interface SeamHolder {
+  seams: Map<unknown, Seam> | null;
+}
+
+export function presenceFrame(channel: string, action: 'join' | 'leave', member: Member): string {
+  return `{"type":"presence","channel":${JSON.stringify(channel)},"action":"${action}","member":${JSON.stringify({ userId: member.userId, info: member.info })}}`;
+}
+
+export class PresenceTracker {
+  /** Local entries, key: connectionId + '\n' + channel. */
+  private readonly entries = new Map<string, PresenceEntry>();
+  private readonly seamHolders = new Set<SeamHolder>();
+  private generation = 0;
+
+  constructor(
+    readonly engine: Presence,
+    private readonly bus: Bus,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    return this.engine.start({ expired: (channel, member) => this.broadcast(channel, 'leave', member) });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Adds the connection's entry, broadcasts `join` if it is the user's first, and reads the member
+   * list. Resolves undefined (having undone its work) when the subscription was abandoned meanwhile.
+   */
+  async join(channel: string, conn: PresenceConn, stillWanted: () => boolean): Promise<{ json: string; seam: Seam } | undefined> {
+    const member: Member = { userId: conn.identity!.userId, info: conn.identity!.info };
+    const entry: PresenceEntry = { channel, connectionId: conn.id, member };
+    const { joined } = await this.engine.add(entry);
+    if (!stillWanted()) {
+      await this.remove(entry);
+      return undefined;
+    }
+    this.entries.set(`${conn.id}\n${channel}`, entry);
+    if (joined) this.broadcast(channel, 'join', member);
+    const members = await this.engine.members(channel);
+    if (!stillWanted()) return undefined; // leave() already removed the entry
+    return { json: JSON.stringify(members), seam: new Seam(members, this.generation) };
+  }
+
+  /** Removes the connection's entry of `channel` (if any) and broadcasts `leave` if it was the user's last. */
+  leave(channel: string, conn: PresenceConn): Promise<void> {
+    const key = `${conn.id}\n${channel}`;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return Promise.resolve();
+    this.entries.delete(key);
+    return this.remove(entry);
+  }
+
+  /** A channel now holds seams: expire them on later heartbeats. */
+  trackSeams(holder: SeamHolder): void {
+    this.seamHolders.add(holder);
+  }
+
+  /** Once per heartbeat: touch every local entry in one call and expire old seams. */
+  heartbeat(): void {
+    this.generation++;
+    if (this.entries.size > 0) {
+      this.engine.touch([...this.entries.values()]).catch((err: unknown) => this.logger.warn({ err }, 'presence touch failed'));
+    }
+    for (const holder of this.seamHolders) {
+      if (holder.seams !== null) {
+        for (const [key, seam] of holder.seams) if (seam.generation < this.generation - 1) holder.seams.delete(key);
+        if (holder.seams.size === 0) holder.seams = null;
+      }
+      if (holder.seams === null) this.seamHolders.delete(holder);
+    }
+  }
+
+  members(channel: string): Promise<Member[]> {
+    return this.engine.members(channel);
+  }
+
+  private async remove(entry: PresenceEntry): Promise<void> {
+    try {
+      const { left } = await this.engine.remove(entry.channel, entry.connectionId, entry.member.userId);
+      if (left) this.broadcast(entry.channel, 'leave', entry.member);
+    } catch (err) {
+      this.logger.warn({ err, channel: entry.channel }, 'presence remove failed');
+    }
+  }
+
+  private broadcast(channel: string, action: 'join' | 'leave', member: Member): void {
+    this.bus.broadcast(channel, presenceFrame(channel, action, member)).catch((err: unknown) =>
+      this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),
+    );
+  }
+}
