@@ -120,3 +120,56 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   };
   return instance;
 }
+
+export interface RedisClusterInstance {
+  /** Seed URL (the first master). */
+  url: string;
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a small Redis Cluster: `masters` redis-server processes with cluster mode on, joined with
+ * `redis-cli --cluster create` (no replicas), resolved once `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisClusterInstance> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'river-redis-cluster-'));
+  const nodes: RedisInstance[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort();
+      nodes.push(
+        await startRedis({
+          port,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir],
+        }),
+      );
+    }
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+    await waitFor(
+      async () =>
+        nodes.every((n) => {
+          const info = spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' });
+          return info.stdout.includes('cluster_state:ok');
+        }),
+      20_000,
+      'cluster_state:ok',
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: nodes[0]!.url, ports: nodes.map((n) => n.port), stop };
+}
