@@ -1,6 +1,6 @@
 /**
  * Idle capacity check (issue 2): N idle authenticated connections, each subscribed to its own
- * channel, against one River node; prints the node's RSS per connection (RSS delta / connections).
+ * channel (`--channel NAME` puts them all on one), against one River node; prints the node's RSS per connection (RSS delta / connections).
  *
  *   npm run bench -- --idle 10000
  */
@@ -10,16 +10,17 @@ import { idleMemory, type MemoryResult } from './scenarios.js';
 import { workersFor } from './suite.js';
 import type { Target } from './targets.js';
 
-export async function runIdle(target: Target, count: number, log: (l: string) => void): Promise<MemoryResult> {
+export async function runIdle(target: Target, count: number, log: (l: string) => void, channel = 'idle-{i}'): Promise<MemoryResult> {
   const pool = await WorkerPool.start(workersFor(count));
   const publisher = new Publisher(target.httpUrl, target.apiKey);
   try {
-    const m = await idleMemory({ target, pool, publisher, log }, [{ group: 'idle', channel: 'idle-{i}', count }]);
+    const m = await idleMemory({ target, pool, publisher, log }, [{ group: 'idle', channel, count }]);
     log(
       `${target.name}: ${m.connections} idle authenticated subscribed connections (${m.open.failed} failed), ` +
         `RSS ${(m.rssBeforeBytes / 1048576).toFixed(1)} → ${(m.rssAfterBytes / 1048576).toFixed(1)} MB, ` +
-        `${(m.rssPerConnBytes / 1024).toFixed(2)} KB RSS per connection` +
-        (m.heapPerConnBytes !== undefined ? `, ${(m.heapPerConnBytes / 1024).toFixed(2)} KB heap per connection` : '') +
+        `${(m.rssPerConnBytes / 1024).toFixed(2)} KB RSS per connection (delta / connections), ` +
+        `${(m.rssSlopeBytes / 1024).toFixed(2)} KB marginal (second half)` +
+        (m.heapPerConnBytes !== undefined ? `; heap ${(m.heapPerConnBytes / 1024).toFixed(2)} KB per connection, ${((m.heapSlopeBytes ?? NaN) / 1024).toFixed(2)} KB marginal` : '') +
         `; accepted ${Math.round(m.open.perSecond)}/s`,
     );
     return m;

@@ -21,6 +21,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     sizes: { type: 'string' },
+    channel: { type: 'string' },
   },
 });
 
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     const n = Number(values.idle);
     const target = await startRiver(local);
     try {
-      const m = await runIdle(target, n, log);
+      const m = await runIdle(target, n, log, values.channel);
       const file = writeResult(
         { startedAt, mode: 'idle', machine: machine(), command: process.argv.slice(2).join(' '), targets: [{ name: target.name, kind: 'river', memory: m, steps: [], rateSteps: [], accept: [], errors: [] }] },
         resultsDir,

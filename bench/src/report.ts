@@ -74,16 +74,20 @@ export function renderTables(run: RunResult): string {
     }
   }
   if (rateRows.length > 0) {
-    out.push('\nRate steps (5k subscribers), half load, hot channel (500 subscribers)\n');
+    out.push('\nRate steps, half load, hot channel\n');
     out.push(table(['server', 'step', 'subscribers', 'offered/s', 'delivered/s', 'µs/msg', 'p50', 'p99', 'max', 'server closes'], rateRows));
   }
 
   const memRows = run.targets
     .filter((t) => t.memory)
-    .map((t) => [t.name, String(t.memory!.connections), f(t.memory!.rssPerConnBytes / 1024), f(t.memory!.heapPerConnBytes === undefined ? undefined : t.memory!.heapPerConnBytes / 1024), f(t.memory!.rssAfterBytes / 1048576, 0)]);
+    .map((t) => {
+      const m = t.memory!;
+      const kb = (b: number | undefined) => f(b === undefined ? undefined : b / 1024);
+      return [t.name, String(m.connections), kb(m.rssPerConnBytes), kb(m.rssSlopeBytes), kb(m.heapPerConnBytes), kb(m.heapSlopeBytes), f(m.rssAfterBytes / 1048576, 0)];
+    });
   if (memRows.length > 0) {
-    out.push('\nIdle authenticated subscribed connections: memory per connection (KB)\n');
-    out.push(table(['server', 'connections', 'RSS per connection', 'heap per connection', 'RSS total MB'], memRows));
+    out.push('\nIdle authenticated subscribed connections: memory per connection (KB; "marginal" = slope over the second half)\n');
+    out.push(table(['server', 'connections', 'RSS delta / n', 'RSS marginal', 'heap delta / n', 'heap marginal', 'RSS total MB'], memRows));
   }
 
   const accRows = run.targets.flatMap((t) => t.accept.map((a) => [t.name, a.label, String(a.connections), String(a.failed), k(a.perSecond)]));
@@ -127,7 +131,8 @@ export function checkTargets(run: RunResult): string[] {
   }
   if (river.memory) {
     const kb = river.memory.rssPerConnBytes / 1024;
-    lines.push(`${mark(river.memory.connections >= 19_500 ? kb <= 5 : undefined)} RSS per idle connection at ${river.memory.connections}: ${f(kb)} KB (≤ 5 KB at 19.5k)`);
+    const slope = river.memory.rssSlopeBytes / 1024;
+    lines.push(`${mark(river.memory.connections >= 19_500 ? kb <= 5 : undefined)} RSS per idle connection at ${river.memory.connections}: ${f(kb)} KB delta / n, ${f(slope)} KB marginal (≤ 5 KB at 19.5k)`);
   }
   if (river.halfLoad) lines.push(`${mark(river.halfLoad.latency.p99 < 50)} p99 at half saturation (${river.halfLoad.label}, 5k subscribers): ${f(river.halfLoad.latency.p99)} ms (< 50 ms)`);
   const busy = river.accept.find((a) => a.label === 'while fanning out');

@@ -126,8 +126,12 @@ export interface MemoryResult {
   connections: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  /** (RSS after − RSS before) / connections: includes one-off growth (V8 young generation, pools). */
   rssPerConnBytes: number;
+  /** Marginal RSS per connection over the second half of the connections (the slope). */
+  rssSlopeBytes: number;
   heapPerConnBytes?: number;
+  heapSlopeBytes?: number;
   open: OpenTotals;
 }
 
@@ -138,30 +142,52 @@ export interface IdlePart {
   count: number;
 }
 
-/** Opens idle authenticated subscribed connections and reports the server's RSS (and heap) delta per connection. */
+/**
+ * Opens idle authenticated subscribed connections and reports the server's RSS (and heap, from
+ * /metrics) per connection: the plain delta over all of them, and the slope over the second half,
+ * which leaves out one-off growth that a cold process pays for its first connections.
+ */
 export async function idleMemory(ctx: Ctx, parts: IdlePart[], settleMs = 3000): Promise<MemoryResult> {
   const { target, pool } = ctx;
+  const total = parts.reduce((a, p) => a + p.count, 0);
+  // Split so that there is a sample point at half of the connections.
+  const halves: IdlePart[] = [];
+  let seen = 0;
+  for (const p of parts) {
+    const cut = Math.max(0, Math.min(p.count, Math.ceil(total / 2) - seen));
+    if (cut > 0) halves.push({ ...p, count: cut });
+    if (p.count - cut > 0) halves.push({ ...p, group: p.group, count: p.count - cut });
+    seen += p.count;
+  }
   const before = sample(target);
   const heap0 = await heapUsed(target);
   let first: OpenTotals | undefined;
   let ok = 0;
-  for (const part of parts) {
+  let mid: { rss: number; heap: number | undefined; ok: number } | undefined;
+  for (const part of halves) {
     const open = await pool.open(openSpec(target, part.group, part.channel), part.count);
     if (open.failed > 0) ctx.log(`  ${open.failed} of ${part.count} connections failed: ${open.firstError}`);
     first ??= open;
     ok += open.ok;
+    if (mid === undefined && ok >= total / 2) {
+      await sleep(settleMs / 2);
+      mid = { rss: sample(target)?.rssBytes ?? NaN, heap: await heapUsed(target), ok };
+    }
   }
   await sleep(settleMs);
   const after = sample(target);
   const heap1 = await heapUsed(target);
   const rss0 = before?.rssBytes ?? NaN;
   const rss1 = after?.rssBytes ?? NaN;
+  const span = ok - (mid?.ok ?? 0);
   return {
     connections: ok,
     rssBeforeBytes: rss0,
     rssAfterBytes: rss1,
     rssPerConnBytes: (rss1 - rss0) / ok,
+    rssSlopeBytes: mid && span > 0 ? (rss1 - mid.rss) / span : NaN,
     ...(heap0 !== undefined && heap1 !== undefined ? { heapPerConnBytes: (heap1 - heap0) / ok } : {}),
+    ...(mid?.heap !== undefined && heap1 !== undefined && span > 0 ? { heapSlopeBytes: (heap1 - mid.heap) / span } : {}),
     open: first!,
   };
 }

@@ -118,7 +118,7 @@ export async function runPlan(name: string, start: () => Promise<Target>, plan: 
           { group: 'idle', channel: 'idle-{i}', count: plan.idle - size },
         ]);
         res.accept.push({ label: 'idle', connections: res.memory.open.ok, failed: res.memory.open.failed, perSecond: res.memory.open.perSecond, firstError: res.memory.open.firstError });
-        log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each; accepted ${Math.round(res.memory.open.perSecond)}/s`);
+        log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal); accepted ${Math.round(res.memory.open.perSecond)}/s`);
         await stepsAt(ctx, size, res);
       });
       return res;
@@ -127,7 +127,7 @@ export async function runPlan(name: string, start: () => Promise<Target>, plan: 
     // Full: a fresh instance holds plan.idle idle connections for the memory figure.
     await withContext(target, workersFor(plan.idle), log, async (ctx) => {
       res.memory = await idleMemory(ctx, [{ group: 'idle', channel: 'idle-{i}', count: plan.idle }]);
-      log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each`);
+      log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal)`);
     });
     await target.stop();
     target = await start();

@@ -100,10 +100,12 @@ export interface LocalOptions {
   profileDir?: string;
   /** Extra environment for the River node (e.g. RIVER_REDIS_URL). */
   env?: Record<string, string>;
+  /** Extra node options for the server process (e.g. --heapsnapshot-signal=SIGUSR2). */
+  nodeArgs?: string[];
 }
 
 function profArgs(opts: LocalOptions, name: string): string[] {
-  return opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  return [...(opts.nodeArgs ?? []), ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [])];
 }
 
 const isTs = import.meta.url.endsWith('.ts');
@@ -214,7 +216,7 @@ export async function heapUsed(target: Target): Promise<number | undefined> {
   try {
     const r = await fetch(target.metricsUrl);
     if (!r.ok) return undefined;
-    const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+([0-9.e+]+)/m.exec(await r.text());
+    const m = /^(?:[a-z_]*_)?nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+([0-9.e+]+)/m.exec(await r.text());
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
