@@ -1,0 +1,124 @@
+/**
+ * What the CLI needs from AWS, behind two small interfaces so commands never import an SDK:
+ * `Cloud` (implemented over the AWS SDK v3 clients in aws.ts) and `Deployer` (implemented over
+ * @aws-cdk/toolkit-lib in deployer.ts). Tests pass fakes, or the real `AwsCloud` over
+ * aws-sdk-client-mock.
+ */
+import type { RiverConfig } from '@river/templates';
+
+export interface CallerIdentity {
+  account: string;
+  arn: string;
+}
+
+export interface StackStatus {
+  /** CloudFormation's StackStatus, e.g. CREATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE. */
+  status: string;
+  reason?: string;
+  updatedAt?: Date;
+}
+
+export interface ServiceCounts {
+  status: string;
+  running: number;
+  desired: number;
+  pending: number;
+  /** The primary deployment's rollout state (COMPLETED, IN_PROGRESS, FAILED). */
+  rolloutState?: string;
+}
+
+export interface LogEvent {
+  timestamp: number;
+  message: string;
+  stream?: string;
+}
+
+export interface LiveTailOptions {
+  filter?: string;
+  /** Stops the tail; `liveTail` resolves once it is aborted. */
+  signal: AbortSignal;
+  onEvent(event: LogEvent): void;
+}
+
+export interface FilterLogsOptions {
+  startTime: number;
+  filter?: string;
+  nextToken?: string;
+}
+
+/** Thrown by `Cloud.liveTail` when live tail cannot be used here (permission, region, SDK): poll instead. */
+export class LiveTailUnavailable extends Error {
+  readonly code = 'live_tail_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LiveTailUnavailable';
+  }
+}
+
+export interface Cloud {
+  /** STS GetCallerIdentity. Throws a UserError (exit 1, hint) when no credentials are configured. */
+  whoami(): Promise<CallerIdentity>;
+  /** The stack's outputs, or undefined when the stack does not exist. */
+  stackOutputs(stackName: string): Promise<Record<string, string> | undefined>;
+  /** The stack's status, or undefined when it does not exist. */
+  stackStatus(stackName: string): Promise<StackStatus | undefined>;
+  /** ECS running/desired counts, or undefined when the service does not exist. */
+  serviceCounts(cluster: string, service: string): Promise<ServiceCounts | undefined>;
+  /** The AWSCURRENT value of a Secrets Manager secret. */
+  getSecret(id: string): Promise<string>;
+  /** One PutSecretValue without VersionStages: the value becomes AWSCURRENT, the old one AWSPREVIOUS. */
+  putSecret(id: string, value: string): Promise<void>;
+  /** CloudWatch Logs StartLiveTail on the log group ARN (without `:*`) until `opts.signal` aborts. */
+  liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void>;
+  /** One page of FilterLogEvents. */
+  filterLogs(logGroupName: string, opts: FilterLogsOptions): Promise<{ events: LogEvent[]; nextToken?: string }>;
+}
+
+export interface DeployProgress {
+  stackName: string;
+  /** Resources done so far and in all (toolkit message CDK_TOOLKIT_I5502). */
+  completed?: number;
+  total?: number;
+  /** One line about the latest resource event. */
+  text: string;
+}
+
+/** A question the toolkit asks before going on (security-sensitive changes, destroy). */
+export interface DeployQuestion {
+  kind: 'security-changes' | 'destroy' | 'other';
+  message: string;
+}
+
+export interface DeployHooks {
+  onProgress(progress: DeployProgress): void;
+  /** Answer the toolkit's question; false stops the deployment. */
+  confirm(question: DeployQuestion): Promise<boolean>;
+  /** Informational lines from the toolkit (warnings, bootstrap notices). */
+  onInfo?(line: string): void;
+}
+
+export interface DeployResult {
+  stackName: string;
+  outputs: Record<string, string>;
+}
+
+/** A deployment that CloudFormation rolled back or refused; `reason` is the first failed resource's reason. */
+export class DeployFailed extends Error {
+  readonly code = 'deploy_failed';
+  readonly stackName: string;
+  readonly reason: string;
+  constructor(stackName: string, reason: string, options?: { cause?: unknown }) {
+    super(`deployment of ${stackName} failed: ${reason}`, options);
+    this.name = 'DeployFailed';
+    this.stackName = stackName;
+    this.reason = reason;
+  }
+}
+
+export interface Deployer {
+  /** Writes the cloud assembly (CloudFormation templates and assets) to `outDir`; returns the template paths. */
+  synth(config: RiverConfig, outDir: string): Promise<{ stackName: string; templates: string[] }>;
+  /** Bootstraps the environment when needed, then deploys. Throws DeployFailed on a rollback. */
+  deploy(config: RiverConfig, hooks: DeployHooks): Promise<DeployResult>;
+  destroy(config: RiverConfig, hooks: DeployHooks): Promise<void>;
+}

@@ -1,0 +1,2 @@
+/** The toolkit-lib adapter (filled in with issue 6). */
+export class ToolkitDeployer {}

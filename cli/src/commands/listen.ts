@@ -1,0 +1,198 @@
+/**
+ * `river listen CHANNEL…`: subscribes over the WebSocket endpoint and prints each message as one
+ * JSON line on stdout until Ctrl+C. Close codes follow PROTOCOL.md section 5: 45xx stops with
+ * exit 1, 4000 and 4002 reconnect at once, anything else reconnects with backoff and full jitter;
+ * every resubscription carries `since`, so nothing published meanwhile is lost (within history).
+ */
+import type { Command } from 'commander';
+import WebSocket from 'ws';
+import { closeName, reconnectPolicy, type StreamPosition } from '@river/protocol';
+import type { Context } from '../context.js';
+import { UserError } from '../errors.js';
+import type { IO } from '../io.js';
+import { locate, secretFor, unreachable, type Target } from '../target.js';
+import { mintToken } from '../tokens.js';
+import { checkChannel } from './publish.js';
+
+export const LISTENER_SUB = 'cli-listener';
+const TOKEN_TTL_SECONDS = 24 * 3600;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+export interface ListenOptions {
+  url?: string;
+}
+
+export function registerListen(program: Command, ctx: Context): void {
+  program
+    .command('listen')
+    .description('subscribe to channels and print each event as one JSON line until Ctrl+C')
+    .argument('<channels...>', 'one or more channel names')
+    .option('--url <url>', "the node's HTTP base URL or WebSocket URL (default: RIVER_URL, the dev node, then the deployment)")
+    .addHelpText(
+      'after',
+      '\nEach line on stdout: {"channel","event","data","offset","ts"}. Status goes to stderr.\nThe token is minted with the same secret lookup as `river token` (sub "cli-listener").',
+    )
+    .action(async (channels: string[], opts: ListenOptions) => {
+      await listen(ctx, channels, opts);
+    });
+}
+
+/** Full-jitter exponential backoff: a random delay in [0, min(max, min·2^attempt)]. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt));
+}
+
+type Outcome =
+  | { kind: 'aborted' }
+  | { kind: 'closed'; code: number; reason: string; wasReady: boolean }
+  | { kind: 'failed'; err: Error; wasReady: boolean; status?: number };
+
+export async function listen(ctx: Context, channels: string[], opts: ListenOptions): Promise<void> {
+  for (const c of channels) checkChannel(c);
+  const unique = [...new Set(channels)];
+  const located = await locate(ctx, opts.url);
+  const secret = await secretFor(ctx, located);
+  const positions = new Map<string, StreamPosition>();
+  let everReady = false;
+  let attempt = 0;
+  while (!ctx.signal.aborted) {
+    const token = await mintToken(secret, { sub: LISTENER_SUB, channels: unique }, TOKEN_TTL_SECONDS, ctx.now());
+    const outcome = await session(ctx.io, located.target, token, unique, positions, ctx.signal);
+    if (outcome.kind === 'aborted') return;
+    if (outcome.wasReady) {
+      everReady = true;
+      attempt = 0;
+    }
+    if (outcome.kind === 'failed') {
+      if (!everReady) throw firstFailure(located.target, outcome);
+      ctx.io.warn(`connection lost (${outcome.err.message})`);
+    } else {
+      const name = closeName(outcome.code) ?? 'closed';
+      const text = `${outcome.code} ${name}${outcome.reason ? `: ${outcome.reason}` : ''}`;
+      if (outcome.code >= 4500 && outcome.code <= 4999) {
+        throw new UserError(`the node closed the connection (${text})`, hintFor(outcome.code), { code: name });
+      }
+      ctx.io.warn(`the node closed the connection (${text})`);
+    }
+    const policy = outcome.kind === 'closed' ? reconnectPolicy(outcome.code) : 'backoff';
+    const delay = policy === 'backoff' ? backoffMs(attempt++) : 0;
+    ctx.io.info(`reconnecting${delay > 0 ? ` in ${(delay / 1000).toFixed(1)}s` : ''}…`);
+    await sleep(delay, ctx.signal);
+  }
+}
+
+function hintFor(code: number): string {
+  if (code === 4500) return "the token was refused: set RIVER_JWT_SECRET to the node's secret (or use the dev node's .river/dev.json)";
+  if (code === 4503) return 'the app disconnected this user (POST /v1/disconnect); run the command again to reconnect';
+  return 'run the command again; if it keeps happening, check the node logs';
+}
+
+function firstFailure(target: Target, outcome: Extract<Outcome, { kind: 'failed' }>): Error {
+  const down = unreachable(target, outcome.err);
+  if (down) return down;
+  if (outcome.status !== undefined) {
+    return new UserError(`${target.wsUrl} refused the WebSocket upgrade (HTTP ${outcome.status})`, "check --url: it is the node's HTTP base URL, e.g. http://127.0.0.1:4400", {
+      code: 'upgrade_refused',
+    });
+  }
+  return outcome.err;
+}
+
+function session(io: IO, target: Target, token: string, channels: string[], positions: Map<string, StreamPosition>, signal: AbortSignal): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let wasReady = false;
+    let failure: { err: Error; status?: number } | undefined;
+    let done = false;
+    const finish = (outcome: Outcome) => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const ws = new WebSocket(target.wsUrl, { handshakeTimeout: 10_000, perMessageDeflate: false });
+    const send = (frame: object) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(frame));
+    const onAbort = () => {
+      ws.close(1000, 'bye');
+      setTimeout(() => ws.terminate(), 1000).unref();
+      finish({ kind: 'aborted' });
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    ws.on('unexpected-response', (_req, res) => {
+      failure = { err: new Error(`unexpected HTTP ${res.statusCode}`), status: res.statusCode ?? 0 };
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => send({ type: 'auth', token }));
+    ws.on('message', (raw, isBinary) => {
+      if (isBinary) return;
+      let frame: Record<string, unknown>;
+      try {
+        frame = JSON.parse(raw.toString()) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      const channel = typeof frame.channel === 'string' ? frame.channel : '';
+      switch (frame.type) {
+        case 'ready':
+          wasReady = true;
+          for (const c of channels) {
+            const since = positions.get(c);
+            send({ type: 'subscribe', id: c, channel: c, ...(since ? { since } : {}) });
+          }
+          break;
+        case 'subscribed': {
+          const pos = { epoch: String(frame.epoch), offset: Number(frame.offset) };
+          const known = positions.get(channel);
+          if (frame.recovered !== true || !known) positions.set(channel, pos);
+          const note = frame.recovered === true ? ' (recovered missed messages)' : frame.recovered === false ? ' (history lost: messages may have been missed)' : '';
+          io.info(`subscribed to ${channel}${note}`);
+          break;
+        }
+        case 'message': {
+          const offset = Number(frame.offset);
+          const known = positions.get(channel);
+          if (known && offset <= known.offset) break; // already printed before a reconnect
+          positions.set(channel, { epoch: known?.epoch ?? '', offset });
+          io.out(JSON.stringify({ channel, event: frame.event, data: frame.data, offset, ts: frame.ts }));
+          break;
+        }
+        case 'presence': {
+          const member = frame.member as { userId?: string } | undefined;
+          io.info(`${channel}: ${member?.userId ?? '?'} ${frame.action === 'join' ? 'joined' : 'left'}`);
+          break;
+        }
+        case 'error':
+          io.warn(`${String(frame.code)}: ${String(frame.message)}${channel ? ` (${channel})` : ''}`);
+          break;
+        case 'ping':
+          send({ type: 'pong' });
+          break;
+        default:
+          break;
+      }
+    });
+    ws.on('error', (err) => {
+      failure ??= { err };
+    });
+    ws.on('close', (code, reason) => {
+      if (failure || code === 1006) {
+        const f = failure ?? { err: new Error('connection dropped (1006)') };
+        finish({ kind: 'failed', wasReady, ...f });
+      } else finish({ kind: 'closed', code, reason: reason.toString(), wasReady });
+    });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,106 @@
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, startRiver, type RiverNode } from '@river/server';
+import { writeDevState } from '../state.js';
+import { tempProject, testContext, waitFor } from '../test-context.js';
+
+const SECRET = 'publish-listen-test-secret-0123456789abcdef';
+const KEY = 'publish-listen-test-key';
+let node: RiverNode;
+let project: { dir: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  const config = loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' });
+  node = await startRiver(config);
+});
+afterAll(async () => {
+  await node.close();
+});
+beforeEach(async () => {
+  project = await tempProject();
+  await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, wsUrl: node.urls.ws });
+});
+afterEach(async () => {
+  await project.cleanup();
+});
+
+describe('river publish / river listen against a real node', () => {
+  it('listen prints what publish sends, one JSON line per event, and stops on Ctrl+C with exit 0', async () => {
+    const listener = testContext({ cwd: project.dir });
+    const exit = listener.run(['listen', 'dogs', 'cats']);
+    await waitFor(() => listener.io.stderr.includes('subscribed to dogs') && listener.io.stderr.includes('subscribed to cats'), 'subscriptions');
+
+    const pub = testContext({ cwd: project.dir });
+    expect(await pub.run(['publish', 'dogs', 'new-post', '{"title":"hi"}'])).toBe(0);
+    expect(pub.io.stdout).toEqual([expect.stringMatching(/^published new-post to dogs \(offset \d+\)$/)]);
+    const json = testContext({ cwd: project.dir });
+    expect(await json.run(['publish', 'cats', 'meow', '--json'])).toBe(0);
+    const result = JSON.parse(json.io.stdout[0]!) as { channel: string; offset: number };
+    expect(result).toEqual({ channel: 'cats', offset: expect.any(Number) });
+
+    await waitFor(() => listener.io.stdout.length >= 2, 'two printed events');
+    const [first, second] = listener.io.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({ channel: 'dogs', event: 'new-post', data: { title: 'hi' }, offset: expect.any(Number), ts: expect.any(Number) });
+    expect(second).toMatchObject({ channel: 'cats', event: 'meow', data: null, offset: result.offset });
+    listener.abort();
+    expect(await exit).toBe(0);
+  });
+
+  it('--url and --key override the dev node; a wrong key is exit 1 with a hint', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['publish', 'dogs', 'e', '1', '--url', node.urls.http, '--key', 'wrong'])).toBe(1);
+    expect(t.io.stderr).toEqual([expect.stringMatching(/^error: .* refused the API key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
+    const env = testContext({ cwd: project.dir, env: { RIVER_URL: node.urls.ws, RIVER_API_KEY: KEY } });
+    expect(await env.run(['publish', 'dogs', 'e', '"text"', '--json'])).toBe(0);
+  });
+
+  it('a token the node refuses (45xx) ends listen with exit 1 and the reason', async () => {
+    const t = testContext({ cwd: project.dir, env: { RIVER_JWT_SECRET: 'some-other-secret-0123456789abcdefghijklmn' } });
+    expect(await t.run(['listen', 'dogs'])).toBe(1);
+    expect(t.io.stderr[0]).toMatch(/^error: the node closed the connection \(4500 token_invalid/);
+    expect(t.io.stderr[1]).toMatch(/^hint: .*RIVER_JWT_SECRET/);
+  });
+
+  it('nothing listening is exit 1 with the hint to start a dev node', async () => {
+    const closed = await freePort();
+    await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}` });
+    for (const argv of [['publish', 'dogs', 'e'], ['listen', 'dogs']]) {
+      const t = testContext({ cwd: project.dir });
+      expect(await t.run(argv)).toBe(1);
+      expect(t.io.stderr).toEqual([`error: no River node at http://127.0.0.1:${closed} (ECONNREFUSED)`, 'hint: start one with `npx river dev`']);
+    }
+  });
+
+  it('no node recorded anywhere is exit 1 with a hint', async () => {
+    const empty = await tempProject();
+    try {
+      const t = testContext({ cwd: empty.dir });
+      expect(await t.run(['publish', 'dogs', 'e'])).toBe(1);
+      expect(t.io.stderr).toEqual(['error: no River node to talk to', expect.stringMatching(/^hint: start one with `npx river dev`/)]);
+    } finally {
+      await empty.cleanup();
+    }
+  });
+
+  it.each([
+    [['publish', 'dogs', 'e', '{bad'], /^error: the event data is not valid JSON/],
+    [['publish', 'bad channel!', 'e'], /^error: "bad channel!" is not a channel name/],
+    [['listen', 'ok', 'no/slash'], /^error: "no\/slash" is not a channel name/],
+    [['publish', 'dogs'], /^error: missing required argument 'event'/],
+    [['publish', 'dogs', 'e', '--url', 'ftp://x'], /^error: --url "ftp:\/\/x" must be an http\(s\):\/\/ or ws\(s\):\/\/ URL/],
+  ])('%j is exit 1 with a hint', async (argv, error) => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(argv)).toBe(1);
+    expect(t.io.stderr).toHaveLength(2);
+    expect(t.io.stderr[0]).toMatch(error);
+    expect(t.io.stderr[1]).toMatch(/^hint: /);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}

@@ -1,0 +1,49 @@
+/**
+ * The process entry of `river` (bin/river and cli/bin/river.js import this). The only module that
+ * reads process.env, process.argv and the real streams; everything else gets a Context.
+ */
+import { pino } from 'pino';
+import type { Context } from './context.js';
+import { createNodeIO } from './node-io.js';
+import { run } from './program.js';
+import { onPath } from './which.js';
+
+const controller = new AbortController();
+let signals = 0;
+const onSignal = () => {
+  signals += 1;
+  if (signals > 1) process.exit(130); // a second Ctrl+C does not wait for the drain
+  controller.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// `river listen | head -1`: a closed stdout is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+});
+
+const env = process.env;
+const ctx: Context = {
+  io: createNodeIO({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
+  env,
+  cwd: process.cwd(),
+  signal: controller.signal,
+  now: () => Date.now(),
+  logger: (level) => pino({ level, base: { service: 'river' } }, pino.destination(2)),
+  server: () => import('@river/server'),
+  cloud: async (region) => {
+    const { AwsCloud } = await import('./cloud/aws.js');
+    return new AwsCloud({ region }) as unknown as import("./cloud/cloud.js").Cloud;
+  },
+  deployer: async () => {
+    const { ToolkitDeployer } = await import('./cloud/deployer.js');
+    return new ToolkitDeployer() as unknown as import("./cloud/cloud.js").Deployer;
+  },
+  which: (command) => onPath(command, env.PATH),
+  fetch: globalThis.fetch,
+};
+
+const code = await run(process.argv.slice(2), ctx);
+process.exitCode = code;
+// Lingering handles (keep-alive sockets, SDK clients) must not keep a finished command alive.
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,70 @@
+/** Builds a Context for in-process command tests: a recording IO, a temp project dir, no AWS. Not part of the build. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Cloud, Deployer } from './cloud/cloud.js';
+import type { Context, Env } from './context.js';
+import type { ExitCode } from './errors.js';
+import { run } from './program.js';
+import { fakeIO, type FakeIO, type FakeIOOptions } from './test-io.js';
+
+export interface TestContextOptions extends FakeIOOptions {
+  cwd: string;
+  env?: Env;
+  cloud?: Cloud;
+  deployer?: Deployer;
+  which?: (command: string) => Promise<boolean>;
+  now?: () => number;
+}
+
+export interface TestRun {
+  ctx: Context;
+  io: FakeIO;
+  /** Like Ctrl+C. */
+  abort(): void;
+  /** Runs `river ARGV…` in-process. */
+  run(argv: string[]): Promise<ExitCode>;
+}
+
+export function testContext(opts: TestContextOptions): TestRun {
+  const io = fakeIO(opts);
+  const controller = new AbortController();
+  const ctx: Context = {
+    io,
+    env: opts.env ?? {},
+    cwd: opts.cwd,
+    signal: controller.signal,
+    now: opts.now ?? (() => Date.now()),
+    logger: () => pino({ level: 'silent' }),
+    server: () => import('@river/server'),
+    cloud: async () => {
+      if (!opts.cloud) throw new Error('test: no cloud given');
+      return opts.cloud;
+    },
+    deployer: async () => {
+      if (!opts.deployer) throw new Error('test: no deployer given');
+      return opts.deployer;
+    },
+    which: opts.which ?? (async () => false),
+    fetch: globalThis.fetch,
+  };
+  return { ctx, io, abort: () => controller.abort(), run: (argv) => run(argv, ctx) };
+}
+
+/** A fresh project directory; remove it with the returned function. */
+export async function tempProject(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'river-cli-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
