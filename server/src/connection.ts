@@ -187,7 +187,7 @@ export class Connection implements OutboxPeer {
       this.close(CLOSE_CODES.protocol_error, 'protocol_error');
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8');
     if (this.busy || this.state === VERIFYING) {
       const inbox = (this.inbox ??= []);
       if (inbox.length >= MAX_INBOX) {

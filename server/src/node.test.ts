@@ -44,3 +44,19 @@ describe('node lifecycle (PROTOCOL.md 6) and upgrades', () => {
     await waitFor(() => t.node.ready === false, 'not ready');
   });
 });
+
+describe('startRiver errors', () => {
+  it('reports a port in use as a ConfigError naming RIVER_PORT', async () => {
+    const t = await startTestNode();
+    try {
+      const { startRiver } = await import('./node.js');
+      const { testConfig } = await import('./test-support.js');
+      await expect(startRiver(testConfig({ RIVER_PORT: String(t.node.port) }))).rejects.toMatchObject({
+        code: 'config_invalid',
+        message: expect.stringContaining('RIVER_PORT'),
+      });
+    } finally {
+      await t.close();
+    }
+  });
+});

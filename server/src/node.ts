@@ -58,11 +58,16 @@ function displayHost(host: string): string {
 export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<RiverNode> {
   const logger = deps.logger ?? pino({ level: 'silent' });
   let secrets = deps.secrets;
+  let stopSecrets = () => {};
+  if (secrets === undefined && config.jwtSecretId !== undefined) {
+    // Loaded only when used, so a node on a plain secret never loads the AWS SDK.
+    const { AwsSecretSource } = await import('./aws-secret-source.js');
+    const source = await AwsSecretSource.start({ secretId: config.jwtSecretId, logger });
+    stopSecrets = () => source.close();
+    secrets = source;
+  }
   if (secrets === undefined) {
-    if (config.jwtSecret === undefined) {
-      // TODO(H4): read RIVER_JWT_SECRET_ID from AWS Secrets Manager.
-      throw new ConfigError('RIVER_JWT_SECRET_ID needs the Secrets Manager secret source; set RIVER_JWT_SECRET instead.');
-    }
+    if (config.jwtSecret === undefined) throw new ConfigError('RIVER_JWT_SECRET is required when RIVER_JWT_SECRET_ID is not set.');
     secrets = staticSecrets(config);
   }
   const created = deps.bus !== undefined && deps.presence !== undefined ? undefined : await createEngines(config);
@@ -99,13 +104,23 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   });
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(config.port, config.host, () => {
-      server.off('error', rejectListen);
-      resolve();
+  try {
+    await new Promise<void>((resolve, rejectListen) => {
+      server.once('error', rejectListen);
+      server.listen(config.port, config.host, () => {
+        server.off('error', rejectListen);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    hub.stop();
+    stopSecrets();
+    await Promise.allSettled([presence.close(), bus.close()]);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(`RIVER_PORT ${config.port} is already in use on ${config.host}.`, { cause: err });
+    }
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.host;
   const base = `${displayHost(host)}:${port}`;
@@ -117,6 +132,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     });
   const stopEngines = async () => {
     hub.stop();
+    stopSecrets();
     await Promise.allSettled([presence.close(), bus.close()]);
   };
   let draining: Promise<void> | undefined;
