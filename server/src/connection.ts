@@ -327,7 +327,13 @@ export class Connection implements OutboxPeer {
       this.sendError('forbidden', 'the token\'s "publish" claim does not allow this channel', id, channel);
       return;
     }
-    const dataJson = JSON.stringify(frame.data);
+    let dataJson: string;
+    try {
+      dataJson = JSON.stringify(frame.data);
+    } catch {
+      this.sendError('bad_request', '"data" is nested too deeply', id, channel);
+      return;
+    }
     if (Buffer.byteLength(dataJson) > this.host.config.maxMessageBytes) {
       this.sendError('too_large', `"data" is over ${this.host.config.maxMessageBytes} bytes`, id, channel);
       return;

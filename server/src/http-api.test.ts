@@ -178,3 +178,38 @@ describe('HTTP API options', () => {
     }
   });
 });
+
+describe('bad input', () => {
+  it('never crashes the node and changes nothing', async () => {
+    const t = await startTestNode();
+    try {
+      const deep = `{"channel":"deep","event":"e","data":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+      expect(await t.http('POST', '/v1/publish', deep)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+      for (const body of ['', 'null', '"x"', '{"channel":null,"event":"e"}', '{"messages":{}}', '\u0000']) {
+        expect((await t.http('POST', '/v1/publish', body)).status).toBe(400);
+        expect((await t.http('POST', '/v1/batch', body)).status).toBe(400);
+        expect((await t.http('POST', '/v1/disconnect', body)).status).toBe(400);
+      }
+      expect((await t.http('GET', '/v1/channels/%E0%A4%A')).status).toBe(400);
+      const c = await t.client({ publish: ['*'] });
+      for (const f of [
+        { type: 'subscribe', channel: 123 },
+        { type: 'subscribe', channel: 'a', since: { offset: 'x', epoch: 1 } },
+        { type: 'publish', channel: 'a' },
+        { type: 'refresh' },
+        { type: 'unsubscribe' },
+        { type: 7 },
+      ]) {
+        expect(await c.request(f)).toMatchObject({ type: 'error', code: 'bad_request' });
+      }
+      c.send({ type: 'publish', channel: 'deep', event: 'e', id: 'd' });
+      c.sendRaw(`{"type":"publish","channel":"deep","event":"e","id":"deep","data":${'['.repeat(30_000)}${']'.repeat(30_000)}}`);
+      expect(await c.next((f) => f.id === 'deep')).toMatchObject({ type: 'error', code: 'bad_request' });
+      expect(await c.next((f) => f.id === 'd')).toMatchObject({ type: 'published', offset: 1 });
+      expect((await t.http('GET', '/v1/channels/deep')).body.offset).toBe(1);
+      expect((await t.http('GET', '/healthz')).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -105,7 +105,13 @@ function parsePublish(raw: unknown, maxMessageBytes: number, where = ''): Publis
   const event = raw.event;
   if (typeof event !== 'string' || event === '' || event.length > 200) throw bad('bad_request', '"event" must be a string of 1 to 200 characters');
   const data = raw.data === undefined ? null : raw.data;
-  if (Buffer.byteLength(JSON.stringify(data)) > maxMessageBytes) {
+  let dataJson: string;
+  try {
+    dataJson = JSON.stringify(data);
+  } catch {
+    throw bad('bad_request', '"data" is nested too deeply');
+  }
+  if (Buffer.byteLength(dataJson) > maxMessageBytes) {
     throw bad('too_large', `"data" is over ${maxMessageBytes} bytes`);
   }
   const spec: PublishSpec = { channels, multi, event, data };
