@@ -1,0 +1,166 @@
+import { Emitter } from './emitter.js';
+import { RiverError } from './errors.js';
+
+/** A member of a presence channel: the token's `sub` and `info`. */
+export interface Member {
+  userId: string;
+  info: Record<string, unknown>;
+}
+
+/** A channel's stream position (PROTOCOL.md 2.4). */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+}
+
+/** What a message listener receives besides `data`. */
+export interface MessageMeta {
+  channel: string;
+  event: string;
+  offset: number;
+  ts: number;
+}
+
+export interface SubscribedInfo extends StreamPosition {
+  recovered: boolean;
+}
+
+/** The server frames a channel consumes (validated loosely: the server is trusted past the socket). */
+export interface ChannelFrame {
+  type: string;
+  channel: string;
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+  members?: Member[];
+  event?: string;
+  data?: unknown;
+  ts?: number;
+  action?: string;
+  member?: Member;
+  code?: string;
+  message?: string;
+}
+
+/** What a channel needs from its River. */
+export interface ChannelHost {
+  unsubscribe(channel: Channel): void;
+  report(error: unknown): void;
+}
+
+/**
+ * One subscribed channel. Events: every published event name, `*` (every event), `subscribed`,
+ * `recovered` `{ recovered }` (after each (re)subscribe; false: the app should refetch its state),
+ * `member-added` / `member-removed` (presence channels) and `error` (the subscription was refused).
+ * An app event named like a reserved one reaches the same listeners.
+ */
+export class Channel {
+  /** Current members of a presence channel (empty for other channels). */
+  members: Member[] = [];
+  /** @internal last delivered position; sent as `since` on every resubscribe */
+  _pos: StreamPosition | undefined;
+  /** @internal connection generation this channel's subscribe was sent on */
+  _gen = -1;
+  #events: Emitter;
+  #active = true;
+
+  constructor(
+    readonly name: string,
+    private readonly host: ChannelHost,
+    since?: StreamPosition,
+  ) {
+    this._pos = since ? { epoch: since.epoch, offset: since.offset } : undefined;
+    this.#events = new Emitter((error) => host.report(error));
+  }
+
+  /** Whether this channel is still wanted (not unsubscribed). */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** The last delivered stream position (what a resubscribe asks to resume from). */
+  get position(): StreamPosition | undefined {
+    return this._pos ? { ...this._pos } : undefined;
+  }
+
+  on(event: 'recovered', fn: (info: { recovered: boolean }) => void): () => void;
+  on(event: 'subscribed', fn: (info: SubscribedInfo) => void): () => void;
+  on(event: 'member-added' | 'member-removed', fn: (member: Member) => void): () => void;
+  on(event: 'error', fn: (error: RiverError) => void): () => void;
+  on<T = unknown>(event: string, fn: (data: T, meta: MessageMeta) => void): () => void;
+  /** Adds a listener; returns a function that removes it. */
+  on(event: string, fn: (...args: never[]) => void): () => void {
+    return this.#events.on(event, fn);
+  }
+
+  /** Removes one listener, every listener of `event`, or every listener. */
+  off(event?: string, fn?: (...args: never[]) => void): void {
+    this.#events.off(event, fn);
+  }
+
+  /** Stops receiving this channel and drops its listeners. */
+  unsubscribe(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.host.unsubscribe(this);
+    this.#events.off();
+    this.members = [];
+  }
+
+  /** @internal a server frame for this channel */
+  _frame(f: ChannelFrame): void {
+    if (!this.#active) return;
+    const ev = this.#events;
+    switch (f.type) {
+      case 'subscribed': {
+        const recovered = f.recovered === true && this._pos?.epoch === f.epoch;
+        if (!recovered) this._pos = { epoch: f.epoch!, offset: f.offset! };
+        if (f.members) this.#setMembers(f.members);
+        ev.emit('subscribed', { epoch: f.epoch, offset: f.offset, recovered });
+        ev.emit('recovered', { recovered });
+        return;
+      }
+      case 'message': {
+        const pos = this._pos;
+        // Never deliver an offset at or below the last one delivered in this epoch.
+        if (pos) {
+          if (f.offset! <= pos.offset) return;
+          pos.offset = f.offset!;
+        }
+        const meta: MessageMeta = { channel: this.name, event: f.event!, offset: f.offset!, ts: f.ts! };
+        ev.emit(f.event!, f.data, meta);
+        ev.emit('*', f.data, meta);
+        return;
+      }
+      case 'presence': {
+        const m = f.member!;
+        const i = this.members.findIndex((x) => x.userId === m.userId);
+        if (f.action === 'join') {
+          if (i >= 0) this.members[i] = m;
+          else {
+            this.members = [...this.members, m];
+            ev.emit('member-added', m);
+          }
+        } else if (i >= 0) {
+          this.members = this.members.filter((x) => x.userId !== m.userId);
+          ev.emit('member-removed', m);
+        }
+        return;
+      }
+      case 'error': {
+        const error = new RiverError(f.code ?? 'internal', f.message ?? 'subscription refused', { channel: this.name });
+        if (ev.has('error')) ev.emit('error', error);
+        else this.host.report(error);
+      }
+    }
+  }
+
+  /** After a (re)subscribe: replace the member list, telling listeners what changed while away. */
+  #setMembers(next: Member[]): void {
+    const before = new Map(this.members.map((m) => [m.userId, m]));
+    const after = new Set(next.map((m) => m.userId));
+    this.members = next;
+    for (const m of before.values()) if (!after.has(m.userId)) this.#events.emit('member-removed', m);
+    for (const m of next) if (!before.has(m.userId)) this.#events.emit('member-added', m);
+  }
+}

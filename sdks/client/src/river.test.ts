@@ -1,0 +1,309 @@
+// The client driven through an in-memory WebSocket and a manual clock: the state machine, backoff,
+// close codes, refresh, liveness, dedupe, presence, publish acks and error containment.
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { River, type RiverOptions, type StateChange } from './river.js';
+import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
+
+let clock: FakeClock;
+function make(extra: Partial<RiverOptions> = {}) {
+  const river = new River({ url: 'ws://river.test/v1/ws', token: 'tok', WebSocket: FakeSocket, clock, random: () => 0.5, network: null, ...extra });
+  const states: StateChange[] = [];
+  const errors: Error[] = [];
+  river.on('state', (s) => states.push(s));
+  river.on('error', (e) => errors.push(e));
+  return { river, states, errors };
+}
+
+beforeEach(() => {
+  clock = new FakeClock();
+  FakeSocket.all = [];
+});
+
+describe('River client state machine', () => {
+  it('connects, authenticates, subscribes and delivers messages once, in order', async () => {
+    const { river, states } = make();
+    const dogs = river.subscribe('dogs');
+    const got: unknown[] = [];
+    dogs.on('new-post', (data, meta) => got.push([data, meta.offset]));
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    expect(ws.sent[0]).toEqual({ type: 'auth', token: 'tok' });
+    expect(ws.ofType('subscribe')).toEqual([{ type: 'subscribe', channel: 'dogs', id: expect.anything() }]);
+    ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 4, id: ws.ofType('subscribe')[0]!.id });
+    for (const offset of [5, 5, 4, 6]) ws.receive({ type: 'message', channel: 'dogs', event: 'new-post', data: { n: offset }, offset, ts: 1 });
+    expect(got).toEqual([[{ n: 5 }, 5], [{ n: 6 }, 6]]);
+    expect(states.map((s) => `${s.from}>${s.to}:${s.reason}`)).toEqual(['disconnected>connecting:connect', 'connecting>connected:ready']);
+    expect(river.connectionId).toBe('c1');
+  });
+
+  it('reconnects with full-jitter backoff after a network drop and resubscribes from the last offset', async () => {
+    const { river, states } = make();
+    const dogs = river.subscribe('dogs');
+    const recovered: boolean[] = [];
+    const got: number[] = [];
+    dogs.on('recovered', (r) => recovered.push(r.recovered));
+    dogs.on('*', (_d, m) => got.push(m.offset));
+    await flush();
+    const ws1 = FakeSocket.last();
+    ws1.accept();
+    ws1.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 0 });
+    ws1.receive({ type: 'message', channel: 'dogs', event: 'x', data: 1, offset: 1, ts: 1 });
+    ws1.drop(1006);
+    expect(states.at(-1)).toMatchObject({ from: 'connected', to: 'reconnecting', reason: 'network', code: 1006 });
+    expect(clock.pending()).toEqual([250]); // random 0.5 × 500 ms
+    // First retry fails too: the next delay doubles.
+    await clock.advance(250);
+    FakeSocket.last().drop(1006);
+    expect(clock.pending()).toEqual([500]);
+    await clock.advance(500);
+    const ws3 = FakeSocket.last();
+    expect(FakeSocket.all).toHaveLength(3);
+    ws3.accept();
+    expect(ws3.ofType('subscribe')[0]).toMatchObject({ channel: 'dogs', since: { epoch: 'e1', offset: 1 } });
+    ws3.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 3, recovered: true });
+    for (const o of [1, 2, 3]) ws3.receive({ type: 'message', channel: 'dogs', event: 'x', data: o, offset: o, ts: 1 });
+    expect(got).toEqual([1, 2, 3]);
+    expect(recovered).toEqual([false, true]);
+    // After a successful connection the backoff starts over.
+    ws3.drop(1006);
+    expect(clock.pending()).toEqual([250]);
+  });
+
+  it('a new epoch means not recovered: the position restarts from the server', async () => {
+    const { river } = make();
+    const ch = river.subscribe('dogs', { since: { epoch: 'old', offset: 9 } });
+    const recovered: boolean[] = [];
+    ch.on('recovered', (r) => recovered.push(r.recovered));
+    const got: number[] = [];
+    ch.on('*', (_d, m) => got.push(m.offset));
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    expect(ws.ofType('subscribe')[0]).toMatchObject({ since: { epoch: 'old', offset: 9 } });
+    ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'new', offset: 2, recovered: false });
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: 3, offset: 3, ts: 1 });
+    expect(recovered).toEqual([false]);
+    expect(got).toEqual([3]);
+    expect(ch.position).toEqual({ epoch: 'new', offset: 3 });
+  });
+
+  it('reconnects at once on 4000 and with a fresh token on 4002', async () => {
+    let n = 0;
+    const { states } = make({ token: async () => `t${++n}` });
+    await flush();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4000);
+    expect(states.at(-1)).toMatchObject({ to: 'reconnecting', reason: 'server_restarting' });
+    expect(clock.pending()).toEqual([0]);
+    await clock.advance(0);
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't1' }); // cached token reused
+    FakeSocket.last().drop(4002);
+    await clock.advance(0);
+    FakeSocket.last().open();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+  });
+
+  it('on 4500 retries once with a fresh token, then stops with the reason and rejects pending publishes', async () => {
+    const token = vi.fn(async () => 'bad');
+    const { river, states } = make({ token });
+    await flush();
+    FakeSocket.last().open();
+    const pub = river.publish('dogs', 'e', 1);
+    FakeSocket.last().drop(4500);
+    await clock.advance(0);
+    expect(token).toHaveBeenCalledTimes(2);
+    FakeSocket.last().open();
+    FakeSocket.last().drop(4500);
+    expect(states.at(-1)).toEqual({ from: 'reconnecting', to: 'disconnected', reason: 'token_invalid', code: 4500 });
+    await expect(pub).rejects.toMatchObject({ code: 'token_invalid' });
+    await clock.advance(60_000);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
+  it('stops at once on 4503 (the app disconnected the user) and connect() starts again', async () => {
+    const { river, states } = make({ token: async () => 't' });
+    await flush();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4503);
+    expect(states.at(-1)).toMatchObject({ to: 'disconnected', reason: 'user_disconnected' });
+    river.connect();
+    await flush();
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
+  it('answers pings and reconnects after 2 × heartbeatMs of silence', async () => {
+    const { states } = make();
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept(1000);
+    await clock.advance(1500);
+    ws.receive({ type: 'ping' });
+    expect(ws.ofType('pong')).toHaveLength(1);
+    await clock.advance(1999);
+    expect(states.at(-1)?.to).toBe('connected');
+    await clock.advance(1);
+    expect(states.at(-1)).toMatchObject({ to: 'reconnecting', reason: 'heartbeat_timeout' });
+    expect(ws.closedWith).toBe(1000);
+  });
+
+  it('gives up on a handshake that never completes', async () => {
+    const { states } = make({ timeoutMs: 5000 });
+    await flush();
+    await clock.advance(5000);
+    expect(states.at(-1)).toMatchObject({ to: 'reconnecting', reason: 'timeout' });
+  });
+
+  it('refreshes the token before exp and sends refresh without reconnecting', async () => {
+    const iat = Math.floor(clock.now() / 1000);
+    let n = 0;
+    const token = vi.fn(async () => fakeJwt({ sub: 'u1', iat, exp: iat + 60, n: ++n }));
+    make({ token });
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept(100_000);
+    await clock.advance(44_999);
+    expect(token).toHaveBeenCalledTimes(1);
+    await clock.advance(1); // 60 s lifetime: refresh 15 s before exp
+    expect(token).toHaveBeenCalledTimes(2);
+    expect(ws.ofType('refresh')).toEqual([{ type: 'refresh', token: expect.any(String), id: expect.anything() }]);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('resolves publish on published, rejects on error with the code and on disconnect', async () => {
+    const { river } = make();
+    const early = river.publish('doc-1', 'cursor', { x: 1 }); // queued until connected
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    const [f1] = ws.ofType('publish');
+    expect(f1).toMatchObject({ channel: 'doc-1', event: 'cursor', data: { x: 1 } });
+    ws.receive({ type: 'published', channel: 'doc-1', offset: 7, id: f1!.id });
+    await expect(early).resolves.toEqual({ channel: 'doc-1', offset: 7 });
+    const denied = river.publish('secret', 'e');
+    ws.receive({ type: 'error', code: 'forbidden', message: 'no', id: ws.ofType('publish')[1]!.id });
+    await expect(denied).rejects.toMatchObject({ code: 'forbidden', name: 'RiverError' });
+    const lost = river.publish('doc-1', 'e');
+    ws.drop(1006);
+    await expect(lost).rejects.toMatchObject({ code: 'disconnected' });
+    await expect(river.publish('bad channel!', 'e')).rejects.toMatchObject({ code: 'bad_channel' });
+  });
+
+  it('keeps presence members and reports joins and leaves, also across a resubscribe', async () => {
+    const { river } = make();
+    const room = river.subscribe('presence-room');
+    const log: string[] = [];
+    room.on('member-added', (m) => log.push(`+${m.userId}`));
+    room.on('member-removed', (m) => log.push(`-${m.userId}`));
+    await flush();
+    let ws = FakeSocket.last();
+    ws.accept();
+    const a = { userId: 'a', info: {} };
+    const b = { userId: 'b', info: { name: 'B' } };
+    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a] });
+    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: b });
+    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: b });
+    expect(room.members).toEqual([a, b]);
+    ws.receive({ type: 'presence', channel: 'presence-room', action: 'leave', member: a });
+    expect(room.members).toEqual([b]);
+    ws.drop(4000);
+    await clock.advance(0);
+    ws = FakeSocket.last();
+    ws.accept();
+    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a] });
+    expect(room.members).toEqual([a]);
+    expect(log).toEqual(['+a', '+b', '-a', '-b', '+a']);
+  });
+
+  it('a throwing handler is reported on error and does not stop other handlers', async () => {
+    const { river, errors } = make();
+    const ch = river.subscribe('dogs');
+    const seen: number[] = [];
+    ch.on('x', () => {
+      throw new Error('app bug');
+    });
+    ch.on('x', (_d, m) => seen.push(m.offset));
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0 });
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 1, ts: 1 });
+    expect(seen).toEqual([1]);
+    expect(errors.map((e) => e.message)).toEqual(['app bug']);
+    // A throwing error listener falls back to console.error instead of escaping.
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    river.on('error', () => {
+      throw new Error('error listener bug');
+    });
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 2, ts: 1 });
+    expect(spy).toHaveBeenCalled();
+    spy.mockRestore();
+  });
+
+  it('a refused subscription is an error event on the channel', async () => {
+    const { river } = make();
+    const ch = river.subscribe('private');
+    const errs: string[] = [];
+    ch.on('error', (e) => errs.push(`${e.code}:${e.channel}`));
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    ws.receive({ type: 'error', code: 'forbidden', message: 'no', id: ws.ofType('subscribe')[0]!.id });
+    expect(errs).toEqual(['forbidden:private']);
+  });
+
+  it('unsubscribe sends unsubscribe, drops listeners and later messages; subscribe twice returns one channel', async () => {
+    const { river } = make();
+    const ch = river.subscribe('dogs');
+    expect(river.subscribe('dogs')).toBe(ch);
+    const fn = vi.fn();
+    ch.on('x', fn);
+    ch.on('x', fn); // same listener twice: called once
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0 });
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 1, ts: 1 });
+    expect(fn).toHaveBeenCalledTimes(1);
+    ch.unsubscribe();
+    expect(ws.ofType('unsubscribe')).toEqual([{ type: 'unsubscribe', channel: 'dogs' }]);
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 2, ts: 1 });
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(river.subscribe('dogs')).not.toBe(ch);
+  });
+
+  it('close() goes to disconnected and never reconnects', async () => {
+    const { river, states } = make();
+    await flush();
+    FakeSocket.last().accept();
+    river.close();
+    expect(states.at(-1)).toMatchObject({ to: 'disconnected', reason: 'closed' });
+    expect(FakeSocket.last().closedWith).toBe(1000);
+    await clock.advance(120_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('offline drops the connection; online reconnects at once', async () => {
+    const listeners = new Map<string, () => void>();
+    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { river, states } = make({ network });
+    await flush();
+    FakeSocket.last().accept();
+    listeners.get('offline')!();
+    expect(states.at(-1)).toMatchObject({ to: 'reconnecting', reason: 'offline' });
+    listeners.get('online')!();
+    await flush();
+    expect(FakeSocket.all).toHaveLength(2);
+    FakeSocket.last().accept();
+    expect(river.state).toBe('connected');
+    river.close();
+    expect(listeners.size).toBe(0);
+  });
+
+  it('validates options with exact messages', () => {
+    expect(() => new River({ url: '', token: 't', WebSocket: FakeSocket })).toThrow('River: options.url must be a WebSocket URL');
+    expect(() => new River({ url: 'ws://x', token: 1 as never, WebSocket: FakeSocket })).toThrow(/options.token/);
+    expect(() => new River({ url: 'ws://x', token: 't', WebSocket: FakeSocket, autoConnect: false }).subscribe('no spaces')).toThrow(/invalid channel/);
+  });
+});

@@ -1,0 +1,441 @@
+import { isValidChannel } from '@river/protocol';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { Channel, type ChannelFrame, type StreamPosition } from './channel.js';
+import { Emitter } from './emitter.js';
+import { RiverError } from './errors.js';
+import { refreshPlan } from './jwt.js';
+import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
+
+/** Timers and time, injectable so tests can drive them. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The part of the browser WebSocket API River uses (`globalThis.WebSocket`, or `ws` in Node). */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Where `online` / `offline` come from (default: `globalThis` when it has `addEventListener`). */
+export interface NetworkEvents {
+  addEventListener(type: string, fn: () => void): void;
+  removeEventListener(type: string, fn: () => void): void;
+}
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface RiverOptions {
+  /** The WebSocket endpoint, e.g. `wss://rt.example.com/v1/ws`. */
+  url: string;
+  /** A JWT, or a function returning one; called again before `exp`, on 4002 and once on 4500. */
+  token: TokenSource;
+  /** WebSocket implementation (default `globalThis.WebSocket`; pass `ws`'s export in Node 20). */
+  WebSocket?: WebSocketConstructor;
+  /** Connect at once (default true; otherwise call `connect()`). */
+  autoConnect?: boolean;
+  /** Backoff of reconnects: first cap and largest delay (defaults 500 ms and 30 s). */
+  minReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** Longest wait for the socket to open and `ready` to arrive (default 15 s). */
+  timeoutMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  network?: NetworkEvents | null;
+}
+
+export interface StateChange {
+  from: ConnectionState;
+  to: ConnectionState;
+  /** Why: `connect`, `ready`, a close name (`server_restarting`, `token_invalid` …), `network`,
+   *  `heartbeat_timeout`, `timeout`, `offline`, `online`, `token_error` or `closed` (the app called close()). */
+  reason: string;
+  /** The close code, when a close caused the change. */
+  code?: number;
+}
+
+interface Socket extends WebSocketLike {
+  onopen: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number }) => void) | null;
+  onerror: (() => void) | null;
+}
+
+interface Pending {
+  resolve(value: { channel: string; offset: number }): void;
+  reject(error: RiverError): void;
+  frame: { type: 'publish'; id: number; channel: string; event: string; data: unknown };
+  sent: boolean;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * A River connection: subscribes channels, delivers each message once and in order across reconnects,
+ * tracks presence, publishes with acknowledgements. Events: `state` (StateChange) and `error`.
+ */
+export class River {
+  #state: ConnectionState = 'disconnected';
+  #opts: RiverOptions;
+  #clock: Clock;
+  #WS: WebSocketConstructor;
+  #events = new Emitter((e) => this.#report(e, true));
+  #channels = new Map<string, Channel>();
+  #pending = new Map<number, Pending>();
+  #subIds = new Map<number, string>();
+  #nextId = 1;
+  #ws: Socket | undefined;
+  #gen = 0;
+  #ready = false;
+  #attempt = 0;
+  #retriedToken = false;
+  #heartbeatMs = 25_000;
+  #token: string | undefined;
+  #plan: { refreshAt: number; expiresAt: number } | undefined;
+  #retryTimer: unknown;
+  #liveTimer: unknown;
+  #refreshTimer: unknown;
+  #net: NetworkEvents | undefined;
+  #auto = false;
+  /** The server's id for the current connection (for `excludeConnectionId`). */
+  connectionId: string | undefined;
+  /** The `sub` of the current token, as the server read it. */
+  userId: string | undefined;
+
+  constructor(options: RiverOptions) {
+    if (!options || typeof options.url !== 'string' || !options.url) throw new TypeError('River: options.url must be a WebSocket URL');
+    if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+      throw new TypeError('River: options.token must be a JWT string or a function returning one');
+    }
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new TypeError('River: no WebSocket available; pass one, e.g. new River({ url, token, WebSocket }) with WebSocket from "ws"');
+    this.#opts = options;
+    this.#WS = WS;
+    this.#clock = options.clock ?? realClock;
+    const g = globalThis as Partial<NetworkEvents>;
+    this.#net = options.network === null ? undefined : (options.network ?? (typeof g.addEventListener === 'function' ? (g as NetworkEvents) : undefined));
+    // Connect on the next microtask, so listeners attached right after `new River()` see every state.
+    if (options.autoConnect !== false) {
+      this.#auto = true;
+      queueMicrotask(() => this.#auto && this.connect());
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  on(event: 'state', fn: (change: StateChange) => void): () => void;
+  on(event: 'error', fn: (error: Error) => void): () => void;
+  /** Adds a listener; returns a function that removes it. */
+  on(event: string, fn: (arg: never) => void): () => void {
+    return this.#events.on(event, fn);
+  }
+
+  off(event?: string, fn?: (arg: never) => void): void {
+    this.#events.off(event, fn);
+  }
+
+  /** Opens the connection (done by the constructor unless `autoConnect: false`; again after `disconnected`). */
+  connect(): void {
+    this.#auto = false;
+    if (!this.#move('connect', 'connect')) return;
+    this.#net?.addEventListener('offline', this.#onOffline);
+    this.#net?.addEventListener('online', this.#onOnline);
+    this.#retriedToken = false;
+    this.#attempt = 0;
+    void this.#open(false);
+  }
+
+  /** Closes the connection for good (until `connect()`); pending publishes reject with `closed`. */
+  close(): void {
+    this.#auto = false;
+    this.#stop('closed');
+  }
+
+  /**
+   * Subscribes to `name` (or returns the existing subscription). The channel (re)subscribes whenever
+   * the connection is (re)established, resuming from its last delivered position. `since` starts from
+   * a known position, e.g. the one a server-rendered page was built at.
+   */
+  subscribe(name: string, options?: { since?: StreamPosition }): Channel {
+    if (!isValidChannel(name)) throw new RiverError('bad_channel', `invalid channel name "${String(name)}"`);
+    let ch = this.#channels.get(name);
+    if (!ch) {
+      ch = new Channel(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
+      this.#channels.set(name, ch);
+      this.#sub(ch);
+    }
+    return ch;
+  }
+
+  /** The channel `name` if subscribed. */
+  channel(name: string): Channel | undefined {
+    return this.#channels.get(name);
+  }
+
+  /**
+   * Publishes from the client (the token's `publish` claim must allow the channel). Resolves with the
+   * offset on `published`; rejects with a RiverError carrying the server's code, or `disconnected` when
+   * the connection dropped before the answer (the publish may or may not have happened).
+   * Publishes made while not connected are sent once connected.
+   */
+  publish(channel: string, event: string, data?: unknown): Promise<{ channel: string; offset: number }> {
+    return new Promise((resolve, reject) => {
+      if (!isValidChannel(channel)) return reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`));
+      if (this.#state === 'disconnected') return reject(new RiverError('disconnected', 'not connected; call connect() first'));
+      const p: Pending = { resolve, reject, frame: { type: 'publish', id: this.#nextId++, channel, event, data: data ?? null }, sent: false };
+      this.#pending.set(p.frame.id, p);
+      if (this.#ready) this.#sendPublish(p);
+    });
+  }
+
+  // ---- connection --------------------------------------------------------------------------------
+
+  #move(event: ConnectionEvent, reason: string, code?: number): boolean {
+    const from = this.#state;
+    const to = nextState(from, event);
+    if (!to) return false;
+    this.#state = to;
+    if (to !== from) this.#events.emit('state', code === undefined ? { from, to, reason } : { from, to, reason, code });
+    return true;
+  }
+
+  async #open(fresh: boolean): Promise<void> {
+    const gen = ++this.#gen;
+    let token: string;
+    try {
+      token = await this.#getToken(fresh);
+    } catch (error) {
+      if (gen !== this.#gen) return;
+      this.#report(new RiverError('token_error', 'the token function failed', { cause: error }));
+      return this.#lost('token_error', 'backoff', false);
+    }
+    if (gen !== this.#gen || this.#state === 'disconnected') return;
+    let ws: Socket;
+    try {
+      ws = new this.#WS(this.#opts.url) as Socket;
+    } catch (error) {
+      this.#report(error);
+      return this.#lost('network', 'backoff', false);
+    }
+    this.#ws = ws;
+    this.#arm(this.#opts.timeoutMs ?? 15_000, 'timeout');
+    ws.onopen = () => ws === this.#ws && this.#send({ type: 'auth', token });
+    ws.onmessage = (ev) => ws === this.#ws && this.#frame(ev.data);
+    ws.onclose = (ev) => ws === this.#ws && this.#closed(ev.code);
+    ws.onerror = () => {}; // a close event follows
+  }
+
+  async #getToken(fresh: boolean): Promise<string> {
+    const src = this.#opts.token;
+    if (typeof src === 'string') return src;
+    const plan = this.#plan;
+    if (!fresh && this.#token && (!plan || plan.expiresAt - this.#clock.now() > 1000)) return this.#token;
+    const token = await src();
+    if (typeof token !== 'string' || !token) throw new RiverError('token_error', 'the token function returned no token');
+    this.#token = token;
+    this.#plan = refreshPlan(token, this.#clock.now());
+    return token;
+  }
+
+  #frame(raw: unknown): void {
+    let f: ChannelFrame & { type: string; id?: number; connectionId?: string; userId?: string; heartbeatMs?: number };
+    try {
+      f = JSON.parse(String(raw));
+    } catch {
+      return;
+    }
+    if (!f || typeof f.type !== 'string') return;
+    if (this.#ready) this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
+    switch (f.type) {
+      case 'ping':
+        return this.#send({ type: 'pong' });
+      case 'ready':
+        return this.#onReady(f.connectionId!, f.userId!, f.heartbeatMs!);
+      case 'published': {
+        const p = this.#pending.get(f.id!);
+        if (p) {
+          this.#pending.delete(f.id!);
+          p.resolve({ channel: f.channel, offset: f.offset! });
+        }
+        return;
+      }
+      case 'error': {
+        const p = f.id !== undefined ? this.#pending.get(f.id) : undefined;
+        if (p) {
+          this.#pending.delete(f.id!);
+          return p.reject(new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: p.frame.channel }));
+        }
+        const sub = f.id !== undefined ? this.#subIds.get(f.id) : undefined;
+        const ch = this.#channels.get(sub ?? f.channel ?? '');
+        if (ch) return ch._frame({ ...f, channel: ch.name });
+        return this.#report(new RiverError(f.code ?? 'internal', f.message ?? 'server error'));
+      }
+      case 'subscribed':
+      case 'message':
+      case 'presence':
+        if (f.type === 'subscribed' && f.id !== undefined) this.#subIds.delete(f.id);
+        this.#channels.get(f.channel)?._frame(f);
+    }
+  }
+
+  #onReady(connectionId: string, userId: string, heartbeatMs: number): void {
+    this.connectionId = connectionId;
+    this.userId = userId;
+    this.#heartbeatMs = heartbeatMs > 0 ? heartbeatMs : 25_000;
+    this.#ready = true;
+    this.#attempt = 0;
+    this.#retriedToken = false;
+    this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
+    this.#scheduleRefresh();
+    for (const ch of this.#channels.values()) this.#sub(ch);
+    for (const p of this.#pending.values()) if (!p.sent) this.#sendPublish(p);
+    this.#move('ready', 'ready');
+  }
+
+  #closed(code: number): void {
+    const wasReady = this.#ready;
+    this.#drop();
+    const next = afterClose(code, {
+      wasReady,
+      canRefresh: typeof this.#opts.token === 'function',
+      retriedToken: this.#retriedToken,
+    });
+    if (next.action === 'stop') return this.#stop(next.reason, code);
+    if (code === 4500) this.#retriedToken = true;
+    this.#lost(next.reason, next.delay, next.fresh, code);
+  }
+
+  /** Forget the current socket: later events from it are ignored. In-flight publishes reject. */
+  #drop(): void {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    this.#ready = false;
+    this.#subIds.clear();
+    for (const t of [this.#liveTimer, this.#refreshTimer, this.#retryTimer]) if (t !== undefined) this.#clock.clearTimeout(t);
+    this.#liveTimer = this.#refreshTimer = this.#retryTimer = undefined;
+    for (const [id, p] of this.#pending) {
+      if (!p.sent) continue;
+      this.#pending.delete(id);
+      p.reject(new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
+    }
+    if (ws) {
+      try {
+        ws.close(1000);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  #lost(reason: string, delay: 'now' | 'backoff', fresh: boolean, code?: number): void {
+    this.#drop();
+    this.#gen++; // discard a token fetch in progress
+    if (!this.#move('lost', reason, code)) return;
+    const ms = delay === 'now' ? 0 : backoffDelay(this.#attempt++, this.#opts.random, {
+      minMs: this.#opts.minReconnectDelayMs ?? DEFAULT_BACKOFF.minMs,
+      maxMs: this.#opts.maxReconnectDelayMs ?? DEFAULT_BACKOFF.maxMs,
+    });
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#open(fresh);
+    }, ms);
+  }
+
+  #stop(reason: string, code?: number): void {
+    this.#drop();
+    this.#gen++;
+    if (!this.#move('stop', reason, code)) return;
+    this.#net?.removeEventListener('offline', this.#onOffline);
+    this.#net?.removeEventListener('online', this.#onOnline);
+    for (const p of this.#pending.values()) p.reject(new RiverError(reason, `disconnected: ${reason}`, { channel: p.frame.channel }));
+    this.#pending.clear();
+  }
+
+  /** Liveness: without any frame for `ms`, the connection is dead. */
+  #arm(ms: number, reason: string): void {
+    if (this.#liveTimer !== undefined) this.#clock.clearTimeout(this.#liveTimer);
+    this.#liveTimer = this.#clock.setTimeout(() => {
+      this.#liveTimer = undefined;
+      this.#lost(reason, 'backoff', false);
+    }, ms);
+  }
+
+  #scheduleRefresh(): void {
+    const plan = this.#plan;
+    if (!plan || typeof this.#opts.token !== 'function') return;
+    const gen = this.#gen;
+    this.#refreshTimer = this.#clock.setTimeout(async () => {
+      this.#refreshTimer = undefined;
+      try {
+        const token = await this.#getToken(true);
+        if (gen !== this.#gen || !this.#ready) return;
+        this.#send({ type: 'refresh', token, id: this.#nextId++ });
+        this.#scheduleRefresh();
+      } catch (error) {
+        // The server closes with 4002 at exp; the reconnect fetches a token again.
+        this.#report(error instanceof RiverError ? error : new RiverError('token_error', 'the token function failed', { cause: error }));
+      }
+    }, Math.max(0, plan.refreshAt - this.#clock.now()));
+  }
+
+  #onOffline = (): void => {
+    if (this.#state !== 'disconnected') this.#lost('offline', 'backoff', false);
+  };
+
+  #onOnline = (): void => {
+    if (this.#state !== 'reconnecting' || this.#ws) return;
+    this.#drop();
+    this.#attempt = 0;
+    void this.#open(false);
+  };
+
+  // ---- channels and frames -----------------------------------------------------------------------
+
+  #sub(ch: Channel): void {
+    if (!this.#ready || ch._gen === this.#gen || !ch.active) return;
+    ch._gen = this.#gen;
+    const id = this.#nextId++;
+    this.#subIds.set(id, ch.name);
+    this.#send(ch._pos ? { type: 'subscribe', channel: ch.name, id, since: ch._pos } : { type: 'subscribe', channel: ch.name, id });
+  }
+
+  #unsubscribe(ch: Channel): void {
+    if (this.#channels.get(ch.name) !== ch) return;
+    this.#channels.delete(ch.name);
+    if (this.#ready && ch._gen === this.#gen) this.#send({ type: 'unsubscribe', channel: ch.name });
+  }
+
+  #sendPublish(p: Pending): void {
+    p.sent = true;
+    this.#send(p.frame);
+  }
+
+  #send(frame: object): void {
+    try {
+      this.#ws?.send(JSON.stringify(frame));
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #reporting = false;
+  #report(error: unknown, fromListener = false): void {
+    if (fromListener && this.#reporting) return console.error(error);
+    if (!this.#events.has('error')) return console.error(error);
+    this.#reporting = true;
+    try {
+      this.#events.emit('error', error instanceof Error ? error : new RiverError('handler_error', String(error), { cause: error }));
+    } finally {
+      this.#reporting = false;
+    }
+  }
+}
