@@ -190,7 +190,7 @@ export class River {
   publish(channel: string, event: string, data?: unknown): Promise<{ channel: string; offset: number }> {
     return new Promise((resolve, reject) => {
       if (!isValidChannel(channel)) return reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`));
-      if (this.#state === 'disconnected') return reject(new RiverError('disconnected', 'not connected; call connect() first'));
+      if (this.#state === 'disconnected' && !this.#auto) return reject(new RiverError('disconnected', 'not connected; call connect() first'));
       const p: Pending = { resolve, reject, frame: { type: 'publish', id: this.#nextId++, channel, event, data: data ?? null }, sent: false };
       this.#pending.set(p.frame.id, p);
       if (this.#ready) this.#sendPublish(p);
