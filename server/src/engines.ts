@@ -2,11 +2,9 @@
 import { DEFAULTS } from '@river/protocol';
 import type { Bus } from './bus.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Presence } from './presence.js';
-import { createRedisEngines } from './redis-engines.js';
 
 export interface Engines {
   bus: Bus;
@@ -17,6 +15,8 @@ export interface Engines {
 export async function createEngines(config: Config): Promise<Engines> {
   if (config.redisUrl !== undefined) {
     // Redis engines (H7): RedisBus + RedisPresence from redisUrl / redisCluster / redisPrefix.
+    // Loaded only when used, so an embedded node never loads ioredis.
+    const { createRedisEngines } = await import('./redis-engines.js');
     return createRedisEngines({ ...config, redisUrl: config.redisUrl });
   }
   return {

@@ -5,7 +5,7 @@
  * someone already in the `members` list it was just given.
  */
 import type { Logger } from 'pino';
-import type { Bus, BusMessage } from './bus.js';
+import type { Bus } from './bus.js';
 import type { Member, Presence, PresenceEntry } from './presence.js';
 
 /** What the tracker needs of a connection. */
