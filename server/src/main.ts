@@ -20,6 +20,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = pino({ level: config.logLevel, base: { service: 'river' } });
+  // A stray rejected promise is a bug to log, not a reason to drop every client's connection.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   let node;
   try {
     node = await startRiver(config, { logger });
