@@ -33,11 +33,11 @@ const ctx: Context = {
   server: () => import('@river/server'),
   cloud: async (region) => {
     const { AwsCloud } = await import('./cloud/aws.js');
-    return new AwsCloud({ region }) as unknown as import("./cloud/cloud.js").Cloud;
+    return new AwsCloud({ region });
   },
   deployer: async () => {
     const { ToolkitDeployer } = await import('./cloud/deployer.js');
-    return new ToolkitDeployer() as unknown as import("./cloud/cloud.js").Deployer;
+    return new ToolkitDeployer();
   },
   which: (command) => onPath(command, env.PATH),
   fetch: globalThis.fetch,

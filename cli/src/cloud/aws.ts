@@ -1,6 +1,230 @@
-/** The AWS SDK adapter (filled in with issue 6). */
+/**
+ * `Cloud` over the AWS SDK v3 clients: the one file of the CLI that talks to AWS APIs directly.
+ * Tests drive it through aws-sdk-client-mock; nothing here is reached without credentials.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { UserError } from '../errors.js';
+import {
+  LiveTailUnavailable,
+  type CallerIdentity,
+  type Cloud,
+  type FilterLogsOptions,
+  type LiveTailOptions,
+  type LogEvent,
+  type ServiceCounts,
+  type StackStatus,
+} from './cloud.js';
 
+export interface AwsCloudOptions {
+  region: string;
+}
 
-export class AwsCloud {
-  constructor(readonly opts: { region: string }) {}
+const CREDENTIALS_HINT = 'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID), then run the command again';
+
+/** Error names that mean "no usable credentials", not "AWS is broken". */
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'TokenRefreshRequired',
+  'InvalidSignatureException',
+  'AccessDenied',
+  'AccessDeniedException',
+]);
+
+function nameOf(err: unknown): string {
+  return (err as { name?: string }).name ?? '';
+}
+
+/** Translates a credentials failure of any call into the one-line UserError; anything else is rethrown. */
+function credentialsOr(err: unknown): never {
+  const name = nameOf(err);
+  if (name === 'CredentialsProviderError' || name === 'TokenRefreshRequired') {
+    throw new UserError('no AWS credentials found', CREDENTIALS_HINT, { code: 'no_credentials', cause: err });
+  }
+  if (CREDENTIAL_ERRORS.has(name) && name !== 'AccessDenied' && name !== 'AccessDeniedException') {
+    throw new UserError(`the AWS credentials were refused (${name})`, CREDENTIALS_HINT, { code: 'bad_credentials', cause: err });
+  }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException') {
+    const message = (err as Error).message.split('\n')[0];
+    throw new UserError(`AWS denied the request: ${message}`, 'use credentials whose IAM policy allows it (see docs/deploy-aws.md, "Permissions")', { code: 'access_denied', cause: err });
+  }
+  throw err;
+}
+
+export class AwsCloud implements Cloud {
+  private readonly region: string;
+  private sts?: STSClient;
+  private cfn?: CloudFormationClient;
+  private ecs?: ECSClient;
+  private sm?: SecretsManagerClient;
+  private logs?: CloudWatchLogsClient;
+
+  constructor(opts: AwsCloudOptions) {
+    this.region = opts.region;
+  }
+
+  private config() {
+    return { region: this.region };
+  }
+
+  async whoami(): Promise<CallerIdentity> {
+    // One attempt keeps "no credentials" fast (exit 1 in about a second, no retries).
+    this.sts ??= new STSClient({ ...this.config(), maxAttempts: 1 });
+    try {
+      const out = await this.sts.send(new GetCallerIdentityCommand({}));
+      return { account: out.Account ?? '', arn: out.Arn ?? '' };
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
+  async stackStatus(stackName: string): Promise<StackStatus | undefined> {
+    const stack = await this.describeStack(stackName);
+    if (!stack) return undefined;
+    const status: StackStatus = { status: stack.StackStatus ?? 'UNKNOWN' };
+    if (stack.StackStatusReason) status.reason = stack.StackStatusReason;
+    const updated = stack.LastUpdatedTime ?? stack.CreationTime;
+    if (updated) status.updatedAt = updated;
+    return status;
+  }
+
+  async stackOutputs(stackName: string): Promise<Record<string, string> | undefined> {
+    const stack = await this.describeStack(stackName);
+    if (!stack) return undefined;
+    const outputs: Record<string, string> = {};
+    for (const o of stack.Outputs ?? []) if (o.OutputKey && o.OutputValue !== undefined) outputs[o.OutputKey] = o.OutputValue;
+    return outputs;
+  }
+
+  private async describeStack(stackName: string) {
+    this.cfn ??= new CloudFormationClient(this.config());
+    try {
+      const out = await this.cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+      return out.Stacks?.[0];
+    } catch (err) {
+      if (nameOf(err) === 'ValidationError' && /does not exist/.test((err as Error).message)) return undefined;
+      return credentialsOr(err);
+    }
+  }
+
+  async serviceCounts(cluster: string, service: string): Promise<ServiceCounts | undefined> {
+    this.ecs ??= new ECSClient(this.config());
+    try {
+      const out = await this.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));
+      const s = out.services?.[0];
+      if (!s) return undefined;
+      const primary = s.deployments?.find((d) => d.status === 'PRIMARY');
+      const counts: ServiceCounts = {
+        status: s.status ?? 'UNKNOWN',
+        running: s.runningCount ?? 0,
+        desired: s.desiredCount ?? 0,
+        pending: s.pendingCount ?? 0,
+      };
+      if (primary?.rolloutState) counts.rolloutState = primary.rolloutState;
+      return counts;
+    } catch (err) {
+      if (nameOf(err) === 'ClusterNotFoundException') return undefined;
+      return credentialsOr(err);
+    }
+  }
+
+  async getSecret(id: string): Promise<string> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    try {
+      const out = await this.sm.send(new GetSecretValueCommand({ SecretId: id }));
+      if (out.SecretString === undefined) throw new Error(`secret ${id} has no string value`);
+      return out.SecretString;
+    } catch (err) {
+      if (nameOf(err) === 'ResourceNotFoundException') {
+        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', { code: 'secret_missing', cause: err });
+      }
+      return credentialsOr(err);
+    }
+  }
+
+  async putSecret(id: string, value: string): Promise<void> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    try {
+      // No VersionStages: Secrets Manager moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
+      await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value }));
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
+  async liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void> {
+    this.logs ??= new CloudWatchLogsClient(this.config());
+    const arn = logGroupArn.replace(/:\*$/, ''); // StartLiveTail refuses the `:*` suffix
+    while (!opts.signal.aborted) {
+      let stream: AsyncIterable<unknown> | undefined;
+      try {
+        const out = await this.logs.send(
+          new StartLiveTailCommand({ logGroupIdentifiers: [arn], ...(opts.filter ? { logEventFilterPattern: opts.filter } : {}) }),
+          { abortSignal: opts.signal },
+        );
+        stream = out.responseStream;
+      } catch (err) {
+        if (opts.signal.aborted) return;
+        const name = nameOf(err);
+        if (name === 'CredentialsProviderError' || name === 'ExpiredTokenException' || name === 'UnrecognizedClientException') credentialsOr(err);
+        throw new LiveTailUnavailable(`live tail is not available (${name || (err as Error).message})`, { cause: err });
+      }
+      if (!stream) throw new LiveTailUnavailable('live tail returned no stream');
+      try {
+        for await (const event of stream) {
+          if (opts.signal.aborted) return;
+          const e = event as {
+            sessionUpdate?: { sessionResults?: { timestamp?: number; message?: string; logStreamName?: string }[] };
+            SessionTimeoutException?: unknown;
+            SessionStreamingException?: { message?: string };
+          };
+          for (const r of e.sessionUpdate?.sessionResults ?? []) {
+            const ev: LogEvent = { timestamp: r.timestamp ?? 0, message: r.message ?? '' };
+            if (r.logStreamName) ev.stream = r.logStreamName;
+            opts.onEvent(ev);
+          }
+          if (e.SessionTimeoutException) break; // sessions end after 3 hours: start another
+          if (e.SessionStreamingException) throw new LiveTailUnavailable(`live tail stopped: ${e.SessionStreamingException.message ?? 'streaming error'}`);
+        }
+      } catch (err) {
+        if (opts.signal.aborted) return;
+        if (err instanceof LiveTailUnavailable) throw err;
+        throw new LiveTailUnavailable(`live tail stopped (${nameOf(err) || (err as Error).message})`, { cause: err });
+      }
+    }
+  }
+
+  async filterLogs(logGroupName: string, opts: FilterLogsOptions): Promise<{ events: LogEvent[]; nextToken?: string }> {
+    this.logs ??= new CloudWatchLogsClient(this.config());
+    try {
+      const out = await this.logs.send(
+        new FilterLogEventsCommand({
+          logGroupName,
+          startTime: opts.startTime,
+          ...(opts.filter ? { filterPattern: opts.filter } : {}),
+          ...(opts.nextToken ? { nextToken: opts.nextToken } : {}),
+        }),
+      );
+      const events = (out.events ?? []).map((e) => {
+        const ev: LogEvent = { timestamp: e.timestamp ?? 0, message: e.message ?? '' };
+        if (e.logStreamName) ev.stream = e.logStreamName;
+        if (e.eventId) ev.id = e.eventId;
+        return ev;
+      });
+      return out.nextToken ? { events, nextToken: out.nextToken } : { events };
+    } catch (err) {
+      if (nameOf(err) === 'ResourceNotFoundException') {
+        throw new UserError(`the log group ${logGroupName} does not exist`, 'check the deployment with `npx river status`', { code: 'log_group_missing', cause: err });
+      }
+      return credentialsOr(err);
+    }
+  }
 }

@@ -28,6 +28,8 @@ export interface ServiceCounts {
 }
 
 export interface LogEvent {
+  /** FilterLogEvents event id (absent for live tail events). */
+  id?: string;
   timestamp: number;
   message: string;
   stream?: string;
@@ -93,8 +95,15 @@ export interface DeployHooks {
   onProgress(progress: DeployProgress): void;
   /** Answer the toolkit's question; false stops the deployment. */
   confirm(question: DeployQuestion): Promise<boolean>;
-  /** Informational lines from the toolkit (warnings, bootstrap notices). */
+  /** Warnings and notices from the toolkit, one line each. */
   onInfo?(line: string): void;
+}
+
+export interface DeployOptions extends DeployHooks {
+  /** Bootstrap this environment first (the CLI checked that its CDKToolkit stack is missing or broken). */
+  bootstrap?: { account: string; region: string };
+  /** The container builder found on PATH, for the image asset (absent when config.image is set). */
+  containerBuilder?: 'docker' | 'finch';
 }
 
 export interface DeployResult {
@@ -119,6 +128,6 @@ export interface Deployer {
   /** Writes the cloud assembly (CloudFormation templates and assets) to `outDir`; returns the template paths. */
   synth(config: RiverConfig, outDir: string): Promise<{ stackName: string; templates: string[] }>;
   /** Bootstraps the environment when needed, then deploys. Throws DeployFailed on a rollback. */
-  deploy(config: RiverConfig, hooks: DeployHooks): Promise<DeployResult>;
+  deploy(config: RiverConfig, opts: DeployOptions): Promise<DeployResult>;
   destroy(config: RiverConfig, hooks: DeployHooks): Promise<void>;
 }

@@ -1,0 +1,179 @@
+/** `river deploy`, `river synth` and `river destroy`: the CDK app of @river/templates through the Deployer. */
+import { rm } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DeployFailed, type DeployHooks, type DeployProgress } from '../cloud/cloud.js';
+import type { Context } from '../context.js';
+import { UserError } from '../errors.js';
+import type { Spinner } from '../io.js';
+import { readProjectConfig, templates } from '../project.js';
+import { readDeployedState, stateDir, writeDeployedState } from '../state.js';
+
+export function registerDeploy(program: Command, ctx: Context): void {
+  program
+    .command('deploy')
+    .description('deploy River to AWS from river.config.json (CloudFormation via the CDK), then print and save the endpoints')
+    .option('-y, --yes', 'approve security-sensitive changes (IAM, security groups) without asking; required without a terminal')
+    .option('--json', 'print the stack outputs as one JSON line')
+    .addHelpText('after', '\nNeeds AWS credentials, and Docker or Finch unless "image" is set in river.config.json.\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
+    .action(async (opts: { yes?: boolean; json?: boolean }) => {
+      await deploy(ctx, opts);
+    });
+  program
+    .command('synth')
+    .description('write the CloudFormation templates (the cloud assembly) without deploying; no AWS call')
+    .option('--out <dir>', 'output directory', 'cdk.out')
+    .option('--json', 'print {"stackName","outDir","templates"} as one JSON line')
+    .action(async (opts: { out: string; json?: boolean }) => {
+      await synth(ctx, opts);
+    });
+  program
+    .command('destroy')
+    .description('delete the River stack and everything in it (secrets included), after a confirmation')
+    .option('-y, --yes', 'do not ask; required without a terminal')
+    .action(async (opts: { yes?: boolean }) => {
+      await destroy(ctx, opts);
+    });
+}
+
+function progressText(verb: string, stackName: string, p: DeployProgress): string {
+  const count = p.total ? ` ${p.completed ?? 0}/${p.total}` : p.completed !== undefined ? ` ${p.completed}` : '';
+  return `${verb} ${stackName}${count}${p.text ? `  ${p.text}` : ''}`;
+}
+
+export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean }): Promise<void> {
+  const { io } = ctx;
+  const config = await readProjectConfig(ctx);
+  const { stackNameOf, OUTPUT_KEYS } = await templates();
+  const stackName = stackNameOf(config);
+  const cloud = await ctx.cloud(config.region);
+  const who = await cloud.whoami();
+  let containerBuilder: 'docker' | 'finch' | undefined;
+  if (config.image === undefined) {
+    if (await ctx.which('docker')) containerBuilder = 'docker';
+    else if (await ctx.which('finch')) containerBuilder = 'finch';
+    else {
+      throw new UserError('no container builder: neither docker nor finch is on PATH', 'install Docker or Finch to build the River image, or set "image" in river.config.json to a prebuilt one', {
+        code: 'no_container_builder',
+      });
+    }
+  }
+  const toolkit = await cloud.stackStatus('CDKToolkit');
+  const bootstrap = toolkit === undefined || ['ROLLBACK_COMPLETE', 'DELETE_COMPLETE'].includes(toolkit.status);
+  io.info(`deploying ${stackName} to account ${who.account} in ${config.region}${bootstrap ? ' (bootstrapping the CDK there first)' : ''}`);
+
+  const deployer = await ctx.deployer();
+  let spinner: Spinner = io.spinner(`deploying ${stackName}…`);
+  let lastText = `deploying ${stackName}…`;
+  let refusal: UserError | undefined;
+  const hooks: DeployHooks = {
+    onProgress(p) {
+      lastText = progressText('deploying', stackName, p);
+      spinner.update(lastText);
+    },
+    onInfo(line) {
+      io.warn(line);
+    },
+    async confirm(q) {
+      if (q.kind !== 'security-changes' || opts.yes) return true;
+      if (!io.isTTY) {
+        refusal = new UserError('this deployment changes IAM permissions or security groups and needs approval', 'review it with `npx river synth`, then run `npx river deploy --yes`', {
+          code: 'needs_approval',
+        });
+        return false;
+      }
+      spinner.stop();
+      io.info(q.message);
+      const ok = await io.prompt.confirm({ message: 'Deploy these security-sensitive changes?', flag: '--yes', default: false });
+      if (!ok) refusal = new UserError('deployment cancelled: nothing was changed', 'run `npx river deploy` again and answer yes, or pass --yes', { code: 'cancelled' });
+      spinner = io.spinner(lastText);
+      return ok;
+    },
+  };
+  let result;
+  try {
+    result = await deployer.deploy(config, {
+      ...hooks,
+      ...(bootstrap ? { bootstrap: { account: who.account, region: config.region } } : {}),
+      ...(containerBuilder ? { containerBuilder } : {}),
+    });
+  } catch (err) {
+    spinner.fail(`deployment of ${stackName} failed`);
+    if (refusal) throw refusal;
+    if (err instanceof DeployFailed) {
+      throw new UserError(`${err.stackName} was rolled back: ${err.reason}`, 'fix the cause, then run `npx river deploy` again (`npx river status` shows the stack)', {
+        code: err.code,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  spinner.succeed(`deployed ${result.stackName}`);
+  const path = await writeDeployedState(ctx.cwd, { stackName: result.stackName, region: config.region, outputs: result.outputs });
+  if (opts.json) {
+    io.out(JSON.stringify({ stackName: result.stackName, region: config.region, outputs: result.outputs }));
+    return;
+  }
+  const o = result.outputs;
+  io.out(`WebSocket URL  ${o[OUTPUT_KEYS.WebSocketUrl] ?? '(missing)'}`);
+  io.out(`HTTP API URL   ${o[OUTPUT_KEYS.HttpApiUrl] ?? '(missing)'}`);
+  for (const [k, v] of Object.entries(o)) {
+    if (k !== OUTPUT_KEYS.WebSocketUrl && k !== OUTPUT_KEYS.HttpApiUrl) io.out(`${k.padEnd(15)}${v}`);
+  }
+  io.info(`saved to ${relative(ctx.cwd, path)}; try: npx river token --deployed --sub u1, npx river status`);
+}
+
+export async function synth(ctx: Context, opts: { out: string; json?: boolean }): Promise<void> {
+  const config = await readProjectConfig(ctx);
+  const outDir = resolve(ctx.cwd, opts.out);
+  const deployer = await ctx.deployer();
+  const spinner = ctx.io.spinner(`synthesizing ${config.name}…`);
+  let result;
+  try {
+    result = await deployer.synth(config, outDir);
+  } catch (err) {
+    spinner.fail('synthesis failed');
+    throw err;
+  }
+  spinner.succeed(`synthesized ${result.stackName} into ${relative(ctx.cwd, outDir) || '.'}`);
+  if (opts.json) ctx.io.out(JSON.stringify({ stackName: result.stackName, outDir, templates: result.templates }));
+  else for (const t of result.templates) ctx.io.out(relative(ctx.cwd, t));
+}
+
+export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<void> {
+  const { io } = ctx;
+  const config = await readProjectConfig(ctx);
+  const { stackNameOf } = await templates();
+  const stackName = stackNameOf(config);
+  const question = {
+    message: `Delete the stack ${stackName} in ${config.region} with its secrets, cache and logs? Issued tokens stop working. This cannot be undone.`,
+    flag: '--yes',
+    default: false,
+  };
+  if (!opts.yes && !io.isTTY) {
+    throw new UserError(`river destroy deletes ${stackName} and needs a confirmation, and there is no terminal to ask`, 'pass --yes to confirm', { code: 'no_terminal' });
+  }
+  const cloud = await ctx.cloud(config.region);
+  const who = await cloud.whoami();
+  if (!opts.yes) {
+    io.info(`account ${who.account}, region ${config.region}`);
+    if (!(await io.prompt.confirm(question))) {
+      throw new UserError('nothing was destroyed', 'run `npx river destroy` again and answer yes, or pass --yes', { code: 'cancelled' });
+    }
+  }
+  const deployer = await ctx.deployer();
+  const spinner = io.spinner(`destroying ${stackName}…`);
+  try {
+    await deployer.destroy(config, {
+      onProgress: (p) => spinner.update(progressText('destroying', stackName, p)),
+      onInfo: (line) => io.warn(line),
+      confirm: async () => true, // asked above
+    });
+  } catch (err) {
+    spinner.fail(`destroying ${stackName} failed`);
+    throw err;
+  }
+  spinner.succeed(`destroyed ${stackName}`);
+  const saved = await readDeployedState(ctx.cwd).catch(() => undefined);
+  if (saved?.stackName === stackName) await rm(join(stateDir(ctx.cwd), 'outputs.json'), { force: true });
+}

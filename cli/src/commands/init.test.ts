@@ -1,0 +1,82 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempProject, testContext } from '../test-context.js';
+
+let project: { dir: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  project = await tempProject();
+});
+afterEach(async () => {
+  await project.cleanup();
+});
+const written = async () => JSON.parse(await readFile(join(project.dir, 'river.config.json'), 'utf8')) as Record<string, unknown>;
+const CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-111122223333';
+
+describe('river init', () => {
+  it('takes every answer from flags, without a terminal', async () => {
+    const t = testContext({ cwd: project.dir });
+    const code = await t.run([
+      'init', '--region', 'eu-west-1', '--domain', 'rt.example.com', '--certificate-arn', CERT, '--hosted-zone', 'Z0123456789ABCDEFGHIJ',
+      '--zone-name', 'example.com', '--cpu', '512', '--memory', '1024', '--min-tasks', '3', '--max-tasks', '6', '--cache', 'serverless',
+    ]);
+    expect(t.io.stderr.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(code).toBe(0);
+    expect(await written()).toEqual({
+      name: 'river', region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
+      taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 6, cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
+      natGateways: 0, logRetentionDays: 30,
+    });
+    expect(t.io.stderrText()).toContain('next: npx river deploy');
+  });
+
+  it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--yes'])).toBe(0);
+    expect(await written()).toMatchObject({ name: 'river', region: 'us-east-1', taskCpu: 256, taskMemory: 512, minTasks: 2, maxTasks: 10, cache: { mode: 'node' } });
+    expect(t.io.stderrText()).toMatch(/warning: no domain/);
+  });
+
+  it('asks on a terminal (scripted prompts), defaults offered for the rest', async () => {
+    const t = testContext({
+      cwd: project.dir,
+      isTTY: true,
+      answers: { '--region': 'eu-west-1', '--domain': 'rt.example.com', '--certificate-arn': CERT, '--hosted-zone': '', '--cpu': 1024, '--memory': 2048, '--min-tasks': '2', '--max-tasks': '4', '--cache': 'node' },
+    });
+    expect(await t.run(['init'])).toBe(0);
+    expect(t.io.asked).toEqual(['--region', '--domain', '--certificate-arn', '--hosted-zone', '--cpu', '--memory', '--min-tasks', '--max-tasks', '--cache']);
+    expect(await written()).toMatchObject({ region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, taskCpu: 1024, taskMemory: 2048, maxTasks: 4 });
+    expect(await written()).not.toHaveProperty('hostedZoneId');
+  });
+
+  it('without a terminal, a missing answer is exit 1 naming the flag', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--region', 'us-east-1'])).toBe(1);
+    expect(t.io.stderr).toEqual(['error: river init needs --domain and there is no terminal to ask', 'hint: pass --domain, or --yes to take the defaults']);
+  });
+
+  it('an invalid answer is exit 1 naming the field and its flag; nothing is written', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--yes', '--cpu', '256', '--memory', '4096'])).toBe(1);
+    expect(t.io.stderr[0]).toMatch(/^error: river init: "taskMemory" must be one of 512, 1024, 2048 for taskCpu 256/);
+    expect(t.io.stderr[1]).toBe('hint: pass a valid --memory');
+    const min = testContext({ cwd: project.dir });
+    expect(await min.run(['init', '--yes', '--min-tasks', '5', '--max-tasks', '2'])).toBe(1);
+    expect(min.io.stderr[1]).toBe('hint: pass a valid --max-tasks');
+    const cert = testContext({ cwd: project.dir });
+    expect(await cert.run(['init', '--yes', '--certificate-arn', CERT])).toBe(1);
+    expect(cert.io.stderr).toEqual(['error: --certificate-arn needs --domain', 'hint: pass --domain with it, or leave it out']);
+    await expect(readFile(join(project.dir, 'river.config.json'))).rejects.toThrow();
+  });
+
+  it('refuses to overwrite river.config.json without --force', async () => {
+    await writeFile(join(project.dir, 'river.config.json'), '{"name":"mine"}\n');
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--yes'])).toBe(1);
+    expect(t.io.stderr).toEqual(['error: river.config.json already exists', 'hint: pass --force to overwrite it, or edit it by hand']);
+    expect(await written()).toEqual({ name: 'mine' });
+    const forced = testContext({ cwd: project.dir });
+    expect(await forced.run(['init', '--yes', '--force', '--name', 'rt'])).toBe(0);
+    expect(await written()).toMatchObject({ name: 'rt' });
+  });
+});

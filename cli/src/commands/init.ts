@@ -1,0 +1,136 @@
+/** `river init`: asks for (or takes flags for) the deployment settings and writes river.config.json. */
+import { writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Context } from '../context.js';
+import { UserError } from '../errors.js';
+import type { Choice } from '../io.js';
+import { CONFIG_FILE, templates, validateConfig } from '../project.js';
+
+export interface InitOptions {
+  name?: string;
+  region?: string;
+  domain?: string;
+  certificateArn?: string;
+  hostedZone?: string;
+  zoneName?: string;
+  cpu?: string;
+  memory?: string;
+  minTasks?: string;
+  maxTasks?: string;
+  cache?: string;
+  yes?: boolean;
+  force?: boolean;
+}
+
+export function registerInit(program: Command, ctx: Context): void {
+  program
+    .command('init')
+    .description(`ask for the AWS deployment settings and write ${CONFIG_FILE}`)
+    .option('--name <name>', 'deployment (and CloudFormation stack) name', 'river')
+    .option('--region <region>', 'AWS region, e.g. us-east-1')
+    .option('--domain <host>', 'custom domain for wss:// (e.g. rt.example.com); "" for none (plain ws:// on the load balancer)')
+    .option('--certificate-arn <arn>', 'ACM certificate for the domain, in the same region')
+    .option('--hosted-zone <id>', 'Route 53 hosted zone id holding the domain (a DNS-validated certificate is created when no ARN is given)')
+    .option('--zone-name <name>', "that hosted zone's name, e.g. example.com")
+    .option('--cpu <units>', 'Fargate task CPU units: 256, 512, 1024, 2048, 4096')
+    .option('--memory <mib>', 'Fargate task memory in MiB (valid values depend on --cpu)')
+    .option('--min-tasks <n>', 'fewest running tasks')
+    .option('--max-tasks <n>', 'most running tasks (autoscaling ceiling)')
+    .option('--cache <mode>', 'ElastiCache mode: node (Valkey replication group) or serverless')
+    .option('-y, --yes', 'take the default for every question not answered by a flag (no terminal needed)')
+    .option('--force', `overwrite an existing ${CONFIG_FILE}`)
+    .addHelpText('after', `\nWithout a terminal, pass every setting as a flag or add --yes.\nExample: npx river init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:… --yes`)
+    .action(async (opts: InitOptions) => {
+      await init(ctx, opts);
+    });
+}
+
+const CPU_CHOICES = [256, 512, 1024, 2048, 4096];
+
+function int(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
+    throw new UserError(`${flag} "${text}" is not a whole number`, `e.g. ${flag} 2`, { code: 'bad_flag' });
+  }
+  return n;
+}
+
+function parentZone(domain: string): string {
+  const parts = domain.split('.');
+  return parts.length > 2 ? parts.slice(1).join('.') : domain;
+}
+
+export async function init(ctx: Context, opts: InitOptions): Promise<void> {
+  const { io } = ctx;
+  const path = join(ctx.cwd, CONFIG_FILE);
+  const exists = await access(path).then(() => true, () => false);
+  if (exists && !opts.force) {
+    throw new UserError(`${CONFIG_FILE} already exists`, 'pass --force to overwrite it, or edit it by hand', { code: 'config_exists' });
+  }
+  const { defaultRiverConfig, FARGATE_MEMORY } = await templates();
+  const d = defaultRiverConfig();
+  const unanswered = (flag: string) =>
+    new UserError(`river init needs ${flag} and there is no terminal to ask`, `pass ${flag}, or --yes to take the defaults`, { code: 'no_terminal' });
+
+  /** A flag's value, else the default under --yes, else a prompt (a terminal) or exit 1 naming the flag. */
+  const text = async (given: string | undefined, flag: string, message: string, def: string, validate?: (v: string) => true | string) => {
+    if (given !== undefined) return given.trim();
+    if (opts.yes) return def;
+    if (!io.isTTY) throw unanswered(flag);
+    return (await io.prompt.input({ message, flag, default: def, ...(validate ? { validate } : {}) })).trim();
+  };
+  const choose = async <T>(given: T | undefined, flag: string, message: string, choices: readonly Choice<T>[], def: T) => {
+    if (given !== undefined) return given;
+    if (opts.yes) return def;
+    if (!io.isTTY) throw unanswered(flag);
+    return io.prompt.select({ message, flag, choices, default: def });
+  };
+  const wholeNumber = (v: string) => (/^\d+$/.test(v.trim()) ? true : 'a whole number, please');
+
+  const region = await text(opts.region, '--region', 'AWS region', d.region, (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v.trim()) ? true : 'an AWS region such as us-east-1'));
+  const domain = await text(opts.domain, '--domain', 'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)', '');
+  let certificateArn = '';
+  let hostedZoneId = '';
+  let hostedZoneName = '';
+  if (domain !== '') {
+    certificateArn = await text(opts.certificateArn, '--certificate-arn', `ACM certificate ARN for ${domain} in ${region} (blank: create one, DNS-validated in a Route 53 zone)`, '');
+    hostedZoneId = await text(opts.hostedZone, '--hosted-zone', `Route 53 hosted zone id for ${domain} (blank: none, you create the DNS record)`, '');
+    if (hostedZoneId !== '') hostedZoneName = await text(opts.zoneName, '--zone-name', 'Hosted zone name', parentZone(domain));
+  } else {
+    for (const [flag, v] of [['--certificate-arn', opts.certificateArn], ['--hosted-zone', opts.hostedZone], ['--zone-name', opts.zoneName]] as const) {
+      if (v) throw new UserError(`${flag} needs --domain`, 'pass --domain with it, or leave it out', { code: 'bad_flag' });
+    }
+  }
+  const cpuGiven = opts.cpu === undefined ? undefined : int(opts.cpu, '--cpu');
+  const taskCpu = await choose(cpuGiven, '--cpu', 'Fargate task CPU', CPU_CHOICES.map((c) => ({ name: `${c / 1024} vCPU (${c})`, value: c })), d.taskCpu);
+  const memories = FARGATE_MEMORY[taskCpu] ?? [];
+  const memGiven = opts.memory === undefined ? undefined : int(opts.memory, '--memory');
+  const taskMemory = await choose(memGiven, '--memory', 'Fargate task memory', memories.map((m) => ({ name: `${m} MiB`, value: m })), memories.includes(d.taskMemory) ? d.taskMemory : (memories[0] ?? d.taskMemory));
+  const minTasks = int(await text(opts.minTasks, '--min-tasks', 'Fewest running tasks (2 or more survives a task or AZ failure)', String(d.minTasks), wholeNumber), '--min-tasks');
+  const maxTasks = int(await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber), '--max-tasks');
+  const cacheChoices: Choice<string>[] = [
+    { name: 'node: Valkey replication group (primary + replica), cheapest at steady load', value: 'node' },
+    { name: 'serverless: ElastiCache Serverless, pay per use, no sizing', value: 'serverless' },
+  ];
+  const cacheMode = await choose(opts.cache, '--cache', 'Cache (the bus between nodes)', cacheChoices, d.cache.mode);
+
+  const raw: Record<string, unknown> = {
+    name: opts.name ?? d.name,
+    region,
+    taskCpu,
+    taskMemory,
+    minTasks,
+    maxTasks,
+    cache: { ...d.cache, mode: cacheMode },
+  };
+  if (domain) raw.domain = domain;
+  if (certificateArn) raw.certificateArn = certificateArn;
+  if (hostedZoneId) raw.hostedZoneId = hostedZoneId;
+  if (hostedZoneName) raw.hostedZoneName = hostedZoneName;
+  const config = await validateConfig(raw, 'river init');
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+  io.info(`wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`);
+  if (!config.domain) io.warn('no domain: clients connect with ws:// (unencrypted) to the load balancer; run `npx river init --force --domain …` for wss://');
+  io.info('next: npx river deploy');
+}
