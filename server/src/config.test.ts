@@ -109,4 +109,14 @@ describe('loadConfig', () => {
     fails({ ...base, RIVER_REDIS_URL: 'http://x' }, 'RIVER_REDIS_URL');
     fails({ ...base, RIVER_LOG_LEVEL: 'loud' }, 'RIVER_LOG_LEVEL');
   });
+
+  // H4: the cache AUTH token arrives as its own variable (ECS secrets) and joins the Redis URL.
+  it('puts RIVER_REDIS_PASSWORD into the Redis URL', () => {
+    const env = { RIVER_JWT_SECRET: 's'.repeat(32), RIVER_API_KEY: 'k' };
+    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_PASSWORD: 'Tok3n' }).redisUrl)
+      .toBe('rediss://:Tok3n@cache.example:6379');
+    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://user:old@h:1', RIVER_REDIS_PASSWORD: 'a/b@c' }).redisUrl).toBe('redis://user:a%2Fb%40c@h:1');
+    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://h:1' }).redisUrl).toBe('redis://h:1');
+    expect(loadConfig({ ...env, RIVER_REDIS_PASSWORD: 'unused' }).redisUrl).toBeUndefined();
+  });
 });

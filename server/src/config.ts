@@ -130,8 +130,23 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   if (jwtPreviousSecret !== undefined) config.jwtPreviousSecret = jwtPreviousSecret;
   if (jwtSecretId !== undefined) config.jwtSecretId = jwtSecretId;
-  if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  // H4: RIVER_REDIS_PASSWORD (the cache AUTH token, injected by ECS from Secrets Manager as its own
+  // variable) becomes the password of the Redis URL, so every engine connection uses it.
+  const redisPassword = env.RIVER_REDIS_PASSWORD;
+  if (redisUrl !== undefined) config.redisUrl = redisPassword ? withPassword(redisUrl, redisPassword) : redisUrl;
   const metricsToken = text(env, 'RIVER_METRICS_TOKEN');
   if (metricsToken !== undefined) config.metricsToken = metricsToken;
   return config;
+}
+
+/** `url` with `password` as its (percent-encoded) password, the user name kept. */
+function withPassword(url: string, password: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError('RIVER_REDIS_URL is not a valid URL.');
+  }
+  u.password = encodeURIComponent(password);
+  return u.toString();
 }
