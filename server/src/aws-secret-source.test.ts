@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startTestNode, token, type TestClient, type TestNode } from './test-support.js';
 import { AwsSecretSource, DEFAULT_REFRESH_MS, regionOf, secretsManagerReader, SecretUnavailableError } from './aws-secret-source.js';
 
 const ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:river-jwt-AbCdEf';
@@ -111,5 +112,51 @@ describe('AwsSecretSource', () => {
   it('takes the region from the secret ARN', () => {
     expect(regionOf(ID)).toEqual({ region: 'eu-west-1' });
     expect(regionOf('river/jwt')).toBeUndefined();
+  });
+});
+
+describe('a node on AwsSecretSource (river secret rotate)', () => {
+  const sm = mockClient(SecretsManagerClient);
+  const reader = secretsManagerReader(new SecretsManagerClient({ region: 'eu-west-1' }));
+  let node: TestNode | undefined;
+  let source: AwsSecretSource | undefined;
+  afterEach(async () => {
+    source?.close();
+    await node?.close();
+    node = undefined;
+  });
+
+  function stage(current: string, previous?: string): void {
+    sm.reset();
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: current });
+    const prev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
+    if (previous === undefined) prev.rejects(notFound()); else prev.resolves({ SecretString: previous });
+  }
+  async function authWith(secret: string): Promise<TestClient> {
+    const c = await node!.connect();
+    c.send({ type: 'auth', token: await token({ sub: 'u1' }, { secret }) });
+    return c;
+  }
+
+  it('accepts tokens of the previous secret until the next rotation, and drops no connection', async () => {
+    stage(A);
+    source = await AwsSecretSource.start({ secretId: ID, reader });
+    node = await startTestNode({ RIVER_JWT_SECRET_ID: ID }, { secrets: source });
+    const before = await authWith(A);
+    await before.next('ready');
+
+    stage(B, A); // river secret rotate
+    await source.refresh(); // what the 5-minute timer does
+    const oldToken = await authWith(A);
+    await oldToken.next('ready'); // minted before the rotation: still accepted
+    const newToken = await authWith(B);
+    await newToken.next('ready');
+
+    stage(C, B); // the next rotation
+    await source.refresh();
+    const stale = await authWith(A);
+    expect((await stale.waitClose()).code).toBe(4500); // token_invalid: two rotations old
+    expect((await before.subscribe('dogs')).type).toBe('subscribed'); // connections made before both rotations stay up
+    expect(before.closeInfo).toBeUndefined();
   });
 });

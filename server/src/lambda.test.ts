@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { secretsManagerReader } from './aws-secret-source.js';
 import type { Config } from './config.js';
 import type { Engines } from './engines.js';
-import { createLambdaHandler, KEY_TTL_MS, withRedisPassword, type HttpApiEvent } from './lambda.js';
+import { createLambdaHandler, KEY_TTL_MS, type HttpApiEvent } from './lambda.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryPresence } from './memory-presence.js';
 
@@ -102,7 +102,6 @@ describe('publish Lambda (memory engines)', () => {
     await handler(event('GET', '/healthz'));
     expect(configs[0]!.redisUrl).toBe('rediss://:Secr3tTok3n@cache.example:6379');
     expect(configs[0]!.redisCluster).toBe(true);
-    expect(withRedisPassword('redis://h:1', undefined)).toBe('redis://h:1');
   });
 
   it('re-reads the API key after 5 minutes', async () => {

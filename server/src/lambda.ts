@@ -64,14 +64,6 @@ function failure(status: number, code: string, message: string): HttpApiResult {
   return result({ status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify({ error: { code, message } }) });
 }
 
-/** `url` with the AUTH password set (the token is alphanumeric, but encode anyway). */
-export function withRedisPassword(url: string, password: string | undefined): string {
-  if (password === undefined || password === '') return url;
-  const u = new URL(url);
-  u.password = encodeURIComponent(password);
-  return u.toString();
-}
-
 async function startPublishOnly(config: Config): Promise<Engines> {
   const engines = await createEngines(config);
   if (config.redisUrl === undefined) {
@@ -113,11 +105,10 @@ export function createLambdaHandler(deps: LambdaDeps): Handler {
 
   async function start(): Promise<Runtime> {
     const password = passwordSecretId === undefined ? env.RIVER_REDIS_PASSWORD : await readRequired(secrets(), passwordSecretId, 'cache AUTH token');
-    const redisUrl = env.RIVER_REDIS_URL;
     const config = loadConfig({
       ...env,
       RIVER_API_KEY: await readKeys(),
-      ...(redisUrl === undefined ? {} : { RIVER_REDIS_URL: withRedisPassword(redisUrl, password) }),
+      RIVER_REDIS_PASSWORD: password, // config.ts puts it into the Redis URL, as on the node
       // The Lambda verifies no client token; loadConfig insists on a secret source being named.
       RIVER_JWT_SECRET_ID: env.RIVER_JWT_SECRET_ID ?? 'unused-by-the-publish-lambda',
       RIVER_JWT_SECRET: undefined,
