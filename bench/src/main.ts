@@ -6,9 +6,11 @@
  *   npm run bench -- --idle 10000    River only: RSS per idle authenticated subscribed connection
  *   options: --only river,socketio,raw   --profile (node --cpu-prof into bench/results/profiles)
  */
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIdle } from './idle.js';
+import { renderProfile } from './profile-summary.js';
 import { checkTargets, renderTables, type RunResult } from './report.js';
 import { machine, writeResult } from './run.js';
 import { FULL, QUICK, runPlan } from './suite.js';
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
     } finally {
       await target.stop();
     }
+    if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
     return;
   }
   const plan = { ...(values.full ? FULL : QUICK), log };
@@ -72,6 +75,16 @@ async function main(): Promise<void> {
   if (checks.length > 0) log(`\nTargets (issue 7)\n\n${checks.map((c) => `- ${c}`).join('\n')}`);
   const file = writeResult(run, resultsDir);
   log(`\nresult: ${path.relative(process.cwd(), file)}`);
+  if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
+}
+
+/** Self-time tables of the CPU profiles the servers wrote during this run. */
+function printProfiles(dir: string, since: number): void {
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+    const file = path.join(dir, name);
+    if (statSync(file).mtimeMs < since) continue;
+    log(`\n${renderProfile(file, 15)}`);
+  }
 }
 
 main().then(

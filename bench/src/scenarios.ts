@@ -3,8 +3,7 @@
  * accept rate, presence storm. CPU comes from the target process's own accounting (/proc), so the
  * generator's cost never shows up in a server figure.
  */
-import type { WorkerPool, OpenTotals } from './pool.js';
-import { LOOPBACK_SOURCES } from './pool.js';
+import { LOOPBACK_SOURCES, WorkerPool, type OpenTotals } from './pool.js';
 import { sampleProcess, type ProcSample } from './proc.js';
 import { paced, type Publisher } from './publisher.js';
 import { summarize, usPerMessage, type LatencySummary } from './stats.js';
@@ -198,23 +197,35 @@ export interface AcceptResult {
   failed: number;
   perSecond: number;
   firstError: string;
+  /** Server CPU while the connections were opened, and per connection (includes the fanout running meanwhile). */
+  cpuMs?: number;
+  usPerConn?: number;
   /** The fanout running meanwhile, when there was one. */
   during?: StepResult;
 }
 
-/** New authenticated subscribed connections per second, optionally while a fanout step runs. */
-export async function acceptRate(ctx: Ctx, count: number, group: string, background?: StepOptions): Promise<AcceptResult> {
-  const { target, pool } = ctx;
+/**
+ * New authenticated subscribed connections per second, optionally while a fanout step runs. Pass a
+ * separate `connector` pool so that the workers receiving the fanout do not slow the connecting ones.
+ */
+export async function acceptRate(ctx: Ctx, count: number, group: string, background?: StepOptions, connector?: WorkerPool): Promise<AcceptResult & { usPerConn: number }> {
+  const { target } = ctx;
+  const pool = connector ?? ctx.pool;
   const fan = background ? fanoutStep(ctx, background) : undefined;
   if (fan) await sleep(500);
+  const cpu0 = sample(target);
   const open = await pool.open(openSpec(target, group, `${group}-{i}`, 400), count);
+  const cpu1 = sample(target);
   const during = fan ? await fan : undefined;
+  const cpuMs = cpu0 && cpu1 ? cpu1.cpuMs - cpu0.cpuMs : NaN;
   return {
     label: background ? 'while fanning out' : 'idle',
     connections: open.ok,
     failed: open.failed,
     perSecond: open.perSecond,
     firstError: open.firstError,
+    cpuMs,
+    usPerConn: usPerMessage(cpuMs, open.ok),
     ...(during ? { during } : {}),
   };
 }

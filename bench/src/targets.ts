@@ -119,7 +119,8 @@ const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const KEY = 'bench-api-key';
 
 export async function startRiver(opts: LocalOptions = {}): Promise<Target> {
-  const main = path.join(repoRoot(), 'server', 'dist', 'main.js');
+  // RIVER_BENCH_SERVER points at another build of server/dist/main.js (A/B runs of a change).
+  const main = process.env.RIVER_BENCH_SERVER ?? path.join(repoRoot(), 'server', 'dist', 'main.js');
   if (!existsSync(main)) throw new BenchSetupError(`${main} is missing: build first (npm run build)`);
   const port = await freePort();
   const child = spawn(process.execPath, [...profArgs(opts, 'river'), main], {
