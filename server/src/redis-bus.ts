@@ -21,6 +21,12 @@
  *   re-subscribes every channel, calls `handlers.resync(channels)` (those channels may have missed
  *   messages) and `handlers.status(true)`.
  * - State of channels a node is subscribed to is kept alive (TTL refreshed), as with the memory bus.
+ * - Reads after delivery. `position`/`history` of a channel this node is subscribed to resolve only
+ *   after every message they include has been handed to `onMessage` (as on the memory bus, whose
+ *   delivery is synchronous). Live messages and script replies use different connections, so the
+ *   read script publishes a marker on the channel after reading and the read waits for it (1 s
+ *   bound). Without this, a recovering subscriber could get a message in its replay and again
+ *   live, just after.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -57,6 +63,8 @@ export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
 
 const COUNT_TTL_S = 120;
 const SUBSCRIBE_CHUNK = 1000;
+/** Longest a read waits for live delivery to catch up (a lost marker: the connection dropped). */
+const SYNC_TIMEOUT_MS = 1000;
 
 function newEpoch(): string {
   return randomBytes(6).toString('base64url');
@@ -90,6 +98,8 @@ export class RedisBus implements Bus {
   private timers: NodeJS.Timeout[] = [];
   private readonly pendingControl = new Map<string, PendingControl>();
   private recovering: Promise<void> | undefined;
+  private readonly syncs = new Map<string, () => void>();
+  private syncSeq = 0;
 
   constructor(opts: RedisBusOptions) {
     if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
@@ -150,6 +160,7 @@ export class RedisBus implements Bus {
     for (const t of this.timers) clearInterval(t);
     if (this.countTimer) clearTimeout(this.countTimer);
     for (const p of this.pendingControl.values()) p.done(p.sum);
+    for (const done of [...this.syncs.values()]) done();
     this.pendingControl.clear();
     if (wasReady) {
       // Leave the cluster's counts and control group at once rather than when the liveness lapses.
@@ -224,11 +235,27 @@ export class RedisBus implements Bus {
   private async read(channel: string, since: number, limit: number): Promise<HistoryResult> {
     this.assertReady();
     let reply: Awaited<ReturnType<ScriptClient['riverHistory']>>;
+    // On a subscribed channel, resolve only once live delivery has caught up with what was read
+    // (as on the memory bus), so a recovering subscriber never gets a message twice at the seam.
+    const marker = this.applied.has(channel) ? `s${this.nodeId}.${(this.syncSeq = (this.syncSeq + 1) % 1e9)}` : '';
+    const synced = marker === '' ? undefined : this.awaitMarker(marker);
     try {
-      reply = await this.scripts.riverHistory(this.keys.meta(channel), this.keys.stream(channel), since, limit, newEpoch(), this.opts.historyTtlSeconds);
+      reply = await this.scripts.riverHistory(
+        this.keys.meta(channel),
+        this.keys.stream(channel),
+        since,
+        limit,
+        newEpoch(),
+        this.opts.historyTtlSeconds,
+        this.cluster ? 'SPUBLISH' : 'PUBLISH',
+        this.keys.live(channel),
+        marker,
+      );
     } catch (err) {
+      if (marker !== '') this.syncs.get(marker)?.();
       throw asUnavailable(err);
     }
+    await synced;
     const [epoch, rawOffset, rawOldest, entries] = reply;
     const offset = Number(rawOffset);
     const oldest = Number(rawOldest);
@@ -316,6 +343,19 @@ export class RedisBus implements Bus {
     for (let i = 0; i < names.length; i += SUBSCRIBE_CHUNK) await this.sub.unsubscribe(...names.slice(i, i + SUBSCRIBE_CHUNK));
   }
 
+  /** Resolves when this node receives `marker` on a live channel, or after the sync timeout. */
+  private awaitMarker(marker: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.syncs.delete(marker);
+        resolve();
+      };
+      const timer = setTimeout(done, SYNC_TIMEOUT_MS);
+      this.syncs.set(marker, done);
+    });
+  }
+
   private pub(name: string, payload: string): Promise<number> {
     return this.cluster ? (this.cmd.spublish(name, payload) as Promise<number>) : this.cmd.publish(name, payload);
   }
@@ -329,6 +369,10 @@ export class RedisBus implements Bus {
     if (this.state !== 'ready' && this.state !== 'starting') return;
     const channel = this.keys.channelOfLive(name);
     if (channel !== undefined) {
+      if (payload.charCodeAt(0) === 0x73 /* s: a read's sync marker */) {
+        this.syncs.get(payload)?.();
+        return;
+      }
       if (!this.applied.has(channel) && !this.wanted.has(channel)) return;
       const env = decodeEnvelope(payload);
       if (env === undefined) return;

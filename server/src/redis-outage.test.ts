@@ -90,6 +90,22 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       expect(h.messages.map((m) => m.frame)).toEqual(nodes[0]!.messages.map((m) => m.frame));
     });
 
+    it('resolves reads of a subscribed channel only after live delivery caught up with them', async () => {
+      const [a, b] = [await node(), await node()];
+      const ch = `seam-${seq}`;
+      await a.bus.subscribe(ch);
+      const publishing = Promise.all(Array.from({ length: 300 }, (_, i) => b.bus.publish({ channel: ch, event: 'e', data: i })));
+      let reads = 0;
+      for (let last = 0; last < 300; reads++) {
+        const h = await a.bus.history(ch, { since: Math.max(0, last - 5), limit: 10 });
+        last = h.position.offset;
+        const delivered = a.messages.at(-1)?.offset ?? 0;
+        expect(delivered).toBeGreaterThanOrEqual(h.position.offset);
+      }
+      await publishing;
+      expect(reads).toBeGreaterThan(1);
+    });
+
     it("ignores the counts of a node that stopped refreshing its liveness", async () => {
       const a = await node();
       const ch = `counts-${seq}`;

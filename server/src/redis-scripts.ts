@@ -47,7 +47,10 @@ return {offset, epoch, 0}
 
 /**
  * Position and history in one atomic read; creates the epoch of a fresh channel (with the TTL).
- * KEYS: meta, stream. ARGV: 1 since, 2 limit (0: position only), 3 epoch to use if none, 4 ttl s.
+ * KEYS: meta, stream. ARGV: 1 since, 2 limit (0: position only), 3 epoch to use if none, 4 ttl s,
+ * 5 publish command, 6 live channel, 7 sync marker ('' for none). The marker is published on the
+ * live channel after the read: a subscribed node that receives it has received every message the
+ * read saw (pub/sub and the script reply travel on different connections).
  * Returns {epoch, offset, oldest offset held (offset+1 when none), entries}.
  */
 const HISTORY = `
@@ -73,6 +76,9 @@ if limit > 0 then
   if since < offset then
     entries = redis.call('XRANGE', KEYS[2], (since + 1) .. '-0', '+', 'COUNT', limit)
   end
+end
+if ARGV[7] ~= '' then
+  redis.call(ARGV[5], ARGV[6], ARGV[7])
 end
 return {epoch, offset, oldest, entries}
 `;
