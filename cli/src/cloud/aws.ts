@@ -178,10 +178,21 @@ export class AwsCloud implements Cloud {
         throw new LiveTailUnavailable(`live tail is not available (${name || (err as Error).message})`, { cause: err });
       }
       if (!stream) throw new LiveTailUnavailable('live tail returned no stream');
+      const iterator = stream[Symbol.asyncIterator]();
+      const stopped = new Promise<'aborted'>((resolve) => {
+        if (opts.signal.aborted) resolve('aborted');
+        opts.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+      });
       try {
-        for await (const event of stream) {
-          if (opts.signal.aborted) return;
-          const e = event as {
+        for (;;) {
+          // An abort must end the tail even while the stream is quiet.
+          const next = await Promise.race([iterator.next(), stopped]);
+          if (next === 'aborted') {
+            void iterator.return?.().catch(() => undefined);
+            return;
+          }
+          if (next.done) break;
+          const e = next.value as {
             sessionUpdate?: { sessionResults?: { timestamp?: number; message?: string; logStreamName?: string }[] };
             SessionTimeoutException?: unknown;
             SessionStreamingException?: { message?: string };

@@ -25,7 +25,8 @@ const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => t
 /** CloudFormation's cancellation notes are not the reason a deployment failed. */
 const CANCELLED = /Resource (creation|update) cancelled|cancelled$/i;
 
-class HookIoHost implements IIoHost {
+/** Translates toolkit messages into DeployHooks calls (exported for its unit test). */
+export class HookIoHost implements IIoHost {
   /** The first resource failure seen during the current operation: the rollback reason. */
   firstFailure: string | undefined;
   stackName = '';
@@ -91,7 +92,7 @@ function findCause(err: unknown, name: string): Error | undefined {
 }
 
 /** Toolkit failures a user can act on become UserErrors; the rest propagate (exit 2). */
-function translate(err: unknown, host: HookIoHost): unknown {
+export function translate(err: unknown, host: HookIoHost): unknown {
   const build = findCause(err, 'RiverBuildError') ?? findCause(err, 'RiverConfigError');
   if (build) return new UserError(build.message, 'fix that, then run the command again (in a checkout, `npm run build` builds the publish Lambda bundle)', { code: 'build_failed', cause: err });
   if (ToolkitError.isAuthenticationError(err)) {

@@ -1,0 +1,161 @@
+/** status, logs, secret rotate and token --deployed, run in-process against the real AwsCloud over aws-sdk-client-mock. */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { jwtVerify } from 'jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AwsCloud } from '../cloud/aws.js';
+import { writeDeployedState } from '../state.js';
+import { OUTPUTS } from '../test-cloud.js';
+import { tempProject, testContext, waitFor } from '../test-context.js';
+
+const sm = mockClient(SecretsManagerClient);
+const logsMock = mockClient(CloudWatchLogsClient);
+const cfn = mockClient(CloudFormationClient);
+const ecs = mockClient(ECSClient);
+
+let project: { dir: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  for (const m of [sm, logsMock, cfn, ecs]) m.reset();
+  project = await tempProject();
+  await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
+});
+afterEach(async () => {
+  await project.cleanup();
+});
+const ctxFor = (extra: Parameters<typeof testContext>[0] extends infer O ? Partial<O> : never = {}) =>
+  testContext({ cwd: project.dir, cloud: new AwsCloud({ region: 'us-east-1' }), ...extra });
+
+describe('river secret rotate', () => {
+  it('writes one new 32-byte secret with a single PutSecretValue and no VersionStages', async () => {
+    sm.on(PutSecretValueCommand).resolves({ VersionId: 'v2' });
+    const t = ctxFor();
+    expect(await t.run(['secret', 'rotate'])).toBe(0);
+    const calls = sm.commandCalls(PutSecretValueCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input.SecretId).toBe(OUTPUTS.JwtSecretArn);
+    expect(input.VersionStages).toBeUndefined();
+    expect(Buffer.from(input.SecretString!, 'base64url')).toHaveLength(32);
+    expect(input.SecretString).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(t.io.stdout).toEqual([]);
+    expect(t.io.stderrText()).not.toContain(input.SecretString!);
+  });
+});
+
+describe('river token --deployed', () => {
+  it('signs with the AWSCURRENT value of the deployed JWT secret', async () => {
+    const secret = 'deployed-secret-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN';
+    sm.on(GetSecretValueCommand, { SecretId: OUTPUTS.JwtSecretArn }).resolves({ SecretString: secret });
+    const t = ctxFor({ env: { RIVER_JWT_SECRET: 'the-env-secret-is-not-used-with-deployed-0123456789' } });
+    expect(await t.run(['token', '--deployed', '--sub', 'u9', '--channels', 'dogs'])).toBe(0);
+    const { payload } = await jwtVerify(t.io.stdout[0]!, new TextEncoder().encode(secret));
+    expect(payload).toMatchObject({ sub: 'u9', channels: ['dogs'] });
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('without a recorded deployment: exit 1 with a hint', async () => {
+    const empty = await tempProject();
+    try {
+      const t = testContext({ cwd: empty.dir, cloud: new AwsCloud({ region: 'us-east-1' }) });
+      expect(await t.run(['token', '--deployed', '--sub', 'u1'])).toBe(1);
+      expect(t.io.stderr).toEqual(['error: no deployment recorded in .river/outputs.json', expect.stringMatching(/^hint: run `npx river deploy` first/)]);
+    } finally {
+      await empty.cleanup();
+    }
+  });
+});
+
+describe('river logs', () => {
+  it('prints the events since --since, then follows with live tail (ARN without :*) until Ctrl+C', async () => {
+    const now = Date.UTC(2026, 10, 28, 4, 0, 0);
+    logsMock.on(FilterLogEventsCommand).resolvesOnce({ events: [{ eventId: '1', timestamp: now - 60_000, message: 'listening\n', logStreamName: 's' }], nextToken: 'n' })
+      .resolvesOnce({ events: [{ eventId: '2', timestamp: now - 30_000, message: 'ready' }] });
+    async function* stream() {
+      yield { sessionStart: {} };
+      yield { sessionUpdate: { sessionResults: [{ timestamp: now + 1000, message: 'live line', logStreamName: 's' }] } };
+      await new Promise((r) => setTimeout(r, 60_000));
+    }
+    logsMock.on(StartLiveTailCommand).resolves({ responseStream: stream() } as never);
+    const t = ctxFor({ now: () => now });
+    const exit = t.run(['logs', '--follow', '--since', '5m', '--filter', 'ERROR']);
+    await waitFor(() => t.io.stdout.length >= 3, 'three log lines');
+    t.abort();
+    expect(await exit).toBe(0);
+    expect(t.io.stdout).toEqual([
+      `${new Date(now - 60_000).toISOString()} listening`,
+      `${new Date(now - 30_000).toISOString()} ready`,
+      `${new Date(now + 1000).toISOString()} live line`,
+    ]);
+    const filter = logsMock.commandCalls(FilterLogEventsCommand)[0]!.args[0].input;
+    expect(filter).toMatchObject({ logGroupName: OUTPUTS.LogGroupName, startTime: now - 300_000, filterPattern: 'ERROR' });
+    expect(logsMock.commandCalls(FilterLogEventsCommand)[1]!.args[0].input.nextToken).toBe('n');
+    const tail = logsMock.commandCalls(StartLiveTailCommand)[0]!.args[0].input;
+    expect(tail.logGroupIdentifiers).toEqual([OUTPUTS.LogGroupArn]);
+    expect(tail.logEventFilterPattern).toBe('ERROR');
+  });
+
+  it('falls back to FilterLogEvents polling when live tail is refused, without printing an event twice', async () => {
+    const now = Date.UTC(2026, 10, 28, 4, 0, 0);
+    logsMock
+      .on(FilterLogEventsCommand)
+      .resolvesOnce({ events: [{ eventId: 'a', timestamp: now - 1000, message: 'old' }] })
+      .resolves({ events: [{ eventId: 'a', timestamp: now - 1000, message: 'old' }, { eventId: 'b', timestamp: now + 500, message: 'new' }] });
+    logsMock.on(StartLiveTailCommand).rejects(Object.assign(new Error('not authorized to perform logs:StartLiveTail'), { name: 'AccessDeniedException' }));
+    const t = ctxFor({ now: () => now });
+    const exit = t.run(['logs', '-f', '--json']);
+    await waitFor(() => t.io.stdout.length >= 2, 'the polled line');
+    t.abort();
+    expect(await exit).toBe(0);
+    expect(t.io.stdout.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['old', 'new']);
+    expect(t.io.stderrText()).toMatch(/warning: live tail is not available \(AccessDeniedException\); polling every 2 s instead/);
+    const second = logsMock.commandCalls(FilterLogEventsCommand)[1]!.args[0].input;
+    expect(second.startTime).toBe(now - 1000);
+  });
+
+  it('a bad --since is exit 1 with a hint', async () => {
+    const t = ctxFor();
+    expect(await t.run(['logs', '--since', 'yesterday'])).toBe(1);
+    expect(t.io.stderr[0]).toBe('error: --since "yesterday" is not a duration');
+  });
+});
+
+describe('river status', () => {
+  it('shows the stack state, running/desired tasks and /readyz through the load balancer', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'river' }).resolves({ Stacks: [{ StackName: 'river', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(0) }] });
+    ecs.on(DescribeServicesCommand, { cluster: OUTPUTS.ClusterName, services: [OUTPUTS.ServiceName] }).resolves({
+      services: [{ status: 'ACTIVE', runningCount: 2, desiredCount: 3, pendingCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' }] }],
+    });
+    const seen: string[] = [];
+    const t = ctxFor();
+    t.ctx.fetch = (async (url: string) => {
+      seen.push(url);
+      return new Response('ok', { status: 200 });
+    }) as typeof fetch;
+    expect(await t.run(['status'])).toBe(0);
+    expect(seen).toEqual(['https://rt.example.com/readyz']);
+    expect(t.io.stdout).toEqual([
+      'stack     river (us-east-1)  UPDATE_COMPLETE  since 1970-01-01T00:00:00.000Z',
+      'tasks     2 running / 3 desired, 1 pending  (rollout IN_PROGRESS)',
+      'endpoint  https://rt.example.com/readyz  200 ready',
+    ]);
+    const json = ctxFor();
+    json.ctx.fetch = (async () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }))) as typeof fetch;
+    expect(await json.run(['status', '--json'])).toBe(0);
+    expect(JSON.parse(json.io.stdout[0]!)).toMatchObject({
+      stackName: 'river',
+      stack: { status: 'UPDATE_COMPLETE' },
+      tasks: { running: 2, desired: 3 },
+      readyz: { url: 'https://rt.example.com/readyz', ok: false, error: 'ENOTFOUND' },
+    });
+  });
+
+  it('a stack that does not exist is exit 1 with a hint', async () => {
+    cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id river does not exist'), { name: 'ValidationError' }));
+    const t = ctxFor();
+    expect(await t.run(['status'])).toBe(1);
+    expect(t.io.stderr).toEqual(['error: the stack river does not exist in us-east-1', 'hint: deploy it with `npx river deploy`']);
+  });
+});
