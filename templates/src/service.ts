@@ -165,14 +165,14 @@ export class RiverService extends Construct {
       const certificate = config.certificateArn !== undefined
         ? acm.Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn)
         : new acm.Certificate(this, 'Certificate', { domainName: config.domain, validation: acm.CertificateValidation.fromDns(zone) });
-      this.alb.addListener('Https', {
+      this.blockMetrics(this.alb.addListener('Https', {
         port: 443,
         protocol: elbv2.ApplicationProtocol.HTTPS,
         certificates: [certificate],
         sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
         open: true,
         defaultTargetGroups: [targetGroup],
-      });
+      }));
       this.alb.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,
@@ -188,18 +188,33 @@ export class RiverService extends Construct {
       }
       this.webSocketUrl = `wss://${config.domain}/v1/ws`;
     } else {
-      this.alb.addListener('Http', {
+      this.blockMetrics(this.alb.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,
         open: true,
         defaultTargetGroups: [targetGroup],
-      });
+      }));
       Annotations.of(this).addWarningV2('@river/templates:plainHttp',
         'No "domain" in river.config.json: the load balancer serves plain HTTP (ws://). Tokens travel unencrypted; set a domain and certificate for production.');
       this.webSocketUrl = `ws://${this.alb.loadBalancerDnsName}/v1/ws`;
     }
 
     this.addScaling(config, targetGroup);
+  }
+
+  /**
+   * The node's Prometheus `/metrics` has no auth by default (PROTOCOL section 4) and names channels:
+   * it is answered 404 at the public load balancer. Everything else goes to the nodes.
+   */
+  private blockMetrics(listener: elbv2.ApplicationListener): void {
+    listener.addAction('NoMetrics', {
+      priority: 10,
+      conditions: [elbv2.ListenerCondition.pathPatterns(['/metrics', '/metrics/*'])],
+      action: elbv2.ListenerAction.fixedResponse(404, {
+        contentType: 'application/json',
+        messageBody: '{"error":{"code":"not_found","message":"not served on the public endpoint"}}',
+      }),
+    });
   }
 
   /**

@@ -186,6 +186,17 @@ describe.each(NAMES)('the %s variant', (name) => {
     expect(s.warnings.join('\n')).not.toMatch(/plain HTTP/);
   });
 
+  it('does not serve the node\'s /metrics on the public load balancer', () => {
+    const s = get(name);
+    const rule = only(s.json, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+    expect(rule).toMatchObject({
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/metrics', '/metrics/*'] } }],
+      Actions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }],
+    });
+    const listener = resources(s.json, 'AWS::ElasticLoadBalancingV2::Listener').find(([, p]) => p.Port === (s.config.domain ? 443 : 80))!;
+    expect(rule.ListenerArn).toEqual(ref(listener[0]));
+  });
+
   it('encrypts the cache in transit and at rest, in the isolated subnets, open only to the tasks and the Lambda', () => {
     const s = get(name);
     if (s.config.cache.mode === 'node') {
