@@ -1,0 +1,180 @@
+/**
+ * Three River nodes on one Redis behind haproxy behave as one service: cross-node delivery,
+ * presence, cluster-wide counts, /v1/disconnect, a SIGKILLed node, a SIGTERM drain during
+ * continuous publishing, and a Redis restart without persistence. Needs `npm run build`,
+ * redis-server and haproxy (skipped outside CI when missing; failing in CI).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, waitUntil, isReady, type RiverCluster } from './harness/cluster.js';
+import { api, ClusterClient, countOf, mintToken } from './harness/cluster-client.js';
+import { haproxyAvailable, startHaproxy, type HaproxyInstance } from './harness/haproxy.js';
+import { redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
+
+const SECRET = randomBytes(32).toString('base64url');
+const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+
+describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis + haproxy', () => {
+  let redis: RedisInstance;
+  let cluster: RiverCluster;
+  let lb: HaproxyInstance;
+  let clients: ClusterClient[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await startCluster(3, {
+      RIVER_JWT_SECRET: SECRET,
+      RIVER_API_KEY: KEY,
+      RIVER_REDIS_URL: redis.url,
+      RIVER_REDIS_PREFIX: 'e2e',
+      RIVER_HEARTBEAT_MS: '2000',
+      RIVER_DRAIN_MS: '1500',
+      RIVER_HISTORY_SIZE: '1000',
+    });
+    lb = await startHaproxy(cluster.nodes.map((n) => n.port));
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await lb?.stop();
+    await cluster?.stop();
+    await redis?.stop();
+  });
+  afterEach(() => {
+    for (const c of clients) c.close();
+    clients = [];
+  });
+
+  async function client(url: string, sub: string, channels: string[], opts: { reconnect?: boolean; info?: Record<string, unknown> } = {}) {
+    const token = await mintToken(SECRET, { sub, ...(opts.info ? { info: opts.info } : {}) });
+    const c = new ClusterClient({ url, token, channels, ...opts });
+    clients.push(c);
+    await c.start();
+    return c;
+  }
+  const node = (i: number) => cluster.nodes[i]!;
+  const publish = (base: string | (() => string), channel: string, data: unknown, idempotencyKey?: string) =>
+    api(base, KEY, '/v1/publish', { channel, event: 'e', data, ...(idempotencyKey ? { idempotencyKey } : {}) });
+
+  it('delivers a publish made on one node to subscribers on the others', async () => {
+    const a = await client(node(0).ws, 'ua', ['cross']);
+    const b = await client(node(1).ws, 'ub', ['cross']);
+    for (let i = 0; i < 5; i++) expect((await publish(node(2).http, 'cross', i)).json).toEqual({ channel: 'cross', offset: i + 1 });
+    await waitUntil(() => a.offsets.get('cross')!.length === 5 && b.offsets.get('cross')!.length === 5, 5000, 'delivery');
+    expect(a.offsets.get('cross')).toEqual([1, 2, 3, 4, 5]);
+    expect(b.offsets.get('cross')).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('shows members across nodes and sends join/leave once per user', async () => {
+    const ch = 'presence-e2e';
+    const a = await client(node(0).ws, 'u1', [ch], { info: { name: 'Ann' } });
+    const b = await client(node(1).ws, 'u2', [ch], { info: { name: 'Bob' } });
+    const members = (b.subscribed.at(-1)!.members as { userId: string }[]).map((m) => m.userId).sort();
+    expect(members).toEqual(['u1', 'u2']);
+    const c = await client(node(2).ws, 'u2', [ch], { info: { name: 'Bob' } });
+    expect((c.subscribed.at(-1)!.members as unknown[]).length).toBe(2);
+    b.close();
+    c.close();
+    const aboutU2 = () => a.presence.filter((f) => (f.member as { userId: string }).userId === 'u2').map((f) => f.action);
+    await waitUntil(() => aboutU2().includes('leave'), 5000, 'leave of u2');
+    expect(aboutU2()).toEqual(['join', 'leave']);
+    const listed = await api(node(2).http, KEY, `/v1/channels/${ch}/presence`);
+    expect(listed.json.members).toEqual([{ userId: 'u1', info: { name: 'Ann' } }]);
+  });
+
+  it('answers cluster-wide subscriber counts on any node', async () => {
+    await client(node(0).ws, 'c1', ['counted']);
+    await client(node(0).ws, 'c2', ['counted']);
+    await client(node(1).ws, 'c3', ['counted']);
+    await waitUntil(async () => (await api(node(2).http, KEY, '/v1/channels/counted')).json?.subscribers === 3, 5000, 'count 3');
+    const r = await api(node(2).http, KEY, '/v1/channels/counted');
+    expect(r.json).toMatchObject({ channel: 'counted', subscribers: 3 });
+  });
+
+  it('disconnects a user on every node', async () => {
+    const cs = [await client(node(0).ws, 'u-dc', ['dc'], { reconnect: false }), await client(node(1).ws, 'u-dc', ['dc'], { reconnect: false }), await client(node(2).ws, 'u-dc', ['dc'], { reconnect: false })];
+    const other = await client(node(1).ws, 'u-other', ['dc']);
+    const r = await api(node(0).http, KEY, '/v1/disconnect', { userId: 'u-dc' });
+    expect(r).toEqual({ status: 200, json: { disconnected: 3 } });
+    await waitUntil(() => cs.every((c) => c.closes.length === 1), 5000, 'closes');
+    for (const c of cs) expect(c.closes).toEqual([4503]);
+    expect(other.open).toBe(true);
+  });
+
+  /** Publishes `total` messages one after another through the load balancer, calling `at(i)` before message i. */
+  async function publishStream(channel: string, total: number, at: (i: number) => Promise<void> | void): Promise<void> {
+    for (let i = 0; i < total; i++) {
+      await at(i);
+      const r = await publish(lb.http, channel, i, `${channel}-${i}`);
+      expect(r.status).toBe(200);
+    }
+  }
+
+  async function expectEveryMessageOnce(cs: ClusterClient[], channel: string, total: number): Promise<void> {
+    await waitUntil(() => cs.every((c) => c.offsets.get(channel)!.length >= total), 20_000, `${total} messages on every client`, 50);
+    for (const c of cs) {
+      const got = c.offsets.get(channel)!;
+      const trace = `offsets ${JSON.stringify(got.filter((o, i) => i > 0 && o <= got[i - 1]!).slice(0, 5))} out of order; subscribed ${JSON.stringify(c.subscribed.map((f) => [f.offset, f.recovered]))}; closes ${JSON.stringify(c.closes)}`;
+      expect(countOf(got, total), trace).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
+    }
+  }
+
+  it('loses nothing when a node is SIGKILLed: its clients reconnect through haproxy and recover with offsets', async () => {
+    const ch = 'killed';
+    const cs: ClusterClient[] = [];
+    for (let i = 0; i < 9; i++) cs.push(await client(lb.ws, `k${i}`, [ch]));
+    const victim = node(1);
+    try {
+      await publishStream(ch, 300, (i) => {
+        if (i === 100) victim.kill('SIGKILL');
+      });
+      expect((await victim.exited).signal).toBe('SIGKILL');
+      await expectEveryMessageOnce(cs, ch, 300);
+      // Round robin put some clients on the killed node: they reconnected and recovered.
+      expect(cs.filter((c) => c.connects > 1).length).toBeGreaterThan(0);
+      expect(cs.flatMap((c) => c.subscribed.filter((s) => s.recovered === false))).toEqual([]);
+    } finally {
+      await cluster.replace(1);
+    }
+  });
+
+  it('loses nothing when a node drains on SIGTERM during continuous publishing', async () => {
+    const ch = 'drained';
+    const cs: ClusterClient[] = [];
+    for (let i = 0; i < 9; i++) cs.push(await client(lb.ws, `d${i}`, [ch]));
+    const victim = node(2);
+    try {
+      await publishStream(ch, 300, (i) => {
+        if (i === 50) victim.kill('SIGTERM');
+      });
+      expect(await victim.exited, victim.output()).toEqual({ code: 0, signal: null });
+      await expectEveryMessageOnce(cs, ch, 300);
+      const drained = cs.filter((c) => c.closes.includes(4000));
+      expect(drained.length).toBeGreaterThan(0);
+      expect(drained.every((c) => c.connects > 1)).toBe(true);
+    } finally {
+      await cluster.replace(2);
+    }
+  });
+
+  it('tells clients recovered: false after a Redis restart without persistence, never losing silently', async () => {
+    const ch = 'redis-restart';
+    const cs = [await client(node(0).ws, 'r0', [ch]), await client(node(1).ws, 'r1', [ch]), await client(lb.ws, 'r2', [ch])];
+    for (let i = 0; i < 10; i++) await publish(lb.http, ch, i);
+    await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length === 10), 5000, 'first 10');
+
+    await redis.stop();
+    await waitUntil(async () => !(await isReady(node(0).http)) && !(await isReady(node(1).http)), 10_000, 'readyz 503');
+    const refused = await api(node(0).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: 'lost?' }, 0);
+    expect(refused.status).toBe(503);
+    expect(refused.json.error.code).toBe('unavailable');
+
+    await redis.restart();
+    await waitUntil(async () => (await Promise.all(cluster.nodes.map((n) => isReady(n.http)))).every(Boolean), 20_000, 'nodes ready again');
+    // Each client is told its position is gone (new epoch) instead of silently missing messages.
+    await waitUntil(() => cs.every((c) => c.subscribed.some((s) => s.recovered === false)), 20_000, 'recovered: false everywhere', 50);
+    await waitUntil(() => cs.every((c) => c.open), 10_000, 'clients open');
+    for (let i = 0; i < 5; i++) await publish(lb.http, ch, `after-${i}`);
+    await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length >= 15), 10_000, '5 more');
+    for (const c of cs) expect(c.offsets.get(ch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5]);
+  });
+});
