@@ -22,6 +22,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
 });
 
+// The AWS SDK's multi-line "Node 20 support ends in 2027" warning would bury the one-line errors
+// of section 8; docs/cli.md says the same thing once.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const env = process.env;
 const ctx: Context = {
   io: createNodeIO({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
