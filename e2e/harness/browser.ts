@@ -1,0 +1,37 @@
+/**
+ * Real Chromium for the browser e2e tests: the Debian `chromium` package driven by playwright-core
+ * (never a downloaded browser). Missing Chromium fails the suite in CI (`CI` set) and skips it
+ * elsewhere, with the install hint.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+export const CHROMIUM_INSTALL_HINT = 'chromium is not installed: apt-get install -y chromium';
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_PATH);
+}
+
+/** For `describe.skipIf(skipWithoutChromium())`: false when Chromium is there; throws in CI; true (skip) otherwise. */
+export function skipWithoutChromium(): boolean {
+  if (chromiumAvailable()) return false;
+  if (process.env.CI) throw new Error(`${CHROMIUM_INSTALL_HINT} (required in CI)`);
+  console.warn(`skipping browser tests: ${CHROMIUM_INSTALL_HINT}`);
+  return true;
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
