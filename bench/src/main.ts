@@ -9,6 +9,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { runCluster } from './cluster.js';
 import { runIdle } from './idle.js';
 import { renderProfile } from './profile-summary.js';
 import { checkTargets, renderTables, type RunResult } from './report.js';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     channel: { type: 'string' },
+    cluster: { type: 'string' },
   },
 });
 
@@ -68,6 +70,16 @@ async function main(): Promise<void> {
     const start = starters[name];
     if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw)`);
     run.targets.push(await runPlan(name, start, plan));
+  }
+  // Two nodes over one Redis (full runs, or --cluster N per node); skipped when redis-server is missing.
+  const perNode = values.cluster !== undefined ? Number(values.cluster) : values.full && names.includes('river') ? 19_500 : 0;
+  if (perNode > 0) {
+    log('River, two nodes over one Redis:');
+    try {
+      run.cluster = await runCluster(perNode, local, log);
+    } catch (err) {
+      log(`  skipped: ${(err as Error).message}`);
+    }
   }
   log('');
   log(renderTables(run));

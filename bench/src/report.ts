@@ -5,6 +5,7 @@
 import type { TargetResult } from './suite.js';
 import { ratio } from './stats.js';
 import type { StepResult } from './scenarios.js';
+import type { ClusterResult } from './cluster.js';
 
 export interface RunResult {
   startedAt: string;
@@ -12,6 +13,7 @@ export interface RunResult {
   machine: { cpus: number; model: string; node: string; kernel: string; loadavg: number[] };
   command: string;
   targets: TargetResult[];
+  cluster?: ClusterResult;
 }
 
 const f = (n: number | undefined, digits = 2) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
@@ -106,6 +108,11 @@ export function renderTables(run: RunResult): string {
     out.push('\nPresence storm: members join one presence channel, each join announced to all members\n');
     out.push(table(['server', 'members', 'join time s', 'join frames received/expected', 'server CPU ms', 'µs per frame'], presRows));
   }
+  if (run.cluster) {
+    const c = run.cluster;
+    out.push(`\nTwo River nodes over one Redis: ${c.connections} connections held (${c.failed} failed), RSS per connection ${c.rssPerConnBytes.map((b) => f(b / 1024)).join(' / ')} KB; Redis CPU ${f(c.redisCpuMs, 0)} ms\n`);
+    out.push(table(['step (published to node A)', 'delivered/expected', 'µs/msg (both nodes)', 'p50', 'p99', 'max'], c.steps.map((s) => [s.label, `${s.delivered}/${s.expected}`, f(s.usPerMsg), f(s.latency.p50), f(s.latency.p99), f(s.latency.max, 1)])));
+  }
   const errs = run.targets.flatMap((t) => t.errors.map((e) => `- ${t.name}: ${e}`));
   if (errs.length > 0) out.push(`\nErrors\n\n${errs.join('\n')}`);
   return out.join('\n');
@@ -146,5 +153,6 @@ export function checkTargets(run: RunResult): string[] {
   if (busy) lines.push(`${mark(busy.perSecond >= 2000)} accept while fanning out at half load: ${Math.round(busy.perSecond)}/s (≥ 2,000/s)`);
   const cut = river.rateSteps.some((s) => (s.closes['4003'] ?? 0) > 0);
   if (river.rateSteps.length > 0) lines.push(`${cut ? 'MET ' : 'n/a '} past saturation slow consumers cut (4003): ${cut ? 'yes' : 'no saturation step reached a cut'}`);
+  if (run.cluster) lines.push(`${mark(run.cluster.connections >= 39_000)} two nodes over one Redis hold ${run.cluster.connections} connections (≥ 39,000)`);
   return lines;
 }
