@@ -80,7 +80,7 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
   try {
     node = await server.startRiver(config, { logger });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'EADDRINUSE') {
       throw new UserError(`port ${port} on ${opts.host} is already in use`, 'stop the other process, or pass --port N (--port 0 picks a free one)', { code: 'port_in_use', cause: err });
     }
@@ -127,6 +127,15 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
       await writeDevState(ctx.cwd, rest).catch(() => undefined);
     }
   }
+}
+
+/** The errno code of an error or of one of its causes (the server wraps listen errors in ConfigError). */
+function errnoOf(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 export function aborted(signal: AbortSignal): Promise<void> {
