@@ -11,6 +11,7 @@ import { registerDev } from './commands/dev.js';
 import { registerToken } from './commands/token.js';
 import { registerPublish } from './commands/publish.js';
 import { registerListen } from './commands/listen.js';
+import { registerBench } from './commands/bench.js';
 import { registerCloudCommands } from './commands/cloud-commands.js';
 
 function version(): string {
@@ -46,6 +47,7 @@ export function buildProgram(ctx: Context): Command {
   registerToken(program, ctx);
   registerPublish(program, ctx);
   registerListen(program, ctx);
+  registerBench(program, ctx);
   registerCloudCommands(program, ctx);
   return program;
 }
