@@ -64,7 +64,6 @@ export class PublishApi extends Construct {
         RIVER_REDIS_URL: cache.url,
         RIVER_REDIS_CLUSTER: String(cache.cluster),
         RIVER_REDIS_PASSWORD_SECRET_ID: secrets.cacheAuth.secretArn,
-        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     secrets.apiKey.grantRead(this.fn);
