@@ -87,7 +87,11 @@ export interface DeployProgress {
 
 /** A question the toolkit asks before going on (security-sensitive changes, destroy). */
 export interface DeployQuestion {
-  kind: 'security-changes' | 'destroy' | 'other';
+  /**
+   * security-changes: IAM or security-group changes; destructive-changes: resources replaced or
+   * deleted (a replaced secret would invalidate every token); both need approval (or --yes).
+   */
+  kind: 'security-changes' | 'destructive-changes' | 'destroy' | 'other';
   message: string;
 }
 

@@ -53,9 +53,11 @@ describe('HookIoHost', () => {
       ({ time: new Date(), level: 'info', action: 'deploy', code, message: `question ${code}`, data, defaultResponse }) as never;
     expect(await h.requestResponse(req('CDK_TOOLKIT_I5060', { permissionChangeType: 'broadening', motivation: 'm' }, true))).toBe(false);
     expect(await h.requestResponse(req('CDK_TOOLKIT_I5060', { permissionChangeType: 'none', motivation: 'm' }, true))).toBe(false);
+    expect(await h.requestResponse(req('CDK_TOOLKIT_I5060', { permissionChangeType: 'none', destructiveChanges: [{ stackName: 'river', logicalId: 'JwtSecret', resourceType: 'AWS::SecretsManager::Secret' }] }, true))).toBe(false);
     expect(await h.requestResponse(req('CDK_TOOLKIT_I7010', { motivation: 'm' }, true))).toBe(false);
     expect(await h.requestResponse(req('CDK_TOOLKIT_I9210', {}, 'delete-all'))).toBe('delete-all');
-    expect(questions.map((q) => q.kind)).toEqual(['security-changes', 'other', 'destroy']);
+    expect(questions.map((q) => q.kind)).toEqual(['security-changes', 'other', 'destructive-changes', 'destroy']);
+    expect(questions[2]!.message).toContain('JwtSecret (AWS::SecretsManager::Secret)');
   });
 
   it('passes warnings on, and ignores subprocess stderr lines (CDK_ASSEMBLY_E1002)', async () => {

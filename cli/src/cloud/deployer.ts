@@ -64,11 +64,18 @@ export class HookIoHost implements IIoHost {
   }
 
   async requestResponse<T>(msg: IoRequest<unknown, T>): Promise<T> {
-    const data = msg.data as { permissionChangeType?: string; motivation?: string } | undefined;
+    const data = msg.data as
+      | { permissionChangeType?: string; motivation?: string; destructiveChanges?: { logicalId: string; resourceType?: string }[] }
+      | undefined;
     let question: DeployQuestion;
     if (msg.code === 'CDK_TOOLKIT_I5060') {
       const security = data?.permissionChangeType !== undefined && data.permissionChangeType !== 'none';
-      question = { kind: security ? 'security-changes' : 'other', message: msg.message };
+      const destructive = data?.destructiveChanges ?? [];
+      if (security) question = { kind: 'security-changes', message: msg.message };
+      else if (destructive.length > 0) {
+        const list = destructive.map((d) => `  ${d.logicalId}${d.resourceType ? ` (${d.resourceType})` : ''}`).join('\n');
+        question = { kind: 'destructive-changes', message: `${msg.message}\n\nResources replaced or deleted:\n${list}` };
+      } else question = { kind: 'other', message: msg.message };
     } else if (msg.code === 'CDK_TOOLKIT_I7010') {
       question = { kind: 'destroy', message: msg.message };
     } else if (typeof msg.defaultResponse === 'boolean') {

@@ -89,6 +89,21 @@ describe('river deploy', () => {
     expect(tty.io.stderr.at(-2)).toBe('error: deployment cancelled: nothing was changed');
   });
 
+  it('destructive changes (a replaced resource) need the same approval; other changes go ahead', async () => {
+    const asking = (kind: 'destructive-changes' | 'other') =>
+      fakeDeployer({
+        deploy: async (config, opts) => {
+          if (!(await opts.confirm({ kind, message: 'JwtSecret replaced' }))) throw new Error('DeployAborted');
+          return { stackName: config.name, outputs: { ...OUTPUTS } };
+        },
+      });
+    const ci = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: asking('destructive-changes'), which: docker });
+    expect(await ci.run(['deploy'])).toBe(1);
+    expect(ci.io.stderr.at(-2)).toBe('error: this deployment replaces or deletes resources and needs approval');
+    const other = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: asking('other'), which: docker });
+    expect(await other.run(['deploy'])).toBe(0);
+  });
+
   it('missing AWS credentials: exit 1, one line and a hint, no stack trace, before anything else', async () => {
     const sts = mockClient(STSClient);
     try {

@@ -75,16 +75,22 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
       io.warn(line);
     },
     async confirm(q) {
-      if (q.kind !== 'security-changes' || opts.yes) return true;
+      const needsApproval = q.kind === 'security-changes' || q.kind === 'destructive-changes';
+      if (!needsApproval || opts.yes) return true;
+      const what = q.kind === 'security-changes' ? 'changes IAM permissions or security groups' : 'replaces or deletes resources';
       if (!io.isTTY) {
-        refusal = new UserError('this deployment changes IAM permissions or security groups and needs approval', 'review it with `npx river synth`, then run `npx river deploy --yes`', {
+        refusal = new UserError(`this deployment ${what} and needs approval`, 'review it with `npx river synth`, then run `npx river deploy --yes`', {
           code: 'needs_approval',
         });
         return false;
       }
       spinner.stop();
       io.info(q.message);
-      const ok = await io.prompt.confirm({ message: 'Deploy these security-sensitive changes?', flag: '--yes', default: false });
+      const ok = await io.prompt.confirm({
+        message: q.kind === 'security-changes' ? 'Deploy these security-sensitive changes?' : 'Deploy, replacing or deleting these resources?',
+        flag: '--yes',
+        default: false,
+      });
       if (!ok) refusal = new UserError('deployment cancelled: nothing was changed', 'run `npx river deploy` again and answer yes, or pass --yes', { code: 'cancelled' });
       spinner = io.spinner(lastText);
       return ok;

@@ -45,6 +45,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 
 type Outcome =
   | { kind: 'aborted' }
+  | { kind: 'refused'; reason: string }
   | { kind: 'closed'; code: number; reason: string; wasReady: boolean }
   | { kind: 'failed'; err: Error; wasReady: boolean; status?: number };
 
@@ -60,6 +61,11 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
     const token = await mintToken(secret, { sub: LISTENER_SUB, channels: unique }, TOKEN_TTL_SECONDS, ctx.now());
     const outcome = await session(ctx.io, located.target, token, unique, positions, ctx.signal);
     if (outcome.kind === 'aborted') return;
+    if (outcome.kind === 'refused') {
+      throw new UserError(`the node refused every subscription (${outcome.reason})`, 'check the channel names, and that the token may subscribe to them (`channels` claim)', {
+        code: 'subscriptions_refused',
+      });
+    }
     if (outcome.wasReady) {
       everReady = true;
       attempt = 0;
@@ -102,6 +108,7 @@ function firstFailure(target: Target, outcome: Extract<Outcome, { kind: 'failed'
 function session(io: IO, target: Target, token: string, channels: string[], positions: Map<string, StreamPosition>, signal: AbortSignal): Promise<Outcome> {
   return new Promise((resolve) => {
     let wasReady = false;
+    const refused = new Set<string>();
     let failure: { err: Error; status?: number } | undefined;
     let done = false;
     const finish = (outcome: Outcome) => {
@@ -162,9 +169,17 @@ function session(io: IO, target: Target, token: string, channels: string[], posi
           io.info(`${channel}: ${member?.userId ?? '?'} ${frame.action === 'join' ? 'joined' : 'left'}`);
           break;
         }
-        case 'error':
-          io.warn(`${String(frame.code)}: ${String(frame.message)}${channel ? ` (${channel})` : ''}`);
+        case 'error': {
+          const reason = `${String(frame.code)}: ${String(frame.message)}`;
+          io.warn(`${reason}${channel ? ` (${channel})` : ''}`);
+          // A refused subscribe echoes its id (the channel name).
+          if (typeof frame.id === 'string' && channels.includes(frame.id)) refused.add(frame.id);
+          if (refused.size === channels.length) {
+            finish({ kind: 'refused', reason });
+            ws.close(1000, 'bye');
+          }
           break;
+        }
         case 'ping':
           send({ type: 'pong' });
           break;

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, startRiver, type RiverNode } from '@river/server';
 import { writeDevState } from '../state.js';
@@ -59,6 +60,26 @@ describe('river publish / river listen against a real node', () => {
     expect(await t.run(['listen', 'dogs'])).toBe(1);
     expect(t.io.stderr[0]).toMatch(/^error: the node closed the connection \(4500 token_invalid/);
     expect(t.io.stderr[1]).toMatch(/^hint: .*RIVER_JWT_SECRET/);
+  });
+
+  it('every subscription refused is exit 1 with the reason (a scripted server)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    wss.on('connection', (ws) =>
+      ws.on('message', (raw) => {
+        const f = JSON.parse(raw.toString()) as { type: string; id?: string; channel?: string };
+        if (f.type === 'auth') ws.send(JSON.stringify({ type: 'ready', connectionId: 'c1', userId: 'cli-listener', heartbeatMs: 25000 }));
+        if (f.type === 'subscribe') ws.send(JSON.stringify({ type: 'error', code: 'forbidden', message: 'not allowed', channel: f.channel, id: f.id }));
+      }),
+    );
+    await new Promise((r) => wss.once('listening', r));
+    try {
+      const { port } = wss.address() as { port: number };
+      const t = testContext({ cwd: project.dir });
+      expect(await t.run(['listen', 'a', 'b', '--url', `http://127.0.0.1:${port}`])).toBe(1);
+      expect(t.io.stderr.slice(-2)).toEqual(['error: the node refused every subscription (forbidden: not allowed)', expect.stringMatching(/^hint: check the channel names/)]);
+    } finally {
+      wss.close();
+    }
   });
 
   it('nothing listening is exit 1 with the hint to start a dev node', async () => {
