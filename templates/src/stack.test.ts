@@ -292,9 +292,10 @@ describe('all variants', () => {
   const KNOWN_FALSE_POSITIVE = /^Resources\/[^/]+\/Properties\/Tags$/;
   const lint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
   const hasLint = lint.status === 0;
-  if (!hasLint && !process.env.CI) console.warn('cfn-lint is not installed (pip install cfn-lint): its check is skipped outside CI');
-  it.skipIf(!hasLint && !process.env.CI)('pass cfn-lint without errors', () => {
-    expect(hasLint, 'cfn-lint is required in CI').toBe(true);
+  // Issue 6: run it when the command exists (it does on the project's machines), skip with a note
+  // elsewhere, and fail (CI included) when it is present and reports an error.
+  if (!hasLint) console.warn('cfn-lint is not installed (pip install cfn-lint): the cfn-lint check is skipped');
+  it.skipIf(!hasLint)('pass cfn-lint without errors', () => {
     const files = NAMES.map((n) => join(get(n).dir, `${get(n).stackName}.template.json`));
     let text: string;
     try {
