@@ -1,5 +1,6 @@
 /** The shims as real processes: bin/river (a checkout) and cli/bin/river.js (what npm links as `river`). Needs `npm run build`. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -43,5 +44,27 @@ describe.skipIf(!built)('bin/river as a process (after npm run build)', () => {
     const err = await run(process.execPath, [`${root}bin/river`, 'token', '--sub', 'u1', '--ttl', 'x'], { cwd: project.dir }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 1, stdout: '' });
     expect((err as { stderr: string }).stderr).toMatch(/^error: --ttl "x" is not a duration\nhint: /);
+  });
+
+  it('river dev as a process: prints its URLs, serves, and SIGTERM drains it to exit 0', async () => {
+    const child = spawn(process.execPath, [`${root}bin/river`, 'dev', '--port', '0', '--json'], {
+      cwd: project.dir,
+      env: { ...process.env, RIVER_DRAIN_MS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const printed = JSON.parse(out.split('\n')[0]!) as { url: string; wsUrl: string; apiKey: string; token: string };
+      expect((await fetch(`${printed.url}/healthz`)).status).toBe(200);
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+      await expect(fetch(`${printed.url}/healthz`)).rejects.toThrow();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
