@@ -73,6 +73,8 @@ export interface PoolStats {
   lastError: string;
   closes: Record<string, number>;
   hist: Histogram;
+  /** CPU time of all worker processes so far, ms. */
+  cpuMs: number;
 }
 
 export interface OpenTotals {
@@ -154,6 +156,7 @@ export class WorkerPool {
       lastError: all.find((s) => s.lastError !== '')?.lastError ?? '',
       closes,
       hist,
+      cpuMs: sum((s) => s.cpuMs),
     };
   }
 

@@ -63,11 +63,11 @@ export function renderTables(run: RunResult): string {
   const latRows: string[][] = [];
   for (const t of run.targets) {
     for (const s of t.steps) {
-      latRows.push([t.name, `${s.label}`, String(s.subscribers), k(s.deliveredPerSec), `${s.delivered}/${s.expected}`, f(s.latency.p50), f(s.latency.p99), f(s.latency.max, 1)]);
+      latRows.push([t.name, `${s.label}`, String(s.subscribers), k(s.deliveredPerSec), `${s.delivered}/${s.expected}`, f(s.latency.p50), f(s.latency.p99), f(s.latency.max, 1), f(s.generatorUsPerMsg)]);
     }
   }
   out.push('\nDelivered msg/s and publish→deliver latency (ms)\n');
-  out.push(table(['server', 'step', 'subscribers', 'delivered/s', 'delivered/expected', 'p50', 'p99', 'max'], latRows));
+  out.push(table(['server', 'step', 'subscribers', 'delivered/s', 'delivered/expected', 'p50', 'p99', 'max', 'generator µs/msg'], latRows));
 
   const rateRows: string[][] = [];
   for (const t of run.targets) {

@@ -47,6 +47,8 @@ export interface StepResult {
   /** Server CPU over the step, ms (NaN for a remote target). */
   cpuMs: number;
   usPerMsg: number;
+  /** The load generator's own CPU (all workers) per delivered message. */
+  generatorUsPerMsg: number;
   /** Delivered messages per second over the step. */
   deliveredPerSec: number;
   /** Offered deliveries per second (publish rate × batch × subscribers). */
@@ -82,6 +84,7 @@ export async function fanoutStep(ctx: Ctx, o: StepOptions): Promise<StepResult> 
   publisher.ok = 0;
   publisher.failed = 0;
   const cpu0 = sample(target);
+  const gen0 = (await pool.stats()).cpuMs;
   const t0 = performance.now();
   const send = o.batch > 1 ? () => publisher.batch(o.channel, o.batch, o.coalesce) : () => publisher.publish(o.channel);
   await paced(o.requests, 1000 / o.rate, send, o.maxInFlight ?? 64);
@@ -112,6 +115,7 @@ export async function fanoutStep(ctx: Ctx, o: StepOptions): Promise<StepResult> 
     delivered: stats.messages,
     cpuMs,
     usPerMsg: usPerMessage(cpuMs, stats.messages),
+    generatorUsPerMsg: usPerMessage(stats.cpuMs - gen0, stats.messages),
     deliveredPerSec: stats.messages / seconds,
     offeredPerSec: o.rate * o.batch * o.subscribers,
     latency: summarize(stats.hist),

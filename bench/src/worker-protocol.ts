@@ -49,4 +49,6 @@ export interface WorkerStats {
   lastError: string;
   closes: Record<string, number>;
   hist: SparseHistogram;
+  /** The worker process's own CPU time so far, ms. */
+  cpuMs: number;
 }

@@ -68,6 +68,10 @@ function stats(): WorkerStats {
     lastError: counters.lastError,
     closes: counters.closes,
     hist: counters.hist.toJSON(),
+    cpuMs: (() => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    })(),
   };
 }
 
