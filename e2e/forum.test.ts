@@ -1,6 +1,7 @@
 // The forum example in real Chromium against a real River node process, with a TCP proxy between the
 // browsers and River: cross-page posts and presence, a network cut, a node restart and short-lived
 // tokens — every post shown exactly once, in order.
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,7 @@ import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
 const SECRET = 'forum-e2e-secret-0123456789-abcdefghijklmnopqrstuv';
 const API_KEY = 'forum-e2e-key';
 const OUTPUT = fileURLToPath(new URL('./output/', import.meta.url));
+const CLIENT_BUNDLE = fileURLToPath(new URL('../sdks/client/dist/river.min.js', import.meta.url));
 
 let river: RestartableRiver;
 let proxy: TcpProxy;
@@ -91,6 +93,7 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
   const all: string[] = [];
 
   beforeAll(async () => {
+    if (!existsSync(CLIENT_BUNDLE)) throw new Error(`${CLIENT_BUNDLE} is missing: run \`npm run build\` first`);
     dataDir = await mkdtemp(join(tmpdir(), 'river-forum-e2e-'));
     river = await startRiver({ RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_HEARTBEAT_MS: '1000', RIVER_DRAIN_MS: '200' }, 'forum-river');
     proxy = await startTcpProxy(river.port);
