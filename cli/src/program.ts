@@ -60,6 +60,11 @@ export async function run(argv: readonly string[], ctx: Context): Promise<ExitCo
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_CODES.ok;
   } catch (err) {
+    if (ctx.signal.aborted && err instanceof Error && err.name === 'AbortError') {
+      ctx.io.error('error: interrupted');
+      ctx.io.info('hint: run the command again to finish what it was doing');
+      return EXIT_CODES.user;
+    }
     return report(err, ctx.io, verbose, program, argv);
   }
 }

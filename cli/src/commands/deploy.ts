@@ -68,7 +68,7 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
   let refusal: UserError | undefined;
   const hooks: DeployHooks = {
     onProgress(p) {
-      lastText = progressText('deploying', stackName, p);
+      lastText = progressText('deploying', p.stackName || stackName, p);
       spinner.update(lastText);
     },
     onInfo(line) {
@@ -171,7 +171,7 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
   const spinner = io.spinner(`destroying ${stackName}…`);
   try {
     await deployer.destroy(config, {
-      onProgress: (p) => spinner.update(progressText('destroying', stackName, p)),
+      onProgress: (p) => spinner.update(progressText('destroying', p.stackName || stackName, p)),
       onInfo: (line) => io.warn(line),
       confirm: async () => true, // asked above
     });

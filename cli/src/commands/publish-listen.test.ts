@@ -82,6 +82,13 @@ describe('river publish / river listen against a real node', () => {
     }
   });
 
+  it('Ctrl+C during a request is exit 1 "interrupted", not a failure', async () => {
+    const t = testContext({ cwd: project.dir });
+    t.abort();
+    expect(await t.run(['publish', 'dogs', 'e'])).toBe(1);
+    expect(t.io.stderr).toEqual(['error: interrupted', 'hint: run the command again to finish what it was doing']);
+  });
+
   it('nothing listening is exit 1 with the hint to start a dev node', async () => {
     const closed = await freePort();
     await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}` });
