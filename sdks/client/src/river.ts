@@ -275,6 +275,7 @@ export class River {
           return p.reject(new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: p.frame.channel }));
         }
         const sub = f.id !== undefined ? this.#subIds.get(f.id) : undefined;
+        if (sub !== undefined) this.#subIds.delete(f.id!);
         const ch = this.#channels.get(sub ?? f.channel ?? '');
         if (ch) return ch._frame({ ...f, channel: ch.name });
         return this.#report(new RiverError(f.code ?? 'internal', f.message ?? 'server error'));
