@@ -160,6 +160,16 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     await expectPosts(b, all);
   });
 
+  it('follows the browser going offline and online', async () => {
+    await contexts[0]!.setOffline(true);
+    await until('page a notices it is offline', async () => (await a.getAttribute('#status', 'title')) === 'offline', 5000);
+    await post(b, 'posted while a was offline');
+    all.push('posted while a was offline');
+    await contexts[0]!.setOffline(false);
+    await expectPosts(a, all);
+    expect(await stateOf(a)).toBe('connected');
+  });
+
   it('heals after a River node restart (stop by PID, start on the same port), every post once and in order', async () => {
     const oldPid = river.pid;
     await river.stop();
