@@ -66,8 +66,16 @@ const SUBSCRIBE_CHUNK = 1000;
 /** Longest a read waits for live delivery to catch up (a lost marker: the connection dropped). */
 const SYNC_TIMEOUT_MS = 1000;
 
+/**
+ * A new epoch candidate, unique per call (a random per-process base and a counter): the scripts
+ * use it only when a channel's state is gone, and it must never repeat an earlier epoch.
+ * Base64url and base 36: no `:` (the envelope's delimiter).
+ */
+const EPOCH_BASE = randomBytes(6).toString('base64url');
+let epochSeq = 0;
 function newEpoch(): string {
-  return randomBytes(6).toString('base64url');
+  epochSeq = (epochSeq + 1) % Number.MAX_SAFE_INTEGER;
+  return `${EPOCH_BASE}${epochSeq.toString(36)}`;
 }
 
 interface PendingControl {
