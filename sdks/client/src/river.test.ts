@@ -301,6 +301,22 @@ describe('River client state machine', () => {
     expect(listeners.size).toBe(0);
   });
 
+  it('listens to online/offline on globalThis when it has addEventListener (browsers)', async () => {
+    const added: string[] = [];
+    const removed: string[] = [];
+    vi.stubGlobal('addEventListener', (t: string) => added.push(t));
+    vi.stubGlobal('removeEventListener', (t: string) => removed.push(t));
+    try {
+      const river = new River({ url: 'ws://x/v1/ws', token: 't', WebSocket: FakeSocket, clock });
+      await flush();
+      expect(added.sort()).toEqual(['offline', 'online']);
+      river.close();
+      expect(removed.sort()).toEqual(['offline', 'online']);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('validates options with exact messages', () => {
     expect(() => new River({ url: '', token: 't', WebSocket: FakeSocket })).toThrow('River: options.url must be a WebSocket URL');
     expect(() => new River({ url: 'ws://x', token: 1 as never, WebSocket: FakeSocket })).toThrow(/options.token/);

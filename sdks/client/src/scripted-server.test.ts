@@ -117,6 +117,24 @@ describe('client against a scripted server', () => {
     expect(calls).toBe(2); // the cached token until the first 4500, then one fresh token
   });
 
+  it('4002 reconnects at once with a fresh token; 4503 stops without a retry', async () => {
+    script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
+    let calls = 0;
+    const { river, states } = client({ token: async () => `t${++calls}`, minReconnectDelayMs: 5_000, random: () => 0.99 });
+    river.subscribe('dogs');
+    await waitFor(() => river.state === 'connected');
+    conns[0]!.ws.close(4002, 'token_expired');
+    const auth = await (await waitFor(() => conns[1])).next('auth');
+    expect(auth.token).toBe('t2');
+    await waitFor(() => river.state === 'connected');
+    conns[1]!.ws.close(4503, 'user_disconnected');
+    await waitFor(() => river.state === 'disconnected');
+    expect(states.at(-1)).toMatchObject({ reason: 'user_disconnected', code: 4503 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(conns).toHaveLength(2);
+    expect(calls).toBe(2);
+  });
+
   it('refreshes a short-lived token on the same connection', async () => {
     script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
     const tokens: string[] = [];

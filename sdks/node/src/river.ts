@@ -61,6 +61,14 @@ export interface ChannelInfo {
   offset: number;
 }
 
+/**
+ * The request type a token handler's callback sees when none is given: node's IncomingMessage plus
+ * whatever the framework added (Express's `req.get()`, a session's `req.user` …). Pass your framework's
+ * type for full checking: `river.tokenHandler<express.Request>((req) => …)`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type FrameworkRequest = IncomingMessage & { [key: string]: any };
+
 /** River's backend SDK: publishes and queries over the HTTP API, mints client tokens. */
 export class River {
   readonly #http: HttpOptions | undefined;
@@ -146,7 +154,7 @@ export class River {
    * An Express/Connect handler for the client's `token` function: `app.get('/river-token',
    * river.tokenHandler((req) => ({ sub: req.user.id })))`. Answers the JWT as text/plain, or 401.
    */
-  tokenHandler<Req extends IncomingMessage = IncomingMessage>(
+  tokenHandler<Req extends IncomingMessage = FrameworkRequest>(
     claimsFor: ClaimsFor<Req>,
     options?: TokenOptions,
   ): (req: Req, res: ServerResponse, next?: (err?: unknown) => void) => Promise<void> {
