@@ -51,12 +51,12 @@ describe('River client state machine', () => {
     ws1.receive({ type: 'message', channel: 'dogs', event: 'x', data: 1, offset: 1, ts: 1 });
     ws1.drop(1006);
     expect(states.at(-1)).toMatchObject({ from: 'connected', to: 'reconnecting', reason: 'network', code: 1006 });
-    expect(clock.pending()).toEqual([250]); // random 0.5 × 500 ms
-    // First retry fails too: the next delay doubles.
-    await clock.advance(250);
+    expect(clock.pending()).toEqual([750]); // 500 ms + random 0.5 × 500 ms
+    // First retry fails too: the jitter range doubles.
+    await clock.advance(750);
     FakeSocket.last().drop(1006);
-    expect(clock.pending()).toEqual([500]);
-    await clock.advance(500);
+    expect(clock.pending()).toEqual([1000]);
+    await clock.advance(1000);
     const ws3 = FakeSocket.last();
     expect(FakeSocket.all).toHaveLength(3);
     ws3.accept();
@@ -67,7 +67,7 @@ describe('River client state machine', () => {
     expect(recovered).toEqual([false, true]);
     // After a successful connection the backoff starts over.
     ws3.drop(1006);
-    expect(clock.pending()).toEqual([250]);
+    expect(clock.pending()).toEqual([750]);
   });
 
   it('a new epoch means not recovered: the position restarts from the server', async () => {
