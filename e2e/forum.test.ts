@@ -131,8 +131,8 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     await mkdir(OUTPUT, { recursive: true });
     const shots = [await a.screenshot(), await b.screenshot()].map((png) => `data:image/png;base64,${png.toString('base64')}`);
     const board = await contexts[0]!.newPage();
-    await board.setViewportSize({ width: 1340, height: 560 });
-    await board.setContent(`<body style="margin:0;padding:10px;display:flex;gap:20px;background:#333">${shots.map((s) => `<img src="${s}">`).join('')}</body>`);
+    await board.setViewportSize({ width: 1320, height: 540 });
+    await board.setContent(`<body style="margin:0;padding:10px;display:flex;gap:20px;background:#333">${shots.map((s) => `<img style="width:640px;height:520px;flex:none" src="${s}">`).join('')}</body>`);
     await board.screenshot({ path: join(OUTPUT, 'forum-two-pages.png') });
     await board.close();
   });
