@@ -171,7 +171,9 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
     await redis.restart();
     await waitUntil(async () => (await Promise.all(cluster.nodes.map((n) => isReady(n.http)))).every(Boolean), 20_000, 'nodes ready again');
     // Each client is told its position is gone (new epoch) instead of silently missing messages.
-    await waitUntil(() => cs.every((c) => c.subscribed.some((s) => s.recovered === false)), 20_000, 'recovered: false everywhere', 50);
+    await waitUntil(() => cs.every((c) => c.subscribed.some((s) => s.recovered === false)), 20_000, 'recovered: false everywhere', 50).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(cs.map((c) => ({ closes: c.closes, frames: c.frames.filter((f) => f.type !== 'message').slice(-4) })))}`);
+    });
     await waitUntil(() => cs.every((c) => c.open), 10_000, 'clients open');
     for (let i = 0; i < 5; i++) await publish(lb.http, ch, `after-${i}`);
     await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length >= 15), 10_000, '5 more');

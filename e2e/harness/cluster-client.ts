@@ -121,6 +121,17 @@ export class ClusterClient {
         case 'ping':
           ws.send('{"type":"pong"}');
           break;
+        case 'error':
+          // A node whose bus is not back yet refuses the subscribe (`unavailable`): retry, like the SDK.
+          if (f.code === 'unavailable' && typeof f.channel === 'string') {
+            const channel = f.channel;
+            setTimeout(() => {
+              if (ws.readyState !== WebSocket.OPEN) return;
+              const since = this.positions.get(channel);
+              ws.send(JSON.stringify({ type: 'subscribe', channel, ...(since ? { since } : {}) }));
+            }, 200);
+          }
+          break;
         default:
           break;
       }

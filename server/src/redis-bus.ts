@@ -106,6 +106,7 @@ export class RedisBus implements Bus {
   private timers: NodeJS.Timeout[] = [];
   private readonly pendingControl = new Map<string, PendingControl>();
   private recovering: Promise<void> | undefined;
+  private recoverAgain = false;
   private readonly syncs = new Map<string, () => void>();
   private syncSeq = 0;
 
@@ -552,7 +553,17 @@ export class RedisBus implements Bus {
   private onConnectionReady(): Promise<void> {
     if (this.state === 'closed' || this.state === 'new' || this.state === 'ready') return Promise.resolve();
     if (!isClientReady(this.cmd) || !isClientReady(this.sub)) return Promise.resolve();
-    this.recovering ??= this.recover().finally(() => {
+    if (this.recovering !== undefined) {
+      // A connection came back while a recovery was running: run it again if that one fails.
+      this.recoverAgain = true;
+      return this.recovering;
+    }
+    this.recovering = (async () => {
+      do {
+        this.recoverAgain = false;
+        await this.recover();
+      } while (this.recoverAgain && this.state !== 'ready' && this.state !== 'closed');
+    })().finally(() => {
       this.recovering = undefined;
     });
     return this.recovering;
@@ -569,7 +580,10 @@ export class RedisBus implements Bus {
       await this.subscribeNames(names);
     } catch (err) {
       this.opts.onError?.(err);
-      return; // the next 'ready' tries again
+      // The next 'ready' tries again; if both connections stayed up (a timeout), retry shortly.
+      const retry = setTimeout(() => void this.onConnectionReady(), 500);
+      retry.unref();
+      return;
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
     for (const c of channels) this.applied.add(c);
