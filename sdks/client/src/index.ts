@@ -1,4 +1,5 @@
-export { River, type RiverOptions, type StateChange, type Clock, type WebSocketLike, type WebSocketConstructor, type NetworkEvents, type TokenSource } from './river.js';
+export { River } from './river.js';
+export type { RiverOptions, StateChange, Clock, WebSocketLike, WebSocketConstructor, NetworkEvents, TokenSource } from './options.js';
 export { Channel, type Member, type MessageMeta, type StreamPosition, type SubscribedInfo } from './channel.js';
 export { RiverError } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';

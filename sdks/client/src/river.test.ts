@@ -1,7 +1,8 @@
 // The client driven through an in-memory WebSocket and a manual clock: the state machine, backoff,
 // close codes, refresh, liveness, dedupe, presence, publish acks and error containment.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { River, type RiverOptions, type StateChange } from './river.js';
+import type { RiverOptions, StateChange } from './options.js';
+import { River } from './river.js';
 import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
 
 let clock: FakeClock;

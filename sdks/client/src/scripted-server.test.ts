@@ -2,7 +2,8 @@
 // WebSocketServer on port 0 whose replies each test writes. Real timers, small delays.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { River, type RiverOptions, type StateChange } from './river.js';
+import type { RiverOptions, StateChange } from './options.js';
+import { River } from './river.js';
 import { fakeJwt } from './test-fakes.js';
 
 type Frame = Record<string, unknown> & { type: string };

@@ -1,5 +1,5 @@
 // Test doubles for the client: a manual clock and an in-memory WebSocket whose server side the test drives.
-import type { Clock } from './river.js';
+import type { Clock } from './options.js';
 
 export class FakeClock implements Clock {
   #now = 1_800_000_000_000;

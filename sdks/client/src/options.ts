@@ -1,0 +1,68 @@
+/** The client's options and the seams tests inject (WebSocket, clock, network events). */
+import type { ConnectionState } from './state.js';
+
+/** Timers and time, injectable so tests can drive them. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The part of the browser WebSocket API River uses (`globalThis.WebSocket`, or `ws` in Node). */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Where `online` / `offline` come from (default: `globalThis` when it has `addEventListener`). */
+export interface NetworkEvents {
+  addEventListener(type: string, fn: () => void): void;
+  removeEventListener(type: string, fn: () => void): void;
+}
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface RiverOptions {
+  /** The WebSocket endpoint, e.g. `wss://rt.example.com/v1/ws`. */
+  url: string;
+  /** A JWT, or a function returning one; called again before `exp`, on 4002 and once on 4500. */
+  token: TokenSource;
+  /** WebSocket implementation (default `globalThis.WebSocket`; pass `ws`'s export in Node 20). */
+  WebSocket?: WebSocketConstructor;
+  /** Connect at once (default true; otherwise call `connect()`). */
+  autoConnect?: boolean;
+  /** Backoff of reconnects: first cap and largest delay (defaults 500 ms and 30 s). */
+  minReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** Longest wait for the socket to open and `ready` to arrive (default 15 s). */
+  timeoutMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  network?: NetworkEvents | null;
+}
+
+export interface StateChange {
+  from: ConnectionState;
+  to: ConnectionState;
+  /** Why: `connect`, `ready`, a close name (`server_restarting`, `token_invalid` …), `network`,
+   *  `heartbeat_timeout`, `timeout`, `offline`, `online`, `token_error` or `closed` (the app called close()). */
+  reason: string;
+  /** The close code, when a close caused the change. */
+  code?: number;
+}
+
+/** The browser WebSocket API's handler properties, as River sets them. */
+export interface Socket extends WebSocketLike {
+  onopen: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number }) => void) | null;
+  onerror: (() => void) | null;
+}
+
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
