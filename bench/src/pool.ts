@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Histogram } from './stats.js';
+import { Histogram, summarize, type LatencySummary } from './stats.js';
 import type { OpenResult, OpenSpec, WorkerCommand, WorkerReply, WorkerStats } from './worker-protocol.js';
 
 /** Most sockets one worker holds (the per-process fd limit here is 20,000). */
@@ -85,6 +85,8 @@ export interface OpenTotals {
   elapsedMs: number;
   /** Established connections per second over that time. */
   perSecond: number;
+  /** Connect → subscribed time per connection, ms. */
+  handshake: LatencySummary;
 }
 
 export class WorkerPool {
@@ -117,14 +119,17 @@ export class WorkerPool {
     const parts = this.workers.map((w, i) => {
       const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const firstIndex = base + Math.floor(count / n) * i + Math.min(i, count % n);
-      if (share === 0) return Promise.resolve<OpenResult>({ ok: 0, failed: 0, firstError: '', elapsedMs: 0 });
+      if (share === 0) return Promise.resolve<OpenResult>({ ok: 0, failed: 0, firstError: '', elapsedMs: 0, handshakes: new Histogram().toJSON() });
       const perWorker = { ...spec, count: share, firstIndex, concurrency: Math.max(1, Math.ceil(spec.concurrency / n)) };
       return w.request<OpenResult>({ cmd: 'open', spec: perWorker }, timeoutMs);
     });
     const results = await Promise.all(parts);
     const elapsedMs = performance.now() - started;
     const ok = results.reduce((a, r) => a + r.ok, 0);
+    const handshakes = new Histogram();
+    for (const r of results) handshakes.merge(r.handshakes);
     return {
+      handshake: summarize(handshakes),
       ok,
       failed: results.reduce((a, r) => a + r.failed, 0),
       firstError: results.find((r) => r.firstError !== '')?.firstError ?? '',

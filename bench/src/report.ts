@@ -93,11 +93,11 @@ export function renderTables(run: RunResult): string {
   }
 
   const accRows = run.targets.flatMap((t) =>
-    t.accept.map((a) => [t.name, a.during ? `${a.label} (${a.during.label}, ${k(a.during.deliveredPerSec)} msg/s)` : a.label, String(a.connections), String(a.failed), k(a.perSecond), f(a.usPerConn, 0)]),
+    t.accept.map((a) => [t.name, a.during ? `${a.label} (${a.during.label}, ${k(a.during.deliveredPerSec)} msg/s)` : a.label, String(a.connections), String(a.failed), k(a.perSecond), f(a.usPerConn, 0), a.handshake ? `${f(a.handshake.p50, 1)} / ${f(a.handshake.p99, 1)}` : '—']),
   );
   if (accRows.length > 0) {
     out.push('\nAccept rate: new authenticated subscribed connections per second\n');
-    out.push(table(['server', 'when', 'connections', 'failed', 'per second', 'server CPU µs per connection (incl. fanout meanwhile)'], accRows));
+    out.push(table(['server', 'when', 'connections', 'failed', 'per second', 'server CPU µs per connection (incl. fanout meanwhile)', 'handshake p50 / p99 ms'], accRows));
   }
 
   const presRows = run.targets.filter((t) => t.presence).map((t) => {

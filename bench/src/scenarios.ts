@@ -201,6 +201,8 @@ export interface AcceptResult {
   failed: number;
   perSecond: number;
   firstError: string;
+  /** Connect → subscribed time per connection, ms. */
+  handshake?: LatencySummary;
   /** Server CPU while the connections were opened, and per connection (includes the fanout running meanwhile). */
   cpuMs?: number;
   usPerConn?: number;
@@ -212,13 +214,20 @@ export interface AcceptResult {
  * New authenticated subscribed connections per second, optionally while a fanout step runs. Pass a
  * separate `connector` pool so that the workers receiving the fanout do not slow the connecting ones.
  */
-export async function acceptRate(ctx: Ctx, count: number, group: string, background?: StepOptions, connector?: WorkerPool): Promise<AcceptResult & { usPerConn: number }> {
+export async function acceptRate(
+  ctx: Ctx,
+  count: number,
+  group: string,
+  background?: StepOptions,
+  connector?: WorkerPool,
+  inFlight = 400,
+): Promise<AcceptResult & { usPerConn: number }> {
   const { target } = ctx;
   const pool = connector ?? ctx.pool;
   const fan = background ? fanoutStep(ctx, background) : undefined;
   if (fan) await sleep(500);
   const cpu0 = sample(target);
-  const open = await pool.open(openSpec(target, group, `${group}-{i}`, 400), count);
+  const open = await pool.open(openSpec(target, group, `${group}-{i}`, inFlight), count);
   const cpu1 = sample(target);
   const during = fan ? await fan : undefined;
   const cpuMs = cpu0 && cpu1 ? cpu1.cpuMs - cpu0.cpuMs : NaN;
@@ -228,6 +237,7 @@ export async function acceptRate(ctx: Ctx, count: number, group: string, backgro
     failed: open.failed,
     perSecond: open.perSecond,
     firstError: open.firstError,
+    handshake: open.handshake,
     cpuMs,
     usPerConn: usPerMessage(cpuMs, open.ok),
     ...(during ? { during } : {}),

@@ -117,7 +117,7 @@ export async function runPlan(name: string, start: () => Promise<Target>, plan: 
           { group: 'fan', channel: 'fan', count: size },
           { group: 'idle', channel: 'idle-{i}', count: plan.idle - size },
         ]);
-        res.accept.push({ label: 'idle', connections: res.memory.open.ok, failed: res.memory.open.failed, perSecond: res.memory.open.perSecond, firstError: res.memory.open.firstError });
+        res.accept.push({ label: 'idle', connections: res.memory.open.ok, failed: res.memory.open.failed, perSecond: res.memory.open.perSecond, firstError: res.memory.open.firstError, handshake: res.memory.open.handshake });
         log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal); accepted ${Math.round(res.memory.open.perSecond)}/s`);
         await stepsAt(ctx, size, res);
       });
@@ -181,7 +181,10 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   res.accept.push(busy);
   await connector.close();
   await connector.stop();
-  log(`  accept: idle ${Math.round(idle.perSecond)}/s (${idle.usPerConn.toFixed(0)} µs server CPU each), while fanning out ${Math.round(busy.perSecond)}/s`);
+  log(
+    `  accept: idle ${Math.round(idle.perSecond)}/s (${idle.usPerConn.toFixed(0)} µs server CPU each, handshake p50 ${idle.handshake?.p50.toFixed(1)} ms), ` +
+      `while fanning out ${Math.round(busy.perSecond)}/s (handshake p50 ${busy.handshake?.p50.toFixed(1)} ms, p99 ${busy.handshake?.p99.toFixed(1)} ms)`,
+  );
 
   await ctx.pool.open(openSpec(ctx.target, 'hot', 'hot'), 500);
   res.hot = await fanoutStep(ctx, { label: 'hot channel 300/s', channel: 'hot', subscribers: 500, rate: 300, requests: 900, batch: 1, maxInFlight: 32 });

@@ -37,6 +37,8 @@ export interface OpenResult {
   failed: number;
   firstError: string;
   elapsedMs: number;
+  /** Connect → subscribed time of each connection, ms. */
+  handshakes: SparseHistogram;
 }
 
 export interface WorkerStats {

@@ -6,6 +6,7 @@
  */
 import { signToken } from './jwt.js';
 import { Counters, LeanConnection } from './lean-client.js';
+import { Histogram } from './stats.js';
 import type { WorkerCommand, WorkerReply, OpenResult, WorkerStats } from './worker-protocol.js';
 
 const HARD_LIMIT_MS = Number(process.env.RIVER_BENCH_WORKER_LIMIT_MS ?? 20 * 60_000);
@@ -24,6 +25,7 @@ async function open(cmd: Extract<WorkerCommand, { cmd: 'open' }>): Promise<OpenR
   let failed = 0;
   let firstError = '';
   const started = performance.now();
+  const handshakes = new Histogram();
   const one = async (): Promise<void> => {
     while (next < spec.count) {
       const i = next++;
@@ -43,8 +45,10 @@ async function open(cmd: Extract<WorkerCommand, { cmd: 'open' }>): Promise<OpenR
         },
         counters,
       );
+      const t0 = performance.now();
       try {
         await conn.ready;
+        handshakes.record(performance.now() - t0);
         list.push(conn);
         ok++;
       } catch (err) {
@@ -54,7 +58,7 @@ async function open(cmd: Extract<WorkerCommand, { cmd: 'open' }>): Promise<OpenR
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(spec.concurrency, spec.count)) }, one));
-  return { ok, failed, firstError, elapsedMs: performance.now() - started };
+  return { ok, failed, firstError, elapsedMs: performance.now() - started, handshakes: handshakes.toJSON() };
 }
 
 function stats(): WorkerStats {
