@@ -90,12 +90,16 @@ async function main(): Promise<void> {
   if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
 }
 
-/** Self-time tables of the CPU profiles the servers wrote during this run. */
+/** Self-time tables of the CPU profiles the servers wrote during this run (the main thread's: the busiest file per process). */
 function printProfiles(dir: string, since: number): void {
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
-    const file = path.join(dir, name);
-    if (statSync(file).mtimeMs < since) continue;
-    log(`\n${renderProfile(file, 15)}`);
+  for (const sub of readdirSync(dir).sort()) {
+    const d = path.join(dir, sub);
+    if (!statSync(d).isDirectory() || statSync(d).mtimeMs < since) continue;
+    const files = readdirSync(d)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => path.join(d, f))
+      .sort((a, b) => statSync(b).size - statSync(a).size);
+    if (files[0]) log(`\n${sub}: ${renderProfile(files[0], 15)}`);
   }
 }
 

@@ -105,7 +105,9 @@ export interface LocalOptions {
 }
 
 function profArgs(opts: LocalOptions, name: string): string[] {
-  return [...(opts.nodeArgs ?? []), ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [])];
+  // One directory per server process: node names each thread's profile itself (a loader thread
+  // writes one too, so a fixed --cpu-prof-name would let the threads overwrite each other).
+  return [...(opts.nodeArgs ?? []), ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.profileDir, `${name}-${Date.now()}`)}`] : [])];
 }
 
 const isTs = import.meta.url.endsWith('.ts');
