@@ -137,6 +137,32 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
     }
   });
 
+  it("announces the leave of a SIGKILLed node's only member once, within 2 heartbeats", async () => {
+    const ch = 'presence-dead-node';
+    const watcher = await client(node(0).ws, 'watcher', [ch]);
+    await client(node(1).ws, 'doomed', [ch], { reconnect: false });
+    const both = await client(node(2).ws, 'both', [ch]);
+    await client(node(1).ws, 'both', [ch], { reconnect: false });
+    const about = (who: string) => watcher.presence.filter((f) => (f.member as { userId: string }).userId === who).map((f) => f.action);
+    await waitUntil(() => about('doomed').length === 1 && about('both').length === 1, 5000, 'joins');
+    const victim = node(1);
+    try {
+      victim.kill('SIGKILL');
+      const killedAt = Date.now();
+      await waitUntil(() => about('doomed').includes('leave'), 10_000, 'leave of doomed');
+      // heartbeat 2 s: entries expire 4 s after their last refresh; the sweep runs every 400 ms.
+      expect(Date.now() - killedAt).toBeLessThan(2 * 2000 + 2000);
+      expect(about('doomed')).toEqual(['join', 'leave']);
+      // "both" still has a connection on a live node: no leave.
+      expect(about('both')).toEqual(['join']);
+      expect(both.open).toBe(true);
+      const listed = await api(node(0).http, KEY, `/v1/channels/${ch}/presence`);
+      expect(listed.json.members.map((m: { userId: string }) => m.userId).sort()).toEqual(['both', 'watcher']);
+    } finally {
+      await cluster.replace(1);
+    }
+  });
+
   it('loses nothing when a node drains on SIGTERM during continuous publishing', async () => {
     const ch = 'drained';
     const cs: ClusterClient[] = [];

@@ -8,8 +8,8 @@
  * Expiry: every entry also sits in one global sorted set `P:{presence}:deadlines` (member
  * `<channel> <connectionId>`, score = deadline). It is written before the entry on add and removed
  * after it on remove, so a node dying between the two leaves at worst a stale member, which the
- * sweep drops. Each node runs a sweep every ttl/4 (100 ms … 5 s); a short lock (SET NX PX) lets one
- * node sweep per period. The sweep reads the members past their deadline and runs the expiry
+ * sweep drops. Each node runs a sweep every ttl/10 (100 ms … 5 s); a short lock (SET NX PX) lets
+ * one node sweep per period. The sweep reads the members past their deadline and runs the expiry
  * script per channel, which re-checks each deadline (a touch may have raced it) and removes the
  * expired entries; the node whose script removed a user's last entry reports `expired`, so each
  * expiry is reported exactly once, by one node. `touch` refreshes deadlines (never reviving an entry
@@ -23,7 +23,7 @@ import { defineScripts, type ScriptClient } from './redis-scripts.js';
 
 export interface RedisPresenceOptions extends PresenceOptions, RedisConnectionOptions {
   prefix?: string;
-  /** Sweep period. Default ttlMs / 4, between 100 ms and 5 s. */
+  /** Sweep period. Default ttlMs / 10, between 100 ms and 5 s. */
   sweepIntervalMs?: number;
   /** Most entries one sweep handles (the next sweep takes the rest). Default 5000. */
   sweepBatch?: number;
@@ -50,7 +50,7 @@ export class RedisPresence implements Presence {
     this.opts = opts;
     this.keys = new RedisKeys(opts.prefix ?? 'river');
     this.now = opts.now ?? (() => Date.now());
-    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(opts.ttlMs / 4)));
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(opts.ttlMs / 10)));
     this.client = createRedisClient(opts, 'command');
     this.client.on('error', (err: unknown) => this.opts.onError?.(err));
     this.scripts = defineScripts(this.client);
