@@ -4,7 +4,7 @@
  *   npm run bench                    quick (< 3 min): 10k idle, single + batch-of-10 steps at 5k
  *   npm run bench -- --full          1k → 19.5k subscribers, rate steps, accept rate, hot channel, presence storm
  *   npm run bench -- --idle 10000    River only: RSS per idle authenticated subscribed connection
- *   options: --only river,socketio,raw   --profile (node --cpu-prof into bench/results/profiles)
+ *   options: --only river,socketio,raw,ws   --profile (node --cpu-prof into bench/results/profiles)
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { renderProfile } from './profile-summary.js';
 import { checkTargets, renderTables, type RunResult } from './report.js';
 import { machine, writeResult } from './run.js';
 import { FULL, QUICK, runPlan } from './suite.js';
-import { repoRoot, startRaw, startRiver, startSocketIo, type LocalOptions, type Target } from './targets.js';
+import { repoRoot, startRaw, startRiver, startSocketIo, startWs, type LocalOptions, type Target } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,13 +62,14 @@ async function main(): Promise<void> {
     river: () => startRiver(local),
     socketio: () => startSocketIo(local),
     raw: () => startRaw(local),
+    ws: () => startWs(local),
   };
-  const names = (values.only ?? 'raw,river,socketio').split(',');
+  const names = (values.only ?? 'raw,ws,river,socketio').split(',');
   const run: RunResult = { startedAt, mode: values.full ? 'full' : 'quick', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), targets: [] };
   log(`River bench (${run.mode}) on ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node}, load ${run.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
   for (const name of names) {
     const start = starters[name];
-    if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw)`);
+    if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw, ws)`);
     run.targets.push(await runPlan(name, start, plan));
   }
   // Two nodes over one Redis (full runs, or --cluster N per node); skipped when redis-server is missing.

@@ -28,14 +28,17 @@ function step(t: TargetResult | undefined, label: string, size: number): StepRes
   return t?.steps.find((s) => s.label === label && s.subscribers === size);
 }
 
-export function findTarget(run: RunResult, kind: TargetResult['kind']): TargetResult | undefined {
-  return run.targets.find((t) => t.kind === kind);
+const NAMES = { river: 'River', socketio: 'Socket.IO 4', raw: 'raw floor', ws: 'bare ws' } as const;
+
+export function findTarget(run: RunResult, which: keyof typeof NAMES): TargetResult | undefined {
+  return run.targets.find((t) => t.name === NAMES[which]);
 }
 
 export function renderTables(run: RunResult): string {
   const river = findTarget(run, 'river');
   const sio = findTarget(run, 'socketio');
   const raw = findTarget(run, 'raw');
+  const bare = findTarget(run, 'ws');
   const out: string[] = [];
   const sizes = [...new Set(run.targets.flatMap((t) => t.steps.map((s) => s.subscribers)))].sort((a, b) => a - b);
 
@@ -48,11 +51,12 @@ export function renderTables(run: RunResult): string {
       const r = step(river, label, size)?.usPerMsg;
       const s = step(sio, label, size)?.usPerMsg;
       const fl = step(raw, floorLabel, size)?.usPerMsg;
-      cpuRows.push([name, String(size), f(r), f(s), f(fl), x(ratio(r, fl)), x(ratio(s, r))]);
+      const w = step(bare, label, size)?.usPerMsg;
+      cpuRows.push([name, String(size), f(r), f(s), f(w), f(fl), x(ratio(r, fl)), x(ratio(s, r))]);
     }
   }
   out.push('Server CPU µs per delivered message (lower is better; floor for batches: 10 records per write)\n');
-  out.push(table(['step', 'subscribers', 'River', 'Socket.IO 4', 'raw floor', 'River ÷ floor', 'Socket.IO ÷ River'], cpuRows));
+  out.push(table(['step', 'subscribers', 'River', 'Socket.IO 4', 'bare ws', 'raw floor', 'River ÷ floor', 'Socket.IO ÷ River'], cpuRows));
 
   if (raw) {
     const rows = sizes.map((size) => [String(size), ...['single', 'batch10', 'batch10/2', 'batch10/10'].map((l) => f(step(raw, l, size)?.usPerMsg))]);
@@ -146,7 +150,9 @@ export function checkTargets(run: RunResult): string[] {
   if (river.memory) {
     const kb = river.memory.rssPerConnBytes / 1024;
     const slope = river.memory.rssSlopeBytes / 1024;
-    lines.push(`${mark(river.memory.connections >= 19_500 ? kb <= 5 : undefined)} RSS per idle connection at ${river.memory.connections}: ${f(kb)} KB delta / n, ${f(slope)} KB marginal (≤ 5 KB at 19.5k)`);
+    const bare = findTarget(run, 'ws')?.memory;
+    const vsWs = bare ? `; bare ws ${f(bare.rssPerConnBytes / 1024)} / ${f(bare.rssSlopeBytes / 1024)} KB, raw floor ${f((raw?.memory?.rssPerConnBytes ?? NaN) / 1024)} / ${f((raw?.memory?.rssSlopeBytes ?? NaN) / 1024)} KB` : '';
+    lines.push(`${mark(river.memory.connections >= 19_500 ? kb <= 5 : undefined)} RSS per idle connection at ${river.memory.connections}: ${f(kb)} KB delta / n, ${f(slope)} KB marginal (≤ 5 KB at 19.5k${vsWs})`);
   }
   if (river.halfLoad) lines.push(`${mark(river.halfLoad.latency.p99 < 50)} p99 at half saturation (${river.halfLoad.label}, 5k subscribers): ${f(river.halfLoad.latency.p99)} ms (< 50 ms)`);
   const busy = river.accept.find((a) => a.label === 'while fanning out');

@@ -191,7 +191,7 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   log(stepLine(res.hot));
   await ctx.pool.close('hot');
 
-  if (ctx.target.kind !== 'raw') {
+  if (ctx.target.kind !== 'raw' && ctx.target.name !== 'bare ws') {
     res.presence = await presenceStorm(ctx, 1000);
     const p = res.presence;
     log(`  presence storm: ${p.members} members in ${p.joinSeconds.toFixed(1)} s, ${p.presenceFrames}/${p.expectedFrames} join frames, ${p.usPerFrame.toFixed(2)} µs/frame`);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { TargetKind } from './lean-client.js';
 
 export interface Target {
-  /** Column label: "River", "Socket.IO 4", "raw floor". */
+  /** Column label: "River", "Socket.IO 4", "raw floor", "bare ws". */
   name: string;
   kind: TargetKind;
   /** Where clients connect. */
@@ -165,6 +165,17 @@ export async function startSocketIo(opts: LocalOptions = {}): Promise<Target> {
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
   return { name: 'Socket.IO 4', kind: 'socketio', host: '127.0.0.1', port, tls: false, wsPath: '/socket.io/', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
+}
+
+export async function startWs(opts: LocalOptions = {}): Promise<Target> {
+  const { file, execArgv } = baselineFile('ws-server');
+  const port = await freePort();
+  const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'ws'), file, '--port', String(port), '--key', KEY, '--secret', SECRET], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const httpUrl = `http://127.0.0.1:${port}`;
+  await waitHealthy(`${httpUrl}/healthz`, child);
+  return { name: 'bare ws', kind: 'river', host: '127.0.0.1', port, tls: false, wsPath: '/v1/ws', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
 }
 
 export async function startRaw(opts: LocalOptions = {}): Promise<Target> {
