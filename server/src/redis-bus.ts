@@ -43,7 +43,10 @@ import {
   type StreamPosition,
 } from './bus.js';
 import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import { RedisControl } from './redis-control.js';
+import { RedisSubscriberCounts } from './redis-counts.js';
 import { decodeEnvelope, envelopeTail, ephemeralEnvelope, RedisKeys } from './redis-keys.js';
+import { RedisSubscriptions } from './redis-subscriptions.js';
 import { defineScripts, type ScriptClient } from './redis-scripts.js';
 
 export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
@@ -61,8 +64,6 @@ export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
   onError?: (err: unknown) => void;
 }
 
-const COUNT_TTL_S = 120;
-const SUBSCRIBE_CHUNK = 1000;
 /** Longest a read waits for live delivery to catch up (a lost marker: the connection dropped). */
 const SYNC_TIMEOUT_MS = 1000;
 
@@ -78,13 +79,6 @@ function newEpoch(): string {
   return `${EPOCH_BASE}${epochSeq.toString(36)}`;
 }
 
-interface PendingControl {
-  sum: number;
-  answers: number;
-  expected: number | undefined;
-  done: (sum: number) => void;
-}
-
 export class RedisBus implements Bus {
   readonly nodeId: string;
   readonly keys: RedisKeys;
@@ -96,15 +90,10 @@ export class RedisBus implements Bus {
   private readonly replyChannel: string;
   private handlers: BusHandlers | undefined;
   private state: 'new' | 'starting' | 'ready' | 'down' | 'closed' = 'new';
-  private readonly wanted = new Set<string>();
-  private readonly applied = new Set<string>();
-  private flushing: Promise<void> = Promise.resolve();
-  private nextFlush: Promise<void> | undefined;
-  private readonly localCounts = new Map<string, number>();
-  private readonly dirtyCounts = new Set<string>();
-  private countTimer: NodeJS.Timeout | undefined;
+  private readonly subs: RedisSubscriptions;
+  private readonly counts: RedisSubscriberCounts;
+  private readonly controls: RedisControl;
   private timers: NodeJS.Timeout[] = [];
-  private readonly pendingControl = new Map<string, PendingControl>();
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
   private readonly syncs = new Map<string, () => void>();
@@ -125,6 +114,10 @@ export class RedisBus implements Bus {
     this.cmd = createRedisClient(opts, 'command');
     this.sub = this.cluster ? this.cmd : createRedisClient(opts, 'subscriber');
     this.scripts = defineScripts(this.cmd);
+    const onError = (err: unknown) => this.opts.onError?.(err);
+    this.subs = new RedisSubscriptions(this.sub, this.cluster, this.keys, () => this.ready);
+    this.counts = new RedisSubscriberCounts(this.cmd, this.keys, this.nodeId, opts.livenessIntervalMs ?? 5000, () => this.ready, onError);
+    this.controls = new RedisControl(this.keys.control, this.replyChannel, (n, p) => this.pub(n, p), opts.controlTimeoutMs ?? 1000, onError);
     for (const c of new Set([this.cmd, this.sub])) {
       c.on('error', (err: unknown) => this.opts.onError?.(err));
       c.on('close', () => this.onConnectionLost());
@@ -156,8 +149,8 @@ export class RedisBus implements Bus {
     }
     const live = this.opts.livenessIntervalMs ?? 5000;
     const keepAlive = Math.min(60_000, Math.max(1000, (this.opts.historyTtlSeconds * 1000) / 4));
-    this.timers.push(setInterval(() => void this.heartbeat(), live));
-    this.timers.push(setInterval(() => void this.refreshCounts(), 30_000));
+    this.timers.push(setInterval(() => void this.counts.heartbeat(), live));
+    this.timers.push(setInterval(() => void this.counts.refresh(), 30_000));
     this.timers.push(setInterval(() => void this.keepChannelsAlive(), keepAlive));
     for (const t of this.timers) t.unref();
   }
@@ -167,20 +160,10 @@ export class RedisBus implements Bus {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     for (const t of this.timers) clearInterval(t);
-    if (this.countTimer) clearTimeout(this.countTimer);
-    for (const p of this.pendingControl.values()) p.done(p.sum);
+    this.controls.settleAll();
     for (const done of [...this.syncs.values()]) done();
-    this.pendingControl.clear();
     if (wasReady) {
-      // Leave the cluster's counts and control group at once rather than when the liveness lapses.
-      try {
-        await Promise.all([
-          this.cmd.zrem(this.keys.nodes, this.nodeId),
-          ...[...this.localCounts.keys()].map((c) => this.cmd.hdel(this.keys.subs(c), this.nodeId)),
-        ]);
-      } catch {
-        // Redis gone: the liveness deadline lapses instead.
-      }
+      await this.counts.leave();
       this.handlers?.status?.(false);
     }
     await Promise.all([...new Set([this.cmd, this.sub])].map((c) => closeClient(c)));
@@ -246,7 +229,7 @@ export class RedisBus implements Bus {
     let reply: Awaited<ReturnType<ScriptClient['riverHistory']>>;
     // On a subscribed channel, resolve only once live delivery has caught up with what was read
     // (as on the memory bus), so a recovering subscriber never gets a message twice at the seam.
-    const marker = this.applied.has(channel) ? `s${this.nodeId}.${(this.syncSeq = (this.syncSeq + 1) % 1e9)}` : '';
+    const marker = this.subs.isApplied(channel) ? `s${this.nodeId}.${(this.syncSeq = (this.syncSeq + 1) % 1e9)}` : '';
     const synced = marker === '' ? undefined : this.awaitMarker(marker);
     try {
       reply = await this.scripts.riverHistory(
@@ -286,70 +269,20 @@ export class RedisBus implements Bus {
 
   async subscribe(channel: string): Promise<void> {
     // Recorded even while Redis is down: the reconnect subscribes it and resyncs it.
-    this.wanted.add(channel);
+    this.subs.add(channel);
     this.assertReady();
-    return this.scheduleFlush();
+    return this.subs.flush();
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    this.wanted.delete(channel);
+    this.subs.delete(channel);
     if (!this.ready) return;
-    await this.scheduleFlush().catch(() => undefined);
+    await this.subs.flush().catch(() => undefined);
   }
 
   /** Channels this node is subscribed to (or will be once Redis is back). */
   subscribedChannels(): string[] {
-    return [...this.wanted];
-  }
-
-  /** Every subscribe/unsubscribe of one tick goes out in one flush; flushes never overlap. */
-  private scheduleFlush(): Promise<void> {
-    if (this.nextFlush === undefined) {
-      const run = this.flushing.then(
-        () =>
-          new Promise<void>((resolve, reject) => {
-            setImmediate(() => {
-              this.nextFlush = undefined;
-              this.flush().then(resolve, reject);
-            });
-          }),
-      );
-      this.nextFlush = run;
-      this.flushing = run.catch(() => undefined);
-    }
-    return this.nextFlush;
-  }
-
-  private async flush(): Promise<void> {
-    if (!this.ready) throw new BusUnavailableError('Redis is unreachable');
-    const add = [...this.wanted].filter((c) => !this.applied.has(c));
-    const drop = [...this.applied].filter((c) => !this.wanted.has(c));
-    try {
-      await Promise.all([this.subscribeNames(add.map((c) => this.keys.live(c))), this.unsubscribeNames(drop.map((c) => this.keys.live(c)))]);
-    } catch (err) {
-      throw asUnavailable(err);
-    }
-    for (const c of add) this.applied.add(c);
-    for (const c of drop) this.applied.delete(c);
-  }
-
-  private async subscribeNames(names: string[]): Promise<void> {
-    if (names.length === 0) return;
-    if (this.cluster) {
-      // One SSUBSCRIBE per slot (ioredis routes each to the shard that owns it).
-      await Promise.all(names.map((n) => (this.sub as RedisClient).ssubscribe(n)));
-      return;
-    }
-    for (let i = 0; i < names.length; i += SUBSCRIBE_CHUNK) await this.sub.subscribe(...names.slice(i, i + SUBSCRIBE_CHUNK));
-  }
-
-  private async unsubscribeNames(names: string[]): Promise<void> {
-    if (names.length === 0) return;
-    if (this.cluster) {
-      await Promise.all(names.map((n) => this.sub.sunsubscribe(n)));
-      return;
-    }
-    for (let i = 0; i < names.length; i += SUBSCRIBE_CHUNK) await this.sub.unsubscribe(...names.slice(i, i + SUBSCRIBE_CHUNK));
+    return this.subs.wantedChannels();
   }
 
   /** Resolves when this node receives `marker` on a live channel, or after the sync timeout. */
@@ -382,7 +315,7 @@ export class RedisBus implements Bus {
         this.syncs.get(payload)?.();
         return;
       }
-      if (!this.applied.has(channel) && !this.wanted.has(channel)) return;
+      if (!this.subs.wants(channel)) return;
       const env = decodeEnvelope(payload);
       if (env === undefined) return;
       const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
@@ -393,137 +326,26 @@ export class RedisBus implements Bus {
       if (env.excludeConnectionId !== undefined) msg.excludeConnectionId = env.excludeConnectionId;
       this.safely(() => this.handlers?.message(msg));
     } else if (name === this.keys.control) {
-      this.onControl(payload);
+      this.controls.onCommand(payload, (cmd) => this.handlers?.control(cmd) ?? 0);
     } else if (name === this.replyChannel) {
-      const sep = payload.lastIndexOf(':');
-      const pending = this.pendingControl.get(payload.slice(0, sep));
-      if (pending === undefined) return;
-      pending.sum += Number(payload.slice(sep + 1)) || 0;
-      pending.answers += 1;
-      if (pending.expected !== undefined && pending.answers >= pending.expected) pending.done(pending.sum);
+      this.controls.onReply(payload);
     }
   }
 
-  // ---- control ---------------------------------------------------------------------------------
+  // ---- control and counts ---------------------------------------------------------------------
 
   async control(cmd: ControlCommand): Promise<number> {
     this.assertReady();
-    const id = randomBytes(8).toString('hex');
-    const timeoutMs = this.opts.controlTimeoutMs ?? 1000;
-    return new Promise<number>((resolve, reject) => {
-      const entry: PendingControl = {
-        sum: 0,
-        answers: 0,
-        expected: undefined,
-        done: (sum) => {
-          clearTimeout(timer);
-          this.pendingControl.delete(id);
-          resolve(sum);
-        },
-      };
-      const timer = setTimeout(() => entry.done(entry.sum), timeoutMs);
-      this.pendingControl.set(id, entry);
-      this.pub(this.keys.control, JSON.stringify({ id, reply: this.replyChannel, cmd })).then(
-        (receivers) => {
-          // PUBLISH answers how many nodes got the command: wait for that many answers.
-          entry.expected = receivers;
-          if (entry.answers >= receivers) entry.done(entry.sum);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          this.pendingControl.delete(id);
-          reject(asUnavailable(err));
-        },
-      );
-    });
+    return this.controls.send(cmd);
   }
-
-  private onControl(payload: string): void {
-    let parsed: { id: string; reply: string; cmd: ControlCommand };
-    try {
-      parsed = JSON.parse(payload) as typeof parsed;
-    } catch {
-      return;
-    }
-    let n = 0;
-    this.safely(() => {
-      const r = this.handlers?.control(parsed.cmd) ?? 0;
-      n = Number.isFinite(r) ? r : 0;
-    });
-    this.pub(parsed.reply, `${parsed.id}:${n}`).catch((err: unknown) => this.opts.onError?.(err));
-  }
-
-  // ---- subscriber counts -----------------------------------------------------------------------
 
   reportSubscribers(channel: string, localCount: number): void {
-    if (localCount > 0) this.localCounts.set(channel, localCount);
-    else this.localCounts.delete(channel);
-    this.dirtyCounts.add(channel);
-    if (this.countTimer === undefined && this.ready) {
-      this.countTimer = setTimeout(() => void this.writeCounts(), 100);
-      this.countTimer.unref();
-    }
+    this.counts.report(channel, localCount);
   }
 
   async subscriberCount(channel: string): Promise<number> {
     this.assertReady();
-    const key = this.keys.subs(channel);
-    let counts: Record<string, string>;
-    let alive: string[];
-    try {
-      [counts, alive] = await Promise.all([this.cmd.hgetall(key), this.cmd.zrangebyscore(this.keys.nodes, Date.now(), '+inf')]);
-    } catch (err) {
-      throw asUnavailable(err);
-    }
-    const live = new Set(alive);
-    let sum = 0;
-    const dead: string[] = [];
-    for (const [node, n] of Object.entries(counts)) {
-      if (live.has(node)) sum += Number(n) || 0;
-      else dead.push(node);
-    }
-    if (dead.length > 0) this.cmd.hdel(key, ...dead).catch(() => undefined);
-    return sum;
-  }
-
-  private async writeCounts(): Promise<void> {
-    this.countTimer = undefined;
-    if (!this.ready) return;
-    const channels = [...this.dirtyCounts];
-    this.dirtyCounts.clear();
-    await this.writeCountsOf(channels);
-  }
-
-  private async writeCountsOf(channels: string[]): Promise<void> {
-    const ops: Promise<unknown>[] = [];
-    for (const c of channels) {
-      const key = this.keys.subs(c);
-      const n = this.localCounts.get(c);
-      if (n === undefined) ops.push(this.cmd.hdel(key, this.nodeId));
-      else ops.push(this.cmd.hset(key, this.nodeId, n), this.cmd.expire(key, COUNT_TTL_S));
-    }
-    try {
-      await Promise.all(ops);
-    } catch (err) {
-      // Written again after the reconnect.
-      for (const c of channels) this.dirtyCounts.add(c);
-      this.opts.onError?.(err);
-    }
-  }
-
-  private async heartbeat(): Promise<void> {
-    if (!this.ready) return;
-    const period = this.opts.livenessIntervalMs ?? 5000;
-    try {
-      await this.cmd.zadd(this.keys.nodes, Date.now() + 3 * period, this.nodeId);
-      await this.cmd.zremrangebyscore(this.keys.nodes, '-inf', Date.now() - 60_000);
-    } catch (err) {
-      this.opts.onError?.(err);
-    }
-  }
-
-  private async refreshCounts(): Promise<void> {
-    if (this.ready) await this.writeCountsOf([...this.localCounts.keys()]);
+    return this.counts.count(channel);
   }
 
   /** Subscribed channels keep their epoch and history, as on the memory bus. */
@@ -531,7 +353,7 @@ export class RedisBus implements Bus {
     if (!this.ready) return;
     const ttl = this.opts.historyTtlSeconds;
     try {
-      await Promise.all([...this.applied].flatMap((c) => [this.cmd.expire(this.keys.meta(c), ttl), this.cmd.expire(this.keys.stream(c), ttl)]));
+      await Promise.all(this.subs.appliedChannels().flatMap((c) => [this.cmd.expire(this.keys.meta(c), ttl), this.cmd.expire(this.keys.stream(c), ttl)]));
     } catch (err) {
       this.opts.onError?.(err);
     }
@@ -541,8 +363,7 @@ export class RedisBus implements Bus {
 
   private onConnectionLost(): void {
     if (this.state === 'closed' || this.state === 'new') return;
-    // The server dropped our subscriptions with the connection.
-    this.applied.clear();
+    this.subs.lost();
     if (this.state === 'ready') {
       this.state = 'down';
       this.safely(() => this.handlers?.status?.(false));
@@ -571,13 +392,9 @@ export class RedisBus implements Bus {
 
   private async recover(): Promise<void> {
     const wasDown = this.state === 'down';
-    const channels = [...this.wanted];
-    const names = channels.map((c) => this.keys.live(c));
-    names.push(this.replyChannel);
-    if (this.handlers !== undefined) names.push(this.keys.control);
+    let channels: string[];
     try {
-      this.applied.clear();
-      await this.subscribeNames(names);
+      channels = await this.subs.resubscribe(this.handlers !== undefined ? [this.replyChannel, this.keys.control] : [this.replyChannel]);
     } catch (err) {
       this.opts.onError?.(err);
       // The next 'ready' tries again; if both connections stayed up (a timeout), retry shortly.
@@ -586,17 +403,14 @@ export class RedisBus implements Bus {
       return;
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
-    for (const c of channels) this.applied.add(c);
     this.state = 'ready';
-    await this.heartbeat();
-    for (const c of this.localCounts.keys()) this.dirtyCounts.add(c);
-    void this.writeCounts();
+    await this.counts.rewriteAll();
     if (wasDown) {
-      const missed = channels.filter((c) => this.wanted.has(c));
+      const missed = channels.filter((c) => this.subs.wants(c));
       if (missed.length > 0) this.safely(() => this.handlers?.resync?.(missed));
     }
     this.safely(() => this.handlers?.status?.(true));
-    if (this.wanted.size !== this.applied.size || [...this.wanted].some((c) => !this.applied.has(c))) void this.scheduleFlush().catch(() => undefined);
+    if (this.subs.dirty()) void this.subs.flush().catch(() => undefined);
   }
 
   private safely(fn: () => void): void {
