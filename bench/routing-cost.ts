@@ -32,7 +32,8 @@ const nodeCount = Number(values.nodes);
 const PREFIX = 'rbench';
 const channels = Array.from({ length: channelCount }, (_, i) => `ch-${i}`);
 
-type Mode = 'per-channel' | 'all-to-all';
+/** all-to-all-json: as all-to-all, but every message is JSON-parsed before the local check, as receivers with a JSON envelope (Soketi, the original River) do. */
+type Mode = 'per-channel' | 'all-to-all' | 'all-to-all-json';
 type ToWorker = { t: 'start' } | { t: 'stop' };
 type FromWorker = { t: 'ready' } | { t: 'count'; received: number; local: number } | { t: 'cpu'; micros: number; received: number; local: number };
 
@@ -51,6 +52,12 @@ async function worker(index: number, mode: Mode, url: string): Promise<void> {
   };
   const onMessage = (name: string, payload: string) => {
     received++;
+    if (mode === 'all-to-all-json') {
+      const env = decodeEnvelope(payload);
+      if (env === undefined || !local.has((JSON.parse(env.frame) as { channel: string }).channel)) return;
+      hub(env.frame);
+      return;
+    }
     const channel = keys.channelOfLive(name);
     if (channel === undefined || !local.has(channel)) return; // all-to-all: most messages end here
     const env = decodeEnvelope(payload);
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
   };
   const results: Record<string, unknown>[] = [];
   try {
-    for (const mode of ['per-channel', 'all-to-all'] as Mode[]) {
+    for (const mode of ['per-channel', 'all-to-all', 'all-to-all-json'] as Mode[]) {
       const last = new Map<number, { received: number; local: number }>();
       const cpus = new Map<number, { micros: number; received: number; local: number }>();
       const workers: ChildProcess[] = [];
@@ -151,11 +158,12 @@ async function main(): Promise<void> {
         redisCpuMicrosPerMessage: Number(((rcpu * 1e6) / total).toFixed(2)),
       });
     }
-    const [pc, a2a] = results as { nodeCpuMicrosPerPublishedMessage: number; redisCpuMicrosPerMessage: number }[];
+    const [pc, a2a, a2aJson] = results as { nodeCpuMicrosPerPublishedMessage: number; redisCpuMicrosPerMessage: number }[];
     for (const r of results) console.log(JSON.stringify(r));
     console.log(
       JSON.stringify({
         nodeCpuRatioAllToAllOverPerChannel: Number((a2a!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2)),
+        nodeCpuRatioAllToAllJsonOverPerChannel: Number((a2aJson!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2)),
         redisCpuRatioAllToAllOverPerChannel: Number((a2a!.redisCpuMicrosPerMessage / pc!.redisCpuMicrosPerMessage).toFixed(2)),
       }),
     );
