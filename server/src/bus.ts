@@ -12,6 +12,9 @@
  *   `position` of such a channel creates and keeps the epoch, so a later publish uses it.
  * - Epoch. Changes only when the channel's state is lost (engine restarted without persistence,
  *   channel idle past the history TTL). Opaque string.
+ * - Read-after-delivery. `position` and `history` of a channel this node is subscribed to resolve
+ *   only after every message they include has been handed to `onMessage`, so the hub's recovery
+ *   seam (live buffer + history) never sees a message twice or misses one.
  * - History. The last `historySize` messages of a channel are kept while the channel saw a publish
  *   within `historyTtlSeconds`. `history(channel, {since})` returns the messages with offset > since
  *   in increasing order, together with the position they were read at (same atomic read).

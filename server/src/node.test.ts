@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startTestNode, TestClient, waitFor } from './test-support.js';
 
@@ -11,6 +12,36 @@ describe('node lifecycle (PROTOCOL.md 6) and upgrades', () => {
       await t.connect({ origin: 'https://pr-1.preview.example' });
       await t.connect(); // no Origin header: not a browser
       await expect(TestClient.connect(t.node.urls.ws.replace('/v1/ws', '/elsewhere'))).rejects.toMatchObject({ status: 404 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('survives clients that reset the connection right after a refused upgrade', async () => {
+    const t = await startTestNode();
+    try {
+      const { port } = new URL(t.node.urls.http);
+      const request =
+        'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(Number(port), '127.0.0.1', () => {
+              s.write(request);
+              setTimeout(() => {
+                s.resetAndDestroy();
+                resolve();
+              }, 1);
+            });
+            s.on('error', () => resolve());
+          }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await t.http('GET', '/healthz')).status).toBe(200);
+      const c = await t.client({ sub: 'still-here' });
+      expect(c).toBeDefined();
     } finally {
       await t.close();
     }

@@ -90,6 +90,9 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   });
   const anyOrigin = config.allowedOrigins.includes('*');
   server.on('upgrade', (req, socket, head) => {
+    // node:http removes its own error listener before emitting 'upgrade': without one of ours, a
+    // client resetting the connection during a refused or pending upgrade would crash the process.
+    socket.on('error', destroyOnError);
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== DEFAULTS.wsPath) return reject(socket, 404, 'Not Found');
     if (state !== 'ready') return reject(socket, 503, 'Service Unavailable');
@@ -167,4 +170,9 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       return closing;
     },
   };
+}
+
+/** Shared (not a closure per socket): a socket error during or after an upgrade just ends it. */
+function destroyOnError(this: import('node:stream').Duplex): void {
+  this.destroy();
 }
