@@ -180,10 +180,15 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   const busy = await acceptRate(ctx, 2000, 'acc-busy', { ...half, label: `accept under ${halfRate}/s`, requests: halfRate * 6 }, connector);
   res.accept.push(busy);
   await connector.close();
+  // The same fanout load for every server (8 msg/s to 5k = 40k deliveries/s), to compare servers.
+  const common = await acceptRate(ctx, 2000, 'acc-common', { label: 'accept under 8/s', channel: 'fan', subscribers: size, rate: 8, requests: 48, batch: 1 }, connector);
+  res.accept.push({ ...common, label: 'while fanning out 40k msg/s' });
+  await connector.close();
   await connector.stop();
   log(
     `  accept: idle ${Math.round(idle.perSecond)}/s (${idle.usPerConn.toFixed(0)} µs server CPU each, handshake p50 ${idle.handshake?.p50.toFixed(1)} ms), ` +
-      `while fanning out ${Math.round(busy.perSecond)}/s (handshake p50 ${busy.handshake?.p50.toFixed(1)} ms, p99 ${busy.handshake?.p99.toFixed(1)} ms)`,
+      `while fanning out at half load ${Math.round(busy.perSecond)}/s (handshake p50 ${busy.handshake?.p50.toFixed(1)} ms, p99 ${busy.handshake?.p99.toFixed(1)} ms), ` +
+      `at 40k msg/s ${Math.round(common.perSecond)}/s`,
   );
 
   await ctx.pool.open(openSpec(ctx.target, 'hot', 'hot'), 500);
