@@ -40,6 +40,9 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop: (
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '1000'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  process.on('exit', () => {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  });
   const failed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new BenchSetupError(`redis-server: ${e.message}`))));
   const until = Date.now() + 10_000;
   while (!(await Promise.race([redisPing(port), failed]))) {

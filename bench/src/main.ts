@@ -30,6 +30,10 @@ const { values } = parseArgs({
 });
 
 const log = (l: string) => console.log(l);
+// A closed stdout (`npm run bench | head`) or Ctrl+C must still stop every server started (exit handlers in targets.ts).
+process.stdout.on('error', () => process.exit(1));
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 const resultsDir = path.join(repoRoot(), 'bench', 'results');
 const local: LocalOptions = values.profile ? { profileDir: path.join(resultsDir, 'profiles') } : {};
 const startedAt = new Date().toISOString();

@@ -75,7 +75,27 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs = 20_000)
   throw new BenchSetupError(`server not ready at ${url} within ${timeoutMs} ms`);
 }
 
+/** Servers started by this process: killed by PID if the benchmark dies before stopping them. */
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function track(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const pid = child.pid;
+  live.add(pid);
+  child.once('exit', () => live.delete(pid));
+}
+
 function stopper(child: ChildProcess): () => Promise<void> {
+  track(child);
   return () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return resolve();
@@ -138,6 +158,7 @@ export async function startRiver(opts: LocalOptions = {}): Promise<Target> {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  track(child);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/readyz`, child);
   return {
@@ -162,6 +183,7 @@ export async function startSocketIo(opts: LocalOptions = {}): Promise<Target> {
   const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'socketio'), file, '--port', String(port), '--key', KEY, '--secret', SECRET], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  track(child);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
   return { name: 'Socket.IO 4', kind: 'socketio', host: '127.0.0.1', port, tls: false, wsPath: '/socket.io/', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
@@ -173,6 +195,7 @@ export async function startWs(opts: LocalOptions = {}): Promise<Target> {
   const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'ws'), file, '--port', String(port), '--key', KEY, '--secret', SECRET], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  track(child);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
   return { name: 'bare ws', kind: 'river', host: '127.0.0.1', port, tls: false, wsPath: '/v1/ws', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
@@ -185,6 +208,7 @@ export async function startRaw(opts: LocalOptions = {}): Promise<Target> {
   const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'raw'), file, '--port', String(port), '--http-port', String(httpPort), '--key', KEY], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  track(child);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
   return { name: 'raw floor', kind: 'raw', host: '127.0.0.1', port, tls: false, wsPath: '', httpUrl, apiKey: KEY, secret: '', pid: child.pid!, stop: stopper(child) };
