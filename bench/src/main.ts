@@ -3,7 +3,7 @@
  *
  *   npm run bench                    quick (< 3 min): 10k idle, single + batch-of-10 steps at 5k
  *   npm run bench -- --full          1k → 19.5k subscribers, rate steps, accept rate, hot channel, presence storm
- *   npm run bench -- --idle 10000    River only: RSS per idle authenticated subscribed connection
+ *   npm run bench -- --idle 10000    RSS per idle authenticated subscribed connection (River; --only ws,socketio,raw too)
  *   options: --only river,socketio,raw,ws   --profile (node --cpu-prof into bench/results/profiles)
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -44,30 +44,34 @@ const hardStop = setTimeout(() => {
 hardStop.unref();
 
 async function main(): Promise<void> {
-  if (values.idle !== undefined) {
-    const n = Number(values.idle);
-    const target = await startRiver(local);
-    try {
-      const m = await runIdle(target, n, log, values.channel);
-      const file = writeResult(
-        { startedAt, mode: 'idle', machine: machine(), command: process.argv.slice(2).join(' '), targets: [{ name: target.name, kind: 'river', memory: m, steps: [], rateSteps: [], accept: [], errors: [] }] },
-        resultsDir,
-      );
-      log(`result: ${path.relative(process.cwd(), file)}`);
-    } finally {
-      await target.stop();
-    }
-    if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
-    return;
-  }
-  const plan = { ...(values.full ? FULL : QUICK), log };
-  if (values.sizes) plan.sizes = values.sizes.split(',').map(Number);
   const starters: Record<string, () => Promise<Target>> = {
     river: () => startRiver(local),
     socketio: () => startSocketIo(local),
     raw: () => startRaw(local),
     ws: () => startWs(local),
   };
+  if (values.idle !== undefined) {
+    const n = Number(values.idle);
+    const targets: RunResult['targets'] = [];
+    for (const name of (values.only ?? 'river').split(',')) {
+      const start = starters[name];
+      if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw, ws)`);
+      const target = await start();
+      try {
+        const m = await runIdle(target, n, log, values.channel);
+        targets.push({ name: target.name, kind: target.kind, memory: m, steps: [], rateSteps: [], accept: [], errors: [] });
+      } finally {
+        await target.stop();
+      }
+    }
+    const file = writeResult({ startedAt, mode: 'idle', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, targets }, resultsDir);
+    log(`result: ${path.relative(process.cwd(), file)}`);
+    if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
+    return;
+  }
+  const plan = { ...(values.full ? FULL : QUICK), log };
+  if (values.sizes) plan.sizes = values.sizes.split(',').map(Number);
+
   const names = (values.only ?? 'raw,ws,river,socketio').split(',');
   const run: RunResult = { startedAt, mode: values.full ? 'full' : 'quick', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), targets: [] };
   log(`River bench (${run.mode}) on ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node}, load ${run.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
