@@ -98,6 +98,12 @@ export class LeanConnection {
     this.socket.destroy();
   }
 
+  /** Stops reading (a slow consumer) or starts again. */
+  setPaused(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else this.socket.resume();
+  }
+
   private onConnect(): void {
     if (this.spec.kind === 'raw') {
       this.state = 'auth';

@@ -165,6 +165,11 @@ export class WorkerPool {
     };
   }
 
+  /** Makes a group's connections stop reading (slow consumers), or read again. */
+  async pause(group: string, paused: boolean): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request({ cmd: 'pause', group, paused }, 10_000)));
+  }
+
   async close(group?: string): Promise<void> {
     await Promise.all(this.workers.map((w) => w.request({ cmd: 'close', ...(group !== undefined ? { group } : {}) }, 30_000)));
   }

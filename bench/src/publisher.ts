@@ -9,8 +9,8 @@ import { nowMs } from './stats.js';
 /** Payload padding: a River message frame is then ~150 bytes, a Socket.IO one ~80, a raw record 100. */
 const PAD = 'x'.repeat(30);
 
-export function stampedData(): { t: number; p: string } {
-  return { t: nowMs(), p: PAD };
+export function stampedData(pad = PAD): { t: number; p: string } {
+  return { t: nowMs(), p: pad };
 }
 
 export class PublishError extends Error {
@@ -36,8 +36,8 @@ export class Publisher {
   }
 
   /** `coalesce` is read only by the raw floor server (records per write). */
-  batch(channel: string, n: number, coalesce?: number): Promise<void> {
-    const messages = Array.from({ length: n }, () => ({ channel, event: 'm', data: stampedData() }));
+  batch(channel: string, n: number, coalesce?: number, pad?: string): Promise<void> {
+    const messages = Array.from({ length: n }, () => ({ channel, event: 'm', data: stampedData(pad) }));
     return this.post('/v1/batch', { messages, ...(coalesce ? { coalesce } : {}) });
   }
 

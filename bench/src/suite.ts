@@ -20,6 +20,7 @@ import {
   type StepResult,
 } from './scenarios.js';
 import type { Target } from './targets.js';
+import { slowConsumers, type SlowResult } from './slow.js';
 
 export interface TargetResult {
   name: string;
@@ -32,6 +33,7 @@ export interface TargetResult {
   accept: AcceptResult[];
   hot?: StepResult;
   presence?: PresenceResult;
+  slow?: SlowResult;
   errors: string[];
 }
 
@@ -201,6 +203,13 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
     const p = res.presence;
     log(`  presence storm: ${p.members} members in ${p.joinSeconds.toFixed(1)} s, ${p.presenceFrames}/${p.expectedFrames} join frames, ${p.usPerFrame.toFixed(2)} µs/frame`);
     await ctx.pool.close('presence');
+  }
+  if (ctx.target.kind !== 'raw') {
+    const s = (res.slow = await slowConsumers(ctx, 10, 10, 800));
+    log(
+      `  slow consumers: ${s.cut}/${s.stalled} stalled subscribers cut, readers got ${s.deliveredToReaders}/${s.expectedToReaders}, ` +
+        `RSS ${(s.rssBeforeBytes / 1048576).toFixed(0)} → peak ${(s.rssPeakBytes / 1048576).toFixed(0)} MB, recovered ${s.recovered}`,
+    );
   }
   await refill(ctx, want, 'fan');
 }

@@ -23,7 +23,8 @@ export type WorkerCommand =
   | { id: number; cmd: 'open'; spec: OpenSpec }
   | { id: number; cmd: 'reset' }
   | { id: number; cmd: 'stats' }
-  | { id: number; cmd: 'close'; group?: string };
+  | { id: number; cmd: 'close'; group?: string }
+  | { id: number; cmd: 'pause'; group: string; paused: boolean };
 
 export interface WorkerReply {
   id: number;

@@ -95,6 +95,10 @@ process.on('message', (msg: WorkerCommand) => {
     case 'stats':
       reply({ ok: true, result: stats() });
       break;
+    case 'pause':
+      for (const c of groups.get(msg.group) ?? []) c.setPaused(msg.paused);
+      reply({ ok: true });
+      break;
     case 'close': {
       const names = msg.group === undefined ? [...groups.keys()] : [msg.group];
       let closed = 0;
