@@ -30,6 +30,8 @@ import { PresenceTracker, type Seam } from './presence-tracker.js';
 import { textFrame } from './ws-frame.js';
 
 const PING = textFrame('{"type":"ping"}');
+/** Longest window a heartbeat round's pings are spread over. */
+const HEARTBEAT_SPREAD_MS = 10_000;
 
 /** A channel with local subscribers. */
 export interface Channel {
@@ -77,7 +79,10 @@ export class Hub implements ConnectionHost, BusHandlers {
   private readonly idPrefix = randomBytes(6).toString('base64url');
   private counter = 0;
   private timer: NodeJS.Timeout | undefined;
+  private tickMs = 1000;
   private nextPingAt: number;
+  /** The heartbeat round in progress (its pings are spread over part of the heartbeat). */
+  private pingRound: { iter: Iterator<Connection>; size: number; start: number; done: number } | null = null;
 
   constructor(deps: HubDeps) {
     this.config = deps.config;
@@ -95,6 +100,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   start(): void {
     const { authTimeoutMs, heartbeatMs } = this.config;
     const tickMs = Math.max(5, Math.min(1000, Math.floor(Math.min(authTimeoutMs, heartbeatMs) / 4)));
+    this.tickMs = tickMs;
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
   }
@@ -341,12 +347,30 @@ export class Hub implements ConnectionHost, BusHandlers {
     }
     if (now >= this.nextPingAt) {
       this.nextPingAt = now + this.config.heartbeatMs;
-      this.heartbeat();
+      this.pingRound = { iter: this.connections.values(), size: this.connections.size, start: now, done: 0 };
+      this.presence.heartbeat();
     }
+    if (this.pingRound !== null) this.heartbeat(now);
   }
 
-  private heartbeat(): void {
-    for (const conn of this.connections) {
+  /**
+   * Pings the connections of the current round, spread over the first half of the heartbeat (at
+   * most HEARTBEAT_SPREAD_MS): 20k pings and 20k pongs at once stall every fanout for half a second.
+   * A connection is checked one round (heartbeatMs) after its ping, give or take the spread, so it
+   * always has at least half a heartbeat to answer. Few connections are all pinged at the round's start.
+   */
+  private heartbeat(now: number): void {
+    const round = this.pingRound!;
+    const spread = Math.min(this.config.heartbeatMs / 2, HEARTBEAT_SPREAD_MS);
+    const due = Math.ceil((round.size * (now - round.start + this.tickMs)) / spread);
+    while (round.done < due) {
+      const next = round.iter.next();
+      if (next.done === true) {
+        this.pingRound = null;
+        return;
+      }
+      round.done++;
+      const conn = next.value;
       if (conn.state !== OPEN) continue;
       if (!conn.alive) {
         conn.close(CLOSE_CODES.heartbeat_timeout, 'heartbeat_timeout');
@@ -355,7 +379,6 @@ export class Hub implements ConnectionHost, BusHandlers {
       conn.alive = false;
       this.outbox.push(conn, PING);
     }
-    this.presence.heartbeat();
   }
 
   private channel(name: string): Channel {

@@ -6,7 +6,8 @@
  *   peer and marks the peer dirty in ONE node-wide list; a single `setImmediate` flushes the list,
  *   writing everything queued for a socket during this loop turn in one corked write (one writev
  *   system call), so a batch of 10 messages costs one syscall per subscriber and a lone message is
- *   not delayed past the current turn.
+ *   not delayed past the current turn. Frames queued alike on many sockets (a channel's
+ *   subscribers) are joined into one Buffer once per flush and that Buffer is written to each.
  * - Backpressure: while a socket's own buffer is over `HOLD_BYTES`, frames stay in the peer's queue
  *   until the socket drains. A peer whose socket buffer plus queue would exceed `maxBufferedBytes`
  *   is a slow consumer: its queue is dropped and `slow()` closes it (4003). Nobody else waits.
@@ -41,6 +42,14 @@ function onDrain(this: TaggedSocket): void {
   if (peer === undefined || outbox === undefined) return;
   peer.held = false;
   if (peer.out !== null) outbox.markDirty(peer);
+}
+
+/** Same Buffers (by reference) in the same order. */
+function sameFrames(a: Buffer[], b: Buffer[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class Outbox {
@@ -94,10 +103,25 @@ export class Outbox {
     this.scheduled = false;
     const list = this.dirty;
     this.dirty = [];
+    // Subscribers of a channel have the same frames queued in the same order: join them once per
+    // flush and hand that one Buffer to each socket (one plain write instead of a corked writev of
+    // n chunks per socket, which costs a write request per chunk).
+    let joined: Map<Buffer, { parts: Buffer[]; joined: Buffer }> | null = null;
     for (let i = 0; i < list.length; i++) {
       const peer = list[i]!;
       peer.dirty = false;
-      if (!peer.held && peer.out !== null) this.write(peer, false);
+      const out = peer.out;
+      if (peer.held || out === null) continue;
+      if (Array.isArray(out)) {
+        joined ??= new Map();
+        let memo = joined.get(out[0]!);
+        if (memo === undefined || !sameFrames(memo.parts, out)) {
+          memo = { parts: out, joined: Buffer.concat(out, peer.outBytes) };
+          joined.set(out[0]!, memo);
+        }
+        peer.out = memo.joined;
+      }
+      this.write(peer, false);
     }
   }
 
