@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserError } from '../errors.js';
 import { tempProject, testContext } from '../test-context.js';
+import { loadBench } from './bench.js';
 
 // Only the user-mistake paths: a real load run belongs to `npm run bench`, not to the test suite.
 let project: { dir: string; cleanup: () => Promise<void> };
@@ -29,5 +31,16 @@ describe('river bench', () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['bench'])).toBe(1);
     expect(t.io.stderr.join('\n')).toContain('npx river dev');
+  });
+
+  it('says where the generator comes from when @river/bench is not installed', async () => {
+    const err = await loadBench('@river/bench-not-installed').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).code).toBe('bench_missing');
+    expect((err as UserError).hint).toContain('clone of River');
+  });
+
+  it('loads the workspace generator in this repository', async () => {
+    expect(typeof (await loadBench()).runRemoteBench).toBe('function');
   });
 });

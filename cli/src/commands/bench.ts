@@ -62,6 +62,20 @@ function count(text: string | undefined, flag: string, min: number, max: number)
   return n;
 }
 
+/** Loads @river/bench (a workspace of the River repository, not a dependency of the published CLI). */
+export async function loadBench(spec = '@river/bench'): Promise<BenchModule> {
+  try {
+    return (await import(spec)) as BenchModule;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new UserError(
+      'river bench needs the load generator (@river/bench), which ships with the River repository, not with the CLI package',
+      'run it from a clone of River: npm install && npx river bench --url …',
+      { code: 'bench_missing' },
+    );
+  }
+}
+
 export async function bench(ctx: Context, opts: BenchOptions): Promise<void> {
   const connections = count(opts.connections, '--connections', 1, 200_000);
   const maxRate = count(opts.maxRate, '--max-rate', 0, 100_000);
@@ -69,8 +83,7 @@ export async function bench(ctx: Context, opts: BenchOptions): Promise<void> {
   const located = await locate(ctx, opts.url);
   const apiKey = await apiKeyFor(ctx, located, opts.key);
   const secret = opts.token ? undefined : (opts.secret ?? (await secretFor(ctx, located)));
-  const spec = '@river/bench';
-  const mod = (await import(spec)) as BenchModule;
+  const mod = await loadBench();
   const { tables, checks, run } = await mod.runRemoteBench({
     url: located.target.httpUrl,
     wsUrl: located.target.wsUrl,
