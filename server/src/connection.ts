@@ -28,6 +28,7 @@ import type { Identity, TokenVerifier } from './auth.js';
 import type { Logger } from 'pino';
 import type { CloseReason, Metrics } from './metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
+import type { Few } from './few.js';
 import { textFrame } from './ws-frame.js';
 
 export const AUTHENTICATING = 0;
@@ -87,8 +88,8 @@ export class Connection implements OutboxPeer {
   readonly authDeadline: number;
   /** A frame arrived since the last ping. */
   alive = true;
-  /** Channels subscribed or being subscribed; created on first subscribe. */
-  subs: Set<string> | null = null;
+  /** Channels subscribed or being subscribed (the name itself while there is one). */
+  subs: Few<string> = null;
   private tokens: number;
   private refilledAt: number;
   private inbox: string[] | null = null;

@@ -24,6 +24,7 @@ import type { Presence } from './presence.js';
 import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
 import { Connection, OPEN, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
+import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
 import type { Metrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { PresenceTracker, type Seam } from './presence-tracker.js';
@@ -37,13 +38,14 @@ const HEARTBEAT_SPREAD_MS = 10_000;
 export interface Channel {
   readonly name: string;
   readonly presence: boolean;
-  readonly live: Set<Connection>;
+  /** Live local subscribers (usually one: kept as the connection itself until a second arrives). */
+  live: Few<Connection>;
   /** Subscribers between `subscribe` and `subscribed`, with the messages buffered for them. */
   pending: Map<Connection, BusMessage[]> | null;
   /** Presence seams of new subscribers (see presence-tracker.ts). */
   seams: Map<Connection, Seam> | null;
-  /** Resolves when the bus subscription is in place. */
-  readonly busSubscribed: Promise<void>;
+  /** Resolves when the bus subscription is in place; null once it is (nothing kept per idle channel). */
+  busSubscribed: Promise<void> | null;
   /** Newest offset fanned out (duplicate guard). */
   lastOffset: number;
   epoch: string | undefined;
@@ -139,7 +141,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.metrics.connections.dec();
     const subs = conn.subs;
     conn.subs = null;
-    if (subs !== null) for (const name of subs) void this.detach(conn, name);
+    for (const name of fewList(subs)) void this.detach(conn, name);
   }
 
   closed(conn: Connection): void {
@@ -152,11 +154,11 @@ export class Hub implements ConnectionHost, BusHandlers {
       conn.sendError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :', id, name);
       return;
     }
-    if (conn.subs?.has(name)) {
+    if (fewHas(conn.subs, name)) {
       conn.sendError('bad_request', 'already subscribed to this channel', id, name);
       return;
     }
-    if ((conn.subs?.size ?? 0) >= this.config.maxSubscriptions) {
+    if (fewSize(conn.subs) >= this.config.maxSubscriptions) {
       conn.sendError('too_many_subscriptions', `at most ${this.config.maxSubscriptions} subscriptions per connection`, id, name);
       return;
     }
@@ -169,11 +171,11 @@ export class Hub implements ConnectionHost, BusHandlers {
     const ch = this.channel(name);
     const buffer: BusMessage[] = [];
     (ch.pending ??= new Map()).set(conn, buffer);
-    (conn.subs ??= new Set()).add(name);
+    conn.subs = fewAdd(conn.subs, name);
     this.report(ch);
     const stillPending = () => ch.pending?.get(conn) === buffer;
     try {
-      await ch.busSubscribed;
+      if (ch.busSubscribed !== null) await ch.busSubscribed;
       let members: string | undefined;
       let seam: Seam | undefined;
       if (ch.presence) {
@@ -218,7 +220,7 @@ export class Hub implements ConnectionHost, BusHandlers {
       }
       ch.pending!.delete(conn);
       if (ch.pending!.size === 0) ch.pending = null;
-      ch.live.add(conn);
+      ch.live = fewAdd(ch.live, conn);
       if (seam !== undefined) {
         (ch.seams ??= new Map()).set(conn, seam);
         this.presence.trackSeams(ch);
@@ -227,7 +229,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     } catch (err) {
       this.logger.warn({ err, channel: name }, 'subscribe failed');
       if (stillPending()) {
-        conn.subs?.delete(name);
+        conn.subs = fewDelete(conn.subs, name);
         await this.detach(conn, name);
         conn.sendError('unavailable', 'the bus is unavailable; try again', id, name);
       }
@@ -235,11 +237,11 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
-    if (conn.subs === null || !conn.subs.has(name)) {
+    if (!fewHas(conn.subs, name)) {
       conn.sendError('not_subscribed', 'not subscribed to this channel', id, name);
       return;
     }
-    conn.subs.delete(name);
+    conn.subs = fewDelete(conn.subs, name);
     const leaving = this.detach(conn, name);
     conn.send(`{"type":"unsubscribed","channel":${JSON.stringify(name)}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
     await leaving;
@@ -259,19 +261,25 @@ export class Hub implements ConnectionHost, BusHandlers {
     let n = 0;
     const exclude = msg.excludeConnectionId;
     const seams = msg.offset === undefined ? ch.seams : null;
-    if (exclude === undefined && seams === null) {
-      for (const conn of ch.live) if (this.outbox.push(conn, frame)) n++;
+    const live = ch.live;
+    if (live === null) {
+      // only pending subscribers
+    } else if (!(live instanceof Set)) {
+      if (this.admits(live, exclude, seams, msg.frame) && this.outbox.push(live, frame)) n++;
+    } else if (exclude === undefined && seams === null) {
+      for (const conn of live) if (this.outbox.push(conn, frame)) n++;
     } else {
-      for (const conn of ch.live) {
-        if (conn.id === exclude) continue;
-        const seam = seams?.get(conn);
-        if (seam !== undefined && !seam.admit(msg.frame)) continue;
-        if (this.outbox.push(conn, frame)) n++;
-      }
+      for (const conn of live) if (this.admits(conn, exclude, seams, msg.frame) && this.outbox.push(conn, frame)) n++;
     }
     if (ch.pending !== null) for (const buffered of ch.pending.values()) buffered.push(msg);
     if (n > 0) this.metrics.delivered.inc(n);
     if (msg.offset !== undefined) this.metrics.fanoutLatency.observe(Math.max(0, this.now() - msg.ts) / 1000);
+  }
+
+  private admits(conn: Connection, exclude: string | undefined, seams: Map<Connection, Seam> | null, frame: string): boolean {
+    if (conn.id === exclude) return false;
+    const seam = seams?.get(conn);
+    return seam === undefined || seam.admit(frame);
   }
 
   control(cmd: ControlCommand): number {
@@ -301,7 +309,7 @@ export class Hub implements ConnectionHost, BusHandlers {
           if (h.position.epoch === epoch && h.complete && h.messages.length === h.position.offset - lastOffset) {
             for (const m of h.messages) this.message(m);
           } else {
-            for (const conn of [...ch.live]) conn.close(CLOSE_CODES.server_restarting, 'server_restarting');
+            for (const conn of fewList(ch.live)) conn.close(CLOSE_CODES.server_restarting, 'server_restarting');
           }
         },
         (err: unknown) => this.logger.warn({ err, channel: name }, 'resync failed'),
@@ -387,13 +395,22 @@ export class Hub implements ConnectionHost, BusHandlers {
       ch = {
         name,
         presence: isPresenceChannel(name),
-        live: new Set(),
+        live: null,
         pending: null,
         seams: null,
-        busSubscribed: this.busOp(name, () => this.bus.subscribe(name)),
+        busSubscribed: null,
         lastOffset: 0,
         epoch: undefined,
       };
+      const channel = ch;
+      const subscribed = this.busOp(name, () => this.bus.subscribe(name));
+      channel.busSubscribed = subscribed;
+      subscribed.then(
+        () => {
+          if (channel.busSubscribed === subscribed) channel.busSubscribed = null;
+        },
+        () => {},
+      );
       this.channels.set(name, ch);
       this.metrics.channels.inc();
     }
@@ -404,11 +421,13 @@ export class Hub implements ConnectionHost, BusHandlers {
   private detach(conn: Connection, name: string): Promise<void> {
     const ch = this.channels.get(name);
     if (ch !== undefined) {
-      if (ch.live.delete(conn)) this.metrics.subscriptions.dec();
-      else if (ch.pending?.delete(conn) && ch.pending.size === 0) ch.pending = null;
+      if (fewHas(ch.live, conn)) {
+        ch.live = fewDelete(ch.live, conn);
+        this.metrics.subscriptions.dec();
+      } else if (ch.pending?.delete(conn) && ch.pending.size === 0) ch.pending = null;
       if (ch.seams?.delete(conn) && ch.seams.size === 0) ch.seams = null;
       this.report(ch);
-      if (ch.live.size === 0 && ch.pending === null) {
+      if (ch.live === null && ch.pending === null) {
         this.channels.delete(name);
         this.metrics.channels.dec();
         void this.busOp(name, () => this.bus.unsubscribe(name)).catch((err: unknown) =>
@@ -420,7 +439,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   private report(ch: Channel): void {
-    this.bus.reportSubscribers(ch.name, ch.live.size + (ch.pending?.size ?? 0));
+    this.bus.reportSubscribers(ch.name, fewSize(ch.live) + (ch.pending?.size ?? 0));
   }
 
   /** Runs bus (un)subscribe calls of one channel in call order. */

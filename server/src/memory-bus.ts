@@ -37,6 +37,7 @@ import {
   type PublishResult,
   type StreamPosition,
 } from './bus.js';
+import { fewAdd, fewDelete, fewHas, type Few } from './few.js';
 
 /** Figures for /metrics and for tests: how much state the backend holds right now. */
 export interface MemoryBusStats {
@@ -66,8 +67,8 @@ export interface MemoryBusOptions extends MemoryBackendOptions {
 interface ChannelState {
   epoch: string;
   offset: number;
-  /** Oldest first, at most historySize. */
-  history: BusMessage[];
+  /** Oldest first, at most historySize; null until the first publish (nothing kept for a quiet channel). */
+  history: BusMessage[] | null;
   /** Last publish or creation (ms), for expiry. */
   touchedAt: number;
 }
@@ -93,10 +94,10 @@ export class MemoryBackend {
   private readonly channels = new Map<string, ChannelState>();
   /** Insertion order == expiry order. Key: channel + '\n' + idempotencyKey. */
   private readonly idempotency = new Map<string, IdempotencyEntry>();
-  /** Nodes subscribed per channel. */
-  private readonly subscribed = new Map<string, Set<MemoryBus>>();
-  /** Local subscriber counts reported per channel per node. */
-  private readonly counts = new Map<string, Map<MemoryBus, number>>();
+  /** Nodes subscribed per channel (the node itself while there is one). */
+  private readonly subscribed = new Map<string, Few<MemoryBus>>();
+  /** Local subscriber counts reported per node, per channel (one entry per channel, no Map per channel). */
+  private readonly counts = new Map<MemoryBus, Map<string, number>>();
   /** Started nodes, in start order. */
   private readonly nodes = new Set<MemoryBus>();
   private readonly queue: { node: MemoryBus; msg: BusMessage }[] = [];
@@ -161,10 +162,7 @@ export class MemoryBackend {
   detach(node: MemoryBus): void {
     this.nodes.delete(node);
     for (const channel of [...this.subscribed.keys()]) this.unsubscribe(node, channel);
-    for (const [channel, perNode] of this.counts) {
-      perNode.delete(node);
-      if (perNode.size === 0) this.counts.delete(channel);
-    }
+    this.counts.delete(node);
     if (this.nodes.size === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -185,7 +183,7 @@ export class MemoryBackend {
         this.idempotency.delete(idemKey);
       }
     }
-    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: [], touchedAt: now };
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
     // Move to the end of the activity order.
     this.channels.delete(req.channel);
     this.channels.set(req.channel, state);
@@ -200,8 +198,9 @@ export class MemoryBackend {
     };
     if (req.excludeConnectionId !== undefined) msg.excludeConnectionId = req.excludeConnectionId;
     if (this.historySize > 0) {
-      state.history.push(msg);
-      if (state.history.length > this.historySize) state.history.shift();
+      const history = (state.history ??= []);
+      history.push(msg);
+      if (history.length > this.historySize) history.shift();
     }
     const result: PublishResult = { channel: req.channel, epoch: state.epoch, offset: state.offset };
     if (idemKey !== undefined && this.idempotencyWindowMs > 0) {
@@ -223,7 +222,7 @@ export class MemoryBackend {
   history(channel: string, since: number, limit: number): HistoryResult {
     const state = this.state(channel);
     const position = { epoch: state.epoch, offset: state.offset };
-    const h = state.history;
+    const h = state.history ?? [];
     const oldest = h.length > 0 ? (h[0]!.offset as number) : state.offset + 1;
     const complete = since >= oldest - 1 && since <= state.offset;
     const start = Math.max(0, since - oldest + 1);
@@ -232,15 +231,17 @@ export class MemoryBackend {
   }
 
   subscribe(node: MemoryBus, channel: string): void {
-    let set = this.subscribed.get(channel);
-    if (set === undefined) this.subscribed.set(channel, (set = new Set()));
-    set.add(node);
+    this.subscribed.set(channel, fewAdd(this.subscribed.get(channel) ?? null, node));
   }
 
   unsubscribe(node: MemoryBus, channel: string): void {
-    const set = this.subscribed.get(channel);
-    if (set === undefined || !set.delete(node)) return;
-    if (set.size > 0) return;
+    const nodes = this.subscribed.get(channel);
+    if (nodes === undefined || !fewHas(nodes, node)) return;
+    const rest = fewDelete(nodes, node);
+    if (rest !== null) {
+      this.subscribed.set(channel, rest);
+      return;
+    }
     this.subscribed.delete(channel);
     // The last node left: the channel's TTL starts now.
     const state = this.channels.get(channel);
@@ -258,19 +259,18 @@ export class MemoryBackend {
   }
 
   report(node: MemoryBus, channel: string, localCount: number): void {
-    let perNode = this.counts.get(channel);
+    let local = this.counts.get(node);
     if (localCount > 0) {
-      if (perNode === undefined) this.counts.set(channel, (perNode = new Map()));
-      perNode.set(node, localCount);
-    } else if (perNode !== undefined) {
-      perNode.delete(node);
-      if (perNode.size === 0) this.counts.delete(channel);
+      if (local === undefined) this.counts.set(node, (local = new Map()));
+      local.set(channel, localCount);
+    } else {
+      local?.delete(channel);
     }
   }
 
   subscriberCount(channel: string): number {
     let sum = 0;
-    for (const n of this.counts.get(channel)?.values() ?? []) sum += n;
+    for (const local of this.counts.values()) sum += local.get(channel) ?? 0;
     return sum;
   }
 
@@ -286,7 +286,7 @@ export class MemoryBackend {
     const now = this.now();
     let state = this.live(channel, now);
     if (state === undefined) {
-      state = { epoch: newEpoch(), offset: 0, history: [], touchedAt: now };
+      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
       this.channels.set(channel, state);
     }
     return state;
@@ -294,9 +294,10 @@ export class MemoryBackend {
 
   /** Queues the message for every subscribed node; drains unless a drain is already running up the stack. */
   private deliver(msg: BusMessage): void {
-    const set = this.subscribed.get(msg.channel);
-    if (set === undefined) return;
-    for (const node of set) this.queue.push({ node, msg });
+    const nodes = this.subscribed.get(msg.channel);
+    if (nodes === undefined || nodes === null) return;
+    if (nodes instanceof Set) for (const node of nodes) this.queue.push({ node, msg });
+    else this.queue.push({ node: nodes, msg });
     if (this.draining) return;
     this.draining = true;
     try {
