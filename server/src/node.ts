@@ -102,6 +102,8 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       return reject(socket, 403, 'Forbidden');
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // ws has its own error listener on the socket from here on: ours would only cost memory.
+      socket.removeListener('error', destroyOnError);
       hub.accept(ws, socket as Socket);
     });
   });
