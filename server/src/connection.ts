@@ -7,10 +7,12 @@
  * Frames of one connection are handled one at a time, in order (a frame that needs the bus holds
  * the ones after it in a small inbox), so replies come back in request order. Timers are not kept
  * here: the hub's single node-wide tick checks auth deadlines, token expiry and heartbeats.
- * All outgoing frames go through the node's `Outbox`; ws's own sender only writes close frames.
+ *
+ * The connection owns its socket once the upgrade is answered (`ws-upgrade.ts`): incoming frames
+ * are parsed by `ws-reader.ts` into fields of this object, every outgoing frame goes through the
+ * node's `Outbox` except the close frame, written last. Socket listeners are shared functions.
  */
 import type { Socket } from 'node:net';
-import type { RawData, WebSocket } from 'ws';
 import {
   CLOSE_CODES,
   isValidChannel,
@@ -29,7 +31,8 @@ import type { Logger } from 'pino';
 import type { CloseReason, Metrics } from './metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
-import { textFrame } from './ws-frame.js';
+import { closeFrame, pongFrame, textFrame } from './ws-frame.js';
+import { READ_DONE, readFrames, type FrameReader } from './ws-reader.js';
 
 export const AUTHENTICATING = 0;
 export const VERIFYING = 1;
@@ -51,6 +54,8 @@ export interface ConnectionHost {
   readonly bus: Bus;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Largest incoming data message, bytes (larger: close 1009). */
+  readonly maxPayload: number;
   now(): number;
   authenticated(conn: Connection): void;
   subscribe(conn: Connection, frame: SubscribeFrame): Promise<void>;
@@ -62,24 +67,30 @@ export interface ConnectionHost {
 }
 
 const CONN = Symbol('river.connection');
-type TaggedWebSocket = WebSocket & { [CONN]?: Connection };
+type TaggedSocket = Socket & { [CONN]?: Connection };
 
-// Listeners shared by every connection (no closures per socket).
-function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
-  this[CONN]?.receive(data, isBinary);
+// Listeners shared by every connection (no closures per socket). Socket errors are handled where
+// the upgrade arrives (node.ts): the socket is destroyed, and 'close' follows.
+function onSocketData(this: TaggedSocket, chunk: Buffer): void {
+  const conn = this[CONN];
+  if (conn !== undefined) readFrames(conn, chunk, conn.host.maxPayload);
 }
-function onWsClose(this: TaggedWebSocket): void {
+/** The client half-closed its side: end ours too (the server socket allows half-open connections). */
+function onSocketEnd(this: TaggedSocket): void {
+  this.end();
+}
+function onSocketClose(this: TaggedSocket): void {
   this[CONN]?.gone();
 }
-function onWsError(this: TaggedWebSocket, err: Error): void {
-  this[CONN]?.host.logger.debug({ err: err.message }, 'websocket error');
+function destroySocket(socket: Socket): void {
+  socket.destroy();
 }
 
 function jsonId(id: RequestId | undefined): string {
   return id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
 }
 
-export class Connection implements OutboxPeer {
+export class Connection implements OutboxPeer, FrameReader {
   state: ConnectionState = AUTHENTICATING;
   identity: Identity | undefined = undefined;
   /** Token expiry in ms since the epoch; 0 = never. */
@@ -100,21 +111,32 @@ export class Connection implements OutboxPeer {
   dirty = false;
   held = false;
   writable = true;
+  // FrameReader
+  rxPending: Buffer | null = null;
+  rxFill = 0;
+  rxFragments: Buffer[] | null = null;
+  rxOpcode = 0;
+  /** A close frame was written. */
+  private closeSent = false;
 
+  /** Takes over `socket`, whose upgrade was answered; `head` is what the client sent after its request. */
   constructor(
     readonly id: string,
-    readonly ws: WebSocket,
     readonly socket: Socket,
     readonly host: ConnectionHost,
+    head: Buffer,
   ) {
     const now = host.now();
     this.authDeadline = now + host.config.authTimeoutMs;
     this.tokens = host.config.maxFramesPerSecond * 2;
     this.refilledAt = now;
-    (ws as TaggedWebSocket)[CONN] = this;
-    ws.on('message', onWsMessage);
-    ws.on('close', onWsClose);
-    ws.on('error', onWsError);
+    (socket as TaggedSocket)[CONN] = this;
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    if (head.length > 0) socket.unshift(head);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
   }
 
   get userId(): string | undefined {
@@ -144,19 +166,62 @@ export class Connection implements OutboxPeer {
     this.inbox = null;
     if (reason !== 'going_away') this.host.metrics.closes.inc({ reason });
     this.host.release(this);
-    try {
-      this.ws.close(code, reason);
-    } catch {
-      this.ws.terminate();
-    }
-    const ws = this.ws;
-    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    this.sendClose(code, reason);
   }
 
   /** Drops the socket at once (node shutdown). */
   terminate(): void {
     this.writable = false;
-    this.ws.terminate();
+    this.socket.destroy();
+  }
+
+  /**
+   * Writes the close frame (after everything queued) and, once the client's close frame is in
+   * too, ends the socket; either way the socket is destroyed `CLOSE_GRACE_MS` from now.
+   */
+  private sendClose(code: number | undefined, reason = ''): void {
+    const socket = this.socket;
+    if (!this.closeSent) {
+      this.closeSent = true;
+      if (socket.writable) socket.write(closeFrame(code, reason));
+      setTimeout(destroySocket, CLOSE_GRACE_MS, socket).unref();
+    }
+    if (this.rxOpcode === READ_DONE) socket.end();
+  }
+
+  // ---- FrameReader ---------------------------------------------------------------------------
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.receive(data, isBinary);
+  }
+
+  /** @internal A ping from the client (RFC 6455 keepalive): answered with a pong, in order. */
+  onPing(payload: Buffer): void {
+    this.host.outbox.push(this, pongFrame(payload));
+  }
+
+  /** @internal The client's close frame: echo its code and reason (unless ours went first) and end the socket. */
+  onCloseFrame(code: number, reason: string): void {
+    this.host.outbox.flushPeer(this);
+    this.writable = false;
+    this.inbox = null;
+    this.sendClose(code === 1005 ? undefined : code, reason);
+  }
+
+  /** @internal The client broke the framing rules: close with the RFC code (not counted as a River close reason). */
+  onFrameError(code: 1002 | 1007 | 1009, message: string): void {
+    this.host.logger.debug({ connectionId: this.id, code, reason: message }, 'websocket protocol error');
+    if (this.state >= CLOSING) {
+      this.sendClose(code);
+      return;
+    }
+    this.host.outbox.flushPeer(this);
+    this.state = CLOSING;
+    this.writable = false;
+    this.inbox = null;
+    this.host.release(this);
+    this.sendClose(code);
   }
 
   /** OutboxPeer: the outgoing buffer is over maxBufferedBytes. */
@@ -171,13 +236,15 @@ export class Connection implements OutboxPeer {
     this.writable = false;
     this.inbox = null;
     this.host.outbox.drop(this);
-    (this.ws as TaggedWebSocket)[CONN] = undefined;
+    this.rxPending = null;
+    this.rxFragments = null;
+    (this.socket as TaggedSocket)[CONN] = undefined;
     if (!wasClosing) this.host.release(this);
     this.host.closed(this);
   }
 
-  /** @internal One frame from ws. */
-  receive(data: RawData, isBinary: boolean): void {
+  /** One data message from the client. */
+  private receive(data: Buffer, isBinary: boolean): void {
     if (this.state >= CLOSING) return;
     this.alive = true;
     if (!this.allowFrame()) {
@@ -188,7 +255,7 @@ export class Connection implements OutboxPeer {
       this.close(CLOSE_CODES.protocol_error, 'protocol_error');
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8');
+    const text = data.toString('utf8');
     if (this.busy || this.state === VERIFYING) {
       const inbox = (this.inbox ??= []);
       if (inbox.length >= MAX_INBOX) {

@@ -17,8 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
-import { CLOSE_CODES, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
+import { CLOSE_CODES, DEFAULTS, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
 import type { Bus, BusHandlers, BusMessage, ControlCommand, StreamPosition } from './bus.js';
 import type { Presence } from './presence.js';
 import type { TokenVerifier } from './auth.js';
@@ -70,6 +69,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   readonly outbox: Outbox;
   readonly now: () => number;
   readonly presence: PresenceTracker;
+  readonly maxPayload: number;
   /** Connections not yet released (authenticating or open). */
   private readonly connections = new Set<Connection>();
   /** Connections whose socket is still open (includes closing ones). */
@@ -96,6 +96,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
     this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger);
     this.nextPingAt = this.now() + deps.config.heartbeatMs;
+    this.maxPayload = deps.config.maxMessageBytes + DEFAULTS.httpBodySlackBytes;
   }
 
   /** Starts the node-wide tick. */
@@ -116,9 +117,9 @@ export class Hub implements ConnectionHost, BusHandlers {
     return this.connections.size;
   }
 
-  /** Takes over an upgraded socket. The upgrade request is not kept. */
-  accept(ws: WebSocket, socket: Socket): Connection {
-    const conn = new Connection(`${this.idPrefix}.${(this.counter++).toString(36)}`, ws, socket, this);
+  /** Takes over a socket whose upgrade was answered (`head`: bytes after the request). The request is not kept. */
+  accept(socket: Socket, head: Buffer): Connection {
+    const conn = new Connection(`${this.idPrefix}.${(this.counter++).toString(36)}`, socket, this, head);
     this.connections.add(conn);
     this.sockets.add(conn);
     this.unauthenticated.add(conn);

@@ -6,7 +6,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer } from 'ws';
 import { DEFAULTS, matchAny } from '@river/protocol';
 import { staticSecrets, TokenVerifier, type SecretSource } from './auth.js';
 import type { Bus } from './bus.js';
@@ -18,6 +17,7 @@ import { requestListener } from './http-server.js';
 import { Hub } from './hub.js';
 import { Metrics } from './metrics.js';
 import type { Presence } from './presence.js';
+import { answerUpgrade } from './ws-upgrade.js';
 
 export interface RiverDeps {
   logger?: Logger;
@@ -43,7 +43,8 @@ export interface RiverNode {
 type NodeState = 'ready' | 'draining' | 'closed';
 
 function reject(socket: Duplex, status: number, text: string): void {
-  const body = JSON.stringify({ error: { code: status === 403 ? 'forbidden' : status === 404 ? 'not_found' : 'unavailable', message: text } });
+  const code = status === 403 ? 'forbidden' : status === 404 ? 'not_found' : status === 503 ? 'unavailable' : 'bad_request';
+  const body = JSON.stringify({ error: { code, message: text } });
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
@@ -82,12 +83,6 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let state: NodeState = 'ready';
   const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
   const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    clientTracking: false,
-    maxPayload: config.maxMessageBytes + DEFAULTS.httpBodySlackBytes,
-  });
   const anyOrigin = config.allowedOrigins.includes('*');
   server.on('upgrade', (req, socket, head) => {
     // node:http removes its own error listener before emitting 'upgrade': without one of ours, a
@@ -101,11 +96,11 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       logger.debug({ origin }, 'upgrade refused: origin not allowed');
       return reject(socket, 403, 'Forbidden');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // ws has its own error listener on the socket from here on: ours would only cost memory.
-      socket.removeListener('error', destroyOnError);
-      hub.accept(ws, socket as Socket);
-    });
+    const answer = answerUpgrade(req);
+    if (!answer.ok) return reject(socket, answer.status, answer.message);
+    if (!socket.readable || !socket.writable) return socket.destroy();
+    socket.write(answer.response);
+    hub.accept(socket as Socket, head);
   });
   server.on('clientError', (_err, socket) => socket.destroy());
 
@@ -174,7 +169,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   };
 }
 
-/** Shared (not a closure per socket): a socket error during or after an upgrade just ends it. */
+/** Shared (not a closure per socket): a socket error during or after an upgrade just ends it ('close' follows). */
 function destroyOnError(this: import('node:stream').Duplex): void {
   this.destroy();
 }

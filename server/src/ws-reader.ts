@@ -1,0 +1,173 @@
+/**
+ * Incoming WebSocket frames (RFC 6455 section 5), parsed straight from the socket's chunks into a
+ * few plain fields of the connection: no stream, buffer list, listener or closure per socket (the
+ * `ws` library's Receiver + Sender + WebSocket cost ~1.8 KB of heap per idle connection).
+ *
+ * What it enforces, like `ws` with permessage-deflate off: client frames are masked, RSV bits are
+ * clear, opcodes are known, control frames are final and at most 125 bytes, continuation frames
+ * follow a started message; a data message over `maxPayload` bytes (all its fragments together) is
+ * refused with 1009 before it is buffered; a text message or close reason that is not UTF-8 with
+ * 1007; close codes must be valid (1002 otherwise). After a close frame or an error, the rest of
+ * the input is ignored.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/** The parser's state (fields of the connection) and where complete frames go. */
+export interface FrameReader {
+  /**
+   * An incomplete frame from earlier chunks; null on a frame boundary. Once its header is in, the
+   * buffer has the whole frame's size and fills up in place (no re-copying per chunk).
+   */
+  rxPending: Buffer | null;
+  /** Bytes of `rxPending` filled so far. */
+  rxFill: number;
+  /** Payloads of a fragmented message in progress; null when none. */
+  rxFragments: Buffer[] | null;
+  /** Opcode of the fragmented message in progress (1 text, 2 binary); -1 once reading is over. */
+  rxOpcode: number;
+  /** A complete data message. */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  onPing(payload: Buffer): void;
+  /** A close frame; `code` 1005 when it carried none. Reading stops. */
+  onCloseFrame(code: number, reason: string): void;
+  /** The client broke the protocol (1002), sent bad UTF-8 (1007) or too much (1009). Reading stops. */
+  onFrameError(code: 1002 | 1007 | 1009, message: string): void;
+}
+
+export const READ_DONE = -1;
+
+function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+function fail(r: FrameReader, code: 1002 | 1007 | 1009, message: string): void {
+  r.rxOpcode = READ_DONE;
+  r.rxPending = null;
+  r.rxFragments = null;
+  r.onFrameError(code, message);
+}
+
+/** Parses `chunk` (unmasking it in place) and hands every complete frame to `r`. */
+export function readFrames(r: FrameReader, chunk: Buffer, maxPayload: number): void {
+  if (r.rxOpcode === READ_DONE) return;
+  let input = chunk;
+  const pending = r.rxPending;
+  if (pending !== null) {
+    r.rxPending = null;
+    if (r.rxFill < pending.length) {
+      // A frame of known size: fill it in place; parse it once it is complete.
+      const n = Math.min(chunk.length, pending.length - r.rxFill);
+      chunk.copy(pending, r.rxFill, 0, n);
+      r.rxFill += n;
+      if (r.rxFill < pending.length) {
+        r.rxPending = pending;
+        return;
+      }
+      parse(r, pending, maxPayload);
+      input = chunk.subarray(n);
+      if (input.length === 0) return;
+    } else {
+      input = Buffer.concat([pending, chunk]); // a header cut short: a few bytes
+    }
+  }
+  parse(r, input, maxPayload);
+}
+
+function parse(r: FrameReader, buf: Buffer, maxPayload: number): void {
+  let pos = 0;
+  /** Size of the incomplete frame at `pos`, when its header is complete. */
+  let need = 0;
+  while (r.rxOpcode !== READ_DONE) {
+    const avail = buf.length - pos;
+    if (avail < 2) break;
+    const b0 = buf[pos]!;
+    const b1 = buf[pos + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x70) !== 0) return fail(r, 1002, 'RSV bits must be clear');
+    if ((b1 & 0x80) === 0) return fail(r, 1002, 'client frames must be masked');
+    let len = b1 & 0x7f;
+    if (opcode >= 8) {
+      if (opcode > 10) return fail(r, 1002, `invalid opcode ${opcode}`);
+      if (!fin) return fail(r, 1002, 'control frames must not be fragmented');
+      if (len > 125) return fail(r, 1002, 'control frames must be at most 125 bytes');
+    } else if (opcode === 0) {
+      if (r.rxFragments === null) return fail(r, 1002, 'continuation frame without a message to continue');
+    } else if (opcode === 1 || opcode === 2) {
+      if (r.rxFragments !== null) return fail(r, 1002, 'a new message inside a fragmented one');
+    } else {
+      return fail(r, 1002, `invalid opcode ${opcode}`);
+    }
+    let head = 2;
+    if (len === 126) {
+      if (avail < 4) break;
+      len = buf.readUInt16BE(pos + 2);
+      head = 4;
+    } else if (len === 127) {
+      if (avail < 10) break;
+      const hi = buf.readUInt32BE(pos + 2);
+      len = hi > 0 ? Number.POSITIVE_INFINITY : buf.readUInt32BE(pos + 6);
+      head = 10;
+    }
+    if (opcode < 8) {
+      let total = len;
+      if (r.rxFragments !== null) for (const f of r.rxFragments) total += f.length;
+      if (total > maxPayload) return fail(r, 1009, 'message too large');
+    }
+    const start = pos + head + 4;
+    if (avail < head + 4 + len) {
+      need = head + 4 + len;
+      break;
+    }
+    const payload = buf.subarray(start, start + len);
+    for (let i = 0; i < len; i++) payload[i]! ^= buf[pos + head + (i & 3)]!;
+    pos = start + len;
+
+    if (opcode === 8) {
+      let code = 1005;
+      let reason = '';
+      if (len === 1) return fail(r, 1002, 'a close frame payload must be empty or hold a status code');
+      if (len >= 2) {
+        code = payload.readUInt16BE(0);
+        if (!isValidCloseCode(code)) return fail(r, 1002, `invalid close code ${code}`);
+        const text = payload.subarray(2);
+        if (!isUtf8(text)) return fail(r, 1007, 'the close reason is not UTF-8');
+        reason = text.toString('utf8');
+      }
+      r.rxOpcode = READ_DONE;
+      r.rxFragments = null;
+      r.onCloseFrame(code, reason);
+      return;
+    }
+    if (opcode === 9) {
+      r.onPing(payload);
+      continue;
+    }
+    if (opcode === 10) continue;
+    let data = payload;
+    let dataOpcode = opcode;
+    if (!fin) {
+      // Fragments are copied: holding a slice would keep the whole chunk alive.
+      (r.rxFragments ??= []).push(Buffer.from(payload));
+      if (opcode !== 0) r.rxOpcode = opcode;
+      continue;
+    }
+    if (opcode === 0) {
+      data = Buffer.concat([...r.rxFragments!, payload]);
+      dataOpcode = r.rxOpcode;
+      r.rxFragments = null;
+      r.rxOpcode = 0;
+    }
+    if (dataOpcode === 1 && !isUtf8(data)) return fail(r, 1007, 'a text message is not UTF-8');
+    r.onMessage(data, dataOpcode === 2);
+  }
+  if (r.rxOpcode !== READ_DONE && pos < buf.length) {
+    // Copied into memory of its own (not a slice of the chunk or of a pool), so an idle socket
+    // holds only these bytes.
+    const have = buf.length - pos;
+    const rest = Buffer.allocUnsafeSlow(Math.max(need, have));
+    buf.copy(rest, 0, pos);
+    r.rxPending = rest;
+    r.rxFill = have;
+  }
+}
