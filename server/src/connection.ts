@@ -75,10 +75,6 @@ function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   const conn = this[CONN];
   if (conn !== undefined) readFrames(conn, chunk, conn.host.maxPayload);
 }
-/** The client half-closed its side: end ours too (the server socket allows half-open connections). */
-function onSocketEnd(this: TaggedSocket): void {
-  this.end();
-}
 function onSocketClose(this: TaggedSocket): void {
   this[CONN]?.gone();
 }
@@ -133,9 +129,11 @@ export class Connection implements OutboxPeer, FrameReader {
     (socket as TaggedSocket)[CONN] = this;
     socket.setTimeout(0);
     socket.setNoDelay(true);
+    // node:http's sockets allow half-open connections; a WebSocket does not: when the client ends
+    // its side, the stream ends ours (no 'end' listener of our own).
+    socket.allowHalfOpen = false;
     if (head.length > 0) socket.unshift(head);
     socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
   }
 

@@ -33,6 +33,18 @@ describe('the WebSocket layer (RFC 6455, answered by River itself)', () => {
     expect(await rawUpgrade(t.node.port, ok.replace('Version: 13', 'Version: 12'))).toMatch(/^HTTP\/1.1 400 /);
   });
 
+  it('closes the socket when the client half-closes it without a close frame', async () => {
+    const s = net.connect(t.node.port, '127.0.0.1');
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.write('GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    await new Promise((resolve) => s.once('data', resolve));
+    const t0 = Date.now();
+    const ended = new Promise((resolve) => s.once('end', resolve));
+    s.end();
+    await ended;
+    expect(Date.now() - t0).toBeLessThan(1000); // not the auth timeout's close, 15 s later
+  });
+
   it('echoes the first subprotocol the client offers', async () => {
     const ws = new WebSocket(t.node.urls.ws, ['river.v1', 'other']);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
