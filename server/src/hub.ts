@@ -22,7 +22,7 @@ import type { Bus, BusHandlers, BusMessage, ControlCommand, StreamPosition } fro
 import type { Presence } from './presence.js';
 import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
-import { Connection, OPEN, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
+import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
 import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
 import type { Metrics } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -70,10 +70,13 @@ export class Hub implements ConnectionHost, BusHandlers {
   readonly now: () => number;
   readonly presence: PresenceTracker;
   readonly maxPayload: number;
-  /** Connections not yet released (authenticating or open). */
-  private readonly connections = new Set<Connection>();
-  /** Connections whose socket is still open (includes closing ones). */
+  /**
+   * Connections whose socket is still open (closing ones included: `state` tells them apart). One
+   * node-wide set entry per connection; the not-yet-released ones are only counted.
+   */
   private readonly sockets = new Set<Connection>();
+  /** Connections not yet released (authenticating or open). */
+  private unreleased = 0;
   private readonly unauthenticated = new Set<Connection>();
   private readonly expiring = new Set<Connection>();
   private readonly channels = new Map<string, Channel>();
@@ -114,14 +117,14 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   get connectionCount(): number {
-    return this.connections.size;
+    return this.unreleased;
   }
 
   /** Takes over a socket whose upgrade was answered (`head`: bytes after the request). The request is not kept. */
   accept(socket: Socket, head: Buffer): Connection {
     const conn = new Connection(`${this.idPrefix}.${(this.counter++).toString(36)}`, socket, this, head);
-    this.connections.add(conn);
     this.sockets.add(conn);
+    this.unreleased++;
     this.unauthenticated.add(conn);
     this.metrics.connections.inc();
     return conn;
@@ -135,8 +138,9 @@ export class Hub implements ConnectionHost, BusHandlers {
     else this.expiring.delete(conn);
   }
 
+  /** Once per connection (the connection's state machine guarantees it). */
   release(conn: Connection): void {
-    if (!this.connections.delete(conn)) return;
+    this.unreleased--;
     this.unauthenticated.delete(conn);
     this.expiring.delete(conn);
     this.metrics.connections.dec();
@@ -286,7 +290,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   control(cmd: ControlCommand): number {
     if (cmd.type !== 'disconnect') return 0;
     let n = 0;
-    for (const conn of this.connections) {
+    for (const conn of this.sockets) {
       if (conn.state === OPEN && conn.userId === cmd.userId) {
         conn.close(CLOSE_CODES.user_disconnected, 'user_disconnected');
         n++;
@@ -326,7 +330,7 @@ export class Hub implements ConnectionHost, BusHandlers {
 
   /** Closes every connection with 4000, spread over `drainMs`; resolves when their sockets are gone. */
   async drain(drainMs: number): Promise<void> {
-    const list = [...this.connections];
+    const list = [...this.sockets].filter((c) => c.state < CLOSING);
     // Evenly over drainMs: at most one step per 20 ms, at most one step per connection.
     const steps = Math.max(1, Math.min(list.length, Math.floor(drainMs / 20)));
     const perStep = Math.ceil(list.length / steps);
@@ -356,7 +360,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     }
     if (now >= this.nextPingAt) {
       this.nextPingAt = now + this.config.heartbeatMs;
-      this.pingRound = { iter: this.connections.values(), size: this.connections.size, start: now, done: 0 };
+      this.pingRound = { iter: this.sockets.values(), size: this.sockets.size, start: now, done: 0 };
       this.presence.heartbeat();
     }
     if (this.pingRound !== null) this.heartbeat(now);
