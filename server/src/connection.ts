@@ -54,6 +54,8 @@ export interface ConnectionHost {
   readonly bus: Bus;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Prefix of this node's connection ids. */
+  readonly idPrefix: string;
   /** Largest incoming data message, bytes (larger: close 1009). */
   readonly maxPayload: number;
   now(): number;
@@ -117,7 +119,8 @@ export class Connection implements OutboxPeer, FrameReader {
 
   /** Takes over `socket`, whose upgrade was answered; `head` is what the client sent after its request. */
   constructor(
-    readonly id: string,
+    /** Unique on this node; the connection id is `host.idPrefix` + this in base 36. */
+    readonly seq: number,
     readonly socket: Socket,
     readonly host: ConnectionHost,
     head: Buffer,
@@ -135,6 +138,11 @@ export class Connection implements OutboxPeer, FrameReader {
     if (head.length > 0) socket.unshift(head);
     socket.on('data', onSocketData);
     socket.on('close', onSocketClose);
+  }
+
+  /** The opaque connection id of the `ready` frame (built on demand: not kept per connection). */
+  get id(): string {
+    return this.host.idPrefix + this.seq.toString(36);
   }
 
   get userId(): string | undefined {

@@ -112,6 +112,16 @@ describe('HTTP API (PROTOCOL.md 4)', () => {
     expect(await me.next('message')).toMatchObject({ event: 'theirs', offset: 2 });
   });
 
+  it('skips excludeConnectionId for a channel\'s lone subscriber, and only for its own id', async () => {
+    const me = await t.client();
+    await me.subscribe('ex-alone');
+    const id = me.ready!.connectionId as string;
+    await t.publish({ channel: 'ex-alone', event: 'mine', excludeConnectionId: id });
+    await t.publish({ channel: 'ex-alone', event: 'padded', excludeConnectionId: id.replace(/\.(\w+)$/, '.0$1') });
+    await t.publish({ channel: 'ex-alone', event: 'other', excludeConnectionId: 'someone-else' });
+    expect((await me.messages('ex-alone', 2)).map((m) => m.event)).toEqual(['padded', 'other']);
+  });
+
   it('runs a batch in order, and refuses a batch with one invalid message whole', async () => {
     const c = await t.client();
     await c.subscribe('b1');

@@ -81,7 +81,8 @@ export class Hub implements ConnectionHost, BusHandlers {
   private readonly expiring = new Set<Connection>();
   private readonly channels = new Map<string, Channel>();
   private readonly busOps = new Map<string, Promise<void>>();
-  private readonly idPrefix = randomBytes(6).toString('base64url');
+  /** Connection ids are `<idPrefix>.<seq in base 36>`, built when asked for (no string kept per connection). */
+  readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private counter = 0;
   private timer: NodeJS.Timeout | undefined;
   private tickMs = 1000;
@@ -122,7 +123,7 @@ export class Hub implements ConnectionHost, BusHandlers {
 
   /** Takes over a socket whose upgrade was answered (`head`: bytes after the request). The request is not kept. */
   accept(socket: Socket, head: Buffer): Connection {
-    const conn = new Connection(`${this.idPrefix}.${(this.counter++).toString(36)}`, socket, this, head);
+    const conn = new Connection(this.counter++, socket, this, head);
     this.sockets.add(conn);
     this.unreleased++;
     this.unauthenticated.add(conn);
@@ -265,24 +266,33 @@ export class Hub implements ConnectionHost, BusHandlers {
     const frame = textFrame(msg.frame);
     let n = 0;
     const exclude = msg.excludeConnectionId;
+    const excludeSeq = exclude === undefined ? -1 : this.seqOf(exclude);
     const seams = msg.offset === undefined ? ch.seams : null;
     const live = ch.live;
     if (live === null) {
       // only pending subscribers
     } else if (!(live instanceof Set)) {
-      if (this.admits(live, exclude, seams, msg.frame) && this.outbox.push(live, frame)) n++;
+      if (this.admits(live, excludeSeq, seams, msg.frame) && this.outbox.push(live, frame)) n++;
     } else if (exclude === undefined && seams === null) {
       for (const conn of live) if (this.outbox.push(conn, frame)) n++;
     } else {
-      for (const conn of live) if (this.admits(conn, exclude, seams, msg.frame) && this.outbox.push(conn, frame)) n++;
+      for (const conn of live) if (this.admits(conn, excludeSeq, seams, msg.frame) && this.outbox.push(conn, frame)) n++;
     }
     if (ch.pending !== null) for (const buffered of ch.pending.values()) buffered.push(msg);
     if (n > 0) this.metrics.delivered.inc(n);
     if (msg.offset !== undefined) this.metrics.fanoutLatency.observe(Math.max(0, this.now() - msg.ts) / 1000);
   }
 
-  private admits(conn: Connection, exclude: string | undefined, seams: Map<Connection, Seam> | null, frame: string): boolean {
-    if (conn.id === exclude) return false;
+  /** The sequence number of one of this node's connection ids; -1 for any other string. */
+  private seqOf(id: string): number {
+    if (!id.startsWith(this.idPrefix)) return -1;
+    const digits = id.slice(this.idPrefix.length);
+    const seq = parseInt(digits, 36);
+    return Number.isSafeInteger(seq) && seq.toString(36) === digits ? seq : -1;
+  }
+
+  private admits(conn: Connection, excludeSeq: number, seams: Map<Connection, Seam> | null, frame: string): boolean {
+    if (conn.seq === excludeSeq) return false;
     const seam = seams?.get(conn);
     return seam === undefined || seam.admit(frame);
   }
