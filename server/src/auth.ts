@@ -2,6 +2,7 @@
  * Client token verification (PROTOCOL.md section 3): HS256 only, current and previous secret,
  * claims parsed once into a typed `Identity`.
  */
+import type { webcrypto } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { DEFAULTS, isValidPattern, type Member } from '@river/protocol';
 import type { Config } from './config.js';
@@ -75,11 +76,11 @@ export function identityFromClaims(payload: JWTPayload): Identity {
  * verification.
  */
 export class TokenVerifier {
-  private readonly keys = new Map<string, Promise<CryptoKey>>();
+  private readonly keys = new Map<string, Promise<webcrypto.CryptoKey>>();
 
   constructor(private readonly source: SecretSource) {}
 
-  private key(secret: string): Promise<CryptoKey> {
+  private key(secret: string): Promise<webcrypto.CryptoKey> {
     let k = this.keys.get(secret);
     if (k === undefined) {
       if (this.keys.size > 8) this.keys.clear();
