@@ -35,6 +35,8 @@ const ALGORITHMS = ['HS256'];
 const encoder = new TextEncoder();
 const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
 const EMPTY_INFO: Member['info'] = Object.freeze({}) as Member['info'];
+/** Shared by every identity without a "publish" claim (no empty array kept per connection). */
+const NO_PATTERNS: readonly string[] = Object.freeze([]);
 
 function patterns(payload: JWTPayload, name: 'channels' | 'publish'): string[] | undefined {
   const v = payload[name];
@@ -64,7 +66,7 @@ export function identityFromClaims(payload: JWTPayload): Identity {
     userId: sub,
     exp: typeof payload.exp === 'number' ? payload.exp : undefined,
     channels: patterns(payload, 'channels'),
-    publish: patterns(payload, 'publish') ?? [],
+    publish: patterns(payload, 'publish') ?? NO_PATTERNS,
     info,
   };
 }
