@@ -43,6 +43,16 @@ describe('readFrames', () => {
     }
   });
 
+  it('holds only what arrived of a frame, not the size its header announces', () => {
+    const { r, events } = reader();
+    const big = frame(1, 'x'.repeat(60_000));
+    readFrames(r, big.subarray(0, 20), 100_000);
+    expect(r.rxPending!.length).toBeLessThan(100);
+    for (let i = 20; i < big.length; i += 1000) readFrames(r, Buffer.from(big.subarray(i, i + 1000)), 100_000);
+    expect(r.rxPending).toBeNull();
+    expect(events).toEqual([['text', 'x'.repeat(60_000)]]);
+  });
+
   it('joins fragments, with a ping between them', () => {
     const { r, events } = reader();
     readFrames(r, Buffer.concat([frame(1, '{"a":', false), frame(9, 'p'), frame(0, '1', false), frame(0, '}')]), 1000);

@@ -15,11 +15,12 @@ import { isUtf8 } from 'node:buffer';
 /** The parser's state (fields of the connection) and where complete frames go. */
 export interface FrameReader {
   /**
-   * An incomplete frame from earlier chunks; null on a frame boundary. Once its header is in, the
-   * buffer has the whole frame's size and fills up in place (no re-copying per chunk).
+   * Bytes of an incomplete frame from earlier chunks; null on a frame boundary. The buffer grows
+   * geometrically as chunks arrive (linear copying however a frame is split) and never beyond
+   * twice what was received (a header announcing 64 KB does not make us hold 64 KB).
    */
   rxPending: Buffer | null;
-  /** Bytes of `rxPending` filled so far. */
+  /** Bytes of `rxPending` in use. */
   rxFill: number;
   /** Payloads of a fragmented message in progress; null when none. */
   rxFragments: Buffer[] | null;
@@ -50,35 +51,28 @@ function fail(r: FrameReader, code: 1002 | 1007 | 1009, message: string): void {
 /** Parses `chunk` (unmasking it in place) and hands every complete frame to `r`. */
 export function readFrames(r: FrameReader, chunk: Buffer, maxPayload: number): void {
   if (r.rxOpcode === READ_DONE) return;
-  let input = chunk;
   const pending = r.rxPending;
-  if (pending !== null) {
-    r.rxPending = null;
-    if (r.rxFill < pending.length) {
-      // A frame of known size: fill it in place; parse it once it is complete.
-      const n = Math.min(chunk.length, pending.length - r.rxFill);
-      chunk.copy(pending, r.rxFill, 0, n);
-      r.rxFill += n;
-      if (r.rxFill < pending.length) {
-        r.rxPending = pending;
-        return;
-      }
-      parse(r, pending, maxPayload);
-      input = chunk.subarray(n);
-      if (input.length === 0) return;
-    } else {
-      input = Buffer.concat([pending, chunk]); // a header cut short: a few bytes
-    }
+  if (pending === null) {
+    parse(r, chunk, chunk.length, false, maxPayload);
+    return;
   }
-  parse(r, input, maxPayload);
+  const fill = r.rxFill;
+  const end = fill + chunk.length;
+  let buf = pending;
+  if (end > buf.length) {
+    buf = Buffer.allocUnsafeSlow(Math.max(end, 2 * pending.length));
+    pending.copy(buf, 0, 0, fill);
+  }
+  chunk.copy(buf, fill);
+  r.rxPending = null;
+  parse(r, buf, end, true, maxPayload);
 }
 
-function parse(r: FrameReader, buf: Buffer, maxPayload: number): void {
+/** Parses `buf` up to `end`; `owned`: `buf` is the pending buffer and may be kept as is. */
+function parse(r: FrameReader, buf: Buffer, end: number, owned: boolean, maxPayload: number): void {
   let pos = 0;
-  /** Size of the incomplete frame at `pos`, when its header is complete. */
-  let need = 0;
   while (r.rxOpcode !== READ_DONE) {
-    const avail = buf.length - pos;
+    const avail = end - pos;
     if (avail < 2) break;
     const b0 = buf[pos]!;
     const b1 = buf[pos + 1]!;
@@ -115,10 +109,7 @@ function parse(r: FrameReader, buf: Buffer, maxPayload: number): void {
       if (total > maxPayload) return fail(r, 1009, 'message too large');
     }
     const start = pos + head + 4;
-    if (avail < head + 4 + len) {
-      need = head + 4 + len;
-      break;
-    }
+    if (avail < head + 4 + len) break;
     const payload = buf.subarray(start, start + len);
     for (let i = 0; i < len; i++) payload[i]! ^= buf[pos + head + (i & 3)]!;
     pos = start + len;
@@ -161,13 +152,17 @@ function parse(r: FrameReader, buf: Buffer, maxPayload: number): void {
     if (dataOpcode === 1 && !isUtf8(data)) return fail(r, 1007, 'a text message is not UTF-8');
     r.onMessage(data, dataOpcode === 2);
   }
-  if (r.rxOpcode !== READ_DONE && pos < buf.length) {
+  if (r.rxOpcode !== READ_DONE && pos < end) {
+    if (owned && pos === 0) {
+      r.rxPending = buf;
+      r.rxFill = end;
+      return;
+    }
     // Copied into memory of its own (not a slice of the chunk or of a pool), so an idle socket
     // holds only these bytes.
-    const have = buf.length - pos;
-    const rest = Buffer.allocUnsafeSlow(Math.max(need, have));
-    buf.copy(rest, 0, pos);
+    const rest = Buffer.allocUnsafeSlow(end - pos);
+    buf.copy(rest, 0, pos, end);
     r.rxPending = rest;
-    r.rxFill = have;
+    r.rxFill = rest.length;
   }
 }
