@@ -10,11 +10,17 @@ import { idleMemory, type MemoryResult } from './scenarios.js';
 import { workersFor } from './suite.js';
 import type { Target } from './targets.js';
 
-export async function runIdle(target: Target, count: number, log: (l: string) => void, channel = 'idle-{i}'): Promise<MemoryResult> {
+export async function runIdle(
+  target: Target,
+  count: number,
+  log: (l: string) => void,
+  channel = 'idle-{i}',
+  settleMs?: number,
+): Promise<MemoryResult> {
   const pool = await WorkerPool.start(workersFor(count));
   const publisher = new Publisher(target.httpUrl, target.apiKey);
   try {
-    const m = await idleMemory({ target, pool, publisher, log }, [{ group: 'idle', channel, count }]);
+    const m = await idleMemory({ target, pool, publisher, log }, [{ group: 'idle', channel, count }], settleMs);
     log(
       `${target.name}: ${m.connections} idle authenticated subscribed connections (${m.open.failed} failed), ` +
         `RSS ${(m.rssBeforeBytes / 1048576).toFixed(1)} → ${(m.rssAfterBytes / 1048576).toFixed(1)} MB, ` +

@@ -3,7 +3,8 @@
  *
  *   npm run bench                    quick (< 3 min): 10k idle, single + batch-of-10 steps at 5k
  *   npm run bench -- --full          1k → 19.5k subscribers, rate steps, accept rate, hot channel, presence storm
- *   npm run bench -- --idle 10000    RSS per idle authenticated subscribed connection (River; --only ws,socketio,raw too)
+ *   npm run bench -- --idle 10000    RSS per idle authenticated subscribed connection (River; --only ws,socketio,raw too;
+ *                                    --channel NAME all on one channel; --settle S seconds before each sample, default 3)
  *   options: --only river,socketio,raw,ws   --profile (node --cpu-prof into bench/results/profiles)
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     channel: { type: 'string' },
+    settle: { type: 'string' },
     cluster: { type: 'string' },
   },
 });
@@ -52,13 +54,15 @@ async function main(): Promise<void> {
   };
   if (values.idle !== undefined) {
     const n = Number(values.idle);
+    const settleMs = values.settle === undefined ? undefined : Number(values.settle) * 1000;
+    if (settleMs !== undefined && !(settleMs >= 0)) throw new Error(`--settle must be a number of seconds, got "${values.settle}"`);
     const targets: RunResult['targets'] = [];
     for (const name of (values.only ?? 'river').split(',')) {
       const start = starters[name];
       if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw, ws)`);
       const target = await start();
       try {
-        const m = await runIdle(target, n, log, values.channel);
+        const m = await runIdle(target, n, log, values.channel, settleMs);
         targets.push({ name: target.name, kind: target.kind, memory: m, steps: [], rateSteps: [], accept: [], errors: [] });
       } finally {
         await target.stop();
