@@ -32,7 +32,7 @@ import type { CloseReason, Metrics } from './metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
 import { closeFrame, pongFrame, textFrame } from './ws-frame.js';
-import { READ_DONE, readFrames, type FrameReader } from './ws-reader.js';
+import { readFrames, type FrameErrorCode, type FrameReader, type Fragments } from './ws-reader.js';
 
 export const AUTHENTICATING = 0;
 export const VERIFYING = 1;
@@ -112,8 +112,8 @@ export class Connection implements OutboxPeer, FrameReader {
   // FrameReader
   rxPending: Buffer | null = null;
   rxFill = 0;
-  rxFragments: Buffer[] | null = null;
-  rxOpcode = 0;
+  rxFragments: Fragments | null = null;
+  rxDone = false;
   /** A close frame was written. */
   private closeSent = false;
 
@@ -192,7 +192,7 @@ export class Connection implements OutboxPeer, FrameReader {
       if (socket.writable) socket.write(closeFrame(code, reason));
       setTimeout(destroySocket, CLOSE_GRACE_MS, socket).unref();
     }
-    if (this.rxOpcode === READ_DONE) socket.end();
+    if (this.rxDone) socket.end();
   }
 
   // ---- FrameReader ---------------------------------------------------------------------------
@@ -216,7 +216,7 @@ export class Connection implements OutboxPeer, FrameReader {
   }
 
   /** @internal The client broke the framing rules: close with the RFC code (not counted as a River close reason). */
-  onFrameError(code: 1002 | 1007 | 1009, message: string): void {
+  onFrameError(code: FrameErrorCode, message: string): void {
     this.host.logger.debug({ connectionId: this.id, code, reason: message }, 'websocket protocol error');
     if (this.state >= CLOSING) {
       this.sendClose(code);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { READ_DONE, readFrames, type FrameReader } from './ws-reader.js';
+import { readFrames, type FrameReader } from './ws-reader.js';
 
 /** A masked client frame, as browsers send them. */
 function frame(opcode: number, payload: Buffer | string, fin = true, mask = true): Buffer {
@@ -23,7 +23,7 @@ function reader() {
     rxPending: null,
     rxFill: 0,
     rxFragments: null,
-    rxOpcode: 0,
+    rxDone: false,
     onMessage: (data, isBinary) => events.push(isBinary ? ['binary', data.length] : ['text', data.toString('utf8')]),
     onPing: (p) => events.push(['ping', p.toString()]),
     onCloseFrame: (code, reason) => events.push(['close', code, reason]),
@@ -60,13 +60,20 @@ describe('readFrames', () => {
     expect(r.rxFragments).toBeNull();
   });
 
+  it('closes 1008 past 16,384 fragments of one message, however small', () => {
+    const { r, events } = reader();
+    const empty = frame(0, '', false);
+    readFrames(r, Buffer.concat([frame(1, '', false), ...Array.from({ length: 16_384 }, () => empty)]), 1000);
+    expect(events).toEqual([['error', 1008, 'too many message fragments']]);
+  });
+
   it('reports close frames with their code and reason (1005 without one) and stops reading', () => {
     const a = reader();
     const code = Buffer.alloc(2);
     code.writeUInt16BE(4000);
     readFrames(a.r, Buffer.concat([frame(8, Buffer.concat([code, Buffer.from('bye')])), frame(1, 'late')]), 1000);
     expect(a.events).toEqual([['close', 4000, 'bye']]);
-    expect(a.r.rxOpcode).toBe(READ_DONE);
+    expect(a.r.rxDone).toBe(true);
     const b = reader();
     readFrames(b.r, frame(8, ''), 1000);
     expect(b.events).toEqual([['close', 1005, '']]);

@@ -6,9 +6,9 @@
  * What it enforces, like `ws` with permessage-deflate off: client frames are masked, RSV bits are
  * clear, opcodes are known, control frames are final and at most 125 bytes, continuation frames
  * follow a started message; a data message over `maxPayload` bytes (all its fragments together) is
- * refused with 1009 before it is buffered; a text message or close reason that is not UTF-8 with
- * 1007; close codes must be valid (1002 otherwise). After a close frame or an error, the rest of
- * the input is ignored.
+ * refused with 1009 before it is buffered, one of more than 16,384 fragments with 1008 (as `ws`);
+ * a text message or close reason that is not UTF-8 with 1007; close codes must be valid (1002
+ * otherwise). After a close frame or an error, the rest of the input is ignored.
  */
 import { isUtf8 } from 'node:buffer';
 
@@ -22,27 +22,43 @@ export interface FrameReader {
   rxPending: Buffer | null;
   /** Bytes of `rxPending` in use. */
   rxFill: number;
-  /** Payloads of a fragmented message in progress; null when none. */
-  rxFragments: Buffer[] | null;
-  /** Opcode of the fragmented message in progress (1 text, 2 binary); -1 once reading is over. */
-  rxOpcode: number;
+  /** A fragmented message in progress; null when none (allocated only while there is one). */
+  rxFragments: Fragments | null;
+  /** Reading is over (a close frame or an error was read). */
+  rxDone: boolean;
   /** A complete data message. */
   onMessage(data: Buffer, isBinary: boolean): void;
   onPing(payload: Buffer): void;
   /** A close frame; `code` 1005 when it carried none. Reading stops. */
   onCloseFrame(code: number, reason: string): void;
-  /** The client broke the protocol (1002), sent bad UTF-8 (1007) or too much (1009). Reading stops. */
-  onFrameError(code: 1002 | 1007 | 1009, message: string): void;
+  /** The client broke the protocol (1002), sent bad UTF-8 (1007), too many fragments (1008) or too much (1009). Reading stops. */
+  onFrameError(code: FrameErrorCode, message: string): void;
 }
 
-export const READ_DONE = -1;
+export type FrameErrorCode = 1002 | 1007 | 1008 | 1009;
+
+export interface Fragments {
+  /** Copies of the payloads so far. */
+  parts: Buffer[];
+  bytes: number;
+  binary: boolean;
+}
+
+const MAX_FRAGMENTS = 16 * 1024;
+
+/** A copy in memory of its own (not a slice of a chunk or of the shared pool). */
+function own(b: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(b.length);
+  b.copy(copy);
+  return copy;
+}
 
 function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
-function fail(r: FrameReader, code: 1002 | 1007 | 1009, message: string): void {
-  r.rxOpcode = READ_DONE;
+function fail(r: FrameReader, code: FrameErrorCode, message: string): void {
+  r.rxDone = true;
   r.rxPending = null;
   r.rxFragments = null;
   r.onFrameError(code, message);
@@ -50,7 +66,7 @@ function fail(r: FrameReader, code: 1002 | 1007 | 1009, message: string): void {
 
 /** Parses `chunk` (unmasking it in place) and hands every complete frame to `r`. */
 export function readFrames(r: FrameReader, chunk: Buffer, maxPayload: number): void {
-  if (r.rxOpcode === READ_DONE) return;
+  if (r.rxDone) return;
   const pending = r.rxPending;
   if (pending === null) {
     parse(r, chunk, chunk.length, false, maxPayload);
@@ -71,7 +87,7 @@ export function readFrames(r: FrameReader, chunk: Buffer, maxPayload: number): v
 /** Parses `buf` up to `end`; `owned`: `buf` is the pending buffer and may be kept as is. */
 function parse(r: FrameReader, buf: Buffer, end: number, owned: boolean, maxPayload: number): void {
   let pos = 0;
-  while (r.rxOpcode !== READ_DONE) {
+  while (!r.rxDone) {
     const avail = end - pos;
     if (avail < 2) break;
     const b0 = buf[pos]!;
@@ -103,11 +119,7 @@ function parse(r: FrameReader, buf: Buffer, end: number, owned: boolean, maxPayl
       len = hi > 0 ? Number.POSITIVE_INFINITY : buf.readUInt32BE(pos + 6);
       head = 10;
     }
-    if (opcode < 8) {
-      let total = len;
-      if (r.rxFragments !== null) for (const f of r.rxFragments) total += f.length;
-      if (total > maxPayload) return fail(r, 1009, 'message too large');
-    }
+    if (opcode < 8 && len + (r.rxFragments?.bytes ?? 0) > maxPayload) return fail(r, 1009, 'message too large');
     const start = pos + head + 4;
     if (avail < head + 4 + len) break;
     const payload = buf.subarray(start, start + len);
@@ -125,7 +137,7 @@ function parse(r: FrameReader, buf: Buffer, end: number, owned: boolean, maxPayl
         if (!isUtf8(text)) return fail(r, 1007, 'the close reason is not UTF-8');
         reason = text.toString('utf8');
       }
-      r.rxOpcode = READ_DONE;
+      r.rxDone = true;
       r.rxFragments = null;
       r.onCloseFrame(code, reason);
       return;
@@ -136,23 +148,29 @@ function parse(r: FrameReader, buf: Buffer, end: number, owned: boolean, maxPayl
     }
     if (opcode === 10) continue;
     let data = payload;
-    let dataOpcode = opcode;
-    if (!fin) {
+    let binary = opcode === 2;
+    const frags = r.rxFragments;
+    if (frags !== null) {
+      // A continuation frame (checked above).
+      if (frags.parts.length >= MAX_FRAGMENTS) return fail(r, 1008, 'too many message fragments');
+      if (!fin) {
+        frags.parts.push(own(payload));
+        frags.bytes += len;
+        continue;
+      }
+      frags.parts.push(payload);
+      data = Buffer.concat(frags.parts, frags.bytes + len);
+      binary = frags.binary;
+      r.rxFragments = null;
+    } else if (!fin) {
       // Fragments are copied: holding a slice would keep the whole chunk alive.
-      (r.rxFragments ??= []).push(Buffer.from(payload));
-      if (opcode !== 0) r.rxOpcode = opcode;
+      r.rxFragments = { parts: [own(payload)], bytes: len, binary };
       continue;
     }
-    if (opcode === 0) {
-      data = Buffer.concat([...r.rxFragments!, payload]);
-      dataOpcode = r.rxOpcode;
-      r.rxFragments = null;
-      r.rxOpcode = 0;
-    }
-    if (dataOpcode === 1 && !isUtf8(data)) return fail(r, 1007, 'a text message is not UTF-8');
-    r.onMessage(data, dataOpcode === 2);
+    if (!binary && !isUtf8(data)) return fail(r, 1007, 'a text message is not UTF-8');
+    r.onMessage(data, binary);
   }
-  if (r.rxOpcode !== READ_DONE && pos < end) {
+  if (!r.rxDone && pos < end) {
     if (owned && pos === 0) {
       r.rxPending = buf;
       r.rxFill = end;
