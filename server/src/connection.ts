@@ -91,15 +91,17 @@ function jsonId(id: RequestId | undefined): string {
 export class Connection implements OutboxPeer, FrameReader {
   state: ConnectionState = AUTHENTICATING;
   identity: Identity | undefined = undefined;
-  /** Token expiry in ms since the epoch; 0 = never. */
-  expiresAt = 0;
-  /** Auth deadline (ms since the epoch) while AUTHENTICATING/VERIFYING. */
-  readonly authDeadline: number;
+  /**
+   * Token expiry: the JWT's `exp`, seconds since the epoch; 0 = never. (Seconds, not ms: a small
+   * integer is stored in the object, a ms timestamp in a separate 16-byte box per connection.)
+   */
+  exp = 0;
   /** A frame arrived since the last ping. */
   alive = true;
   /** Channels subscribed or being subscribed (the name itself while there is one). */
   subs: Few<string> = null;
-  private tokens: number;
+  /** Token bucket, in thousandths of a frame (an integer: no box per connection). */
+  private milliTokens: number;
   private refilledAt: number;
   private inbox: string[] | null = null;
   private busy = false;
@@ -125,10 +127,8 @@ export class Connection implements OutboxPeer, FrameReader {
     readonly host: ConnectionHost,
     head: Buffer,
   ) {
-    const now = host.now();
-    this.authDeadline = now + host.config.authTimeoutMs;
-    this.tokens = host.config.maxFramesPerSecond * 2;
-    this.refilledAt = now;
+    this.milliTokens = host.config.maxFramesPerSecond * 2000;
+    this.refilledAt = host.now();
     (socket as TaggedSocket)[CONN] = this;
     socket.setTimeout(0);
     socket.setNoDelay(true);
@@ -280,11 +280,11 @@ export class Connection implements OutboxPeer, FrameReader {
     const now = this.host.now();
     const elapsed = now - this.refilledAt;
     if (elapsed > 0) {
-      this.tokens = Math.min(rate * 2, this.tokens + (elapsed * rate) / 1000);
+      this.milliTokens = Math.min(rate * 2000, this.milliTokens + Math.floor(elapsed * rate));
       this.refilledAt = now;
     }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.milliTokens < 1000) return false;
+    this.milliTokens -= 1000;
     return true;
   }
 
@@ -364,7 +364,7 @@ export class Connection implements OutboxPeer, FrameReader {
     }
     if (this.state !== VERIFYING) return; // closed meanwhile (auth timeout, socket gone)
     this.identity = identity;
-    this.expiresAt = identity.exp === undefined ? 0 : identity.exp * 1000;
+    this.exp = identity.exp ?? 0;
     this.state = OPEN;
     this.host.authenticated(this);
     this.send(
@@ -387,7 +387,7 @@ export class Connection implements OutboxPeer, FrameReader {
     }
     // New claims apply to later frames; existing subscriptions stay.
     this.identity = identity;
-    this.expiresAt = identity.exp === undefined ? 0 : identity.exp * 1000;
+    this.exp = identity.exp ?? 0;
     this.host.authenticated(this);
   }
 

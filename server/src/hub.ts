@@ -77,7 +77,8 @@ export class Hub implements ConnectionHost, BusHandlers {
   private readonly sockets = new Set<Connection>();
   /** Connections not yet released (authenticating or open). */
   private unreleased = 0;
-  private readonly unauthenticated = new Set<Connection>();
+  /** Connections not yet authenticated, with their auth deadline (ms; kept here, not on every connection). */
+  private readonly unauthenticated = new Map<Connection, number>();
   private readonly expiring = new Set<Connection>();
   private readonly channels = new Map<string, Channel>();
   private readonly busOps = new Map<string, Promise<void>>();
@@ -126,7 +127,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     const conn = new Connection(this.counter++, socket, this, head);
     this.sockets.add(conn);
     this.unreleased++;
-    this.unauthenticated.add(conn);
+    this.unauthenticated.set(conn, this.now() + this.config.authTimeoutMs);
     this.metrics.connections.inc();
     return conn;
   }
@@ -135,7 +136,7 @@ export class Hub implements ConnectionHost, BusHandlers {
 
   authenticated(conn: Connection): void {
     this.unauthenticated.delete(conn);
-    if (conn.expiresAt > 0) this.expiring.add(conn);
+    if (conn.exp > 0) this.expiring.add(conn);
     else this.expiring.delete(conn);
   }
 
@@ -362,11 +363,11 @@ export class Hub implements ConnectionHost, BusHandlers {
 
   private tick(): void {
     const now = this.now();
-    for (const conn of this.unauthenticated) {
-      if (now >= conn.authDeadline) conn.close(CLOSE_CODES.auth_timeout, 'auth_timeout');
+    for (const [conn, deadline] of this.unauthenticated) {
+      if (now >= deadline) conn.close(CLOSE_CODES.auth_timeout, 'auth_timeout');
     }
     for (const conn of this.expiring) {
-      if (conn.expiresAt <= now) conn.close(CLOSE_CODES.token_expired, 'token_expired');
+      if (conn.exp * 1000 <= now) conn.close(CLOSE_CODES.token_expired, 'token_expired');
     }
     if (now >= this.nextPingAt) {
       this.nextPingAt = now + this.config.heartbeatMs;
