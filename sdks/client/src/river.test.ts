@@ -172,6 +172,26 @@ describe('River client state machine', () => {
     expect(FakeSocket.all).toHaveLength(1);
   });
 
+  it('never refreshes a 30-day token early: delays above the 2^31-1 ms timer limit are waited out in steps', async () => {
+    const iat = Math.floor(clock.now() / 1000);
+    const token = vi.fn(async () => fakeJwt({ sub: 'u1', iat, exp: iat + 30 * 86_400 }));
+    make({ token });
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept(1_000_000_000); // liveness: 2e9 ms of silence
+    await clock.advance(60_000);
+    expect(token).toHaveBeenCalledTimes(1);
+    await clock.advance(20 * 86_400_000);
+    ws.receive({ type: 'ping' }); // keeps the connection alive
+    await clock.advance(10 * 86_400_000 - 60_000 - 60_000 - 1); // 1 ms before exp - 60 s
+    expect(token).toHaveBeenCalledTimes(1);
+    expect(ws.ofType('refresh')).toEqual([]);
+    await clock.advance(1);
+    expect(token).toHaveBeenCalledTimes(2);
+    expect(ws.ofType('refresh')).toHaveLength(1);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
   it('resolves publish on published, rejects on error with the code and on disconnect', async () => {
     const { river } = make();
     const early = river.publish('doc-1', 'cursor', { x: 1 }); // queued until connected

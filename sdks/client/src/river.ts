@@ -14,6 +14,8 @@ interface Pending {
   sent: boolean;
 }
 
+/** The longest delay setTimeout honours (2^31-1 ms): browsers and Node fire a longer one after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A River connection: subscribes channels, delivers each message once and in order across reconnects,
@@ -305,13 +307,22 @@ export class River {
     this.#liveTimer = this.#clock.setTimeout(() => {
       this.#liveTimer = undefined;
       this.#lost(reason, 'backoff', false);
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
   }
 
   #scheduleRefresh(): void {
     const plan = this.#plan;
     if (!plan || typeof this.#opts.token !== 'function') return;
     const gen = this.#gen;
+    const wait = Math.max(0, plan.refreshAt - this.#clock.now());
+    // Timers take at most 2^31-1 ms (~24.8 days); a longer delay fires at once. Wake at the cap and look again.
+    if (wait > MAX_TIMER_MS) {
+      this.#refreshTimer = this.#clock.setTimeout(() => {
+        this.#refreshTimer = undefined;
+        if (gen === this.#gen && this.#ready) this.#scheduleRefresh();
+      }, MAX_TIMER_MS);
+      return;
+    }
     this.#refreshTimer = this.#clock.setTimeout(async () => {
       this.#refreshTimer = undefined;
       try {
@@ -323,7 +334,7 @@ export class River {
         // The server closes with 4002 at exp; the reconnect fetches a token again.
         this.#report(error instanceof RiverError ? error : new RiverError('token_error', 'the token function failed', { cause: error }));
       }
-    }, Math.max(0, plan.refreshAt - this.#clock.now()));
+    }, wait);
   }
 
   #onOffline = (): void => {

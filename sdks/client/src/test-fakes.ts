@@ -9,9 +9,11 @@ export class FakeClock implements Clock {
   now(): number {
     return this.#now;
   }
+  /** Like browsers and Node: a delay above 2^31-1 ms (~24.8 days) overflows and fires after 1 ms. */
   setTimeout(fn: () => void, ms: number): number {
     const id = this.#next++;
-    this.#timers.push({ id, at: this.#now + Math.max(0, ms), fn });
+    const delay = ms > 2 ** 31 - 1 ? 1 : Math.max(0, ms);
+    this.#timers.push({ id, at: this.#now + delay, fn });
     return id;
   }
   clearTimeout(handle: unknown): void {
