@@ -23,4 +23,12 @@ describe('token timing (payload decoded, never verified)', () => {
     expect(refreshPlan(fakeJwt({ exp: 200 }), 100_000)).toEqual({ refreshAt: 175_000, expiresAt: 200_000 });
     expect(refreshPlan(fakeJwt({ sub: 'u' }), 0)).toBeUndefined();
   });
+
+  it('takes the earlier of exp - iat and exp by the local clock: a token minted 50 min ago with 1 h of life has 10 min left', () => {
+    const now = 1_800_000_000_000;
+    const iat = now / 1000 - 3000;
+    expect(refreshPlan(fakeJwt({ iat, exp: iat + 3600 }), now)).toEqual({ refreshAt: now + 540_000, expiresAt: now + 600_000 });
+    // A clock far ahead (the token looks expired already): trust exp - iat rather than refresh in a loop.
+    expect(refreshPlan(fakeJwt({ iat: 100, exp: 160 }), now)).toEqual({ refreshAt: now + 45_000, expiresAt: now + 60_000 });
+  });
 });

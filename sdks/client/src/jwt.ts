@@ -16,15 +16,20 @@ export function tokenTimes(token: string): { exp?: number; iat?: number } {
 }
 
 /**
- * When to refresh a token received at local time `now` (ms): a quarter of its lifetime before it
- * expires, at least 1 s and at most 60 s before. The lifetime is `exp - iat` when `iat` is present, so
- * a skewed client clock does not matter; otherwise `exp` against the local clock.
+ * When to refresh a token received at local time `now` (ms): a quarter of its remaining life before it
+ * expires, at least 1 s and at most 60 s before. The remaining life is the earlier of two estimates:
+ * `exp - iat` (right when the token was just minted, whatever the local clock says) and `exp` against
+ * the local clock (right for a token minted a while ago, e.g. cached by the app). When the local
+ * clock says the token has already expired although `exp - iat` is positive, the clock is taken to
+ * be wrong (the server refuses a really expired token, and the client then fetches a new one).
  * Returns undefined for a token without `exp`.
  */
 export function refreshPlan(token: string, now: number): { refreshAt: number; expiresAt: number } | undefined {
   const { exp, iat } = tokenTimes(token);
   if (exp === undefined) return undefined;
-  const lifetime = iat !== undefined ? (exp - iat) * 1000 : exp * 1000 - now;
-  const margin = Math.min(60_000, Math.max(1000, lifetime / 4));
-  return { refreshAt: now + lifetime - margin, expiresAt: now + lifetime };
+  const byClock = exp * 1000 - now;
+  const lifetime = iat !== undefined ? (exp - iat) * 1000 : byClock;
+  const remaining = byClock > 0 ? Math.min(lifetime, byClock) : lifetime;
+  const margin = Math.min(60_000, Math.max(1000, remaining / 4));
+  return { refreshAt: now + remaining - margin, expiresAt: now + remaining };
 }

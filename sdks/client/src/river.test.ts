@@ -157,9 +157,12 @@ describe('River client state machine', () => {
   });
 
   it('refreshes the token before exp and sends refresh without reconnecting', async () => {
-    const iat = Math.floor(clock.now() / 1000);
     let n = 0;
-    const token = vi.fn(async () => fakeJwt({ sub: 'u1', iat, exp: iat + 60, n: ++n }));
+    // Each call mints a new token, as a token endpoint does: iat is now, exp one minute later.
+    const token = vi.fn(async () => {
+      const iat = Math.floor(clock.now() / 1000);
+      return fakeJwt({ sub: 'u1', iat, exp: iat + 60, n: ++n });
+    });
     make({ token });
     await flush();
     const ws = FakeSocket.last();
@@ -169,7 +172,48 @@ describe('River client state machine', () => {
     await clock.advance(1); // 60 s lifetime: refresh 15 s before exp
     expect(token).toHaveBeenCalledTimes(2);
     expect(ws.ofType('refresh')).toEqual([{ type: 'refresh', token: expect.any(String), id: expect.anything() }]);
+    // The new token lives 60 s from now: the next refresh is 45 s later.
+    await clock.advance(44_999);
+    expect(token).toHaveBeenCalledTimes(2);
+    await clock.advance(1);
+    expect(token).toHaveBeenCalledTimes(3);
+    expect(ws.ofType('refresh').map((f) => f.token)).toEqual([await token.mock.results[1]!.value, await token.mock.results[2]!.value]);
     expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('a token minted 50 minutes ago with 1 h of life is refreshed before it expires in 10 minutes, not at +59 min', async () => {
+    const now = Math.floor(clock.now() / 1000);
+    const stale = fakeJwt({ sub: 'u1', iat: now - 3000, exp: now + 600 }); // e.g. cached by the app
+    const token = vi.fn(async () => (token.mock.calls.length === 1 ? stale : fakeJwt({ sub: 'u1', iat: now, exp: now + 3600, n: 2 })));
+    make({ token });
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept(1_000_000);
+    await clock.advance(539_999); // 10 min left: refresh 60 s before exp
+    expect(token).toHaveBeenCalledTimes(1);
+    await clock.advance(1);
+    expect(token).toHaveBeenCalledTimes(2);
+    expect(ws.ofType('refresh')).toHaveLength(1);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('a reconnect fetches a new token once the cached one is due for refresh, instead of reusing it', async () => {
+    const now = Math.floor(clock.now() / 1000);
+    const token = vi.fn(async () => fakeJwt({ sub: 'u1', iat: now, exp: now + 600, n: token.mock.calls.length }));
+    make({ token });
+    await flush();
+    FakeSocket.last().accept(1_000_000);
+    await clock.advance(300_000);
+    FakeSocket.last().drop(1006); // retry in 750 ms: the token has 5 min left, reused
+    await clock.advance(750);
+    FakeSocket.last().accept(1_000_000);
+    expect(token).toHaveBeenCalledTimes(1);
+    await clock.advance(238_500);
+    FakeSocket.last().drop(1006); // retry at 540 s, 60 s before exp: the token is due for refresh
+    await clock.advance(750);
+    FakeSocket.last().open();
+    expect(token).toHaveBeenCalledTimes(2);
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: await token.mock.results[1]!.value });
   });
 
   it('never refreshes a 30-day token early: delays above the 2^31-1 ms timer limit are waited out in steps', async () => {

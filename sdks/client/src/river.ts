@@ -178,7 +178,8 @@ export class River {
     const src = this.#opts.token;
     if (typeof src === 'string') return src;
     const plan = this.#plan;
-    if (!fresh && this.#token && (!plan || plan.expiresAt - this.#clock.now() > 1000)) return this.#token;
+    // The cached token is reused until it is due for refresh (it may be near its end by then).
+    if (!fresh && this.#token && (!plan || this.#clock.now() < plan.refreshAt)) return this.#token;
     const token = await src();
     if (typeof token !== 'string' || !token) throw new RiverError('token_error', 'the token function returned no token');
     this.#token = token;
@@ -310,11 +311,13 @@ export class River {
     }, Math.min(ms, MAX_TIMER_MS));
   }
 
-  #scheduleRefresh(): void {
+  /** Arms the refresh timer; `again`: right after a refresh, so wait at least 1 s (a token
+   *  function handing back the same nearly expired token must not cause a tight loop). */
+  #scheduleRefresh(again = false): void {
     const plan = this.#plan;
     if (!plan || typeof this.#opts.token !== 'function') return;
     const gen = this.#gen;
-    const wait = Math.max(0, plan.refreshAt - this.#clock.now());
+    const wait = Math.max(again ? 1000 : 0, plan.refreshAt - this.#clock.now());
     // Timers take at most 2^31-1 ms (~24.8 days); a longer delay fires at once. Wake at the cap and look again.
     if (wait > MAX_TIMER_MS) {
       this.#refreshTimer = this.#clock.setTimeout(() => {
@@ -329,7 +332,7 @@ export class River {
         const token = await this.#getToken(true);
         if (gen !== this.#gen || !this.#ready) return;
         this.#send({ type: 'refresh', token, id: this.#nextId++ });
-        this.#scheduleRefresh();
+        this.#scheduleRefresh(true);
       } catch (error) {
         // The server closes with 4002 at exp; the reconnect fetches a token again.
         this.#report(error instanceof RiverError ? error : new RiverError('token_error', 'the token function failed', { cause: error }));
