@@ -1,8 +1,8 @@
 type Listener = (...args: never[]) => void;
 
 /**
- * A small event emitter. A listener that throws never breaks the emitter or escapes to the caller:
- * the error goes to `onError`. Adding the same listener twice keeps one (no pile-up).
+ * A small event emitter. A listener that throws, or returns a promise that rejects, never breaks the
+ * emitter or escapes to the caller (no unhandled rejection): the error goes to `onError`. Adding the same listener twice keeps one (no pile-up).
  */
 export class Emitter {
   #listeners = new Map<string, Set<Listener>>();
@@ -30,7 +30,11 @@ export class Emitter {
     if (!set) return;
     for (const fn of [...set]) {
       try {
-        (fn as (...a: unknown[]) => void)(...args);
+        const out = (fn as (...a: unknown[]) => unknown)(...args);
+        // An async listener's rejection goes the same way as a throw, instead of an unhandled rejection.
+        if (out && typeof (out as PromiseLike<unknown>).then === 'function') {
+          (out as PromiseLike<unknown>).then(undefined, (error: unknown) => this.onError(error, event));
+        }
       } catch (error) {
         this.onError(error, event);
       }

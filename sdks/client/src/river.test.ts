@@ -306,6 +306,21 @@ describe('River client state machine', () => {
     spy.mockRestore();
   });
 
+  it('an async handler that rejects is reported on error like a throwing one, not as an unhandled rejection', async () => {
+    const { river, errors } = make();
+    const ch = river.subscribe('dogs');
+    ch.on('x', async () => {
+      throw new Error('async app bug');
+    });
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0 });
+    ws.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 1, ts: 1 });
+    await flush();
+    expect(errors.map((e) => e.message)).toEqual(['async app bug']);
+  });
+
   it('a refused subscription is an error event on the channel', async () => {
     const { river } = make();
     const ch = river.subscribe('private');
