@@ -37,6 +37,9 @@ export interface RiverOptions {
   maxReconnectDelayMs?: number;
   /** Longest wait for the socket to open and `ready` to arrive (default 15 s). */
   timeoutMs?: number;
+  /** Longest wait for a client publish to be answered, counted from the `publish()` call, waiting
+   *  for a connection included (default 10 s); then it rejects with `timeout`. */
+  publishTimeoutMs?: number;
   clock?: Clock;
   random?: () => number;
   network?: NetworkEvents | null;

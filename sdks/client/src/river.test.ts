@@ -255,6 +255,67 @@ describe('River client state machine', () => {
     await expect(river.publish('bad channel!', 'e')).rejects.toMatchObject({ code: 'bad_channel' });
   });
 
+  it('a publish made before the first connect rejects with closed when close() follows', async () => {
+    const { river } = make();
+    const early = river.publish('doc-1', 'e', 1); // before the connect on the next microtask
+    river.close();
+    await expect(early).rejects.toMatchObject({ code: 'closed', channel: 'doc-1' });
+    await clock.advance(60_000);
+    expect(FakeSocket.all).toHaveLength(0);
+  });
+
+  it('a publish without an answer rejects with timeout after publishTimeoutMs; a queued one is then never sent', async () => {
+    const { river } = make({ publishTimeoutMs: 2000 });
+    await flush();
+    const ws = FakeSocket.last();
+    ws.accept();
+    const unanswered = river.publish('doc-1', 'e', 1);
+    const settled = vi.fn();
+    unanswered.then(settled, settled);
+    await clock.advance(1999);
+    expect(settled).not.toHaveBeenCalled();
+    await clock.advance(1);
+    await expect(unanswered).rejects.toMatchObject({ code: 'timeout', channel: 'doc-1', message: expect.stringMatching(/may or may not/) });
+    ws.receive({ type: 'published', channel: 'doc-1', offset: 1, id: ws.ofType('publish')[0]!.id }); // too late: ignored
+    ws.drop(1006);
+    const queued = river.publish('doc-2', 'e', 2).catch((e: unknown) => e); // waits for a reconnect that comes too late
+    await clock.advance(2000);
+    expect(await queued).toMatchObject({ code: 'timeout', message: expect.stringMatching(/nothing was published/) });
+    FakeSocket.last().accept();
+    expect(FakeSocket.last().ofType('publish')).toEqual([]);
+  });
+
+  it('publishes default to a 10 s timeout', async () => {
+    const { river } = make();
+    await flush();
+    FakeSocket.last().accept();
+    const p = river.publish('doc-1', 'e');
+    const settled = vi.fn();
+    p.catch(settled);
+    await clock.advance(9999);
+    expect(settled).not.toHaveBeenCalled();
+    await clock.advance(1);
+    expect(settled).toHaveBeenCalledWith(expect.objectContaining({ code: 'timeout' }));
+  });
+
+  it('at most 100 publishes wait for a connection; more are refused at once with queue_full', async () => {
+    const { river } = make();
+    await flush();
+    const queued = Array.from({ length: 100 }, (_, i) => river.publish('doc-1', 'e', i));
+    await expect(river.publish('doc-1', 'e', 100)).rejects.toMatchObject({ code: 'queue_full', channel: 'doc-1' });
+    const ws = FakeSocket.last();
+    ws.accept();
+    const sent = ws.ofType('publish');
+    expect(sent.map((f) => f.data)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    for (const f of sent) ws.receive({ type: 'published', channel: 'doc-1', offset: Number(f.data) + 1, id: f.id });
+    await expect(Promise.all(queued)).resolves.toHaveLength(100);
+    // Once connected, publishes are sent at once and are not limited by the queue bound.
+    const more = Array.from({ length: 150 }, () => river.publish('doc-1', 'e'));
+    expect(ws.ofType('publish')).toHaveLength(250);
+    for (const f of ws.ofType('publish').slice(100)) ws.receive({ type: 'published', channel: 'doc-1', offset: 1, id: f.id });
+    await expect(Promise.all(more)).resolves.toHaveLength(150);
+  });
+
   it('keeps presence members and reports joins and leaves, also across a resubscribe', async () => {
     const { river } = make();
     const room = river.subscribe('presence-room');

@@ -12,7 +12,11 @@ interface Pending {
   reject(error: RiverError): void;
   frame: { type: 'publish'; id: number; channel: string; event: string; data: unknown };
   sent: boolean;
+  timer: unknown;
 }
+
+/** Publishes waiting for a connection beyond this many are refused at once (`queue_full`). */
+const MAX_QUEUED_PUBLISHES = 100;
 
 /** The longest delay setTimeout honours (2^31-1 ms): browsers and Node fire a longer one after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -94,7 +98,7 @@ export class River {
     void this.#open(false);
   }
 
-  /** Closes the connection for good (until `connect()`); pending publishes reject with `closed`. */
+  /** Closes the connection for good (until `connect()`); pending publishes (sent or still queued) reject with `closed`. */
   close(): void {
     this.#auto = false;
     this.#stop('closed');
@@ -123,18 +127,43 @@ export class River {
 
   /**
    * Publishes from the client (the token's `publish` claim must allow the channel). Resolves with the
-   * offset on `published`; rejects with a RiverError carrying the server's code, or `disconnected` when
-   * the connection dropped before the answer (the publish may or may not have happened).
-   * Publishes made while not connected are sent once connected.
+   * offset on `published`; rejects with a RiverError carrying the server's code, `disconnected` when
+   * the connection dropped before the answer (the publish may or may not have happened), `closed` on
+   * close(), or `timeout` when no answer came within `publishTimeoutMs` (default 10 s) of the call.
+   * Publishes made while not connected are sent once connected; at most 100 wait at a time, more are
+   * refused at once with `queue_full`.
    */
   publish(channel: string, event: string, data?: unknown): Promise<{ channel: string; offset: number }> {
     return new Promise((resolve, reject) => {
-      if (!isValidChannel(channel)) return reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`));
-      if (this.#state === 'disconnected' && !this.#auto) return reject(new RiverError('disconnected', 'not connected; call connect() first'));
-      const p: Pending = { resolve, reject, frame: { type: 'publish', id: this.#nextId++, channel, event, data: data ?? null }, sent: false };
-      this.#pending.set(p.frame.id, p);
+      if (!isValidChannel(channel)) return reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`, { channel }));
+      if (this.#state === 'disconnected' && !this.#auto) return reject(new RiverError('disconnected', 'not connected; call connect() first', { channel }));
+      // While not ready every pending publish is a queued one (sent ones reject when the socket drops).
+      if (!this.#ready && this.#pending.size >= MAX_QUEUED_PUBLISHES) {
+        return reject(new RiverError('queue_full', `${MAX_QUEUED_PUBLISHES} publishes are already waiting for the connection`, { channel }));
+      }
+      const id = this.#nextId++;
+      const ms = this.#opts.publishTimeoutMs ?? 10_000;
+      const timer = this.#clock.setTimeout(() => {
+        const p = this.#pending.get(id);
+        if (!p) return;
+        this.#settle(id, new RiverError('timeout', p.sent
+          ? `no answer to the publish within ${ms} ms (it may or may not have been published)`
+          : `not connected within ${ms} ms; nothing was published`, { channel }));
+      }, ms);
+      const p: Pending = { resolve, reject, frame: { type: 'publish', id, channel, event, data: data ?? null }, sent: false, timer };
+      this.#pending.set(id, p);
       if (this.#ready) this.#sendPublish(p);
     });
+  }
+
+  /** Takes publish `id` off the pending list and resolves or rejects it. */
+  #settle(id: number, error: RiverError | undefined, ack?: { channel: string; offset: number }): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    this.#clock.clearTimeout(p.timer);
+    if (error) p.reject(error);
+    else p.resolve(ack!);
   }
 
   // ---- connection --------------------------------------------------------------------------------
@@ -201,20 +230,11 @@ export class River {
         return this.#send({ type: 'pong' });
       case 'ready':
         return this.#onReady(f.connectionId!, f.userId!, f.heartbeatMs!);
-      case 'published': {
-        const p = this.#pending.get(f.id!);
-        if (p) {
-          this.#pending.delete(f.id!);
-          p.resolve({ channel: f.channel, offset: f.offset! });
-        }
-        return;
-      }
+      case 'published':
+        return this.#settle(f.id!, undefined, { channel: f.channel, offset: f.offset! });
       case 'error': {
         const p = f.id !== undefined ? this.#pending.get(f.id) : undefined;
-        if (p) {
-          this.#pending.delete(f.id!);
-          return p.reject(new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: p.frame.channel }));
-        }
+        if (p) return this.#settle(f.id!, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: p.frame.channel }));
         const sub = f.id !== undefined ? this.#subIds.get(f.id) : undefined;
         if (sub !== undefined) this.#subIds.delete(f.id!);
         const ch = this.#channels.get(sub ?? f.channel ?? '');
@@ -265,9 +285,7 @@ export class River {
     for (const t of [this.#liveTimer, this.#refreshTimer, this.#retryTimer]) if (t !== undefined) this.#clock.clearTimeout(t);
     this.#liveTimer = this.#refreshTimer = this.#retryTimer = undefined;
     for (const [id, p] of this.#pending) {
-      if (!p.sent) continue;
-      this.#pending.delete(id);
-      p.reject(new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
+      if (p.sent) this.#settle(id, new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
     }
     if (ws) {
       try {
@@ -295,11 +313,11 @@ export class River {
   #stop(reason: string, code?: number): void {
     this.#drop();
     this.#gen++;
-    if (!this.#move('stop', reason, code)) return;
+    this.#move('stop', reason, code);
     this.#net?.removeEventListener('offline', this.#onOffline);
     this.#net?.removeEventListener('online', this.#onOnline);
-    for (const p of this.#pending.values()) p.reject(new RiverError(reason, `disconnected: ${reason}`, { channel: p.frame.channel }));
-    this.#pending.clear();
+    // Also when already disconnected: publishes queued before the first connect must settle too.
+    for (const [id, p] of this.#pending) this.#settle(id, new RiverError(reason, `disconnected: ${reason}`, { channel: p.frame.channel }));
   }
 
   /** Liveness: without any frame for `ms`, the connection is dead. */
