@@ -49,7 +49,9 @@ export interface StateChange {
   from: ConnectionState;
   to: ConnectionState;
   /** Why: `connect`, `ready`, a close name (`server_restarting`, `token_invalid` …), `network`,
-   *  `heartbeat_timeout`, `timeout`, `offline`, `online`, `token_error` or `closed` (the app called close()). */
+   *  `heartbeat_timeout`, `timeout`, `offline`, `token_error` or `closed` (the app called close()).
+   *  `online` is the one change with `from === to` (`connecting` or `reconnecting`): the network came
+   *  back, and the client gave up its wait or attempt in progress to connect at once. */
   reason: string;
   /** The close code, when a close caused the change. */
   code?: number;

@@ -442,6 +442,57 @@ describe('River client state machine', () => {
     expect(listeners.size).toBe(0);
   });
 
+  it('online abandons a hanging connection attempt and connects at once, with reason online', async () => {
+    const listeners = new Map<string, () => void>();
+    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { river, states } = make({ network });
+    await flush();
+    FakeSocket.last().accept();
+    listeners.get('offline')!();
+    await clock.advance(750); // the retry opens a socket that never answers (the network is down)
+    const hanging = FakeSocket.last();
+    expect(FakeSocket.all).toHaveLength(2);
+    await clock.advance(5000);
+    listeners.get('online')!();
+    expect(states.at(-1)).toEqual({ from: 'reconnecting', to: 'reconnecting', reason: 'online' });
+    expect(hanging.closedWith).toBe(1000);
+    await flush();
+    expect(FakeSocket.all).toHaveLength(3); // at once, not after timeoutMs (15 s)
+    hanging.receive({ type: 'ready', connectionId: 'old', userId: 'u1', heartbeatMs: 25_000 }); // ignored
+    expect(river.state).toBe('reconnecting');
+    FakeSocket.last().accept();
+    expect(river.state).toBe('connected');
+    expect(river.connectionId).toBe('c3');
+    expect(clock.pending()).toEqual([50_000]); // only the liveness timer: no stale retry or attempt timeout
+  });
+
+  it('online during the reconnect after 4002 still fetches a fresh token', async () => {
+    const listeners = new Map<string, () => void>();
+    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    let n = 0;
+    make({ network, token: async () => `t${++n}` });
+    await flush();
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4002);
+    listeners.get('online')!(); // before the immediate retry ran
+    await clock.advance(0);
+    FakeSocket.last().open();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+  });
+
+  it('repeated offline events do not push the backoff further', async () => {
+    const listeners = new Map<string, () => void>();
+    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { states } = make({ network });
+    await flush();
+    FakeSocket.last().accept();
+    for (let i = 0; i < 5; i++) listeners.get('offline')!();
+    expect(states.filter((s) => s.reason === 'offline')).toHaveLength(1);
+    expect(clock.pending()).toEqual([750]); // the first retry's delay, as after one drop
+    await clock.advance(750);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
   it('listens to online/offline on globalThis when it has addEventListener (browsers)', async () => {
     const added: string[] = [];
     const removed: string[] = [];

@@ -47,6 +47,10 @@ export class River {
   #liveTimer: unknown;
   #refreshTimer: unknown;
   #net: NetworkEvents | undefined;
+  /** `offline` seen and no `online` (or `ready`) since: a repeated `offline` changes nothing. */
+  #offline = false;
+  /** The next attempt must fetch a fresh token (after 4002, or 4500 once). */
+  #needFresh = false;
   #auto = false;
   /** The server's id for the current connection (for `excludeConnectionId`). */
   connectionId: string | undefined;
@@ -95,7 +99,7 @@ export class River {
     this.#net?.addEventListener('online', this.#onOnline);
     this.#retriedToken = false;
     this.#attempt = 0;
-    void this.#open(false);
+    void this.#open();
   }
 
   /** Closes the connection for good (until `connect()`); pending publishes (sent or still queued) reject with `closed`. */
@@ -177,15 +181,16 @@ export class River {
     return true;
   }
 
-  async #open(fresh: boolean): Promise<void> {
+  async #open(): Promise<void> {
     const gen = ++this.#gen;
     let token: string;
     try {
-      token = await this.#getToken(fresh);
+      token = await this.#getToken(this.#needFresh);
+      if (gen === this.#gen) this.#needFresh = false;
     } catch (error) {
       if (gen !== this.#gen) return;
       this.#report(new RiverError('token_error', 'the token function failed', { cause: error }));
-      return this.#lost('token_error', 'backoff', false);
+      return this.#lost('token_error', 'backoff');
     }
     if (gen !== this.#gen || this.#state === 'disconnected') return;
     let ws: Socket;
@@ -193,7 +198,7 @@ export class River {
       ws = new this.#WS(this.#opts.url) as Socket;
     } catch (error) {
       this.#report(error);
-      return this.#lost('network', 'backoff', false);
+      return this.#lost('network', 'backoff');
     }
     this.#ws = ws;
     this.#arm(this.#opts.timeoutMs ?? 15_000, 'timeout');
@@ -254,6 +259,7 @@ export class River {
     this.userId = userId;
     this.#heartbeatMs = heartbeatMs > 0 ? heartbeatMs : 25_000;
     this.#ready = true;
+    this.#offline = false;
     this.#attempt = 0;
     this.#retriedToken = false;
     this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
@@ -296,17 +302,18 @@ export class River {
     }
   }
 
-  #lost(reason: string, delay: 'now' | 'backoff', fresh: boolean, code?: number): void {
+  #lost(reason: string, delay: 'now' | 'backoff', fresh = false, code?: number): void {
     this.#drop();
     this.#gen++; // discard a token fetch in progress
     if (!this.#move('lost', reason, code)) return;
+    if (fresh) this.#needFresh = true;
     const ms = delay === 'now' ? 0 : backoffDelay(this.#attempt++, this.#opts.random, {
       minMs: this.#opts.minReconnectDelayMs ?? DEFAULT_BACKOFF.minMs,
       maxMs: this.#opts.maxReconnectDelayMs ?? DEFAULT_BACKOFF.maxMs,
     });
     this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
-      void this.#open(fresh);
+      void this.#open();
     }, ms);
   }
 
@@ -325,7 +332,7 @@ export class River {
     if (this.#liveTimer !== undefined) this.#clock.clearTimeout(this.#liveTimer);
     this.#liveTimer = this.#clock.setTimeout(() => {
       this.#liveTimer = undefined;
-      this.#lost(reason, 'backoff', false);
+      this.#lost(reason, 'backoff');
     }, Math.min(ms, MAX_TIMER_MS));
   }
 
@@ -358,15 +365,23 @@ export class River {
     }, wait);
   }
 
+  /** The browser lost the network: drop the connection and retry with backoff (once per outage). */
   #onOffline = (): void => {
-    if (this.#state !== 'disconnected') this.#lost('offline', 'backoff', false);
+    if (this.#state === 'disconnected' || this.#offline) return;
+    this.#offline = true;
+    this.#lost('offline', 'backoff');
   };
 
+  /** The network is back: abandon the backoff wait or a connection attempt in progress (it may hang
+   *  until timeoutMs) and connect at once, reported as `state` with reason `online`. */
   #onOnline = (): void => {
-    if (this.#state !== 'reconnecting' || this.#ws) return;
+    this.#offline = false;
+    const s = this.#state;
+    if (s !== 'connecting' && s !== 'reconnecting') return;
     this.#drop();
     this.#attempt = 0;
-    void this.#open(false);
+    this.#events.emit('state', { from: s, to: s, reason: 'online' });
+    void this.#open();
   };
 
   // ---- channels and frames -----------------------------------------------------------------------
