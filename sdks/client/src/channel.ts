@@ -42,6 +42,9 @@ export interface ChannelFrame {
   message?: string;
 }
 
+/** Refusals that a resubscribe would only repeat: the channel waits until the app subscribes again. */
+const FINAL_REFUSALS = new Set(['forbidden', 'bad_channel', 'too_many_subscriptions']);
+
 /** What a channel needs from its River. */
 export interface ChannelHost {
   unsubscribe(channel: Channel): void;
@@ -51,25 +54,26 @@ export interface ChannelHost {
 /**
  * One subscribed channel. Events: every published event name, `*` (every event), `subscribed`,
  * `recovered` `{ recovered }` (after each (re)subscribe; false: the app should refetch its state),
- * `member-added` / `member-removed` (presence channels) and `error` (the subscription was refused).
+ * `member-added` / `member-removed` (presence channels) and `error` (a RiverError: the subscription
+ * was refused). A refusal with `forbidden`, `bad_channel` or `too_many_subscriptions` is final: the
+ * channel keeps it in `error` and is not resubscribed on reconnects until the app calls
+ * `river.subscribe(name)` again (which returns this same Channel and retries).
  * An app event named like a reserved one reaches the same listeners.
  */
 export class Channel {
   /** Current members of a presence channel (empty for other channels). */
   members: Member[] = [];
-  /** @internal last delivered position; sent as `since` on every resubscribe */
-  _pos: StreamPosition | undefined;
-  /** @internal connection generation this channel's subscribe was sent on */
-  _gen = -1;
+  #pos: StreamPosition | undefined;
   #events: Emitter;
   #active = true;
+  #error: RiverError | undefined;
 
   constructor(
     readonly name: string,
     private readonly host: ChannelHost,
     since?: StreamPosition,
   ) {
-    this._pos = since ? { epoch: since.epoch, offset: since.offset } : undefined;
+    this.#pos = since ? { epoch: since.epoch, offset: since.offset } : undefined;
     this.#events = new Emitter((error) => host.report(error));
   }
 
@@ -80,7 +84,13 @@ export class Channel {
 
   /** The last delivered stream position (what a resubscribe asks to resume from). */
   get position(): StreamPosition | undefined {
-    return this._pos ? { ...this._pos } : undefined;
+    return this.#pos ? { ...this.#pos } : undefined;
+  }
+
+  /** The final refusal of the last subscribe (`forbidden`, `bad_channel`, `too_many_subscriptions`),
+   *  until the app subscribes again; undefined otherwise. */
+  get error(): RiverError | undefined {
+    return this.#error;
   }
 
   on(event: 'recovered', fn: (info: { recovered: boolean }) => void): () => void;
@@ -107,21 +117,28 @@ export class Channel {
     this.members = [];
   }
 
+  /** @internal the app subscribed again: forget a final refusal. Returns whether there was one. */
+  _retry(): boolean {
+    const had = this.#error !== undefined;
+    this.#error = undefined;
+    return had;
+  }
+
   /** @internal a server frame for this channel */
   _frame(f: ChannelFrame): void {
     if (!this.#active) return;
     const ev = this.#events;
     switch (f.type) {
       case 'subscribed': {
-        const recovered = f.recovered === true && this._pos?.epoch === f.epoch;
-        if (!recovered) this._pos = { epoch: f.epoch!, offset: f.offset! };
+        const recovered = f.recovered === true && this.#pos?.epoch === f.epoch;
+        if (!recovered) this.#pos = { epoch: f.epoch!, offset: f.offset! };
         if (f.members) this.#setMembers(f.members);
         ev.emit('subscribed', { epoch: f.epoch, offset: f.offset, recovered });
         ev.emit('recovered', { recovered });
         return;
       }
       case 'message': {
-        const pos = this._pos;
+        const pos = this.#pos;
         // Never deliver an offset at or below the last one delivered in this epoch.
         if (pos) {
           if (f.offset! <= pos.offset) return;
@@ -149,6 +166,7 @@ export class Channel {
       }
       case 'error': {
         const error = new RiverError(f.code ?? 'internal', f.message ?? 'subscription refused', { channel: this.name });
+        if (FINAL_REFUSALS.has(error.code)) this.#error = error;
         if (ev.has('error')) ev.emit('error', error);
         else this.host.report(error);
       }

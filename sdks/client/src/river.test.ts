@@ -394,6 +394,40 @@ describe('River client state machine', () => {
     expect(errs).toEqual(['forbidden:private']);
   });
 
+  it('a subscription refused for good is not resubscribed on reconnects until the app subscribes again', async () => {
+    const { river } = make();
+    const refused = new Map<string, string>();
+    for (const [name, code] of [['private', 'forbidden'], ['one-too-many', 'too_many_subscriptions'], ['flaky', 'unavailable']] as const) {
+      river.subscribe(name).on('error', (e) => refused.set(name, e.code));
+      refused.set(name, code);
+    }
+    await flush();
+    let ws = FakeSocket.last();
+    ws.accept();
+    for (const f of ws.ofType('subscribe')) ws.receive({ type: 'error', code: refused.get(f.channel as string), message: 'no', id: f.id, channel: f.channel });
+    expect(river.channel('private')!.error).toMatchObject({ code: 'forbidden', channel: 'private' });
+    expect(river.channel('one-too-many')!.error).toMatchObject({ code: 'too_many_subscriptions' });
+    expect(river.channel('flaky')!.error).toBeUndefined(); // a passing trouble: tried again on the next connection
+    ws.drop(4000);
+    await clock.advance(0);
+    ws = FakeSocket.last();
+    ws.accept();
+    expect(ws.ofType('subscribe').map((f) => f.channel)).toEqual(['flaky']);
+    // The app subscribes again (e.g. after the user got access): the same Channel, tried once more.
+    const again = river.subscribe('private');
+    expect(again).toBe(river.channel('private'));
+    expect(again.error).toBeUndefined();
+    expect(ws.ofType('subscribe').map((f) => f.channel)).toEqual(['flaky', 'private']);
+    ws.receive({ type: 'subscribed', channel: 'private', epoch: 'e', offset: 0, id: ws.ofType('subscribe')[1]!.id });
+    const got: number[] = [];
+    again.on('*', (_d, m) => got.push(m.offset));
+    ws.receive({ type: 'message', channel: 'private', event: 'x', data: null, offset: 1, ts: 1 });
+    expect(got).toEqual([1]);
+    // Unsubscribing a refused channel sends nothing (the server holds no subscription).
+    river.channel('one-too-many')!.unsubscribe();
+    expect(ws.ofType('unsubscribe')).toEqual([]);
+  });
+
   it('unsubscribe sends unsubscribe, drops listeners and later messages; subscribe twice returns one channel', async () => {
     const { river } = make();
     const ch = river.subscribe('dogs');

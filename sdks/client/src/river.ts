@@ -34,6 +34,8 @@ export class River {
   #channels = new Map<string, Channel>();
   #pending = new Map<number, Pending>();
   #subIds = new Map<number, string>();
+  /** The connection generation each channel's subscribe was last sent on. */
+  #subGen = new WeakMap<Channel, number>();
   #nextId = 1;
   #ws: Socket | undefined;
   #gen = 0;
@@ -111,7 +113,8 @@ export class River {
   /**
    * Subscribes to `name` (or returns the existing subscription). The channel (re)subscribes whenever
    * the connection is (re)established, resuming from its last delivered position. `since` starts from
-   * a known position, e.g. the one a server-rendered page was built at.
+   * a known position, e.g. the one a server-rendered page was built at. On a channel whose subscribe
+   * was refused (`channel.error`), subscribing again retries it.
    */
   subscribe(name: string, options?: { since?: StreamPosition }): Channel {
     if (!isValidChannel(name)) throw new RiverError('bad_channel', `invalid channel name "${String(name)}"`);
@@ -119,6 +122,9 @@ export class River {
     if (!ch) {
       ch = new Channel(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
       this.#channels.set(name, ch);
+      this.#sub(ch);
+    } else if (ch._retry()) {
+      this.#subGen.delete(ch);
       this.#sub(ch);
     }
     return ch;
@@ -387,17 +393,18 @@ export class River {
   // ---- channels and frames -----------------------------------------------------------------------
 
   #sub(ch: Channel): void {
-    if (!this.#ready || ch._gen === this.#gen || !ch.active) return;
-    ch._gen = this.#gen;
+    if (!this.#ready || this.#subGen.get(ch) === this.#gen || !ch.active || ch.error) return;
+    this.#subGen.set(ch, this.#gen);
     const id = this.#nextId++;
+    const since = ch.position;
     this.#subIds.set(id, ch.name);
-    this.#send(ch._pos ? { type: 'subscribe', channel: ch.name, id, since: ch._pos } : { type: 'subscribe', channel: ch.name, id });
+    this.#send(since ? { type: 'subscribe', channel: ch.name, id, since } : { type: 'subscribe', channel: ch.name, id });
   }
 
   #unsubscribe(ch: Channel): void {
     if (this.#channels.get(ch.name) !== ch) return;
     this.#channels.delete(ch.name);
-    if (this.#ready && ch._gen === this.#gen) this.#send({ type: 'unsubscribe', channel: ch.name });
+    if (this.#ready && this.#subGen.get(ch) === this.#gen && !ch.error) this.#send({ type: 'unsubscribe', channel: ch.name });
   }
 
   #sendPublish(p: Pending): void {
