@@ -67,6 +67,8 @@ export class Channel {
   #events: Emitter;
   #active = true;
   #error: RiverError | undefined;
+  /** A members list arrived since the app subscribed: later lists are diffed against it. */
+  #hasMembers = false;
 
   constructor(
     readonly name: string,
@@ -173,11 +175,18 @@ export class Channel {
     }
   }
 
-  /** After a (re)subscribe: replace the member list, telling listeners what changed while away. */
+  /**
+   * The members list of a `subscribed`. The first one is the initial list (no member-added for each,
+   * as in pusher-js: read `members` on `subscribed`); after a resubscribe, listeners hear what changed
+   * while away.
+   */
   #setMembers(next: Member[]): void {
     const before = new Map(this.members.map((m) => [m.userId, m]));
     const after = new Set(next.map((m) => m.userId));
+    const diff = this.#hasMembers;
+    this.#hasMembers = true;
     this.members = next;
+    if (!diff) return;
     for (const m of before.values()) if (!after.has(m.userId)) this.#events.emit('member-removed', m);
     for (const m of next) if (!before.has(m.userId)) this.#events.emit('member-added', m);
   }

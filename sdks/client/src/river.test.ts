@@ -316,30 +316,43 @@ describe('River client state machine', () => {
     await expect(Promise.all(more)).resolves.toHaveLength(150);
   });
 
-  it('keeps presence members and reports joins and leaves, also across a resubscribe', async () => {
+  it('keeps presence members: the first list comes with subscribed (no member-added each), later joins and leaves are events', async () => {
     const { river } = make();
     const room = river.subscribe('presence-room');
     const log: string[] = [];
     room.on('member-added', (m) => log.push(`+${m.userId}`));
     room.on('member-removed', (m) => log.push(`-${m.userId}`));
+    room.on('subscribed', () => log.push(`subscribed:${room.members.map((m) => m.userId).join(',')}`));
     await flush();
     let ws = FakeSocket.last();
     ws.accept();
     const a = { userId: 'a', info: {} };
     const b = { userId: 'b', info: { name: 'B' } };
-    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a] });
-    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: b });
-    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: b });
-    expect(room.members).toEqual([a, b]);
+    const c = { userId: 'c', info: {} };
+    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a, b] });
+    expect(log).toEqual(['subscribed:a,b']);
+    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: c });
+    ws.receive({ type: 'presence', channel: 'presence-room', action: 'join', member: c }); // a second connection of c
+    expect(room.members).toEqual([a, b, c]);
     ws.receive({ type: 'presence', channel: 'presence-room', action: 'leave', member: a });
-    expect(room.members).toEqual([b]);
+    expect(room.members).toEqual([b, c]);
+    expect(log).toEqual(['subscribed:a,b', '+c', '-a']);
+    // Resubscribed after a reconnect: only what changed while away (b left, a came back; c stayed).
     ws.drop(4000);
     await clock.advance(0);
     ws = FakeSocket.last();
     ws.accept();
-    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a] });
-    expect(room.members).toEqual([a]);
-    expect(log).toEqual(['+a', '+b', '-a', '-b', '+a']);
+    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [c, a] });
+    expect(room.members).toEqual([c, a]);
+    expect(log).toEqual(['subscribed:a,b', '+c', '-a', '-b', '+a', 'subscribed:c,a']);
+    // A new subscription after unsubscribe starts over: its first list is the initial one again.
+    room.unsubscribe();
+    const again = river.subscribe('presence-room');
+    const log2: string[] = [];
+    again.on('member-added', (m) => log2.push(`+${m.userId}`));
+    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a, b], id: ws.ofType('subscribe').at(-1)!.id });
+    expect(again.members).toEqual([a, b]);
+    expect(log2).toEqual([]);
   });
 
   it('a throwing handler is reported on error and does not stop other handlers', async () => {
