@@ -149,6 +149,31 @@ describe('River client state machine', () => {
     expect(ws.closedWith).toBe(1000);
   });
 
+  it('after a liveness timeout the dead socket is closed with 1000 and whatever it still delivers is ignored', async () => {
+    const { river, states } = make();
+    const dogs = river.subscribe('dogs');
+    const got: number[] = [];
+    dogs.on('*', (_d, m) => got.push(m.offset));
+    await flush();
+    const dead = FakeSocket.last();
+    dead.accept(1000);
+    dead.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0 });
+    await clock.advance(2000);
+    expect(states.at(-1)).toMatchObject({ to: 'reconnecting', reason: 'heartbeat_timeout' });
+    expect(dead.closedWith).toBe(1000);
+    dead.receive({ type: 'message', channel: 'dogs', event: 'x', data: null, offset: 1, ts: 1 });
+    dead.receive({ type: 'ready', connectionId: 'late', userId: 'u1', heartbeatMs: 1000 });
+    dead.drop(4000);
+    expect(got).toEqual([]);
+    expect(river.state).toBe('reconnecting');
+    expect(states.filter((s) => s.to === 'reconnecting')).toHaveLength(1);
+    await clock.advance(750);
+    const next = FakeSocket.last();
+    next.accept(1000);
+    expect(next.ofType('subscribe')[0]).toMatchObject({ since: { epoch: 'e', offset: 0 } });
+    expect(river.connectionId).toBe('c2');
+  });
+
   it('gives up on a handshake that never completes', async () => {
     const { states } = make({ timeoutMs: 5000 });
     await flush();

@@ -300,6 +300,9 @@ export class River {
       if (p.sent) this.#settle(id, new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
     }
     if (ws) {
+      // Stop listening (late frames of a dead socket must not count) and close it with 1000, a code
+      // browsers allow. onerror stays a no-op: `ws` in Node throws on an 'error' without a listener.
+      ws.onopen = ws.onmessage = ws.onclose = null;
       try {
         ws.close(1000);
       } catch {
