@@ -71,3 +71,41 @@ export const realClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
+
+const MS_OPTIONS = ['minReconnectDelayMs', 'maxReconnectDelayMs', 'timeoutMs', 'publishTimeoutMs'] as const;
+
+/**
+ * Checks the constructor's options once, throwing a TypeError with one exact sentence naming the
+ * option. Delays are capped at 2^31-1 ms, the longest a timer can wait.
+ */
+export function validateOptions(o: RiverOptions): void {
+  const fail = (what: string): never => {
+    throw new TypeError(`River: ${what}`);
+  };
+  if (!o || typeof o !== 'object') fail('options must be an object with url and token');
+  let url: URL | undefined;
+  try {
+    url = new URL(o.url);
+  } catch {
+    // not a URL
+  }
+  if (typeof o.url !== 'string' || (url?.protocol !== 'ws:' && url?.protocol !== 'wss:')) fail('options.url must be a ws:// or wss:// URL');
+  if (!(typeof o.token === 'function' || (typeof o.token === 'string' && o.token))) fail('options.token must be a JWT string or a function returning one');
+  for (const k of MS_OPTIONS) {
+    const v = o[k];
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1)) fail(`options.${k} must be a positive number of milliseconds, at most 2147483647`);
+  }
+  if (o.minReconnectDelayMs !== undefined && o.maxReconnectDelayMs !== undefined && o.maxReconnectDelayMs < o.minReconnectDelayMs) {
+    fail('options.maxReconnectDelayMs must not be less than options.minReconnectDelayMs');
+  }
+  if (o.WebSocket !== undefined && typeof o.WebSocket !== 'function') fail('options.WebSocket must be a WebSocket constructor');
+  if (o.autoConnect !== undefined && typeof o.autoConnect !== 'boolean') fail('options.autoConnect must be true or false');
+  if (o.random !== undefined && typeof o.random !== 'function') fail('options.random must be a function returning a number in [0, 1)');
+  if (o.clock !== undefined && !(o.clock && ['now', 'setTimeout', 'clearTimeout'].every((m) => typeof (o.clock as unknown as Record<string, unknown>)[m] === 'function'))) {
+    fail('options.clock must have now(), setTimeout() and clearTimeout()');
+  }
+  const net = o.network;
+  if (net !== undefined && net !== null && !(typeof net.addEventListener === 'function' && typeof net.removeEventListener === 'function')) {
+    fail('options.network must have addEventListener() and removeEventListener(), or be null');
+  }
+}

@@ -581,9 +581,30 @@ describe('River client state machine', () => {
     }
   });
 
-  it('validates options with exact messages', () => {
-    expect(() => new River({ url: '', token: 't', WebSocket: FakeSocket })).toThrow('River: options.url must be a WebSocket URL');
-    expect(() => new River({ url: 'ws://x', token: 1 as never, WebSocket: FakeSocket })).toThrow(/options.token/);
-    expect(() => new River({ url: 'ws://x', token: 't', WebSocket: FakeSocket, autoConnect: false }).subscribe('no spaces')).toThrow(/invalid channel/);
+  it('validates options once, in the constructor, with exact messages', () => {
+    const ok = { url: 'ws://x/v1/ws', token: 't', WebSocket: FakeSocket, autoConnect: false };
+    const bad = (extra: Record<string, unknown>) => () => new River({ ...ok, ...extra } as RiverOptions);
+    expect(() => new River(undefined as never)).toThrow(new TypeError('River: options must be an object with url and token'));
+    for (const url of ['', 'http://x/v1/ws', 'https://x/v1/ws', '/v1/ws', 'x', 42]) {
+      expect(bad({ url }), String(url)).toThrow(new TypeError('River: options.url must be a ws:// or wss:// URL'));
+    }
+    expect(() => new River({ ...ok, url: 'wss://rt.example.com/v1/ws' })).not.toThrow();
+    for (const token of [1, '', undefined, {}]) {
+      expect(bad({ token }), String(token)).toThrow(new TypeError('River: options.token must be a JWT string or a function returning one'));
+    }
+    for (const k of ['minReconnectDelayMs', 'maxReconnectDelayMs', 'timeoutMs', 'publishTimeoutMs']) {
+      for (const v of [0, -1, NaN, Infinity, '100', 2 ** 31]) {
+        expect(bad({ [k]: v }), `${k}=${String(v)}`).toThrow(new TypeError(`River: options.${k} must be a positive number of milliseconds, at most 2147483647`));
+      }
+      expect(bad({ [k]: 2 ** 31 - 1 })).not.toThrow();
+    }
+    expect(bad({ minReconnectDelayMs: 1000, maxReconnectDelayMs: 999 })).toThrow(new TypeError('River: options.maxReconnectDelayMs must not be less than options.minReconnectDelayMs'));
+    expect(bad({ WebSocket: 'ws' })).toThrow(new TypeError('River: options.WebSocket must be a WebSocket constructor'));
+    expect(bad({ autoConnect: 'no' })).toThrow(new TypeError('River: options.autoConnect must be true or false'));
+    expect(bad({ random: 0.5 })).toThrow(new TypeError('River: options.random must be a function returning a number in [0, 1)'));
+    expect(bad({ clock: { now: () => 0 } })).toThrow(new TypeError('River: options.clock must have now(), setTimeout() and clearTimeout()'));
+    expect(bad({ network: {} })).toThrow(new TypeError('River: options.network must have addEventListener() and removeEventListener(), or be null'));
+    expect(bad({ network: null })).not.toThrow();
+    expect(() => new River(ok).subscribe('no spaces')).toThrow(/invalid channel/);
   });
 });

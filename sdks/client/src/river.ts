@@ -4,7 +4,7 @@ import { Channel, type ChannelFrame, type StreamPosition } from './channel.js';
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 import { refreshPlan } from './jwt.js';
-import { realClock, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
+import { realClock, validateOptions, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
 import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
 
 interface Pending {
@@ -60,10 +60,7 @@ export class River {
   userId: string | undefined;
 
   constructor(options: RiverOptions) {
-    if (!options || typeof options.url !== 'string' || !options.url) throw new TypeError('River: options.url must be a WebSocket URL');
-    if (typeof options.token !== 'string' && typeof options.token !== 'function') {
-      throw new TypeError('River: options.token must be a JWT string or a function returning one');
-    }
+    validateOptions(options);
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new TypeError('River: no WebSocket available; pass one, e.g. new River({ url, token, WebSocket }) with WebSocket from "ws"');
     this.#opts = options;
