@@ -119,4 +119,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://h:1' }).redisUrl).toBe('redis://h:1');
     expect(loadConfig({ ...env, RIVER_REDIS_PASSWORD: 'unused' }).redisUrl).toBeUndefined();
   });
+
+  // H6: ECS sets ECS_CONTAINER_METADATA_URI_V4 in every task; main.ts watches the task with it.
+  it('reads the ECS task metadata endpoint', () => {
+    expect(loadConfig(base).ecsMetadataUri).toBeUndefined();
+    expect(loadConfig({ ...base, ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }).ecsMetadataUri).toBe('http://169.254.170.2/v4/abc');
+  });
 });

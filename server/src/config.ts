@@ -35,6 +35,9 @@ export interface Config {
   logLevel: LogLevel;
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
+  /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
+  ecsMetadataUri?: string;
 }
 
 /** The smallest secret accepted: 32 bytes (256 bits). */
@@ -136,6 +139,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   if (redisUrl !== undefined) config.redisUrl = redisPassword ? withPassword(redisUrl, redisPassword) : redisUrl;
   const metricsToken = text(env, 'RIVER_METRICS_TOKEN');
   if (metricsToken !== undefined) config.metricsToken = metricsToken;
+  const ecsMetadataUri = text(env, 'ECS_CONTAINER_METADATA_URI_V4');
+  if (ecsMetadataUri !== undefined) config.ecsMetadataUri = ecsMetadataUri;
   return config;
 }
 

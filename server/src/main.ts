@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { SecretSource } from './auth.js';
 import { AwsSecretSource } from './aws-secret-source.js';
 import { loadConfig, type Config } from './config.js';
+import { watchEcsTask } from './ecs-task-watch.js';
 import { ConfigError } from './errors.js';
 import { startRiver } from './node.js';
 
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // On ECS, SIGTERM comes only after the target group's deregistration delay, when the ALB has
+  // already cut every WebSocket: drain as soon as ECS sets the task's desired status to STOPPED.
+  if (config.ecsMetadataUri !== undefined) {
+    watchEcsTask({ metadataUri: config.ecsMetadataUri, logger, onStopping: () => stop('ECS task stopping') });
+  }
 }
 
 void main();
