@@ -125,4 +125,11 @@ describe('loadConfig', () => {
     expect(loadConfig(base).ecsMetadataUri).toBeUndefined();
     expect(loadConfig({ ...base, ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }).ecsMetadataUri).toBe('http://169.254.170.2/v4/abc');
   });
+
+  it('reads the EMF metric switch and the service name', () => {
+    expect(loadConfig(base)).toMatchObject({ emfMetrics: false, serviceName: 'river' });
+    expect(loadConfig({ ...base, RIVER_EMF_METRICS: 'true', RIVER_SERVICE_NAME: 'chat-prod' })).toMatchObject({ emfMetrics: true, serviceName: 'chat-prod' });
+    fails({ ...base, RIVER_EMF_METRICS: 'sometimes' }, 'RIVER_EMF_METRICS');
+    fails({ ...base, RIVER_SERVICE_NAME: 'has space' }, 'RIVER_SERVICE_NAME');
+  });
 });

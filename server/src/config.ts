@@ -38,6 +38,10 @@ export interface Config {
   // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
   /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
   ecsMetadataUri?: string;
+  /** RIVER_EMF_METRICS: write the connection count as a CloudWatch EMF line on stdout every minute (emf-metrics.ts). */
+  emfMetrics: boolean;
+  /** RIVER_SERVICE_NAME: the ServiceName dimension of those metrics (the deployment's name). */
+  serviceName: string;
 }
 
 /** The smallest secret accepted: 32 bytes (256 bits). */
@@ -111,6 +115,11 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     throw new ConfigError(`RIVER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);
   }
 
+  const serviceName = text(env, 'RIVER_SERVICE_NAME') ?? 'river';
+  if (!/^[A-Za-z0-9_.\-]{1,255}$/.test(serviceName)) {
+    throw new ConfigError('RIVER_SERVICE_NAME must be 1 to 255 characters of letters, digits, _ - and .');
+  }
+
   const config: Config = {
     port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
     host: text(env, 'RIVER_HOST') ?? DEFAULTS.host,
@@ -129,6 +138,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     allowedOrigins: origins.length === 0 ? ['*'] : origins,
     requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
     logLevel: logLevel as LogLevel,
+    emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
+    serviceName,
   };
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   if (jwtPreviousSecret !== undefined) config.jwtPreviousSecret = jwtPreviousSecret;

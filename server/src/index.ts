@@ -9,3 +9,4 @@ export { createApi, maxBodyBytes, type Api, type ApiConfig, type ApiDeps, type A
 export { createEngines, type Engines } from './engines.js';
 export { Metrics } from './metrics.js';
 export { startRiver, type RiverDeps, type RiverNode } from './node.js';
+export { EMF_METRICS, EMF_INTERVAL_MS } from './emf-metrics.js';
