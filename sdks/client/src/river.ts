@@ -4,19 +4,9 @@ import { Channel, type ChannelFrame, type StreamPosition } from './channel.js';
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 import { refreshPlan } from './jwt.js';
+import { Publishes, type PublishAck } from './publishes.js';
 import { realClock, validateOptions, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
 import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
-
-interface Pending {
-  resolve(value: { channel: string; offset: number }): void;
-  reject(error: RiverError): void;
-  frame: { type: 'publish'; id: number; channel: string; event: string; data: unknown };
-  sent: boolean;
-  timer: unknown;
-}
-
-/** Publishes waiting for a connection beyond this many are refused at once (`queue_full`). */
-const MAX_QUEUED_PUBLISHES = 100;
 
 /** The longest delay setTimeout honours (2^31-1 ms): browsers and Node fire a longer one after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -32,7 +22,7 @@ export class River {
   #WS: WebSocketConstructor;
   #events = new Emitter((e) => this.#report(e, true));
   #channels = new Map<string, Channel>();
-  #pending = new Map<number, Pending>();
+  #pubs: Publishes;
   #subIds = new Map<number, string>();
   /** The connection generation each channel's subscribe was last sent on. */
   #subGen = new WeakMap<Channel, number>();
@@ -66,6 +56,7 @@ export class River {
     this.#opts = options;
     this.#WS = WS;
     this.#clock = options.clock ?? realClock;
+    this.#pubs = new Publishes(this.#clock, options.publishTimeoutMs ?? 10_000);
     const g = globalThis as Partial<NetworkEvents>;
     this.#net = options.network === null ? undefined : (options.network ?? (typeof g.addEventListener === 'function' ? (g as NetworkEvents) : undefined));
     // Connect on the next microtask, so listeners attached right after `new River()` see every state.
@@ -140,37 +131,11 @@ export class River {
    * Publishes made while not connected are sent once connected; at most 100 wait at a time, more are
    * refused at once with `queue_full`.
    */
-  publish(channel: string, event: string, data?: unknown): Promise<{ channel: string; offset: number }> {
-    return new Promise((resolve, reject) => {
-      if (!isValidChannel(channel)) return reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`, { channel }));
-      if (this.#state === 'disconnected' && !this.#auto) return reject(new RiverError('disconnected', 'not connected; call connect() first', { channel }));
-      // While not ready every pending publish is a queued one (sent ones reject when the socket drops).
-      if (!this.#ready && this.#pending.size >= MAX_QUEUED_PUBLISHES) {
-        return reject(new RiverError('queue_full', `${MAX_QUEUED_PUBLISHES} publishes are already waiting for the connection`, { channel }));
-      }
-      const id = this.#nextId++;
-      const ms = this.#opts.publishTimeoutMs ?? 10_000;
-      const timer = this.#clock.setTimeout(() => {
-        const p = this.#pending.get(id);
-        if (!p) return;
-        this.#settle(id, new RiverError('timeout', p.sent
-          ? `no answer to the publish within ${ms} ms (it may or may not have been published)`
-          : `not connected within ${ms} ms; nothing was published`, { channel }));
-      }, ms);
-      const p: Pending = { resolve, reject, frame: { type: 'publish', id, channel, event, data: data ?? null }, sent: false, timer };
-      this.#pending.set(id, p);
-      if (this.#ready) this.#sendPublish(p);
-    });
-  }
-
-  /** Takes publish `id` off the pending list and resolves or rejects it. */
-  #settle(id: number, error: RiverError | undefined, ack?: { channel: string; offset: number }): void {
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#pending.delete(id);
-    this.#clock.clearTimeout(p.timer);
-    if (error) p.reject(error);
-    else p.resolve(ack!);
+  publish(channel: string, event: string, data?: unknown): Promise<PublishAck> {
+    if (!isValidChannel(channel)) return Promise.reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`, { channel }));
+    if (this.#state === 'disconnected' && !this.#auto) return Promise.reject(new RiverError('disconnected', 'not connected; call connect() first', { channel }));
+    const frame = { type: 'publish' as const, id: this.#nextId++, channel, event, data: data ?? null };
+    return this.#pubs.add(frame, this.#ready ? (f) => this.#send(f) : undefined);
   }
 
   // ---- connection --------------------------------------------------------------------------------
@@ -239,10 +204,10 @@ export class River {
       case 'ready':
         return this.#onReady(f.connectionId!, f.userId!, f.heartbeatMs!);
       case 'published':
-        return this.#settle(f.id!, undefined, { channel: f.channel, offset: f.offset! });
+        return this.#pubs.settle(f.id, undefined, { channel: f.channel, offset: f.offset! });
       case 'error': {
-        const p = f.id !== undefined ? this.#pending.get(f.id) : undefined;
-        if (p) return this.#settle(f.id!, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: p.frame.channel }));
+        const pub = this.#pubs.channelOf(f.id);
+        if (pub !== undefined) return this.#pubs.settle(f.id, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: pub }));
         const sub = f.id !== undefined ? this.#subIds.get(f.id) : undefined;
         if (sub !== undefined) this.#subIds.delete(f.id!);
         const ch = this.#channels.get(sub ?? f.channel ?? '');
@@ -268,7 +233,7 @@ export class River {
     this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
     this.#scheduleRefresh();
     for (const ch of this.#channels.values()) this.#sub(ch);
-    for (const p of this.#pending.values()) if (!p.sent) this.#sendPublish(p);
+    this.#pubs.flush((f) => this.#send(f));
     this.#move('ready', 'ready');
   }
 
@@ -293,9 +258,7 @@ export class River {
     this.#subIds.clear();
     for (const t of [this.#liveTimer, this.#refreshTimer, this.#retryTimer]) if (t !== undefined) this.#clock.clearTimeout(t);
     this.#liveTimer = this.#refreshTimer = this.#retryTimer = undefined;
-    for (const [id, p] of this.#pending) {
-      if (p.sent) this.#settle(id, new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
-    }
+    this.#pubs.dropSent();
     if (ws) {
       // Stop listening (late frames of a dead socket must not count) and close it with 1000, a code
       // browsers allow. onerror stays a no-op: `ws` in Node throws on an 'error' without a listener.
@@ -330,7 +293,7 @@ export class River {
     this.#net?.removeEventListener('offline', this.#onOffline);
     this.#net?.removeEventListener('online', this.#onOnline);
     // Also when already disconnected: publishes queued before the first connect must settle too.
-    for (const [id, p] of this.#pending) this.#settle(id, new RiverError(reason, `disconnected: ${reason}`, { channel: p.frame.channel }));
+    this.#pubs.rejectAll(reason);
   }
 
   /** Liveness: without any frame for `ms`, the connection is dead. */
@@ -405,11 +368,6 @@ export class River {
     if (this.#channels.get(ch.name) !== ch) return;
     this.#channels.delete(ch.name);
     if (this.#ready && this.#subGen.get(ch) === this.#gen && !ch.error) this.#send({ type: 'unsubscribe', channel: ch.name });
-  }
-
-  #sendPublish(p: Pending): void {
-    p.sent = true;
-    this.#send(p.frame);
   }
 
   #send(frame: object): void {
