@@ -132,4 +132,11 @@ describe('loadConfig', () => {
     fails({ ...base, RIVER_EMF_METRICS: 'sometimes' }, 'RIVER_EMF_METRICS');
     fails({ ...base, RIVER_SERVICE_NAME: 'has space' }, 'RIVER_SERVICE_NAME');
   });
+
+  it('reads the HTTP keep-alive timeout and sets the headers timeout above it', () => {
+    expect(loadConfig(base)).toMatchObject({ httpKeepAliveMs: 5000, httpHeadersTimeoutMs: 60_000 });
+    expect(loadConfig({ ...base, RIVER_HTTP_KEEP_ALIVE_MS: '3605000' })).toMatchObject({ httpKeepAliveMs: 3_605_000, httpHeadersTimeoutMs: 3_606_000 });
+    fails({ ...base, RIVER_HTTP_KEEP_ALIVE_MS: '10' }, 'RIVER_HTTP_KEEP_ALIVE_MS must be between 1000');
+    fails({ ...base, RIVER_HTTP_KEEP_ALIVE_MS: '5s' }, 'RIVER_HTTP_KEEP_ALIVE_MS must be a whole number');
+  });
 });

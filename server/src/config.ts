@@ -35,6 +35,14 @@ export interface Config {
   logLevel: LogLevel;
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /**
+   * RIVER_HTTP_KEEP_ALIVE_MS: how long an idle keep-alive HTTP connection stays open (node:http
+   * `keepAliveTimeout`, Node's default 5000). Behind a proxy it must exceed the proxy's idle timeout,
+   * or the node closes a connection the proxy is about to reuse and the proxy answers 502.
+   */
+  httpKeepAliveMs: number;
+  /** node:http `headersTimeout`: Node's 60000, or httpKeepAliveMs + 1000 when that is longer (Node's advice for proxies). */
+  httpHeadersTimeoutMs: number;
   // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
   /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
   ecsMetadataUri?: string;
@@ -120,6 +128,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     throw new ConfigError('RIVER_SERVICE_NAME must be 1 to 255 characters of letters, digits, _ - and .');
   }
 
+  const httpKeepAliveMs = int(env, 'RIVER_HTTP_KEEP_ALIVE_MS', 5000, 1000, 86_400_000);
+
   const config: Config = {
     port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
     host: text(env, 'RIVER_HOST') ?? DEFAULTS.host,
@@ -138,6 +148,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     allowedOrigins: origins.length === 0 ? ['*'] : origins,
     requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
     logLevel: logLevel as LogLevel,
+    httpKeepAliveMs,
+    httpHeadersTimeoutMs: Math.max(60_000, httpKeepAliveMs + 1000),
     emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
     serviceName,
   };
