@@ -75,6 +75,45 @@ describe('@river/node HTTP behaviour', () => {
     expect(err).toMatchObject({ code: 'timeout', status: undefined });
   });
 
+  it('retries every 5xx except 501 and 505', async () => {
+    let status = 500;
+    let n = 0;
+    const url = await serve((_req, res) => {
+      n++;
+      json(res, status, { error: { code: `e${status}`, message: 'x' } });
+    });
+    const river = new River({ url, ...opts, retries: 1 });
+    for (const s of [500, 502, 503, 504, 507, 599, 501, 505]) {
+      status = s;
+      n = 0;
+      await expect(river.channel('dogs')).rejects.toMatchObject({ status: s, code: `e${s}` });
+      expect(n, `HTTP ${s}`).toBe(s === 501 || s === 505 ? 1 : 2);
+    }
+  });
+
+  it('a timeout while a 2xx body is read is a timeout, retried with the same idempotency key', async () => {
+    const keys: string[] = [];
+    const url = await serve((_req, res, body) => {
+      keys.push((JSON.parse(body) as { idempotencyKey: string }).idempotencyKey);
+      const answer = JSON.stringify({ channel: 'dogs', offset: 9 });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(answer.length) });
+      if (keys.length === 1) res.write(answer.slice(0, 5)); // the headers and part of the body, then silence
+      else res.end(answer);
+    });
+    const river = new River({ url, ...opts, retries: 1, timeoutMs: 500 });
+    await expect(river.publish('dogs', 'e', 1)).resolves.toEqual({ channel: 'dogs', offset: 9 });
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+    // Out of retries: the error says timeout, not bad_response.
+    keys.length = 0;
+    server!.removeAllListeners('request');
+    server!.on('request', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"chan');
+    });
+    await expect(new River({ url, ...opts, retries: 0, timeoutMs: 300 }).channel('dogs')).rejects.toMatchObject({ code: 'timeout', status: undefined });
+  });
+
   it('a refused connection is a network_error', async () => {
     const url = await serve(() => {});
     await stop();

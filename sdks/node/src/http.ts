@@ -10,14 +10,18 @@ export interface HttpOptions {
   retryDelay: (n: number) => number;
 }
 
-const RETRY_STATUS = new Set([500, 502, 503, 504]);
+/** Every 5xx is retried except these: 501 Not Implemented and 505 HTTP Version Not Supported answer
+ *  the same on every attempt. */
+const NO_RETRY_5XX = new Set([501, 505]);
+const isRetryStatus = (status: number): boolean => status >= 500 && status <= 599 && !NO_RETRY_5XX.has(status);
 
 /** 100 ms, 200 ms, 400 ms … capped at 2 s, with full jitter. */
 export const defaultRetryDelay = (n: number): number => Math.floor(Math.random() * Math.min(2000, 100 * 2 ** n));
 
 /**
- * One JSON request with a timeout per attempt, retried on network errors, timeouts and 5xx. The body is
- * sent identically on every attempt (so a publish keeps its one idempotency key).
+ * One JSON request with a timeout per attempt (the answer's body included), retried on network
+ * errors, timeouts and 5xx other than 501/505. The body is sent identically on every attempt (so a
+ * publish keeps its one idempotency key, and a retry after a lost answer publishes nothing twice).
  */
 export async function request<T>(o: HttpOptions, method: string, path: string, body?: unknown): Promise<T> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -33,14 +37,21 @@ export async function request<T>(o: HttpOptions, method: string, path: string, b
         signal: AbortSignal.timeout(o.timeoutMs),
       });
     } catch (cause) {
-      const timeout = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-      last = timeout
-        ? new RiverError('timeout', `${method} ${path}: no answer within ${o.timeoutMs} ms`, { cause })
-        : new RiverError('network_error', `${method} ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      last = failed(o, method, path, cause);
       continue;
     }
     let json: unknown;
-    const text = await res.text().catch(() => '');
+    let text = '';
+    try {
+      text = await res.text();
+    } catch (cause) {
+      // A 2xx whose body was cut off (the timeout fired while reading it, the connection dropped):
+      // the request may have taken effect, so retry with the same body (idempotency key).
+      if (res.ok) {
+        last = failed(o, method, path, cause);
+        continue;
+      }
+    }
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
@@ -56,7 +67,15 @@ export async function request<T>(o: HttpOptions, method: string, path: string, b
       typeof err?.message === 'string' ? err.message : `${method} ${path}: HTTP ${res.status}`,
       { status: res.status },
     );
-    if (!RETRY_STATUS.has(res.status)) throw last;
+    if (!isRetryStatus(res.status)) throw last;
   }
   throw last!;
+}
+
+/** A request or its answer failed without an HTTP status: `timeout` or `network_error`. */
+function failed(o: HttpOptions, method: string, path: string, cause: unknown): RiverError {
+  const timeout = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+  return timeout
+    ? new RiverError('timeout', `${method} ${path}: no answer within ${o.timeoutMs} ms`, { cause })
+    : new RiverError('network_error', `${method} ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
