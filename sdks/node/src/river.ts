@@ -13,7 +13,7 @@ export interface RiverOptions {
   secret?: string;
   /** Per attempt. Default 10 s. */
   timeoutMs?: number;
-  /** Extra attempts on network errors, timeouts and 5xx. Default 2. */
+  /** Extra attempts on network errors, timeouts and 5xx other than 501/505. Default 2. */
   retries?: number;
   fetch?: typeof fetch;
   /** Delay in ms before retry n (0-based); default 100 ms × 2^n with full jitter, at most 2 s. */
