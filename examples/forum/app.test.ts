@@ -2,7 +2,7 @@
 // the token endpoint and the JSON store.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jwtVerify } from 'jose';
@@ -75,6 +75,38 @@ describe('forum app', () => {
     const { payload } = await jwtVerify(await res.text(), new TextEncoder().encode(SECRET));
     expect(payload).toMatchObject({ sub: '0123456789abcdef', info: { name: 'Test User' }, channels: ['dogs', 'cats', 'birds', 'presence-forum-*'] });
     expect(payload.exp! - payload.iat!).toBe(120);
+  });
+
+  it('renders the forum without the stream position, at once, when River does not answer', async () => {
+    // A River that accepts connections and never answers (a blackholed network).
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => void sockets.add(socket.on('error', () => {})));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { app } = await createForumApp({
+      riverUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      apiKey: API_KEY,
+      secret: SECRET,
+      dataFile: join(dir, 'silent.json'),
+      positionTimeoutMs: 300,
+      log: () => {},
+    });
+    const s = await new Promise<Server>((r) => {
+      const srv = app.listen(0, '127.0.0.1', () => r(srv));
+    });
+    try {
+      const t0 = Date.now();
+      const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/f/dogs`);
+      expect(res.status).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(5000); // was 3 attempts × 10 s
+      const config = JSON.parse(/<script type="application\/json" id="forum-config">(.*?)<\/script>/.exec(await res.text())![1]!);
+      expect(config).toMatchObject({ forum: 'dogs', channel: 'dogs' });
+      expect(config.since).toBeUndefined();
+    } finally {
+      s.closeAllConnections();
+      s.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('the store keeps posts across a reopen and never leaves temporary files', async () => {

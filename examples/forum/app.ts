@@ -22,6 +22,8 @@ export interface ForumOptions {
   dataFile: string;
   /** Lifetime of the client tokens minted at /river-token (default '1h'). */
   tokenTtl?: string | number;
+  /** How long a page waits for the channel's stream position before it renders without it (default 1 s). */
+  positionTimeoutMs?: number;
   forums?: string[];
   /** The browser build of @river/client (default: sdks/client/dist/river.min.js of this checkout). */
   clientBundle?: string;
@@ -50,6 +52,9 @@ export async function createForumApp(o: ForumOptions): Promise<{ app: express.Ex
   const forums = o.forums ?? ['dogs', 'cats', 'birds'];
   const store = await PostStore.open(o.dataFile);
   const river = new River({ url: o.riverUrl, apiKey: o.apiKey, secret: o.secret });
+  // The page's position lookup gets one short attempt: an unreachable River must not hold the page
+  // for the default 3 × 10 s.
+  const positions = new River({ url: o.riverUrl, apiKey: o.apiKey, timeoutMs: o.positionTimeoutMs ?? 1000, retries: 0 });
   const wsUrl = o.riverWsUrl ?? `${o.riverUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/ws`;
   const clientBundle = o.clientBundle ?? fileURLToPath(new URL('../../sdks/client/dist/river.min.js', import.meta.url));
   const log = o.log ?? ((msg: string) => console.log(msg));
@@ -76,7 +81,9 @@ export async function createForumApp(o: ForumOptions): Promise<{ app: express.Ex
     if (!forum) return void res.status(404).type('text').send('no such forum');
     // The stream position first, then the posts: the page resumes from this position, so a post
     // published in between arrives live (and the page's dedupe by id drops it if it was rendered too).
-    const since = await river.channel(forum).then(
+    // Without an answer in time, the page renders without it: its first subscribe then reports
+    // recovered: false and it refetches the posts.
+    const since = await positions.channel(forum).then(
       (c) => ({ epoch: c.epoch, offset: c.offset }),
       () => undefined,
     );
