@@ -8,12 +8,16 @@
  * the ones after it in a small inbox), so replies come back in request order. Timers are not kept
  * here: the hub's single node-wide tick checks auth deadlines, token expiry and heartbeats.
  *
- * The connection owns its socket once the upgrade is answered (`ws-upgrade.ts`): incoming frames
- * are parsed by `ws-reader.ts` into fields of this object, every outgoing frame goes through the
- * node's `Outbox` except the close frame, written last. Socket listeners are shared functions.
+ * The WebSocket layer is `ws` (handshake, frame parsing, UTF-8 validation, control frames, the
+ * closing handshake). Every outgoing data frame is a prebuilt Buffer written to the connection's
+ * socket through the node's `Outbox` (the same bytes for every subscriber of a message); ws's own
+ * sender only writes pongs to the client's WebSocket pings and the close frame, each a whole
+ * frame, so the two never interleave inside a frame. Listeners are shared functions.
  */
 import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
 import {
+  BAD_CHANNEL_MESSAGE,
   CLOSE_CODES,
   isValidChannel,
   matchAny,
@@ -31,8 +35,8 @@ import type { Logger } from 'pino';
 import type { CloseReason, Metrics } from './metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
-import { closeFrame, pongFrame, textFrame } from './ws-frame.js';
-import { readFrames, type FrameErrorCode, type FrameReader, type Fragments } from './ws-reader.js';
+import { TokenError } from './errors.js';
+import { textFrame } from './ws-frame.js';
 
 export const AUTHENTICATING = 0;
 export const VERIFYING = 1;
@@ -41,8 +45,12 @@ export const CLOSING = 3;
 export const CLOSED = 4;
 export type ConnectionState = typeof AUTHENTICATING | typeof VERIFYING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 
-/** How long a connection the server closed may keep its socket before it is destroyed. */
-export const CLOSE_GRACE_MS = 2000;
+/**
+ * How long a connection the server closed may keep its socket before it is destroyed (ws's
+ * `closeTimeout`). Long enough for a slow consumer that reads again to get through the backlog
+ * still in its socket buffer to the 4003 close frame behind it.
+ */
+export const CLOSE_GRACE_MS = 10_000;
 /** Frames waiting behind a slow (bus-bound) frame; past this the client is flooding us. */
 const MAX_INBOX = 256;
 
@@ -56,8 +64,6 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Prefix of this node's connection ids. */
   readonly idPrefix: string;
-  /** Largest incoming data message, bytes (larger: close 1009). */
-  readonly maxPayload: number;
   now(): number;
   authenticated(conn: Connection): void;
   subscribe(conn: Connection, frame: SubscribeFrame): Promise<void>;
@@ -69,26 +75,30 @@ export interface ConnectionHost {
 }
 
 const CONN = Symbol('river.connection');
-type TaggedSocket = Socket & { [CONN]?: Connection };
+type TaggedWebSocket = WebSocket & { [CONN]?: Connection };
 
-// Listeners shared by every connection (no closures per socket). Socket errors are handled where
-// the upgrade arrives (node.ts): the socket is destroyed, and 'close' follows.
-function onSocketData(this: TaggedSocket, chunk: Buffer): void {
-  const conn = this[CONN];
-  if (conn !== undefined) readFrames(conn, chunk, conn.host.maxPayload);
+// Listeners shared by every connection (no closures per socket).
+function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
+  this[CONN]?.receive(data, isBinary);
 }
-function onSocketClose(this: TaggedSocket): void {
+/** A WebSocket ping from the client (ws answers it): any frame counts as a sign of life. */
+function onWsPing(this: TaggedWebSocket): void {
+  const conn = this[CONN];
+  if (conn !== undefined) conn.alive = true;
+}
+function onWsClose(this: TaggedWebSocket): void {
   this[CONN]?.gone();
 }
-function destroySocket(socket: Socket): void {
-  socket.destroy();
+/** ws reports framing errors (1002, 1007, 1009) here and closes the socket itself; 'close' follows. */
+function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void {
+  this[CONN]?.host.logger.debug({ code: err.code, reason: err.message }, 'websocket error');
 }
 
 function jsonId(id: RequestId | undefined): string {
   return id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
 }
 
-export class Connection implements OutboxPeer, FrameReader {
+export class Connection implements OutboxPeer {
   state: ConnectionState = AUTHENTICATING;
   identity: Identity | undefined = undefined;
   /**
@@ -111,33 +121,22 @@ export class Connection implements OutboxPeer, FrameReader {
   dirty = false;
   held = false;
   writable = true;
-  // FrameReader
-  rxPending: Buffer | null = null;
-  rxFill = 0;
-  rxFragments: Fragments | null = null;
-  rxDone = false;
-  /** A close frame was written. */
-  private closeSent = false;
 
-  /** Takes over `socket`, whose upgrade was answered; `head` is what the client sent after its request. */
+  /** Takes over `ws`, just upgraded on `socket` (the request is not kept). */
   constructor(
     /** Unique on this node; the connection id is `host.idPrefix` + this in base 36. */
     readonly seq: number,
+    readonly ws: WebSocket,
     readonly socket: Socket,
     readonly host: ConnectionHost,
-    head: Buffer,
   ) {
     this.milliTokens = host.config.maxFramesPerSecond * 2000;
     this.refilledAt = host.now();
-    (socket as TaggedSocket)[CONN] = this;
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
-    // node:http's sockets allow half-open connections; a WebSocket does not: when the client ends
-    // its side, the stream ends ours (no 'end' listener of our own).
-    socket.allowHalfOpen = false;
-    if (head.length > 0) socket.unshift(head);
-    socket.on('data', onSocketData);
-    socket.on('close', onSocketClose);
+    (ws as TaggedWebSocket)[CONN] = this;
+    ws.on('message', onWsMessage);
+    ws.on('ping', onWsPing);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
   }
 
   /** The opaque connection id of the `ready` frame (built on demand: not kept per connection). */
@@ -161,7 +160,7 @@ export class Connection implements OutboxPeer, FrameReader {
 
   /**
    * Closes with a River close code. Frames already queued go out first, except for a slow
-   * consumer whose queue was dropped. The socket is destroyed `CLOSE_GRACE_MS` later if the client
+   * consumer whose queue was dropped. ws destroys the socket `CLOSE_GRACE_MS` later if the client
    * has not completed the closing handshake, so the cut is real.
    */
   close(code: number, reason: CloseReason | 'going_away'): void {
@@ -172,62 +171,17 @@ export class Connection implements OutboxPeer, FrameReader {
     this.inbox = null;
     if (reason !== 'going_away') this.host.metrics.closes.inc({ reason });
     this.host.release(this);
-    this.sendClose(code, reason);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
   }
 
   /** Drops the socket at once (node shutdown). */
   terminate(): void {
     this.writable = false;
-    this.socket.destroy();
-  }
-
-  /**
-   * Writes the close frame (after everything queued) and, once the client's close frame is in
-   * too, ends the socket; either way the socket is destroyed `CLOSE_GRACE_MS` from now.
-   */
-  private sendClose(code: number | undefined, reason = ''): void {
-    const socket = this.socket;
-    if (!this.closeSent) {
-      this.closeSent = true;
-      if (socket.writable) socket.write(closeFrame(code, reason));
-      setTimeout(destroySocket, CLOSE_GRACE_MS, socket).unref();
-    }
-    if (this.rxDone) socket.end();
-  }
-
-  // ---- FrameReader ---------------------------------------------------------------------------
-
-  /** @internal */
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.receive(data, isBinary);
-  }
-
-  /** @internal A ping from the client (RFC 6455 keepalive): answered with a pong, in order. */
-  onPing(payload: Buffer): void {
-    this.host.outbox.push(this, pongFrame(payload));
-  }
-
-  /** @internal The client's close frame: echo its code and reason (unless ours went first) and end the socket. */
-  onCloseFrame(code: number, reason: string): void {
-    this.host.outbox.flushPeer(this);
-    this.writable = false;
-    this.inbox = null;
-    this.sendClose(code === 1005 ? undefined : code, reason);
-  }
-
-  /** @internal The client broke the framing rules: close with the RFC code (not counted as a River close reason). */
-  onFrameError(code: FrameErrorCode, message: string): void {
-    this.host.logger.debug({ connectionId: this.id, code, reason: message }, 'websocket protocol error');
-    if (this.state >= CLOSING) {
-      this.sendClose(code);
-      return;
-    }
-    this.host.outbox.flushPeer(this);
-    this.state = CLOSING;
-    this.writable = false;
-    this.inbox = null;
-    this.host.release(this);
-    this.sendClose(code);
+    this.ws.terminate();
   }
 
   /** OutboxPeer: the outgoing buffer is over maxBufferedBytes. */
@@ -242,15 +196,13 @@ export class Connection implements OutboxPeer, FrameReader {
     this.writable = false;
     this.inbox = null;
     this.host.outbox.drop(this);
-    this.rxPending = null;
-    this.rxFragments = null;
-    (this.socket as TaggedSocket)[CONN] = undefined;
+    (this.ws as TaggedWebSocket)[CONN] = undefined;
     if (!wasClosing) this.host.release(this);
     this.host.closed(this);
   }
 
-  /** One data message from the client. */
-  private receive(data: Buffer, isBinary: boolean): void {
+  /** @internal One data message from ws. */
+  receive(data: RawData, isBinary: boolean): void {
     if (this.state >= CLOSING) return;
     this.alive = true;
     if (!this.allowFrame()) {
@@ -261,7 +213,8 @@ export class Connection implements OutboxPeer, FrameReader {
       this.close(CLOSE_CODES.protocol_error, 'protocol_error');
       return;
     }
-    const text = data.toString('utf8');
+    // binaryType is ws's default 'nodebuffer': a Buffer, or a list of them for a fragmented message.
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8');
     if (this.busy || this.state === VERIFYING) {
       const inbox = (this.inbox ??= []);
       if (inbox.length >= MAX_INBOX) {
@@ -359,7 +312,9 @@ export class Connection implements OutboxPeer, FrameReader {
       identity = await this.host.verifier.verify(token);
     } catch (err) {
       this.host.logger.debug({ connectionId: this.id, reason: (err as Error).message }, 'auth refused');
-      this.close(CLOSE_CODES.token_invalid, 'token_invalid');
+      // An expired token is the one refusal a fresh token fixes: 4002, so the client reconnects with one.
+      if (err instanceof TokenError && err.expired) this.close(CLOSE_CODES.token_expired, 'token_expired');
+      else this.close(CLOSE_CODES.token_invalid, 'token_invalid');
       return;
     }
     if (this.state !== VERIFYING) return; // closed meanwhile (auth timeout, socket gone)
@@ -394,7 +349,7 @@ export class Connection implements OutboxPeer, FrameReader {
   private async publish(frame: ClientPublishFrame): Promise<void> {
     const { channel, id } = frame;
     if (!isValidChannel(channel)) {
-      this.sendError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :', id, channel);
+      this.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, channel);
       return;
     }
     if (!matchAny(this.identity!.publish, channel)) {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { WebSocketServer, type ServerOptions } from 'ws';
 import { DEFAULTS, matchAny } from '@river/protocol';
 import { staticSecrets, TokenVerifier, type SecretSource } from './auth.js';
 import type { Bus } from './bus.js';
@@ -14,10 +15,10 @@ import { createEngines } from './engines.js';
 import { ConfigError } from './errors.js';
 import { createApi, maxBodyBytes } from './http-api.js';
 import { requestListener } from './http-server.js';
+import { CLOSE_GRACE_MS } from './connection.js';
 import { Hub } from './hub.js';
 import { Metrics } from './metrics.js';
 import type { Presence } from './presence.js';
-import { answerUpgrade } from './ws-upgrade.js';
 
 export interface RiverDeps {
   logger?: Logger;
@@ -83,6 +84,15 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let state: NodeState = 'ready';
   const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
   const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    clientTracking: false,
+    // PROTOCOL.md 2.6: a frame larger than maxMessageBytes closes with 1009.
+    maxPayload: config.maxMessageBytes,
+    // ws >= 8.23 (not in @types/ws yet): how long a closed socket may wait for the client's close frame.
+    closeTimeout: CLOSE_GRACE_MS,
+  } as ServerOptions & { closeTimeout: number });
   const anyOrigin = config.allowedOrigins.includes('*');
   server.on('upgrade', (req, socket, head) => {
     // node:http removes its own error listener before emitting 'upgrade': without one of ours, a
@@ -96,11 +106,11 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       logger.debug({ origin }, 'upgrade refused: origin not allowed');
       return reject(socket, 403, 'Forbidden');
     }
-    const answer = answerUpgrade(req);
-    if (!answer.ok) return reject(socket, answer.status, answer.message);
-    if (!socket.readable || !socket.writable) return socket.destroy();
-    socket.write(answer.response);
-    hub.accept(socket as Socket, head);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // ws has its own error listener on the socket from here on.
+      socket.removeListener('error', destroyOnError);
+      hub.accept(ws, socket as Socket);
+    });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
 

@@ -1,8 +1,8 @@
 /**
- * The complete, unmasked WebSocket frames (RFC 6455 section 5.2) a River node writes: text frames
- * built once and written as-is to any number of sockets (server frames are never masked and no
- * extension is negotiated, so the bytes are the same for every recipient), and the close and pong
- * control frames. Incoming frames are parsed in `ws-reader.ts`.
+ * Complete, unmasked WebSocket text frames (RFC 6455 section 5.2) built once and written as-is to
+ * any number of sockets. Server frames are never masked and permessage-deflate is off, so the bytes
+ * are the same for every recipient. (What ws's `Sender.frame` builds, in one Buffer instead of a
+ * header and a payload; everything else of the WebSocket layer is ws.)
  */
 
 /** One FIN text frame holding `text` as UTF-8: header and payload in a single Buffer. */
@@ -22,27 +22,5 @@ export function textFrame(text: string): Buffer {
     buf.writeUInt32BE(len >>> 0, 6);
   }
   buf.write(text, head, len, 'utf8');
-  return buf;
-}
-
-/** A close frame (opcode 8): the status code and UTF-8 reason, or an empty payload when `code` is undefined. */
-export function closeFrame(code: number | undefined, reason = ''): Buffer {
-  if (code === undefined) return Buffer.from([0x88, 0]);
-  const len = 2 + Buffer.byteLength(reason, 'utf8');
-  if (len > 125) throw new RangeError('a close reason must be at most 123 bytes');
-  const buf = Buffer.allocUnsafe(2 + len);
-  buf[0] = 0x88;
-  buf[1] = len;
-  buf.writeUInt16BE(code, 2);
-  buf.write(reason, 4, 'utf8');
-  return buf;
-}
-
-/** A pong frame (opcode 10) echoing a ping's payload (at most 125 bytes, as every control frame). */
-export function pongFrame(payload: Buffer): Buffer {
-  const buf = Buffer.allocUnsafe(2 + payload.length);
-  buf[0] = 0x8a;
-  buf[1] = payload.length;
-  payload.copy(buf, 2);
   return buf;
 }
