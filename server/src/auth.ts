@@ -108,7 +108,7 @@ export class TokenVerifier {
         if (!(err instanceof errors.JWSSignatureVerificationFailed)) break;
       }
     }
-    throw new TokenError(describe(lastError), { cause: lastError });
+    throw new TokenError(describe(lastError), { cause: lastError, expired: lastError instanceof errors.JWTExpired });
   }
 }
 

@@ -16,9 +16,12 @@ export class ConfigError extends Error {
 /** A token that cannot be accepted (bad signature, bad claims, wrong algorithm, expired). */
 export class TokenError extends Error {
   readonly code = 'token_invalid';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** The token is valid but for its `exp` (the connection closes 4002, not 4500, so the client fetches a fresh one). */
+  readonly expired: boolean;
+  constructor(message: string, options?: { cause?: unknown; expired?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TokenError';
+    this.expired = options?.expired ?? false;
   }
 }
 

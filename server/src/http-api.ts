@@ -11,7 +11,7 @@
  *   The answer also carries `complete` (true when history holds every message after `since`).
  * - `/v1/channels/{c}/presence` on a channel without the `presence-` prefix: 400 `bad_channel`.
  */
-import { DEFAULTS, isPresenceChannel, isValidChannel, type ErrorCode } from '@river/protocol';
+import { BAD_CHANNEL_MESSAGE, DEFAULTS, isPresenceChannel, isValidChannel, type ErrorCode } from '@river/protocol';
 import type { Logger } from 'pino';
 import { ApiKeys } from './api-keys.js';
 import { BusUnavailableError, type Bus, type PublishRequest, type PublishResult } from './bus.js';
@@ -100,7 +100,7 @@ function parsePublish(raw: unknown, maxMessageBytes: number, where = ''): Publis
     channels = [raw.channel as string];
   }
   for (const c of channels) {
-    if (!isValidChannel(c)) throw bad('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :');
+    if (!isValidChannel(c)) throw bad('bad_channel', BAD_CHANNEL_MESSAGE);
   }
   const event = raw.event;
   if (typeof event !== 'string' || event === '' || event.length > 200) throw bad('bad_request', '"event" must be a string of 1 to 200 characters');
@@ -204,7 +204,7 @@ export function createApi(deps: ApiDeps): Api {
 
   function requireChannel(r: Route, presenceOnly = false): string {
     const c = r.channel!;
-    if (!isValidChannel(c)) throw new RequestError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :');
+    if (!isValidChannel(c)) throw new RequestError('bad_channel', BAD_CHANNEL_MESSAGE);
     if (presenceOnly && !isPresenceChannel(c)) throw new RequestError('bad_channel', 'presence is tracked on "presence-" channels only');
     return c;
   }

@@ -17,7 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CLOSE_CODES, DEFAULTS, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
+import type { WebSocket } from 'ws';
+import { BAD_CHANNEL_MESSAGE, CLOSE_CODES, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
 import type { Bus, BusHandlers, BusMessage, ControlCommand, StreamPosition } from './bus.js';
 import type { Presence } from './presence.js';
 import type { TokenVerifier } from './auth.js';
@@ -69,7 +70,6 @@ export class Hub implements ConnectionHost, BusHandlers {
   readonly outbox: Outbox;
   readonly now: () => number;
   readonly presence: PresenceTracker;
-  readonly maxPayload: number;
   /**
    * Connections whose socket is still open (closing ones included: `state` tells them apart). One
    * node-wide set entry per connection; the not-yet-released ones are only counted.
@@ -101,7 +101,6 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
     this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger);
     this.nextPingAt = this.now() + deps.config.heartbeatMs;
-    this.maxPayload = deps.config.maxMessageBytes + DEFAULTS.httpBodySlackBytes;
   }
 
   /** Starts the node-wide tick. */
@@ -122,9 +121,9 @@ export class Hub implements ConnectionHost, BusHandlers {
     return this.unreleased;
   }
 
-  /** Takes over a socket whose upgrade was answered (`head`: bytes after the request). The request is not kept. */
-  accept(socket: Socket, head: Buffer): Connection {
-    const conn = new Connection(this.counter++, socket, this, head);
+  /** Takes over an upgraded WebSocket and its socket. The upgrade request is not kept. */
+  accept(ws: WebSocket, socket: Socket): Connection {
+    const conn = new Connection(this.counter++, ws, socket, this);
     this.sockets.add(conn);
     this.unreleased++;
     this.unauthenticated.set(conn, this.now() + this.config.authTimeoutMs);
@@ -158,7 +157,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
     const { channel: name, since, id } = frame;
     if (!isValidChannel(name)) {
-      conn.sendError('bad_channel', 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :', id, name);
+      conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
       return;
     }
     if (fewHas(conn.subs, name)) {
@@ -244,6 +243,10 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
+    if (!isValidChannel(name)) {
+      conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
+      return;
+    }
     if (!fewHas(conn.subs, name)) {
       conn.sendError('not_subscribed', 'not subscribed to this channel', id, name);
       return;

@@ -7,6 +7,8 @@
 
 export const MAX_CHANNEL_LENGTH = 200;
 export const PRESENCE_PREFIX = 'presence-';
+/** The message of every `bad_channel` error. */
+export const BAD_CHANNEL_MESSAGE = 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :';
 
 const CHANNEL_RE = /^[A-Za-z0-9_\-=@,.;:]{1,200}$/;
 const PATTERN_RE = /^[A-Za-z0-9_\-=@,.;:*]{1,200}$/;
