@@ -29,9 +29,7 @@ describe('HTTP keep-alive timeout', () => {
     expect(await keepAliveHeader(t.node.urls.http)).toBe('timeout=5');
   });
 
-  // Known gap: startRiver (node.ts, being rewritten elsewhere) does not apply config.httpKeepAliveMs /
-  // config.httpHeadersTimeoutMs to its server yet. Turn `it.fails` into `it` once it does.
-  it.fails('follows RIVER_HTTP_KEEP_ALIVE_MS (the template sets it above the ALB idle timeout)', async () => {
+  it('follows RIVER_HTTP_KEEP_ALIVE_MS (the template sets it above the ALB idle timeout)', async () => {
     t = await startTestNode({ RIVER_HTTP_KEEP_ALIVE_MS: '3605000' });
     expect(await keepAliveHeader(t.node.urls.http)).toBe('timeout=3605');
   });

@@ -84,6 +84,10 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let state: NodeState = 'ready';
   const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
   const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
+  // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
+  // timeout, or it reuses one the node just closed (a 502). The headers timeout must exceed it.
+  server.keepAliveTimeout = config.httpKeepAliveMs;
+  server.headersTimeout = config.httpHeadersTimeoutMs;
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
