@@ -41,8 +41,6 @@ export interface Config {
    * or the node closes a connection the proxy is about to reuse and the proxy answers 502.
    */
   httpKeepAliveMs: number;
-  /** node:http `headersTimeout`: Node's 60000, or httpKeepAliveMs + 1000 when that is longer (Node's advice for proxies). */
-  httpHeadersTimeoutMs: number;
   // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
   /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
   ecsMetadataUri?: string;
@@ -149,7 +147,6 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
     logLevel: logLevel as LogLevel,
     httpKeepAliveMs,
-    httpHeadersTimeoutMs: Math.max(60_000, httpKeepAliveMs + 1000),
     emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
     serviceName,
   };

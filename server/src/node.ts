@@ -85,9 +85,10 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
   const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
   // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
-  // timeout, or it reuses one the node just closed (a 502). The headers timeout must exceed it.
+  // timeout, or it reuses one the node just closed (a 502). headersTimeout stays Node's 60 s: since
+  // Node 18 it only times a request's headers, so a long idle keep-alive needs no larger one (and
+  // a larger one would let a client take that long to send its headers).
   server.keepAliveTimeout = config.httpKeepAliveMs;
-  server.headersTimeout = config.httpHeadersTimeoutMs;
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
