@@ -1,6 +1,8 @@
 // The forum example in real Chromium against a real River node process, with a TCP proxy between the
 // browsers and River: cross-page posts and presence, a network cut, a node restart and short-lived
-// tokens — every post shown exactly once, in order.
+// tokens — every post shown exactly once, in order. The page dedupes and orders posts by id, which
+// would hide an SDK that delivers twice or out of order, so the tests also check what the SDK
+// itself delivered (window.__riverDeliveries, recorded before that dedupe).
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -12,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { River } from '@river/node';
 import { createForumApp } from '../examples/forum/app.js';
-import { launchBrowser, skipWithoutChromium } from './harness/browser.js';
+import { isCI, launchBrowser, skipWithoutChromium } from './harness/browser.js';
 import { startRiver, type RestartableRiver } from './harness/river.js';
 import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
 
@@ -58,11 +60,40 @@ async function openPage(url: string): Promise<Page> {
 const postsOf = (page: Page) => page.$$eval('#posts li.post .text', (els) => els.map((e) => e.textContent ?? ''));
 const stateOf = (page: Page) => page.getAttribute('#status', 'data-state');
 
-async function post(page: Page, text: string): Promise<void> {
+/** Posts through the page's form; returns the post's id. */
+async function post(page: Page, text: string): Promise<number> {
   await page.fill('#post-form input[name=text]', text);
   const answered = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/posts'));
   await page.click('#post-form button');
-  expect((await answered).status()).toBe(201);
+  const res = await answered;
+  expect(res.status()).toBe(201);
+  return ((await res.json()) as { post: { id: number } }).post.id;
+}
+
+interface Delivery {
+  offset: number;
+  epoch: string | undefined;
+  id: number;
+}
+const deliveriesOf = (page: Page) => page.evaluate(() => (globalThis as unknown as { __riverDeliveries: Delivery[] }).__riverDeliveries);
+
+/**
+ * The SDK itself delivered exactly the posts `ids`, each once, in offset order with no gap, within
+ * one epoch (`epoch`: index among the epochs seen, -1 for the latest). Waits for late deliveries.
+ */
+async function expectDelivered(page: Page, ids: number[], epoch = -1, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let got: Delivery[] = [];
+  for (;;) {
+    const all = await deliveriesOf(page);
+    const e = [...new Set(all.map((d) => d.epoch))].at(epoch);
+    got = all.filter((d) => d.epoch === e);
+    if (got.length >= ids.length || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(got.map((d) => d.id)).toEqual(ids);
+  const offsets = got.map((d) => d.offset);
+  expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i));
 }
 
 /** Polls until the page shows exactly `expected` (same posts, same order, no duplicates). */
@@ -91,6 +122,7 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
   let a: Page;
   let b: Page;
   const all: string[] = [];
+  const ids: number[] = [];
 
   beforeAll(async () => {
     if (!existsSync(CLIENT_BUNDLE)) throw new Error(`${CLIENT_BUNDLE} is missing: run \`npm run build\` first`);
@@ -120,13 +152,15 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     const names = [await a.textContent('#me'), await b.textContent('#me')];
     expect((await a.$$eval('#readers li', (els) => els.map((e) => e.textContent))).sort()).toEqual([...names].sort());
 
-    await post(a, 'Rex learned to sit');
+    ids.push(await post(a, 'Rex learned to sit'));
     all.push('Rex learned to sit');
     await expectPosts(b, all);
-    await post(b, 'Good dog, Rex!');
+    ids.push(await post(b, 'Good dog, Rex!'));
     all.push('Good dog, Rex!');
     await expectPosts(a, all);
     await expectPosts(b, all);
+    await expectDelivered(a, ids);
+    await expectDelivered(b, ids);
 
     await mkdir(OUTPUT, { recursive: true });
     const shots = [await a.screenshot(), await b.screenshot()].map((png) => `data:image/png;base64,${png.toString('base64')}`);
@@ -137,55 +171,69 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     await board.close();
   });
 
-  it('heals after a network cut (silent blackhole, then reset), every post once and in order', async () => {
+  it('heals after a network cut (silent blackhole, then reset): the SDK delivers every post once and in offset order', async () => {
     proxy.sever('blackhole');
     // Nothing closes: only the client's liveness (2 × heartbeatMs of silence) notices.
     await until('pages notice the dead network', async () => (await stateOf(a)) !== 'connected' && (await stateOf(b)) !== 'connected');
-    await post(a, 'posted during the cut (a)');
-    await post(b, 'posted during the cut (b)');
+    ids.push(await post(a, 'posted during the cut (a)'));
+    ids.push(await post(b, 'posted during the cut (b)'));
     all.push('posted during the cut (a)', 'posted during the cut (b)');
     proxy.restore();
     await expectPosts(a, all);
     await expectPosts(b, all);
 
     proxy.sever('reset');
-    await post(b, 'posted during the reset');
+    ids.push(await post(b, 'posted during the reset'));
     all.push('posted during the reset');
     await new Promise((r) => setTimeout(r, 500));
     proxy.restore();
     await expectPosts(a, all);
     await expectPosts(b, all);
-    await post(a, 'after the cut');
+    ids.push(await post(a, 'after the cut'));
     all.push('after the cut');
     await expectPosts(b, all);
+    // Not only the page (which drops duplicates by id): the SDK itself recovered each post once, in
+    // order, from River's history — nothing twice at the seams, nothing out of order.
+    await expectDelivered(a, ids);
+    await expectDelivered(b, ids);
+    expect(new Set((await deliveriesOf(a)).map((d) => d.epoch)).size).toBe(1);
   });
 
   it('follows the browser going offline and online', async () => {
     await contexts[0]!.setOffline(true);
     await until('page a notices it is offline', async () => (await a.getAttribute('#status', 'title')) === 'offline', 5000);
-    await post(b, 'posted while a was offline');
+    ids.push(await post(b, 'posted while a was offline'));
     all.push('posted while a was offline');
     await contexts[0]!.setOffline(false);
     await expectPosts(a, all);
     expect(await stateOf(a)).toBe('connected');
+    await expectDelivered(a, ids);
   });
 
-  it('heals after a River node restart (stop by PID, start on the same port), every post once and in order', async () => {
+  it('heals after a River node restart (stop by PID, start on the same port): after the refetch each page shows every post once, in order', async () => {
     const oldPid = river.pid;
     await river.stop();
     await until('pages notice', async () => (await stateOf(a)) !== 'connected' && (await stateOf(b)) !== 'connected');
     // River is down: the app still saves the post; the pages get it by refetching after the restart
     // (River's history was lost with the node, so the resubscribe reports recovered: false).
-    await post(a, 'posted while River was down');
+    ids.push(await post(a, 'posted while River was down')); // saved, not published: River is down
     all.push('posted while River was down');
     await river.start();
     expect(river.pid).not.toBe(oldPid);
     await until('both pages reconnected', async () => (await stateOf(a)) === 'connected' && (await stateOf(b)) === 'connected', 40_000);
     await expectPosts(b, all);
-    await post(b, 'after the restart');
+    const afterRestart = await post(b, 'after the restart');
     all.push('after the restart');
     await expectPosts(a, all);
     await expectPosts(b, all);
+    // River's history went with the node (new epoch): the SDK cannot replay the post made while it
+    // was down; the page's refetch shows it (above). In the new epoch the SDK delivered the one post
+    // published since, once; the old epoch's deliveries are untouched.
+    for (const page of [a, b]) {
+      await expectDelivered(page, [afterRestart]);
+      await expectDelivered(page, ids.slice(0, -1), 0);
+    }
+    ids.push(afterRestart);
   });
 
   it('refreshes a short-lived token on the same connection: no reconnect storm, posts still arrive', async () => {
@@ -208,6 +256,14 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     const backend = new River({ url: river.http, apiKey: API_KEY });
     await backend.publish('cats', 'new-post', { id: 1_000_000, forum: 'cats', author: 'River', text: 'still live after refreshes', ts: Date.now() });
     await expectPosts(page, ['still live after refreshes'], 10_000);
+    await expectDelivered(page, [1_000_000]);
     expect(sockets).toBe(1);
+  });
+});
+
+describe('CI detection for the browser harness', () => {
+  it('treats CI as set only when it is non-empty and not false/0', () => {
+    for (const v of ['true', '1', 'yes', 'github-actions']) expect(isCI({ CI: v }), v).toBe(true);
+    for (const v of [undefined, '', ' ', 'false', 'FALSE', '0']) expect(isCI({ CI: v }), String(v)).toBe(false);
   });
 });

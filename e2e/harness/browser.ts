@@ -1,7 +1,7 @@
 /**
  * Real Chromium for the browser e2e tests: the Debian `chromium` package driven by playwright-core
- * (never a downloaded browser). Missing Chromium fails the suite in CI (`CI` set) and skips it
- * elsewhere, with the install hint.
+ * (never a downloaded browser). Missing Chromium fails the suite in CI (`CI` set to anything but
+ * '', 'false' or '0') and skips it elsewhere, with the install hint.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
@@ -13,10 +13,16 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
+/** Whether we run in CI: `CI` set and not empty, 'false' or '0' (CI=false is how one says "not CI"). */
+export function isCI(env: Record<string, string | undefined> = process.env): boolean {
+  const ci = env.CI?.trim().toLowerCase();
+  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
+}
+
 /** For `describe.skipIf(skipWithoutChromium())`: false when Chromium is there; throws in CI; true (skip) otherwise. */
 export function skipWithoutChromium(): boolean {
   if (chromiumAvailable()) return false;
-  if (process.env.CI) throw new Error(`${CHROMIUM_INSTALL_HINT} (required in CI)`);
+  if (isCI()) throw new Error(`${CHROMIUM_INSTALL_HINT} (required in CI)`);
   console.warn(`skipping browser tests: ${CHROMIUM_INSTALL_HINT}`);
   return true;
 }

@@ -53,7 +53,13 @@ river.on('state', ({ to, reason }) => {
 river.on('error', (err) => console.warn('river:', err.code, err.message));
 
 const channel = river.subscribe(cfg.channel, cfg.since ? { since: cfg.since } : undefined);
-channel.on('new-post', (post) => addPost(post));
+// Every delivery the SDK makes, before the page's own dedupe by id: the e2e test checks that the SDK
+// itself delivers each post once and in offset order (the dedupe below would hide it otherwise).
+const deliveries = (globalThis.__riverDeliveries = []);
+channel.on('new-post', (post, meta) => {
+  deliveries.push({ offset: meta.offset, epoch: channel.position?.epoch, id: post.id });
+  addPost(post);
+});
 // false: River could not replay what we missed (e.g. its history was lost): ask the app instead.
 channel.on('recovered', ({ recovered }) => {
   if (!recovered) refetch().catch((err) => console.warn('refetch failed', err));
