@@ -63,7 +63,14 @@ describe('the forum dev node and .river/dev.json', () => {
     const b = await startDevNode(dir, { ...env, RIVER_JWT_SECRET: 'env-secret-0123456789-abcdefghijklmnopqrstuvwxyz', RIVER_API_KEY: 'env-key' });
     nodes.push(b);
     expect([b.secret, b.apiKey]).toEqual(['env-secret-0123456789-abcdefghijklmnopqrstuvwxyz', 'env-key']);
-    expect((await cliReadDevState(dir))?.secret).toBe(state.secret); // the file keeps the dev ones
+    // The file keeps the dev ones, and says which the running node took from its environment, so
+    // the CLI does not sign with a secret this node would refuse.
+    const raw = JSON.parse(await readFile(join(dir, '.river', 'dev.json'), 'utf8')) as Record<string, unknown>;
+    expect(raw).toMatchObject({ secret: state.secret, apiKey: state.apiKey, fromEnv: ['RIVER_JWT_SECRET', 'RIVER_API_KEY'] });
     await b.stop();
+    const c = await startDevNode(dir, env);
+    nodes.push(c);
+    expect(JSON.parse(await readFile(join(dir, '.river', 'dev.json'), 'utf8'))).not.toHaveProperty('fromEnv');
+    await c.stop();
   });
 });

@@ -18,7 +18,12 @@ export interface DevState {
   url?: string;
   wsUrl?: string;
   pid?: number;
+  /** The variables the running node took from its environment instead of this file (names only):
+   *  the CLI then asks for the same variables rather than use the file's secret or key. */
+  fromEnv?: DevEnvVar[];
 }
+
+export type DevEnvVar = 'RIVER_JWT_SECRET' | 'RIVER_API_KEY';
 
 /** Like `river dev`: nobody needs 10 s of spread-out closes on Ctrl+C. */
 export const DEV_DRAIN_MS = '1000';
@@ -50,6 +55,10 @@ export async function readDevState(cwd: string): Promise<DevState | undefined> {
   if (typeof raw.url === 'string') state.url = raw.url;
   if (typeof raw.wsUrl === 'string') state.wsUrl = raw.wsUrl;
   if (typeof raw.pid === 'number') state.pid = raw.pid;
+  if (Array.isArray(raw.fromEnv)) {
+    const vars = raw.fromEnv.filter((v): v is DevEnvVar => v === 'RIVER_JWT_SECRET' || v === 'RIVER_API_KEY');
+    if (vars.length > 0) state.fromEnv = vars;
+  }
   return state;
 }
 
@@ -105,7 +114,9 @@ export async function startDevNode(cwd: string, env: Record<string, string | und
     { dev: true },
   );
   const node = await startRiver(config);
-  await writeDevState(cwd, { ...state, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
+  const { fromEnv: _stale, ...kept } = state;
+  const fromEnv = (['RIVER_JWT_SECRET', 'RIVER_API_KEY'] as const).filter((v) => Boolean(env[v]));
+  await writeDevState(cwd, { ...kept, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid, ...(fromEnv.length > 0 ? { fromEnv } : {}) });
   return {
     node,
     config,
