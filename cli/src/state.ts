@@ -17,7 +17,14 @@ export interface DevState {
   url?: string;
   wsUrl?: string;
   pid?: number;
+  /**
+   * The variables that node took from its own environment instead of this file's secret and key
+   * (never their values): other commands then need the same variables in theirs.
+   */
+  fromEnv?: DevEnvVar[];
 }
+
+export type DevEnvVar = 'RIVER_JWT_SECRET' | 'RIVER_API_KEY';
 
 /** `river deploy`'s saved stack outputs (OUTPUT_KEYS of @river/templates), plus where they came from. */
 export interface DeployedState {
@@ -84,6 +91,10 @@ export async function readDevState(cwd: string): Promise<DevState | undefined> {
   if (typeof raw.url === 'string') state.url = raw.url;
   if (typeof raw.wsUrl === 'string') state.wsUrl = raw.wsUrl;
   if (typeof raw.pid === 'number') state.pid = raw.pid;
+  if (Array.isArray(raw.fromEnv)) {
+    const vars = raw.fromEnv.filter((v): v is DevEnvVar => v === 'RIVER_JWT_SECRET' || v === 'RIVER_API_KEY');
+    if (vars.length > 0) state.fromEnv = vars;
+  }
   return state;
 }
 

@@ -7,7 +7,7 @@
 import { DEFAULTS } from '@river/protocol';
 import type { Context } from './context.js';
 import { UserError } from './errors.js';
-import { readDeployedState, readDevState, type DeployedState, type DevState } from './state.js';
+import { readDeployedState, readDevState, type DeployedState, type DevEnvVar, type DevState } from './state.js';
 
 export type TargetSource = 'flag' | 'env' | 'dev' | 'deployed';
 
@@ -86,7 +86,7 @@ export async function apiKeyFor(ctx: Context, located: Located, flagKey: string 
   const envKey = ctx.env.RIVER_API_KEY?.split(',')[0]?.trim();
   if (envKey) return envKey;
   const { target, dev, deployed } = located;
-  if (target.source !== 'deployed' && dev) return dev.apiKey;
+  if (target.source !== 'deployed' && dev) return fromDevFile(dev, 'RIVER_API_KEY', dev.apiKey);
   if (target.source === 'deployed' && deployed) return (await deployedSecret(ctx, deployed, 'ApiKeySecretArn')).split(',')[0]!.trim();
   throw new UserError('no API key for this node', 'pass --key or set RIVER_API_KEY', { code: 'no_key' });
 }
@@ -96,9 +96,21 @@ export async function secretFor(ctx: Context, located: Located): Promise<string>
   const envSecret = ctx.env.RIVER_JWT_SECRET;
   if (envSecret) return envSecret;
   const { target, dev, deployed } = located;
-  if (target.source !== 'deployed' && dev) return dev.secret;
+  if (target.source !== 'deployed' && dev) return fromDevFile(dev, 'RIVER_JWT_SECRET', dev.secret);
   if (target.source === 'deployed' && deployed) return deployedSecret(ctx, deployed, 'JwtSecretArn');
   throw new UserError('no JWT secret to sign a token for this node', 'set RIVER_JWT_SECRET to the node\'s secret', { code: 'no_secret' });
+}
+
+/** The dev file's secret or key, unless the dev node took that one from its own environment. */
+export function fromDevFile(dev: DevState, variable: DevEnvVar, value: string): string {
+  if (dev.fromEnv?.includes(variable)) {
+    throw new UserError(
+      `the river dev node${dev.url ? ` at ${dev.url}` : ''} uses ${variable} from its own environment, not .river/dev.json`,
+      `set ${variable} in this shell too${variable === 'RIVER_API_KEY' ? ' (or pass --key)' : ''}`,
+      { code: variable === 'RIVER_API_KEY' ? 'no_key' : 'no_secret' },
+    );
+  }
+  return value;
 }
 
 /** A fetch/WebSocket failure that means nothing listens at the target → UserError with the right hint. */

@@ -86,6 +86,24 @@ describe('river dev', () => {
     expect(printed.apiKey).toBe('env-key');
     await jwtVerify(printed.token, new TextEncoder().encode(secret));
     expect(decodeJwt(printed.token).sub).toBe('dev-user');
+
+    // Another shell finds the node through dev.json, which says the credentials are the node's env:
+    // without them it is told so (exit 1, hint), never handed the file's own secret and key.
+    const state = JSON.parse(await readFile(join(project.dir, '.river/dev.json'), 'utf8')) as Record<string, unknown>;
+    expect(state.fromEnv).toEqual(['RIVER_JWT_SECRET', 'RIVER_API_KEY']);
+    expect(JSON.stringify(state)).not.toContain(secret);
+    const bare = testContext({ cwd: project.dir });
+    expect(await bare.run(['publish', 'dogs', 'e', '1'])).toBe(1);
+    expect(bare.io.stderr).toEqual([
+      expect.stringMatching(/^error: the river dev node at http:\/\/127\.0\.0\.1:\d+ uses RIVER_API_KEY from its own environment/),
+      'hint: set RIVER_API_KEY in this shell too (or pass --key)',
+    ]);
+    const noSecret = testContext({ cwd: project.dir });
+    expect(await noSecret.run(['token', '--sub', 'u1'])).toBe(1);
+    expect(noSecret.io.stderr[1]).toBe('hint: set RIVER_JWT_SECRET in this shell too');
+    const withEnv = testContext({ cwd: project.dir, env: { RIVER_API_KEY: 'env-key' } });
+    expect(await withEnv.run(['publish', 'dogs', 'e', '1'])).toBe(0);
+
     dev.abort();
     expect(await dev.exit).toBe(0);
   });

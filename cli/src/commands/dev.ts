@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
-import { loadOrCreateDevState, writeDevState } from '../state.js';
+import { loadOrCreateDevState, readDevState, writeDevState } from '../state.js';
 import { mintToken } from '../tokens.js';
 
 export interface DevOptions {
@@ -94,7 +94,11 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
   }
 
   try {
-    await writeDevState(ctx.cwd, { ...state, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
+    // Record where the node listens, and which credentials it took from its environment, so
+    // `river token/publish/listen` in another shell never use this file's instead.
+    const { fromEnv: _stale, ...kept } = state;
+    const fromEnv = (['RIVER_JWT_SECRET', 'RIVER_API_KEY'] as const).filter((v) => Boolean(env[v]));
+    await writeDevState(ctx.cwd, { ...kept, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid, ...(fromEnv.length > 0 ? { fromEnv } : {}) });
     const token = await mintToken(secret, { sub: DEV_USER }, DEV_TOKEN_TTL_SECONDS, ctx.now());
     if (opts.json) {
       io.out(JSON.stringify({ wsUrl: node.urls.ws, url: node.urls.http, apiKey, token }));
@@ -121,9 +125,9 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
     await node.close().catch(() => undefined);
     throw err;
   } finally {
-    const latest = await loadOrCreateDevState(ctx.cwd).catch(() => undefined);
-    if (latest && latest.state.pid === process.pid) {
-      const { pid: _pid, ...rest } = latest.state;
+    const latest = await readDevState(ctx.cwd).catch(() => undefined);
+    if (latest && latest.pid === process.pid) {
+      const { pid: _pid, ...rest } = latest;
       await writeDevState(ctx.cwd, rest).catch(() => undefined);
     }
   }

@@ -21,6 +21,8 @@ const BACKOFF_MAX_MS = 30_000;
 
 export interface ListenOptions {
   url?: string;
+  /** Accepted like every data-printing command's --json; the output is JSON lines either way. */
+  json?: boolean;
 }
 
 export function registerListen(program: Command, ctx: Context): void {
@@ -29,6 +31,7 @@ export function registerListen(program: Command, ctx: Context): void {
     .description('subscribe to channels and print each event as one JSON line until Ctrl+C')
     .argument('<channels...>', 'one or more channel names')
     .option('--url <url>', "the node's HTTP base URL or WebSocket URL (default: RIVER_URL, the dev node, then the deployment)")
+    .option('--json', 'one JSON object per line on stdout (what listen always prints; accepted for scripts)')
     .addHelpText(
       'after',
       '\nEach line on stdout: {"channel","event","data","offset","ts"}. Status goes to stderr.\nThe token is minted with the same secret lookup as `river token` (sub "cli-listener").',

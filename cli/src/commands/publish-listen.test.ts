@@ -28,7 +28,7 @@ afterEach(async () => {
 describe('river publish / river listen against a real node', () => {
   it('listen prints what publish sends, one JSON line per event, and stops on Ctrl+C with exit 0', async () => {
     const listener = testContext({ cwd: project.dir });
-    const exit = listener.run(['listen', 'dogs', 'cats']);
+    const exit = listener.run(['listen', 'dogs', 'cats', '--json']); // --json is accepted (JSON lines either way)
     await waitFor(() => listener.io.stderr.includes('subscribed to dogs') && listener.io.stderr.includes('subscribed to cats'), 'subscriptions');
 
     const pub = testContext({ cwd: project.dir });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { readDeployedState, readDevState } from '../state.js';
+import { fromDevFile } from '../target.js';
 import { checkSub, mintToken, parseDuration, parseInfo, parsePatterns, type TokenClaims } from '../tokens.js';
 
 export interface TokenOptions {
@@ -58,7 +59,7 @@ async function signingSecret(ctx: Context, deployed: boolean): Promise<string> {
   }
   if (ctx.env.RIVER_JWT_SECRET) return ctx.env.RIVER_JWT_SECRET;
   const dev = await readDevState(ctx.cwd);
-  if (dev) return dev.secret;
+  if (dev) return fromDevFile(dev, 'RIVER_JWT_SECRET', dev.secret);
   throw new UserError(
     'no secret to sign with',
     'set RIVER_JWT_SECRET, run `npx river dev` once (it creates .river/dev.json), or pass --deployed',
