@@ -53,7 +53,8 @@ export interface ChannelHost {
 
 /**
  * One subscribed channel. Events: every published event name, `*` (every event), `subscribed`,
- * `recovered` `{ recovered }` (after each (re)subscribe; false: the app should refetch its state),
+ * `recovered` `{ recovered }` (after each (re)subscribe, and when the server resets the channel with
+ * an unsolicited `subscribed`: new epoch, or a gap it could not fill; false: the app should refetch),
  * `member-added` / `member-removed` (presence channels) and `error` (a RiverError: the subscription
  * was refused). A refusal with `forbidden`, `bad_channel` or `too_many_subscriptions` is final: the
  * channel keeps it in `error` and is not resubscribed on reconnects until the app calls
@@ -132,6 +133,8 @@ export class Channel {
     const ev = this.#events;
     switch (f.type) {
       case 'subscribed': {
+        // The answer to a (re)subscribe, or unsolicited (no id): the server reset the channel. Either
+        // way a position that was not recovered is replaced, so a new epoch's low offsets get through.
         const recovered = f.recovered === true && this.#pos?.epoch === f.epoch;
         if (!recovered) this.#pos = { epoch: f.epoch!, offset: f.offset! };
         if (f.members) this.#setMembers(f.members);

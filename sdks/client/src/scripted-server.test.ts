@@ -99,6 +99,33 @@ describe('client against a scripted server', () => {
     expect(states.map((s) => s.to)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
   });
 
+  it('an unsolicited subscribed (the server reset the channel) moves the position to the new epoch: its offsets 1, 2, 3 are delivered', async () => {
+    script((f) => [{ type: 'subscribed', channel: f.channel, epoch: 'e1', offset: 0, id: f.id, ...(f.channel === 'presence-room' ? { members: [{ userId: 'a', info: {} }] } : {}) }, msg(1), msg(2)]);
+    const { river } = client();
+    const got: string[] = [];
+    const recovered: boolean[] = [];
+    const log: string[] = [];
+    const dogs = river.subscribe('dogs');
+    dogs.on('new-post', (_d, m) => got.push(`${dogs.position!.epoch}:${m.offset}`));
+    dogs.on('recovered', (r) => recovered.push(r.recovered));
+    const room = river.subscribe('presence-room');
+    room.on('member-added', (m) => log.push(`+${m.userId}`));
+    room.on('member-removed', (m) => log.push(`-${m.userId}`));
+    await waitFor(() => got.length === 2 && room.members.length === 1);
+    // Redis lost the channels' state: the server tells each subscriber their new position.
+    const c = conns[0]!;
+    c.send({ type: 'subscribed', channel: 'dogs', epoch: 'e2', offset: 0, recovered: false });
+    c.send({ type: 'subscribed', channel: 'presence-room', epoch: 'e2', offset: 0, recovered: false, members: [{ userId: 'a', info: {} }, { userId: 'b', info: {} }] });
+    for (const o of [1, 2, 3]) c.send(msg(o));
+    await waitFor(() => got.length === 5 && log.length === 1);
+    expect(got).toEqual(['e1:1', 'e1:2', 'e2:1', 'e2:2', 'e2:3']);
+    expect(recovered).toEqual([false, false]);
+    expect(log).toEqual(['+b']);
+    c.ws.terminate();
+    const resub = await (await waitFor(() => conns[1])).next('subscribe');
+    expect(resub).toMatchObject({ channel: 'dogs', since: { epoch: 'e2', offset: 3 } });
+  });
+
   it('4000 reconnects at once; 4500 twice stops with the reason', async () => {
     script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
     let calls = 0;
