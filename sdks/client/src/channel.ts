@@ -58,7 +58,8 @@ export interface ChannelHost {
  * `member-added` / `member-removed` (presence channels) and `error` (a RiverError: the subscription
  * was refused). A refusal with `forbidden`, `bad_channel` or `too_many_subscriptions` is final: the
  * channel keeps it in `error` and is not resubscribed on reconnects until the app calls
- * `river.subscribe(name)` again (which returns this same Channel and retries).
+ * `river.subscribe(name)` again (which returns this same Channel and retries). A temporary refusal
+ * (`unavailable`, `internal`) is retried on the same connection with backoff (subscriptions.ts).
  * An app event named like a reserved one reaches the same listeners.
  */
 export class Channel {

@@ -5,6 +5,7 @@ import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 import { refreshPlan } from './jwt.js';
 import { Publishes, type PublishAck } from './publishes.js';
+import { Subscriptions } from './subscriptions.js';
 import { realClock, validateOptions, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
 import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
 
@@ -23,9 +24,7 @@ export class River {
   #events = new Emitter((e) => this.#report(e, true));
   #channels = new Map<string, Channel>();
   #pubs: Publishes;
-  #subIds = new Map<number, string>();
-  /** The connection generation each channel's subscribe was last sent on. */
-  #subGen = new WeakMap<Channel, number>();
+  #subs: Subscriptions;
   #nextId = 1;
   #ws: Socket | undefined;
   #gen = 0;
@@ -57,6 +56,7 @@ export class River {
     this.#WS = WS;
     this.#clock = options.clock ?? realClock;
     this.#pubs = new Publishes(this.#clock, options.publishTimeoutMs ?? 10_000);
+    this.#subs = new Subscriptions(this.#clock, (attempt) => this.#backoff(attempt), () => this.#nextId++, (f) => this.#send(f));
     const g = globalThis as Partial<NetworkEvents>;
     this.#net = options.network === null ? undefined : (options.network ?? (typeof g.addEventListener === 'function' ? (g as NetworkEvents) : undefined));
     // Connect on the next microtask, so listeners attached right after `new River()` see every state.
@@ -112,8 +112,7 @@ export class River {
       this.#channels.set(name, ch);
       this.#sub(ch);
     } else if (ch._retry()) {
-      this.#subGen.delete(ch);
-      this.#sub(ch);
+      this.#sub(ch, true);
     }
     return ch;
   }
@@ -208,17 +207,21 @@ export class River {
       case 'error': {
         const pub = this.#pubs.channelOf(f.id);
         if (pub !== undefined) return this.#pubs.settle(f.id, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: pub }));
-        const sub = f.id !== undefined ? this.#subIds.get(f.id) : undefined;
-        if (sub !== undefined) this.#subIds.delete(f.id!);
-        const ch = this.#channels.get(sub ?? f.channel ?? '');
-        if (ch) return ch._frame({ ...f, channel: ch.name });
-        return this.#report(new RiverError(f.code ?? 'internal', f.message ?? 'server error'));
+        const sub = f.id !== undefined ? this.#subs.answered(f.id) : undefined;
+        const ch = sub ?? this.#channels.get(f.channel ?? '');
+        if (!ch) return this.#report(new RiverError(f.code ?? 'internal', f.message ?? 'server error'));
+        ch._frame({ ...f, channel: ch.name });
+        if (sub) this.#subs.refused(sub, f.code ?? 'internal');
+        return;
       }
       case 'subscribed':
       case 'message':
-      case 'presence':
-        if (f.type === 'subscribed' && f.id !== undefined) this.#subIds.delete(f.id);
-        this.#channels.get(f.channel)?._frame(f);
+      case 'presence': {
+        if (f.type === 'subscribed' && f.id !== undefined) this.#subs.answered(f.id);
+        const ch = this.#channels.get(f.channel);
+        if (ch && f.type === 'subscribed') this.#subs.subscribed(ch);
+        ch?._frame(f);
+      }
     }
   }
 
@@ -255,7 +258,7 @@ export class River {
     const ws = this.#ws;
     this.#ws = undefined;
     this.#ready = false;
-    this.#subIds.clear();
+    this.#subs.reset();
     for (const t of [this.#liveTimer, this.#refreshTimer, this.#retryTimer]) if (t !== undefined) this.#clock.clearTimeout(t);
     this.#liveTimer = this.#refreshTimer = this.#retryTimer = undefined;
     this.#pubs.dropSent();
@@ -276,10 +279,7 @@ export class River {
     this.#gen++; // discard a token fetch in progress
     if (!this.#move('lost', reason, code)) return;
     if (fresh) this.#needFresh = true;
-    const ms = delay === 'now' ? 0 : backoffDelay(this.#attempt++, this.#opts.random, {
-      minMs: this.#opts.minReconnectDelayMs ?? DEFAULT_BACKOFF.minMs,
-      maxMs: this.#opts.maxReconnectDelayMs ?? DEFAULT_BACKOFF.maxMs,
-    });
+    const ms = delay === 'now' ? 0 : this.#backoff(this.#attempt++);
     this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#open();
@@ -294,6 +294,14 @@ export class River {
     this.#net?.removeEventListener('online', this.#onOnline);
     // Also when already disconnected: publishes queued before the first connect must settle too.
     this.#pubs.rejectAll(reason);
+  }
+
+  /** The delay before retry number `attempt` (reconnects, and subscribes refused for a while). */
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, this.#opts.random, {
+      minMs: this.#opts.minReconnectDelayMs ?? DEFAULT_BACKOFF.minMs,
+      maxMs: this.#opts.maxReconnectDelayMs ?? DEFAULT_BACKOFF.maxMs,
+    });
   }
 
   /** Liveness: without any frame for `ms`, the connection is dead. */
@@ -355,19 +363,14 @@ export class River {
 
   // ---- channels and frames -----------------------------------------------------------------------
 
-  #sub(ch: Channel): void {
-    if (!this.#ready || this.#subGen.get(ch) === this.#gen || !ch.active || ch.error) return;
-    this.#subGen.set(ch, this.#gen);
-    const id = this.#nextId++;
-    const since = ch.position;
-    this.#subIds.set(id, ch.name);
-    this.#send(since ? { type: 'subscribe', channel: ch.name, id, since } : { type: 'subscribe', channel: ch.name, id });
+  #sub(ch: Channel, again = false): void {
+    if (this.#ready) this.#subs.subscribe(ch, again);
   }
 
   #unsubscribe(ch: Channel): void {
     if (this.#channels.get(ch.name) !== ch) return;
     this.#channels.delete(ch.name);
-    if (this.#ready && this.#subGen.get(ch) === this.#gen && !ch.error) this.#send({ type: 'unsubscribe', channel: ch.name });
+    if (this.#subs.unsubscribe(ch)) this.#send({ type: 'unsubscribe', channel: ch.name });
   }
 
   #send(frame: object): void {
