@@ -106,6 +106,37 @@ describe('River client state machine', () => {
     expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
   });
 
+  it('a 4002 before ready (token already expired at auth) reconnects at once with a fresh token once, then backs off until a ready', async () => {
+    let n = 0;
+    const { states } = make({ token: async () => `t${++n}` });
+    await flush();
+    // The token endpoint keeps handing out expired tokens: the server closes 4002 at auth each time.
+    FakeSocket.last().open();
+    FakeSocket.last().drop(4002);
+    expect(clock.pending()).toEqual([0]); // the first one: at once (PROTOCOL.md 5)
+    await clock.advance(0);
+    FakeSocket.last().open();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+    FakeSocket.last().drop(4002);
+    expect(clock.pending()).toEqual([750]); // again before ready: backoff, as for other 4xxx
+    await clock.advance(750);
+    FakeSocket.last().open();
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't3' }); // still a fresh token
+    FakeSocket.last().drop(4002);
+    expect(clock.pending()).toEqual([1000]);
+    await clock.advance(1000);
+    expect(FakeSocket.all).toHaveLength(4);
+    expect(states.at(-1)).toMatchObject({ from: 'connecting', to: 'reconnecting', reason: 'token_expired', code: 4002 });
+    // A good token: after ready, the next 4002 reconnects at once again, and so does the first one before ready.
+    FakeSocket.last().accept();
+    FakeSocket.last().drop(4002);
+    expect(clock.pending()).toEqual([0]);
+    await clock.advance(0);
+    FakeSocket.last().open();
+    FakeSocket.last().drop(4002);
+    expect(clock.pending()).toEqual([750]);
+  });
+
   it('on 4500 retries once with a fresh token, then stops with the reason and rejects pending publishes', async () => {
     const token = vi.fn(async () => 'bad');
     const { river, states } = make({ token });

@@ -31,6 +31,7 @@ export class River {
   #ready = false;
   #attempt = 0;
   #retriedToken = false;
+  #retriedExpired = false;
   #heartbeatMs = 25_000;
   #token: string | undefined;
   #plan: { refreshAt: number; expiresAt: number } | undefined;
@@ -87,7 +88,7 @@ export class River {
     if (!this.#move('connect', 'connect')) return;
     this.#net?.addEventListener('offline', this.#onOffline);
     this.#net?.addEventListener('online', this.#onOnline);
-    this.#retriedToken = false;
+    this.#retriedToken = this.#retriedExpired = false;
     this.#attempt = 0;
     void this.#open();
   }
@@ -232,7 +233,7 @@ export class River {
     this.#ready = true;
     this.#offline = false;
     this.#attempt = 0;
-    this.#retriedToken = false;
+    this.#retriedToken = this.#retriedExpired = false;
     this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
     this.#scheduleRefresh();
     for (const ch of this.#channels.values()) this.#sub(ch);
@@ -247,9 +248,11 @@ export class River {
       wasReady,
       canRefresh: typeof this.#opts.token === 'function',
       retriedToken: this.#retriedToken,
+      retriedExpired: this.#retriedExpired,
     });
     if (next.action === 'stop') return this.#stop(next.reason, code);
     if (code === 4500) this.#retriedToken = true;
+    if (code === 4002) this.#retriedExpired = true;
     this.#lost(next.reason, next.delay, next.fresh, code);
   }
 

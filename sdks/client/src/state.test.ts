@@ -20,15 +20,17 @@ describe('connection state table', () => {
 });
 
 describe('afterClose (PROTOCOL.md section 5)', () => {
-  const healthy = { wasReady: true, canRefresh: true, retriedToken: false };
+  const healthy = { wasReady: true, canRefresh: true, retriedToken: false, retriedExpired: false };
 
   it('4000 reconnects at once after a healthy connection, with backoff otherwise', () => {
     expect(afterClose(4000, healthy)).toEqual({ action: 'reconnect', delay: 'now', fresh: false, reason: 'server_restarting' });
     expect(afterClose(4000, { ...healthy, wasReady: false })).toMatchObject({ delay: 'backoff' });
   });
 
-  it('4002 reconnects at once with a fresh token', () => {
+  it('4002 reconnects at once with a fresh token, also before ready; a 4002 again before ready backs off', () => {
     expect(afterClose(4002, healthy)).toEqual({ action: 'reconnect', delay: 'now', fresh: true, reason: 'token_expired' });
+    expect(afterClose(4002, { ...healthy, wasReady: false })).toEqual({ action: 'reconnect', delay: 'now', fresh: true, reason: 'token_expired' });
+    expect(afterClose(4002, { ...healthy, wasReady: false, retriedExpired: true })).toEqual({ action: 'reconnect', delay: 'backoff', fresh: true, reason: 'token_expired' });
   });
 
   it('4500 retries once with a fresh token, then stops', () => {

@@ -43,14 +43,19 @@ export interface CloseContext {
   canRefresh: boolean;
   /** A fresh-token retry after 4500 was already made since the last `ready`. */
   retriedToken: boolean;
+  /** A 4002 closed a connection since the last `ready` (or `connect()`): another one backs off. */
+  retriedExpired: boolean;
 }
 
 /**
  * The close-code policy of PROTOCOL.md section 5: 4000 reconnects at once; 4002 at once with a fresh
  * token; 4500 (token_invalid) once more with a fresh token, then stops; other 45xx stop (4503 means the
  * app's backend disconnected this user, which a retry would undo); anything else backs off.
- * An immediate reconnect only follows a connection that had reached `ready`, so a server that keeps
- * refusing can never cause a tight loop.
+ * A server that keeps refusing can never cause a tight loop: 4000 reconnects at once only after a
+ * connection that had reached `ready`, and 4002 only once until the next `ready` (the server closes
+ * 4002 at `auth` too when the token has already expired, so a token endpoint or clock that keeps
+ * handing out expired tokens gets a 4002 again before `ready`: that one backs off, still with a
+ * fresh token).
  */
 export function afterClose(code: number, ctx: CloseContext): CloseAction {
   const reason = closeName(code) ?? (code === 1000 ? 'closed_by_server' : 'network');
@@ -61,6 +66,6 @@ export function afterClose(code: number, ctx: CloseContext): CloseAction {
     }
     return { action: 'stop', reason };
   }
-  const now = policy !== 'backoff' && ctx.wasReady;
+  const now = policy === 'refresh' ? !ctx.retriedExpired : policy === 'immediate' && ctx.wasReady;
   return { action: 'reconnect', delay: now ? 'now' : 'backoff', fresh: policy === 'refresh', reason };
 }
