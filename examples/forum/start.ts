@@ -9,7 +9,8 @@
  */
 import { resolve } from 'node:path';
 import { createForumApp } from './app.js';
-import { devStatePath, readDevState, startDevNode } from './dev-node.js';
+import { readDevState } from '@river/cli';
+import { devStatePath, startDevNode } from './dev-node.js';
 
 const env = process.env;
 const cwd = process.cwd();
