@@ -8,8 +8,12 @@
  *   offset (1, 2, 3 … per epoch) atomically with appending to history and delivering: a message is
  *   in history (while the window holds it) if and only if it has been (or is being) delivered to
  *   subscribed nodes, and offsets in one channel are delivered in increasing order, each once.
- *   A channel that was never published to (or whose state expired) has offset 0 and a fresh epoch;
- *   `position` of such a channel creates and keeps the epoch, so a later publish uses it.
+ *   A channel that was never published to (or whose state expired) reads as offset 0. When a node
+ *   is subscribed to it, a read creates its epoch and keeps it, so later reads and publishes use
+ *   it (the hub always subscribes before it reads). A read of a channel no node is subscribed to
+ *   may leave nothing behind (the memory engine answers an "empty" epoch and stores nothing, so
+ *   floods of reads cost no memory; Redis creates the epoch with the TTL): its epoch at offset 0
+ *   means nothing to a later publish.
  * - Epoch. Changes only when the channel's state is lost (engine restarted without persistence,
  *   channel idle past the history TTL). Opaque string.
  * - Read-after-delivery. `position` and `history` of a channel this node is subscribed to resolve

@@ -45,9 +45,44 @@ describe('MemoryBus', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(bus.stats().channels).toBeLessThanOrEqual(1000 - 200 + 1);
     expect((await bus.publish({ channel: 'c0', event: 'e', data: 1 })).epoch).not.toBe(first.epoch);
-    // Eight more runs clear the rest; the two channels touched since are still alive.
+    // Eight more runs clear the rest; c0, published since, is still alive (the read of c999 stored nothing).
     await vi.advanceTimersByTimeAsync(8_500);
-    expect(bus.stats()).toMatchObject({ channels: 2, idempotencyKeys: 0 });
+    expect(bus.stats()).toMatchObject({ channels: 1, idempotencyKeys: 0 });
+  });
+
+  it('stores nothing for reads of channels without state that no node is subscribed to', async () => {
+    const bus = await started(new MemoryBus({ ...opts, sweepIntervalMs: 1e9 }));
+    const empty = await bus.position('never-0');
+    for (let i = 0; i < 50_000; i++) {
+      expect(await bus.position(`never-${i}`)).toEqual(empty);
+      if (i % 10 === 0) expect(await bus.history(`never-h-${i}`, { since: 0 })).toEqual({ position: empty, messages: [], complete: true });
+    }
+    expect(bus.stats()).toEqual({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
+    // A publish to such a channel starts a real epoch, not the empty one.
+    const r = await bus.publish({ channel: 'never-7', event: 'e', data: 1 });
+    expect(r.offset).toBe(1);
+    expect(r.epoch).not.toBe(empty.epoch);
+    expect(bus.stats().channels).toBe(1);
+  });
+
+  it('keeps memory bounded under subscribe/read/unsubscribe churn of unique channels, without its sweep timer', async () => {
+    // The timer never runs here: reads and publishes sweep as they go, so state created by reads
+    // of subscribed channels cannot pile up past one TTL's worth, whatever the rate.
+    const bus = await started(new MemoryBus({ ...opts, sweepIntervalMs: 1e9 }));
+    const perRound = 2000;
+    let peak = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < perRound; i++) {
+        const c = `churn-${round}-${i}`;
+        await bus.subscribe(c);
+        await bus.position(c);
+        await bus.unsubscribe(c);
+      }
+      peak = Math.max(peak, bus.stats().channels);
+      await vi.advanceTimersByTimeAsync(opts.historyTtlSeconds * 500); // half a TTL per round
+    }
+    // One TTL holds two rounds (4000 channels): allow a third for the sweep's lag, far below 40,000.
+    expect(peak).toBeLessThanOrEqual(3 * perRound);
   });
 
   it('expires channels in last-activity order: a recent publish keeps a channel alive', async () => {

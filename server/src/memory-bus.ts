@@ -11,11 +11,18 @@
  *   per backend, at most `sweepBatch` entries per run so a mass expiry never blocks the event loop
  *   for long, and a little at every publish. Reads check the one channel they touch, so expiry is
  *   exact whatever the sweep has reached.
+ * - Reads never create state for a channel no node is subscribed to: `position`/`history` of a
+ *   channel without state answer offset 0 in the backend's *empty epoch* (one string per backend,
+ *   never the epoch of any state) and store nothing, so a flood of reads of unique channels (HTTP
+ *   `GET /v1/channels/{c}`, `/history`) costs no memory. A read of a channel some node is
+ *   subscribed to creates its state (a fresh epoch), kept while subscribed.
  * - Expiry rule: a channel's state (epoch, offset, history) expires `historyTtlSeconds` after its
- *   last publish, or after its creation by `position`/`history`, unless a node of this backend is
- *   subscribed to it: a subscribed channel keeps its state (so a quiet channel keeps its epoch and
- *   a reconnecting client recovers), and its TTL restarts when the last node unsubscribes. An
- *   expired channel loses offset, epoch and history: the next publish starts a new epoch at offset 1.
+ *   last publish, or after its creation by a read, unless a node of this backend is subscribed to
+ *   it: a subscribed channel keeps its state (so a quiet channel keeps its epoch and a reconnecting
+ *   client recovers), and its TTL restarts when the last node unsubscribes. An expired channel
+ *   loses offset, epoch and history: the next publish starts a new epoch at offset 1. Every read
+ *   and publish also sweeps a few expired entries, so creating state faster than the timer sweeps
+ *   (subscribe/unsubscribe churn over unique channels) cannot outgrow the TTL's worth of channels.
  * - Idempotency keys (scoped per channel) sit in one `Map` in insertion order, which is expiry order
  *   (the window is fixed), and are swept the same way.
  *
@@ -90,6 +97,8 @@ export class MemoryBackend {
   readonly sweepIntervalMs: number;
   readonly sweepBatch: number;
 
+  /** Epoch of every channel without state (reads store nothing); never the epoch of a state. */
+  readonly emptyEpoch = newEpoch();
   /** Last-activity order: the front expires first. */
   private readonly channels = new Map<string, ChannelState>();
   /** Insertion order == expiry order. Key: channel + '\n' + idempotencyKey. */
@@ -215,12 +224,13 @@ export class MemoryBackend {
   }
 
   position(channel: string): StreamPosition {
-    const state = this.state(channel);
-    return { epoch: state.epoch, offset: state.offset };
+    const state = this.read(channel);
+    return state === undefined ? { epoch: this.emptyEpoch, offset: 0 } : { epoch: state.epoch, offset: state.offset };
   }
 
   history(channel: string, since: number, limit: number): HistoryResult {
-    const state = this.state(channel);
+    const state = this.read(channel);
+    if (state === undefined) return { position: { epoch: this.emptyEpoch, offset: 0 }, messages: [], complete: since === 0 };
     const position = { epoch: state.epoch, offset: state.offset };
     const h = state.history ?? [];
     const oldest = h.length > 0 ? (h[0]!.offset as number) : state.offset + 1;
@@ -282,10 +292,12 @@ export class MemoryBackend {
     return undefined;
   }
 
-  private state(channel: string): ChannelState {
+  /** The state a read sees: created (and kept) only when a node is subscribed to the channel. */
+  private read(channel: string): ChannelState | undefined {
+    this.sweep(8);
     const now = this.now();
     let state = this.live(channel, now);
-    if (state === undefined) {
+    if (state === undefined && this.subscribed.has(channel)) {
       state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
       this.channels.set(channel, state);
     }
