@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { River } from '@river/node';
 import { createForumApp } from '../examples/forum/app.js';
 import { isCI, launchBrowser, skipWithoutChromium } from './harness/browser.js';
@@ -261,9 +261,34 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
   });
 });
 
-describe('CI detection for the browser harness', () => {
+describe('CI detection for the harnesses', () => {
   it('treats CI as set only when it is non-empty and not false/0', () => {
     for (const v of ['true', '1', 'yes', 'github-actions']) expect(isCI({ CI: v }), v).toBe(true);
     for (const v of [undefined, '', ' ', 'false', 'FALSE', '0']) expect(isCI({ CI: v }), String(v)).toBe(false);
+  });
+
+  it('a missing redis-server or haproxy skips with CI=false, CI=0 or CI empty, and fails in CI', async () => {
+    const check = async (ci: string) => {
+      vi.resetModules(); // each harness remembers whether its binary was found
+      vi.stubEnv('PATH', join(tmpdir(), 'river-no-binaries-here'));
+      vi.stubEnv('CI', ci);
+      const { redisAvailable } = await import('./harness/redis.js');
+      const { haproxyAvailable } = await import('./harness/haproxy.js');
+      const outcome = (fn: () => boolean) => {
+        try {
+          return fn() ? 'available' : 'skip';
+        } catch (err) {
+          return (err as Error).message;
+        }
+      };
+      return [outcome(redisAvailable), outcome(haproxyAvailable)];
+    };
+    try {
+      for (const ci of ['false', '0', '', 'FALSE']) expect(await check(ci), `CI=${ci}`).toEqual(['skip', 'skip']);
+      expect(await check('true')).toEqual([expect.stringMatching(/^redis-server is not installed/), expect.stringMatching(/^haproxy is not installed/)]);
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
   });
 });

@@ -1,10 +1,12 @@
 /**
  * Real Chromium for the browser e2e tests: the Debian `chromium` package driven by playwright-core
  * (never a downloaded browser). Missing Chromium fails the suite in CI (`CI` set to anything but
- * '', 'false' or '0') and skips it elsewhere, with the install hint.
+ * '', 'false' or '0') and skips it elsewhere, with the install hint. `isCI` is what every harness
+ * (redis.ts, haproxy.ts) asks; playwright-core is loaded only by `launchBrowser`, so the suites that
+ * import this module for `isCI` alone (the Redis engine tests, the benchmarks) do not pay for it.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_INSTALL_HINT = 'chromium is not installed: apt-get install -y chromium';
@@ -27,7 +29,8 @@ export function skipWithoutChromium(): boolean {
   return true;
 }
 
-export function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [

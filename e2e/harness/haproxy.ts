@@ -1,12 +1,13 @@
 /**
  * haproxy (Debian's) in front of River nodes, like the ALB: round robin, no stickiness, health
  * checks on /readyz, `timeout tunnel` for WebSockets. Started on a free port, stopped by PID.
- * Missing haproxy: throws with the install hint in CI, `haproxyAvailable()` is false elsewhere.
+ * Missing haproxy: throws with the install hint in CI (`isCI()`), `haproxyAvailable()` is false elsewhere.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isCI } from './browser.js';
 import { freePort } from './redis.js';
 import { isReady, waitUntil } from './cluster.js';
 
@@ -15,7 +16,7 @@ export const HAPROXY_INSTALL_HINT = 'haproxy is not installed: apt-get install -
 let available: boolean | undefined;
 export function haproxyAvailable(): boolean {
   if (available === undefined) available = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
-  if (!available && process.env.CI) throw new Error(HAPROXY_INSTALL_HINT);
+  if (!available && isCI()) throw new Error(HAPROXY_INSTALL_HINT);
   return available;
 }
 

@@ -2,11 +2,13 @@
  * Starts a throwaway `redis-server` on a free loopback port (no persistence), stopped by PID.
  * Shared by the Redis engine tests (server/src/redis-*.test.ts), e2e and the benchmarks.
  *
- * When redis-server is not installed: in CI (`CI` set) `startRedis` throws with the install hint;
- * elsewhere `redisAvailable()` is false and suites skip (`describe.skipIf(!redisAvailable())`).
+ * When redis-server is not installed: in CI (`isCI()`: `CI` set and not '', 'false' or '0')
+ * `redisAvailable()` throws with the install hint, so suites fail instead of skipping; elsewhere it
+ * is false and suites skip (`describe.skipIf(!redisAvailable())`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { isCI } from './browser.js';
 
 export const REDIS_INSTALL_HINT = 'redis-server is not installed: apt-get install -y redis-server';
 
@@ -28,7 +30,7 @@ export function redisAvailable(): boolean {
     const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
     available = r.status === 0;
   }
-  if (!available && process.env.CI) throw new Error(REDIS_INSTALL_HINT);
+  if (!available && isCI()) throw new Error(REDIS_INSTALL_HINT);
   return available;
 }
 
