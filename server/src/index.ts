@@ -10,3 +10,4 @@ export { createEngines, type Engines } from './engines.js';
 export { Metrics } from './metrics.js';
 export { startRiver, type RiverDeps, type RiverNode } from './node.js';
 export { EMF_METRICS, EMF_INTERVAL_MS } from './emf-metrics.js';
+export { ECS_TASK_POLL_MS, ECS_TASK_TIMEOUT_MS } from './ecs-task-watch.js';

@@ -86,7 +86,7 @@ export class RiverCache extends Construct {
       userGroupId: `${props.name}-users`,
       userIds: [user.userId],
     });
-    userGroup.addDependency(user);
+    userGroup.addResourceDependency(user);
     const serverless = new elasticache.CfnServerlessCache(this, 'Serverless', {
       serverlessCacheName: `${props.name}-bus`,
       description: `River (${props.name}) bus`,
@@ -96,7 +96,7 @@ export class RiverCache extends Construct {
       securityGroupIds: [this.securityGroup.securityGroupId],
       userGroupId: userGroup.userGroupId,
     });
-    serverless.addDependency(userGroup);
+    serverless.addResourceDependency(userGroup);
     this.host = serverless.attrEndpointAddress;
     this.port = serverless.attrEndpointPort;
     this.cluster = true;

@@ -31,6 +31,7 @@ describe('parseRiverConfig', () => {
       hostedZoneName: 'example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
       taskCpu: 1024, taskMemory: 4096, minTasks: 3, maxTasks: 30, natGateways: 2, logRetentionDays: 365,
       cache: { mode: 'serverless', engine: 'redis', nodeType: 'cache.r7g.large' }, image: 'public.ecr.aws/x/river:1.0',
+      allowedOrigins: ['https://app.example.com', 'https://*.example.com', 'http://localhost:3000'],
     };
     expect(parseRiverConfig(raw)).toEqual(raw);
   });
@@ -58,6 +59,15 @@ describe('parseRiverConfig', () => {
     fails({ cache: { nodeType: 't4g.micro' } }, 'cache.nodeType', /ElastiCache node type/);
     fails({ cache: { size: 1 } }, 'cache.size', /not a known setting/);
     fails({ image: 'has space' }, 'image', /without spaces/);
+    fails({ allowedOrigins: 'https://a.example.com' }, 'allowedOrigins', /list of 1 to 50 origins/);
+    fails({ allowedOrigins: [] }, 'allowedOrigins', /list of 1 to 50 origins/);
+    fails({ allowedOrigins: ['https://a.example.com/'] }, 'allowedOrigins', /no path or trailing slash \(got "https:\/\/a\.example\.com\/"\)/);
+    fails({ allowedOrigins: ['a.example.com'] }, 'allowedOrigins', /scheme and host/);
+    fails({ allowedOrigins: ['https://A.example.com'] }, 'allowedOrigins', /lowercase/);
+    fails({ allowedOrigins: ['https://a.example.com,https://b.example.com'] }, 'allowedOrigins', /scheme and host/);
+    fails({ allowedOrigins: Array.from({ length: 51 }, (_, i) => `https://a${i}.example.com`) }, 'allowedOrigins', /1 to 50/);
+    expect(parseRiverConfig({ allowedOrigins: ['*'] }).allowedOrigins).toEqual(['*']);
+    expect(parseRiverConfig({ allowedOrigins: ['https://a.example.com', 'https://a.example.com'] }).allowedOrigins).toEqual(['https://a.example.com']);
   });
 
   it('checks domain, certificate and hosted zone together', () => {

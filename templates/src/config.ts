@@ -37,6 +37,11 @@ export interface RiverConfig {
   /** Prebuilt container image URI; absent: built from server/Dockerfile at deploy time. */
   image?: string;
   logRetentionDays: number;
+  /**
+   * Origins allowed to open WebSockets (RIVER_ALLOWED_ORIGINS on the tasks): `https://app.example.com`,
+   * `https://*.example.com`, `http://localhost:3000`. Absent: every origin (`*`).
+   */
+  allowedOrigins?: string[];
 }
 
 export class RiverConfigError extends Error {
@@ -82,7 +87,7 @@ export const LOG_RETENTION_DAYS = [
 
 const KEYS = new Set([
   '$schema', 'name', 'region', 'domain', 'certificateArn', 'hostedZoneId', 'hostedZoneName', 'taskCpu',
-  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'logRetentionDays',
+  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'logRetentionDays', 'allowedOrigins',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
 
@@ -94,6 +99,9 @@ const CERT_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[A-Za-z0-
 const ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 const NODE_TYPE = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
 const IMAGE = /^[^\s]+$/;
+/** An Origin (scheme://host[:port], no path) where `*` in the host matches any run of characters; or `*` alone. */
+const ORIGIN = /^(\*|https?:\/\/[a-z0-9*]([a-z0-9*.-]{0,251}[a-z0-9*])?(:\d{1,5})?)$/;
+const MAX_ORIGINS = 50;
 
 /** Validates a parsed river.config.json; missing fields take their defaults. Throws `RiverConfigError`. */
 export function parseRiverConfig(raw: unknown): RiverConfig {
@@ -123,6 +131,8 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
   if (hostedZoneId !== undefined) config.hostedZoneId = hostedZoneId;
   if (hostedZoneName !== undefined) config.hostedZoneName = hostedZoneName.replace(/\.$/, '');
   if (image !== undefined) config.image = image;
+  const allowedOrigins = origins(raw.allowedOrigins);
+  if (allowedOrigins !== undefined) config.allowedOrigins = allowedOrigins;
   checkRelations(config);
   return config;
 }
@@ -168,6 +178,18 @@ function cache(raw: unknown, d: RiverCacheConfig): RiverCacheConfig {
     engine: oneOf(raw, 'engine', d.engine, ['valkey', 'redis'] as const, 'cache.'),
     nodeType: str(raw, 'nodeType', d.nodeType, NODE_TYPE, 'must be an ElastiCache node type such as "cache.t4g.micro"', 'cache.'),
   };
+}
+
+function origins(raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const rule = `must be a list of 1 to ${MAX_ORIGINS} origins such as ["https://app.example.com", "https://*.example.com"]`;
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_ORIGINS) throw new RiverConfigError('allowedOrigins', `${rule} (got ${show(raw)})`);
+  for (const o of raw) {
+    if (typeof o !== 'string' || !ORIGIN.test(o)) {
+      throw new RiverConfigError('allowedOrigins', `${rule}: scheme and host, lowercase, no path or trailing slash (got ${show(o)})`);
+    }
+  }
+  return [...new Set(raw as string[])];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

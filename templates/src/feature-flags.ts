@@ -2,7 +2,7 @@
  * CDK feature flags, frozen. These are the flags aws-cdk-lib 2.276.0 recommends, written out here
  * (not read from aws-cdk-lib at run time) so upgrading aws-cdk-lib never changes a River template by
  * itself: a flag the library adds later stays at its legacy value until it is added here on purpose.
- * `feature-flags.test.ts` fails when the installed aws-cdk-lib recommends a flag this list does not
+ * `app.test.ts` ("feature flags") fails when the installed aws-cdk-lib recommends a flag this list does not
  * decide, so an upgrade is a conscious step.
  */
 export const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {

@@ -1,6 +1,7 @@
+import { ECS_TASK_POLL_MS, ECS_TASK_TIMEOUT_MS, EMF_INTERVAL_MS, EMF_METRICS } from '@river/server';
 import { Annotations, Duration, RemovalPolicy, Stack, ArnFormat } from 'aws-cdk-lib';
-import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -18,12 +19,21 @@ export const CONTAINER_PORT = 4400;
 /** RIVER_DRAIN_MS given to the nodes: connections are closed with 4000 spread over this window. */
 export const DRAIN_MS = 10_000;
 /**
- * ALB target deregistration delay. On a deploy or scale-in ECS first deregisters the task and waits
- * for this delay (the ALB sends it no new connections meanwhile), then sends SIGTERM; the node then
- * drains for DRAIN_MS. 30 s = the drain plus margin; WebSockets still open when the delay ends are
- * closed by the ALB and their clients reconnect and recover from history (docs/deploy-aws.md).
+ * From ECS setting the task's desired status to STOPPED to the node starting its drain: at most one
+ * poll interval of the node's task metadata watcher plus one poll's timeout (server/src/ecs-task-watch.ts).
  */
-export const DEREGISTRATION_DELAY_SECONDS = 30;
+export const DRAIN_START_MS = ECS_TASK_POLL_MS + ECS_TASK_TIMEOUT_MS;
+/** After the drain: the last close handshakes (the hub waits for them) and slack for a loaded node. */
+export const DRAIN_MARGIN_MS = 17_000;
+/**
+ * ALB target deregistration delay = DRAIN_START_MS + DRAIN_MS + DRAIN_MARGIN_MS (3 + 10 + 17 = 30 s).
+ * On a deploy or scale-in ECS sets the task's desired status to STOPPED and deregisters it (the ALB
+ * sends it no new connections), waits this delay, and only then sends SIGTERM; the ALB closes every
+ * connection still open when the delay ends. The node therefore drains when it sees STOPPED in its
+ * task metadata, not at SIGTERM, and the delay must cover the whole drain (docs/deploy-aws.md,
+ * "Deploys and scale-in").
+ */
+export const DEREGISTRATION_DELAY_SECONDS = (DRAIN_START_MS + DRAIN_MS + DRAIN_MARGIN_MS) / 1000;
 /** SIGTERM → SIGKILL: covers the drain (10 s) with a wide margin for closing sockets under load. */
 export const STOP_TIMEOUT_SECONDS = 120;
 /**
@@ -35,10 +45,41 @@ export const STOP_TIMEOUT_SECONDS = 120;
  * 60 s default of the original River was the one that hurt (it cut quiet connections): 3600 s.
  */
 export const IDLE_TIMEOUT_SECONDS = 3600;
+/**
+ * RIVER_HTTP_KEEP_ALIVE_MS: the node must keep an idle keep-alive connection open longer than the
+ * ALB does (idle + 5 s), or it may close one the ALB is reusing for a request, which the ALB answers 502.
+ */
+export const HTTP_KEEP_ALIVE_MS = (IDLE_TIMEOUT_SECONDS + 5) * 1000;
+/**
+ * Target group health check on /readyz. A node answers 503 while its bus (the cache) is down, so
+ * during an ElastiCache failover (typically 30-90 s) every node fails it at once: 10 failures 10 s
+ * apart (100 s) before a task counts as unhealthy keeps a failover from getting the whole fleet
+ * replaced (which would drop every connection and start every task cold against the new primary).
+ * The cost: a node that stopped serving for good keeps receiving new connections for up to 100 s.
+ * Draining needs no health check: deregistration stops new connections at once.
+ */
+export const HEALTH_CHECK = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 10 } as const;
+/**
+ * ECS ignores failed ALB health checks of a new task for this long. The node is ready in seconds
+ * (secret read, cache connected); the unhealthy threshold above already allows 100 s, so a short
+ * grace suffices and a task that never becomes ready is replaced within 30 + 100 s.
+ */
+export const HEALTH_CHECK_GRACE_SECONDS = 30;
 export const NOFILE = 65_536;
 export const CPU_TARGET_PERCENT = 60;
 /** Connections per task the scaling policy aims at, per 256 CPU units (an idle connection costs ~5 KB). */
 export const CONNECTIONS_PER_256_CPU = 5000;
+/** The node's own connection metric (CloudWatch EMF, server/src/emf-metrics.ts): one datapoint per task per minute. */
+export function connectionsMetric(serviceName: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: EMF_METRICS.namespace,
+    metricName: EMF_METRICS.connections,
+    dimensionsMap: { [EMF_METRICS.dimension]: serviceName },
+    statistic: cloudwatch.Stats.AVERAGE, // the average over the tasks = connections per task
+    period: Duration.millis(EMF_INTERVAL_MS),
+    unit: cloudwatch.Unit.COUNT,
+  });
+}
 
 export interface RiverServiceProps {
   config: RiverConfig;
@@ -92,7 +133,13 @@ export class RiverService extends Construct {
       RIVER_REDIS_CLUSTER: String(cache.cluster),
       RIVER_DRAIN_MS: String(DRAIN_MS),
       RIVER_LOG_LEVEL: 'info',
+      // The connection count for the scaling policy below, as CloudWatch EMF lines in the log stream.
+      RIVER_EMF_METRICS: 'true',
+      RIVER_SERVICE_NAME: config.name,
+      RIVER_HTTP_KEEP_ALIVE_MS: String(HTTP_KEEP_ALIVE_MS),
+      // ECS sets ECS_CONTAINER_METADATA_URI_V4 itself (Fargate 1.4+): the node watches its task with it.
     };
+    if (config.allowedOrigins !== undefined) environment.RIVER_ALLOWED_ORIGINS = config.allowedOrigins.join(',');
     taskDefinition.addContainer('river', {
       image,
       essential: true,
@@ -121,7 +168,7 @@ export class RiverService extends Construct {
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
-      healthCheckGracePeriod: Duration.seconds(60),
+      healthCheckGracePeriod: Duration.seconds(HEALTH_CHECK_GRACE_SECONDS),
       assignPublicIp: network.taskPublicIp,
       vpcSubnets: network.taskSubnets,
       securityGroups: [taskSecurityGroup],
@@ -148,10 +195,10 @@ export class RiverService extends Construct {
       healthCheck: {
         path: '/readyz',
         healthyHttpCodes: '200',
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 2,
+        interval: Duration.seconds(HEALTH_CHECK.intervalSeconds),
+        timeout: Duration.seconds(HEALTH_CHECK.timeoutSeconds),
+        healthyThresholdCount: HEALTH_CHECK.healthyThreshold,
+        unhealthyThresholdCount: HEALTH_CHECK.unhealthyThreshold,
       },
     });
     // No stickiness: any node serves any client (the bus joins them); a reconnect may land anywhere.
@@ -199,7 +246,7 @@ export class RiverService extends Construct {
       this.webSocketUrl = `ws://${this.alb.loadBalancerDnsName}/v1/ws`;
     }
 
-    this.addScaling(config, targetGroup);
+    this.addScaling(config);
   }
 
   /**
@@ -218,55 +265,23 @@ export class RiverService extends Construct {
   }
 
   /**
-   * Two target-tracking policies on the task count: average CPU, and WebSocket connections per
-   * task. The connection metric needs no code in the node: the ALB's ActiveConnectionCount (Sum)
-   * counts each WebSocket twice (client→ALB and ALB→task; the HTTP API is not behind this ALB), and
-   * the target group's HealthyHostCount is the number of tasks serving, so
-   * connections per task = ActiveConnectionCount / 2 / HealthyHostCount (CloudWatch metric math).
+   * Two target-tracking policies on the task count: average CPU, and WebSocket connections per task
+   * from the node's own metric (RIVER_EMF_METRICS: each task writes its connection count once a
+   * minute; the Average over the tasks is the count per task). The scalable target uses ECS's
+   * Application Auto Scaling service-linked role (what `autoScaleTaskCount` passes): no IAM role of ours.
    */
-  private addScaling(config: RiverConfig, targetGroup: elbv2.ApplicationTargetGroup): void {
-    const scalable = new appscaling.ScalableTarget(this, 'Scaling', {
-      serviceNamespace: appscaling.ServiceNamespace.ECS,
-      resourceId: `service/${this.cluster.clusterName}/${this.service.serviceName}`,
-      scalableDimension: 'ecs:service:DesiredCount',
-      minCapacity: config.minTasks,
-      maxCapacity: config.maxTasks,
-    });
-    scalable.scaleToTrackMetric('Cpu', {
-      predefinedMetric: appscaling.PredefinedMetric.ECS_SERVICE_AVERAGE_CPU_UTILIZATION,
-      targetValue: CPU_TARGET_PERCENT,
+  private addScaling(config: RiverConfig): void {
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: config.minTasks, maxCapacity: config.maxTasks });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: CPU_TARGET_PERCENT,
       scaleInCooldown: Duration.seconds(300),
       scaleOutCooldown: Duration.seconds(60),
     });
-    const lb = { name: 'LoadBalancer', value: this.alb.loadBalancerFullName };
-    new appscaling.CfnScalingPolicy(this, 'ConnectionsPolicy', {
-      policyName: `${Stack.of(this).stackName}-connections-per-task`,
-      policyType: 'TargetTrackingScaling',
-      scalingTargetId: scalable.scalableTargetId,
-      targetTrackingScalingPolicyConfiguration: {
-        targetValue: CONNECTIONS_PER_256_CPU * (config.taskCpu / 256),
-        scaleInCooldown: 600, // scaling in closes a task's connections (they reconnect elsewhere): be slow
-        scaleOutCooldown: 60,
-        customizedMetricSpecification: {
-          metrics: [
-            {
-              id: 'connections', returnData: false,
-              metricStat: { stat: 'Sum', metric: { namespace: 'AWS/ApplicationELB', metricName: 'ActiveConnectionCount', dimensions: [lb] } },
-            },
-            {
-              id: 'tasks', returnData: false,
-              metricStat: {
-                stat: 'Average',
-                metric: {
-                  namespace: 'AWS/ApplicationELB', metricName: 'HealthyHostCount',
-                  dimensions: [lb, { name: 'TargetGroup', value: targetGroup.targetGroupFullName }],
-                },
-              },
-            },
-            { id: 'perTask', label: 'WebSocket connections per task', expression: 'connections / 2 / tasks', returnData: true },
-          ],
-        },
-      },
+    scaling.scaleToTrackCustomMetric('Connections', {
+      metric: connectionsMetric(config.name),
+      targetValue: CONNECTIONS_PER_256_CPU * (config.taskCpu / 256),
+      scaleInCooldown: Duration.seconds(600), // scaling in closes a task's connections (they reconnect elsewhere): be slow
+      scaleOutCooldown: Duration.seconds(60),
     });
   }
 }

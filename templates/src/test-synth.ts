@@ -2,12 +2,12 @@
  * Test helper: synthesizes the variants of issue 6 once per test file (synthesis costs seconds and
  * ~500 MB), with the cdk-nag AwsSolutions pack attached, into a temporary directory.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildRiverApp } from './app.js';
+import { buildRiverApp, DEFAULT_SOURCE_DIR } from './app.js';
 import { parseRiverConfig, type RiverConfig } from './config.js';
 import { bundleLambda } from './lambda-bundle.js';
 
@@ -15,7 +15,10 @@ export const DOMAIN = 'rt.example.com';
 export const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 export const IMAGE = 'public.ecr.aws/example/river:1.2.3';
 
-/** Each setting of the issue both ways: domain on/off, imported/new certificate, replication group/serverless, NAT on/off. */
+/**
+ * Each setting of the issue both ways: domain on/off, imported/new certificate, replication group/serverless,
+ * Valkey/Redis OSS (both modes), NAT on/off.
+ */
 export const VARIANTS = {
   /** The defaults: no domain (plain HTTP), replication group, no NAT, image built from server/Dockerfile. */
   plain: {},
@@ -25,6 +28,11 @@ export const VARIANTS = {
   zone: {
     name: 'rt-zone', domain: DOMAIN, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
     cache: { engine: 'redis' }, natGateways: 2, image: IMAGE, logRetentionDays: 90, taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 20,
+  },
+  /** Redis OSS serverless (cluster protocol, RBAC user of the redis engine), an origin allow-list, prebuilt image. */
+  redisServerless: {
+    name: 'rt-redis-sl', cache: { mode: 'serverless', engine: 'redis' }, image: IMAGE,
+    allowedOrigins: ['https://app.example.com', 'https://*.example.com'],
   },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
@@ -53,12 +61,16 @@ export interface TemplateJson {
 
 let lambdaDir: Promise<string> | undefined;
 
-/** A tiny stand-in for the repository (server/Dockerfile and one source file), for content-stable asset hashes. */
-export function fixtureSourceDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'river-source-'));
-  mkdirSync(join(dir, 'server', 'src'), { recursive: true });
-  writeFileSync(join(dir, 'server', 'Dockerfile'), 'FROM node:24-bookworm-slim\nCMD ["node", "server/dist/main.js"]\n');
-  writeFileSync(join(dir, 'server', 'src', 'main.ts'), 'export {};\n');
+/** Build output, dependencies and local state: never part of an image build context. */
+const NOT_SOURCE = new Set(['node_modules', '.git', 'dist', 'cdk.out', 'coverage', '.river']);
+
+/**
+ * A snapshot of this repository's sources (everything but NOT_SOURCE) in a temporary folder: the
+ * real image build context and .dockerignore, which tests may then edit without touching the checkout.
+ */
+export function repoSourceCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'river-repo-'));
+  cpSync(DEFAULT_SOURCE_DIR, dir, { recursive: true, filter: (src) => !NOT_SOURCE.has(basename(src)) });
   return dir;
 }
 
@@ -76,18 +88,28 @@ export async function synth(name: VariantName, opts: { nag?: boolean; sourceDir?
   const config = parseRiverConfig(VARIANTS[name]);
   const dir = mkdtempSync(join(tmpdir(), `river-synth-${name}-`));
   const build = async (withNag: boolean) => {
-    const { app, stackName } = buildRiverApp(config, {
-      outdir: dir, lambdaDir: await testLambdaDir(), ...(opts.sourceDir === undefined ? {} : { sourceDir: opts.sourceDir }),
-    });
-    if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    return { assembly: app.synth(), stackName };
+    const lambda = await testLambdaDir();
+    // A deprecated aws-cdk-lib API throws instead of printing "[WARNING] … is deprecated" during `river synth`.
+    const deprecated = process.env.JSII_DEPRECATED;
+    process.env.JSII_DEPRECATED = 'fail';
+    try {
+      const { app, stackName } = buildRiverApp(config, {
+        outdir: dir, lambdaDir: lambda, ...(opts.sourceDir === undefined ? {} : { sourceDir: opts.sourceDir }),
+      });
+      if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      return { assembly: app.synth(), stackName };
+    } finally {
+      if (deprecated === undefined) delete process.env.JSII_DEPRECATED;
+      else process.env.JSII_DEPRECATED = deprecated;
+    }
   };
   let nagFailure: string | undefined;
   let built;
   try {
     built = await build(opts.nag !== false);
   } catch (err) {
-    if (opts.nag === false) throw err;
+    // A deprecation fails the synthesis itself (it warns only once per process: a retry would pass).
+    if (opts.nag === false || (err as Error).name === 'DeprecationError') throw err;
     nagFailure = `${String(err)}\n${readReport(dir)}`;
     built = await build(false);
   }
