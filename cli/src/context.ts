@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Cloud, Deployer } from './cloud/cloud.js';
+import type { Exec } from './cloud/container-builder.js';
 import type { IO } from './io.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -26,5 +27,7 @@ export interface Context {
   deployer(): Promise<Deployer>;
   /** Whether an executable is on PATH (the container builder check). */
   which(command: string): Promise<boolean>;
+  /** Runs a program to its end with a timeout (`docker info`: does the container builder answer?). */
+  exec: Exec;
   fetch: typeof fetch;
 }

@@ -44,6 +44,7 @@ const ctx: Context = {
     return new ToolkitDeployer();
   },
   which: (command) => onPath(command, env.PATH),
+  exec: async (command, args, opts) => (await import('./cloud/container-builder.js')).execProgram(command, args, opts),
   fetch: globalThis.fetch,
 };
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Cloud, Deployer } from './cloud/cloud.js';
+import type { Exec } from './cloud/container-builder.js';
 import type { Context, Env } from './context.js';
 import type { ExitCode } from './errors.js';
 import { run } from './program.js';
@@ -15,6 +16,8 @@ export interface TestContextOptions extends FakeIOOptions {
   cloud?: Cloud;
   deployer?: Deployer;
   which?: (command: string) => Promise<boolean>;
+  /** Default: every program answers with exit code 0 (a running Docker daemon). */
+  exec?: Exec;
   now?: () => number;
 }
 
@@ -47,6 +50,7 @@ export function testContext(opts: TestContextOptions): TestRun {
       return opts.deployer;
     },
     which: opts.which ?? (async () => false),
+    exec: opts.exec ?? (async () => ({ exitCode: 0, timedOut: false, notFound: false, stderr: '' })),
     fetch: globalThis.fetch,
   };
   return { ctx, io, abort: () => controller.abort(), run: (argv) => run(argv, ctx) };

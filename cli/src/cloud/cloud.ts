@@ -88,8 +88,9 @@ export interface DeployProgress {
 /** A question the toolkit asks before going on (security-sensitive changes, destroy). */
 export interface DeployQuestion {
   /**
-   * security-changes: IAM or security-group changes; destructive-changes: resources replaced or
-   * deleted (a replaced secret would invalidate every token); both need approval (or --yes).
+   * security-changes: IAM or security-group rules broadened; destructive-changes: a resource holding
+   * state or an address replaced or deleted (a replaced secret would invalidate every token); both
+   * need approval (or --yes). A routine change (a task definition replaced) is `other` (approval.ts).
    */
   kind: 'security-changes' | 'destructive-changes' | 'destroy' | 'other';
   message: string;
@@ -106,8 +107,11 @@ export interface DeployHooks {
 export interface DeployOptions extends DeployHooks {
   /** Bootstrap this environment first (the CLI checked that its CDKToolkit stack is missing or broken). */
   bootstrap?: { account: string; region: string };
-  /** The container builder found on PATH, for the image asset (absent when config.image is set). */
-  containerBuilder?: 'docker' | 'finch';
+  /**
+   * The container builder that answered `<builder> info` (docker, finch, or CDK_DOCKER's value), for the
+   * image asset; the deployer hands it to cdk-assets as CDK_DOCKER. Absent when config.image is set.
+   */
+  containerBuilder?: string;
 }
 
 export interface DeployResult {
@@ -129,8 +133,11 @@ export class DeployFailed extends Error {
 }
 
 export interface Deployer {
-  /** Writes the cloud assembly (CloudFormation templates and assets) to `outDir`; returns the template paths. */
-  synth(config: RiverConfig, outDir: string): Promise<{ stackName: string; templates: string[] }>;
+  /**
+   * Writes the cloud assembly (CloudFormation templates and assets) to `outDir`; returns the template
+   * paths. The synthesis warnings (e.g. plain HTTP without a domain) go to `hooks.onInfo`, one line each.
+   */
+  synth(config: RiverConfig, outDir: string, hooks?: Pick<DeployHooks, 'onInfo'>): Promise<{ stackName: string; templates: string[] }>;
   /** Bootstraps the environment when needed, then deploys. Throws DeployFailed on a rollback. */
   deploy(config: RiverConfig, opts: DeployOptions): Promise<DeployResult>;
   destroy(config: RiverConfig, hooks: DeployHooks): Promise<void>;

@@ -18,6 +18,7 @@ import {
 } from '@aws-cdk/toolkit-lib';
 import type { RiverConfig } from '@river/templates';
 import { UserError } from '../errors.js';
+import { classifyChangeSet, type ChangeSetSummary } from './approval.js';
 import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion } from './cloud.js';
 
 const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => true };
@@ -58,24 +59,27 @@ export class HookIoHost implements IIoHost {
         return;
       case 'CDK_ASSEMBLY_E1002': // a subprocess's stderr line, not a failure
         return;
+      case 'CDK_TOOLKIT_E9600': {
+        // The synthesis validation report: River's construct annotations (the plain-HTTP warning) arrive
+        // here, at level error even when the report's conclusion is success. One line per finding.
+        const report = msg.data as { pluginReports?: Array<{ violations?: Array<{ description?: string; ruleName?: string; severity?: string }> }> } | undefined;
+        const violations = (report?.pluginReports ?? []).flatMap((p) => p.violations ?? []);
+        if (violations.length === 0) this.hooks.onInfo?.(firstLine(msg.message));
+        for (const v of violations) {
+          const text = v.description ?? v.ruleName ?? 'validation finding';
+          this.hooks.onInfo?.(v.severity === undefined || v.severity === 'warning' ? text : `${text} (${v.severity})`);
+        }
+        return;
+      }
       default:
         if (msg.level === 'warn' || msg.level === 'error') this.hooks.onInfo?.(firstLine(msg.message));
     }
   }
 
   async requestResponse<T>(msg: IoRequest<unknown, T>): Promise<T> {
-    const data = msg.data as
-      | { permissionChangeType?: string; motivation?: string; destructiveChanges?: { logicalId: string; resourceType?: string }[] }
-      | undefined;
     let question: DeployQuestion;
     if (msg.code === 'CDK_TOOLKIT_I5060') {
-      const security = data?.permissionChangeType !== undefined && data.permissionChangeType !== 'none';
-      const destructive = data?.destructiveChanges ?? [];
-      if (security) question = { kind: 'security-changes', message: msg.message };
-      else if (destructive.length > 0) {
-        const list = destructive.map((d) => `  ${d.logicalId}${d.resourceType ? ` (${d.resourceType})` : ''}`).join('\n');
-        question = { kind: 'destructive-changes', message: `${msg.message}\n\nResources replaced or deleted:\n${list}` };
-      } else question = { kind: 'other', message: msg.message };
+      question = classifyChangeSet(msg.data as ChangeSetSummary | undefined, msg.message);
     } else if (msg.code === 'CDK_TOOLKIT_I7010') {
       question = { kind: 'destroy', message: msg.message };
     } else if (typeof msg.defaultResponse === 'boolean') {
@@ -135,8 +139,8 @@ export class ToolkitDeployer implements Deployer {
     );
   }
 
-  async synth(config: RiverConfig, outDir: string): Promise<{ stackName: string; templates: string[] }> {
-    const host = new HookIoHost(SILENT_HOOKS);
+  async synth(config: RiverConfig, outDir: string, hooks: Pick<DeployHooks, 'onInfo'> = {}): Promise<{ stackName: string; templates: string[] }> {
+    const host = new HookIoHost({ ...SILENT_HOOKS, ...hooks });
     host.stackName = config.name;
     const toolkit = this.toolkit(host);
     try {
@@ -153,7 +157,7 @@ export class ToolkitDeployer implements Deployer {
     const host = new HookIoHost(opts);
     host.stackName = config.name;
     // cdk-assets reads the container builder from the environment (`CDK_DOCKER`), its documented interface.
-    if (opts.containerBuilder === 'finch') process.env.CDK_DOCKER = 'finch';
+    if (opts.containerBuilder !== undefined && opts.containerBuilder !== 'docker') process.env.CDK_DOCKER = opts.containerBuilder;
     const toolkit = this.toolkit(host);
     try {
       if (opts.bootstrap) {

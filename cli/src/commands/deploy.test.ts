@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { AwsCloud } from '../cloud/aws.js';
-import { DeployFailed } from '../cloud/cloud.js';
+import { DeployFailed, type Deployer } from '../cloud/cloud.js';
+import { execProgram, type Exec, type ExecResult } from '../cloud/container-builder.js';
 import { writeDeployedState } from '../state.js';
 import { fakeCloud, fakeDeployer, OUTPUTS } from '../test-cloud.js';
 import { tempProject, testContext } from '../test-context.js';
@@ -129,6 +132,78 @@ describe('river deploy', () => {
     expect(await withImage.run(['deploy'])).toBe(0);
   });
 
+  it('a container builder whose daemon does not answer: exit 1 with a hint, before any AWS call', async () => {
+    const runs: string[] = [];
+    const answering = (r: Partial<ExecResult>): Exec => async (cmd, args) => {
+      runs.push(`${cmd} ${args.join(' ')}`);
+      return { exitCode: 1, timedOut: false, notFound: false, stderr: '', ...r };
+    };
+    const cases: Array<[Partial<ExecResult>, RegExp]> = [
+      [{ stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nmore' },
+        /^error: docker is installed but does not answer \(`docker info`: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?\)$/],
+      [{ timedOut: true, exitCode: undefined }, /^error: docker does not answer: `docker info` took more than 5 s$/],
+    ];
+    for (const [answer, message] of cases) {
+      const cloud = fakeCloud();
+      const deployer = fakeDeployer();
+      const t = testContext({ cwd: project.dir, cloud, deployer, which: docker, exec: answering(answer) });
+      expect(await t.run(['deploy', '--yes'])).toBe(1);
+      expect(t.io.stderr).toEqual([expect.stringMatching(message), expect.stringMatching(/^hint: start it \(Docker Desktop.*or set "image" in river\.config\.json/)]);
+      expect(cloud.calls).toEqual([]);
+      expect(deployer.deployed).toEqual([]);
+    }
+    expect(runs).toEqual(['docker info', 'docker info']);
+  });
+
+  it('honours CDK_DOCKER (podman): checks that one, and hands it to the deployer', async () => {
+    const runs: string[] = [];
+    const exec: Exec = async (cmd, args) => {
+      runs.push(`${cmd} ${args.join(' ')}`);
+      return { exitCode: 0, timedOut: false, notFound: false, stderr: '' };
+    };
+    const deployer = fakeDeployer();
+    const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer, which: async () => false, exec, env: { CDK_DOCKER: 'podman' } });
+    expect(await t.run(['deploy'])).toBe(0);
+    expect(runs).toEqual(['podman info']);
+    expect(deployer.deployed[0]).toMatchObject({ containerBuilder: 'podman' });
+
+    const missing = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), env: { CDK_DOCKER: 'podman' },
+      exec: async () => ({ timedOut: false, notFound: true, stderr: '' }) });
+    expect(await missing.run(['deploy'])).toBe(1);
+    expect(missing.io.stderr).toEqual(['error: CDK_DOCKER is "podman", which is not installed (not on PATH)', 'hint: set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it']);
+  });
+
+  it('checks the builder by really running `<builder> info` (execa, with its timeout)', async () => {
+    const bin = await mkdtemp(join(tmpdir(), 'river-builder-'));
+    const script = join(bin, 'docker');
+    await writeFile(script, '#!/bin/sh\necho "Cannot connect to the Docker daemon. Is the docker daemon running?" >&2\nexit 1\n');
+    await chmod(script, 0o755);
+    const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), exec: execProgram, env: { CDK_DOCKER: script } });
+    expect(await t.run(['deploy'])).toBe(1);
+    expect(t.io.stderr[0]).toBe(`error: ${script} is installed but does not answer (\`${script} info\`: Cannot connect to the Docker daemon. Is the docker daemon running?)`);
+    // A builder that hangs, and whose own child keeps stderr open after it is killed: still back on time.
+    const slow = join(bin, 'slow');
+    const pidFile = join(bin, 'sleep.pid');
+    await writeFile(slow, `#!/bin/sh\nsleep 30 &\necho $! > ${pidFile}\nwait\n`);
+    await chmod(slow, 0o755);
+    const started = Date.now();
+    try {
+      expect(await execProgram(slow, ['info'], { timeoutMs: 200 })).toMatchObject({ timedOut: true });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    expect(await execProgram(join(bin, 'absent'), ['info'], { timeoutMs: 1000 })).toMatchObject({ notFound: true });
+    expect(await execProgram(process.execPath, ['-e', 'process.exit(0)'], { timeoutMs: 5000 })).toMatchObject({ exitCode: 0, timedOut: false, notFound: false });
+  });
+
   it('no river.config.json, or an invalid one: exit 1 with a hint', async () => {
     const empty = await tempProject();
     try {
@@ -149,6 +224,21 @@ describe('river synth', () => {
   it('prints the template paths', async () => {
     const t = testContext({ cwd: project.dir, deployer: fakeDeployer() });
     expect(await t.run(['synth', '--out', 'build'])).toBe(0);
+    expect(t.io.stdout).toEqual(['build/river.template.json']);
+  });
+
+  it('shows the synthesis warnings (plain HTTP without a domain) on stderr, the paths alone on stdout', async () => {
+    const base = fakeDeployer();
+    const deployer: Deployer = {
+      ...base,
+      async synth(config, outDir, hooks) {
+        hooks?.onInfo?.('No "domain" in river.config.json: the load balancer serves plain HTTP (ws://).');
+        return base.synth(config, outDir);
+      },
+    };
+    const t = testContext({ cwd: project.dir, deployer });
+    expect(await t.run(['synth', '--out', 'build'])).toBe(0);
+    expect(t.io.stderr).toContain('warning: No "domain" in river.config.json: the load balancer serves plain HTTP (ws://).');
     expect(t.io.stdout).toEqual(['build/river.template.json']);
   });
 });

@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { checkContainerBuilder } from '../cloud/container-builder.js';
 import { DeployFailed, type DeployHooks, type DeployProgress } from '../cloud/cloud.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
@@ -13,9 +14,9 @@ export function registerDeploy(program: Command, ctx: Context): void {
   program
     .command('deploy')
     .description('deploy River to AWS from river.config.json (CloudFormation via the CDK), then print and save the endpoints')
-    .option('-y, --yes', 'approve security-sensitive changes (IAM, security groups) without asking; required without a terminal')
+    .option('-y, --yes', 'approve broadened IAM or security-group rules and replaced stateful resources (secrets, cache, logs, network, load balancer, DNS) without asking; required for those without a terminal')
     .option('--json', 'print the stack outputs as one JSON line')
-    .addHelpText('after', '\nNeeds AWS credentials, and Docker or Finch unless "image" is set in river.config.json.\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
+    .addHelpText('after', '\nNeeds AWS credentials, and a running Docker or Finch (or the builder named by CDK_DOCKER) unless "image" is set in river.config.json.\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
     .action(async (opts: { yes?: boolean; json?: boolean }) => {
       await deploy(ctx, opts);
     });
@@ -46,18 +47,11 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
   const config = await readProjectConfig(ctx);
   const { stackNameOf, OUTPUT_KEYS } = await templates();
   const stackName = stackNameOf(config);
+  // Before any AWS call: a builder that is missing or whose daemon is down would fail the deploy
+  // minutes later, while publishing the image asset.
+  const containerBuilder = config.image === undefined ? await checkContainerBuilder(ctx) : undefined;
   const cloud = await ctx.cloud(config.region);
   const who = await cloud.whoami();
-  let containerBuilder: 'docker' | 'finch' | undefined;
-  if (config.image === undefined) {
-    if (await ctx.which('docker')) containerBuilder = 'docker';
-    else if (await ctx.which('finch')) containerBuilder = 'finch';
-    else {
-      throw new UserError('no container builder: neither docker nor finch is on PATH', 'install Docker or Finch to build the River image, or set "image" in river.config.json to a prebuilt one', {
-        code: 'no_container_builder',
-      });
-    }
-  }
   const toolkit = await cloud.stackStatus('CDKToolkit');
   const bootstrap = toolkit === undefined || ['ROLLBACK_COMPLETE', 'DELETE_COMPLETE'].includes(toolkit.status);
   io.info(`deploying ${stackName} to account ${who.account} in ${config.region}${bootstrap ? ' (bootstrapping the CDK there first)' : ''}`);
@@ -136,7 +130,7 @@ export async function synth(ctx: Context, opts: { out: string; json?: boolean })
   const spinner = ctx.io.spinner(`synthesizing ${config.name}…`);
   let result;
   try {
-    result = await deployer.synth(config, outDir);
+    result = await deployer.synth(config, outDir, { onInfo: (line) => ctx.io.warn(line) });
   } catch (err) {
     spinner.fail('synthesis failed');
     throw err;
