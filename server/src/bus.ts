@@ -15,12 +15,15 @@
  *   floods of reads cost no memory; Redis creates the epoch with the TTL): its epoch at offset 0
  *   means nothing to a later publish.
  * - Epoch. Changes only when the channel's state is lost (engine restarted without persistence,
- *   channel idle past the history TTL). Opaque string.
+ *   channel idle past the history TTL, keys evicted). Opaque string. Live delivery carries the
+ *   epoch: a subscribed node that sees a message of another epoch than the one it knew learns that
+ *   the channel's state was lost (the hub then tells its subscribers, see hub.ts).
  * - Read-after-delivery. `position` and `history` of a channel this node is subscribed to resolve
  *   only after every message they include has been handed to `onMessage`, so the hub's recovery
  *   seam (live buffer + history) never sees a message twice or misses one.
  * - History. The last `historySize` messages of a channel are kept while the channel saw a publish
- *   within `historyTtlSeconds`. `history(channel, {since})` returns the messages with offset > since
+ *   within `historyTtlSeconds` (or a node is subscribed to it). Each keeps its
+ *   `excludeConnectionId`, so a replay skips that connection as live delivery did. `history(channel, {since})` returns the messages with offset > since
  *   in increasing order, together with the position they were read at (same atomic read).
  * - Subscriptions. `subscribe(channel)` resolves once every message published after that moment is
  *   going to reach the `onMessage` handler. Calls are reference-counted by the caller (the hub calls

@@ -10,7 +10,14 @@
  *   subscription is made and then the channel's position (or history after `since`) is read. It
  *   then gets `subscribed`, the recovered messages, and the buffered messages newer than the
  *   position read, and becomes live. So nothing is lost or duplicated while publishes race the
- *   (re)subscribe.
+ *   (re)subscribe. The channel's own position (`epoch`, `lastOffset`: what its live subscribers
+ *   have been given) starts at its first subscriber's; a subscriber given a newer position than the
+ *   channel's (a read that ran ahead of live delivery) is kept in `ahead` until the channel catches
+ *   up, and messages up to its position are skipped for it: each subscriber gets each offset once.
+ * - Catch-up (`catch-up.ts`): after a bus reconnect, a gap in the live offsets, or a new epoch
+ *   arriving live, the channel's live frames are held while history fills the gap; where it
+ *   cannot, live subscribers get an unsolicited `subscribed` with `recovered: false`.
+ * - `excludeConnectionId` is honoured live, on replay and on catch-up.
  * - Presence (`presence-` channels) lives in `presence-tracker.ts`.
  * - Time: one node-wide tick checks auth deadlines, token expiry and heartbeats (no timer per socket).
  */
@@ -27,6 +34,7 @@ import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from '
 import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
 import type { Metrics } from './metrics.js';
 import { Outbox } from './outbox.js';
+import { hold, startCatchUp, type CatchUp } from './catch-up.js';
 import { PresenceTracker, type Seam } from './presence-tracker.js';
 import { textFrame } from './ws-frame.js';
 
@@ -46,9 +54,16 @@ export interface Channel {
   seams: Map<Connection, Seam> | null;
   /** Resolves when the bus subscription is in place; null once it is (nothing kept per idle channel). */
   busSubscribed: Promise<void> | null;
-  /** Newest offset fanned out (duplicate guard). */
+  /** Newest offset fanned out to the live subscribers, in `epoch` (duplicate guard). */
   lastOffset: number;
+  /** Undefined until the first subscriber is live (or a message arrived while all were pending). */
   epoch: string | undefined;
+  /** Live subscribers given a newer position than the channel's: skip messages up to it for them. */
+  ahead: Map<Connection, StreamPosition> | null;
+  /** Frames held while the channel catches up (see catch-up.ts); null otherwise. */
+  catchUp: CatchUp | null;
+  /** The bus asked for a catch-up while no subscriber was live yet: catch up when the first one is. */
+  stale: boolean;
 }
 
 export interface HubDeps {
@@ -214,24 +229,36 @@ export class Hub implements ConnectionHost, BusHandlers {
       if (id !== undefined) parts.push(`,"id":${JSON.stringify(id)}`);
       parts.push('}');
       conn.send(parts.join(''));
-      for (const m of replay) this.outbox.push(conn, textFrame(m.frame));
+      const connId = conn.id;
+      for (const m of replay) if (m.excludeConnectionId !== connId) this.outbox.push(conn, textFrame(m.frame));
+      // What this subscriber has been given: the position read, then the buffered messages after it.
+      const given: StreamPosition = { epoch: position.epoch, offset: position.offset };
+      let inconsistent = false;
       for (const m of buffer) {
-        if (m.excludeConnectionId === conn.id) continue;
         if (m.offset !== undefined) {
-          if (m.epoch === position.epoch && m.offset <= position.offset) continue;
+          if (m.epoch !== position.epoch) {
+            inconsistent = true; // another epoch than the one read: let a catch-up sort it out
+            continue;
+          }
+          if (m.offset <= given.offset) continue;
+          given.offset = m.offset;
         } else if (seam !== undefined && !seam.admit(m.frame)) {
           continue;
         }
-        this.outbox.push(conn, textFrame(m.frame));
+        if (m.excludeConnectionId !== connId) this.outbox.push(conn, textFrame(m.frame));
       }
       ch.pending!.delete(conn);
       if (ch.pending!.size === 0) ch.pending = null;
-      ch.live = fewAdd(ch.live, conn);
+      this.goLive(ch, conn, given);
       if (seam !== undefined) {
         (ch.seams ??= new Map()).set(conn, seam);
         this.presence.trackSeams(ch);
       }
       this.metrics.subscriptions.inc();
+      if (inconsistent || ch.stale) {
+        ch.stale = false;
+        startCatchUp(this, ch);
+      }
     } catch (err) {
       this.logger.warn({ err, channel: name }, 'subscribe failed');
       if (stillPending()) {
@@ -262,6 +289,17 @@ export class Hub implements ConnectionHost, BusHandlers {
   message(msg: BusMessage): void {
     const ch = this.channels.get(msg.channel);
     if (ch === undefined) return;
+    if (ch.catchUp !== null) return hold(this, ch, msg);
+    if (msg.offset !== undefined && ch.live !== null) {
+      // A new epoch (the channel's state was lost in the bus) or skipped offsets (a message lost on
+      // the way): fill the gap from history, or tell the subscribers it cannot be filled.
+      if (msg.epoch !== ch.epoch || msg.offset > ch.lastOffset + 1) return startCatchUp(this, ch, [msg]);
+    }
+    this.fanout(ch, msg);
+  }
+
+  /** Fans a message out in the channel's order: an offset it already fanned out is dropped. */
+  fanout(ch: Channel, msg: BusMessage): void {
     if (msg.offset !== undefined) {
       if (msg.epoch === ch.epoch && msg.offset <= ch.lastOffset) return; // already fanned out
       ch.epoch = msg.epoch;
@@ -272,19 +310,44 @@ export class Hub implements ConnectionHost, BusHandlers {
     const exclude = msg.excludeConnectionId;
     const excludeSeq = exclude === undefined ? -1 : this.seqOf(exclude);
     const seams = msg.offset === undefined ? ch.seams : null;
+    const ahead = msg.offset === undefined ? null : ch.ahead;
     const live = ch.live;
     if (live === null) {
       // only pending subscribers
     } else if (!(live instanceof Set)) {
-      if (this.admits(live, excludeSeq, seams, msg.frame) && this.outbox.push(live, frame)) n++;
-    } else if (exclude === undefined && seams === null) {
+      if (this.admits(live, excludeSeq, seams, ahead, msg) && this.outbox.push(live, frame)) n++;
+    } else if (exclude === undefined && seams === null && ahead === null) {
       for (const conn of live) if (this.outbox.push(conn, frame)) n++;
     } else {
-      for (const conn of live) if (this.admits(conn, excludeSeq, seams, msg.frame) && this.outbox.push(conn, frame)) n++;
+      for (const conn of live) if (this.admits(conn, excludeSeq, seams, ahead, msg) && this.outbox.push(conn, frame)) n++;
     }
     if (ch.pending !== null) for (const buffered of ch.pending.values()) buffered.push(msg);
+    if (ahead !== null) {
+      for (const [conn, pos] of ahead) if (pos.epoch === ch.epoch && pos.offset <= ch.lastOffset) ahead.delete(conn);
+      if (ahead.size === 0) ch.ahead = null;
+    }
     if (n > 0) this.metrics.delivered.inc(n);
     if (msg.offset !== undefined) this.metrics.fanoutLatency.observe(Math.max(0, this.now() - msg.ts) / 1000);
+  }
+
+  /** Whether `ch` is still the hub's channel of that name (it has local subscribers). */
+  hasChannel(ch: Channel): boolean {
+    return this.channels.get(ch.name) === ch;
+  }
+
+  /** A pending subscriber that was given `given` becomes live. */
+  private goLive(ch: Channel, conn: Connection, given: StreamPosition): void {
+    if (ch.live === null) {
+      // The first live subscriber: the channel's position is the one it was given.
+      if (given.epoch !== ch.epoch || given.offset > ch.lastOffset) {
+        ch.epoch = given.epoch;
+        ch.lastOffset = given.offset;
+        if (ch.catchUp !== null) ch.catchUp.again = true;
+      }
+    } else if (given.epoch !== ch.epoch || given.offset > ch.lastOffset) {
+      (ch.ahead ??= new Map()).set(conn, given);
+    }
+    ch.live = fewAdd(ch.live, conn);
   }
 
   /** The sequence number of one of this node's connection ids; -1 for any other string. */
@@ -295,10 +358,14 @@ export class Hub implements ConnectionHost, BusHandlers {
     return Number.isSafeInteger(seq) && seq.toString(36) === digits ? seq : -1;
   }
 
-  private admits(conn: Connection, excludeSeq: number, seams: Map<Connection, Seam> | null, frame: string): boolean {
+  private admits(conn: Connection, excludeSeq: number, seams: Map<Connection, Seam> | null, ahead: Map<Connection, StreamPosition> | null, msg: BusMessage): boolean {
     if (conn.seq === excludeSeq) return false;
+    if (ahead !== null) {
+      const pos = ahead.get(conn);
+      if (pos !== undefined && (pos.epoch !== msg.epoch || msg.offset! <= pos.offset)) return false;
+    }
     const seam = seams?.get(conn);
-    return seam === undefined || seam.admit(frame);
+    return seam === undefined || seam.admit(msg.frame);
   }
 
   control(cmd: ControlCommand): number {
@@ -314,25 +381,17 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   /**
-   * The bus may have missed messages of these channels (e.g. a Redis reconnect). Local subscribers
-   * get what history still holds; where it cannot fill the gap, they are closed with 4000 so their
-   * client reconnects at once and resubscribes with `since` (getting `recovered: false`).
+   * The bus may have missed messages of these channels (e.g. a Redis reconnect). Each catches up
+   * (catch-up.ts): live frames are held while history fills the gap, then delivered after it;
+   * where history cannot fill it, live subscribers get an unsolicited `subscribed` with
+   * `recovered: false` and the new position. Call it as soon as the subscriptions are back.
    */
   resync(channels: string[]): void {
     for (const name of channels) {
       const ch = this.channels.get(name);
-      if (ch === undefined || ch.epoch === undefined) continue;
-      const { epoch, lastOffset } = ch;
-      this.bus.history(name, { since: lastOffset, limit: Math.max(1, this.config.historySize) }).then(
-        (h) => {
-          if (h.position.epoch === epoch && h.complete && h.messages.length === h.position.offset - lastOffset) {
-            for (const m of h.messages) this.message(m);
-          } else {
-            for (const conn of fewList(ch.live)) conn.close(CLOSE_CODES.server_restarting, 'server_restarting');
-          }
-        },
-        (err: unknown) => this.logger.warn({ err, channel: name }, 'resync failed'),
-      );
+      if (ch === undefined) continue;
+      if (ch.live === null) ch.stale = true; // subscribers still pending: catch up once the first is live
+      else startCatchUp(this, ch);
     }
   }
 
@@ -420,6 +479,9 @@ export class Hub implements ConnectionHost, BusHandlers {
         busSubscribed: null,
         lastOffset: 0,
         epoch: undefined,
+        ahead: null,
+        catchUp: null,
+        stale: false,
       };
       const channel = ch;
       const subscribed = this.busOp(name, () => this.bus.subscribe(name));
@@ -442,6 +504,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     if (ch !== undefined) {
       if (fewHas(ch.live, conn)) {
         ch.live = fewDelete(ch.live, conn);
+        if (ch.ahead?.delete(conn) && ch.ahead.size === 0) ch.ahead = null;
         this.metrics.subscriptions.dec();
       } else if (ch.pending?.delete(conn) && ch.pending.size === 0) ch.pending = null;
       if (ch.seams?.delete(conn) && ch.seams.size === 0) ch.seams = null;

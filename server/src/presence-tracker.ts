@@ -116,6 +116,16 @@ export class PresenceTracker {
     return { json: JSON.stringify(members), seam: new Seam(members, this.generation) };
   }
 
+  /**
+   * The channel's members now, and a seam maker for each subscriber told about them (the hub's
+   * unsolicited `subscribed` after a channel's position was lost, see catch-up.ts).
+   */
+  async snapshot(channel: string): Promise<{ json: string; seam: () => Seam }> {
+    const members = await this.engine.members(channel);
+    const generation = this.generation;
+    return { json: JSON.stringify(members), seam: () => new Seam(members, generation) };
+  }
+
   /** Removes the connection's entry of `channel` (if any) and broadcasts `leave` if it was the user's last. */
   leave(channel: string, conn: PresenceConn): Promise<void> {
     const key = `${conn.id}\n${channel}`;

@@ -18,8 +18,9 @@
  *   the sender collects that many answers on its reply channel (1 s timeout).
  * - Outage: `ready` turns false as soon as a connection drops, and publish rejects with
  *   `BusUnavailableError` without queueing anything. ioredis reconnects with backoff; the bus then
- *   re-subscribes every channel, calls `handlers.resync(channels)` (those channels may have missed
- *   messages) and `handlers.status(true)`.
+ *   re-subscribes every channel, calls `handlers.resync(channels)` at once (those channels may have
+ *   missed messages; the hub holds their live messages from then on while it reads the gap from
+ *   history) and `handlers.status(true)`.
  * - State of channels a node is subscribed to is kept alive (TTL refreshed), as with the memory bus.
  * - Reads after delivery. `position`/`history` of a channel this node is subscribed to resolve only
  *   after every message they include has been handed to `onMessage` (as on the memory bus, whose
@@ -148,7 +149,8 @@ export class RedisBus implements Bus {
       throw asUnavailable(err);
     }
     const live = this.opts.livenessIntervalMs ?? 5000;
-    const keepAlive = Math.min(60_000, Math.max(1000, (this.opts.historyTtlSeconds * 1000) / 4));
+    // Four refreshes per TTL (at least one per 60 s): a subscribed channel never expires between two.
+    const keepAlive = Math.min(60_000, Math.max(100, (this.opts.historyTtlSeconds * 1000) / 4));
     this.timers.push(setInterval(() => void this.counts.heartbeat(), live));
     this.timers.push(setInterval(() => void this.counts.refresh(), 30_000));
     this.timers.push(setInterval(() => void this.keepChannelsAlive(), keepAlive));
@@ -196,6 +198,7 @@ export class RedisBus implements Bus {
         window,
         newEpoch(),
         ts,
+        req.excludeConnectionId ?? '',
       );
       const result: PublishResult = { channel: req.channel, epoch, offset: Number(offset) };
       if (dup === 1) result.duplicate = true;
@@ -253,13 +256,13 @@ export class RedisBus implements Bus {
     const oldest = Number(rawOldest);
     const messages: BusMessage[] = [];
     for (const [id, fields] of entries) {
-      let frame = '';
-      let ts = 0;
+      const msg: BusMessage = { channel, offset: Number(id.slice(0, id.indexOf('-'))), epoch, frame: '', ts: 0 };
       for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i] === 'f') frame = fields[i + 1]!;
-        else if (fields[i] === 't') ts = Number(fields[i + 1]);
+        if (fields[i] === 'f') msg.frame = fields[i + 1]!;
+        else if (fields[i] === 't') msg.ts = Number(fields[i + 1]);
+        else if (fields[i] === 'x') msg.excludeConnectionId = fields[i + 1]!;
       }
-      messages.push({ channel, offset: Number(id.slice(0, id.indexOf('-'))), epoch, frame, ts });
+      messages.push(msg);
     }
     const complete = since >= oldest - 1 && since <= offset;
     return { position: { epoch, offset }, messages, complete };
@@ -404,12 +407,14 @@ export class RedisBus implements Bus {
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
     this.state = 'ready';
-    await this.counts.rewriteAll();
     if (wasDown) {
+      // At once, before anything else awaits: live messages of these channels are arriving again,
+      // and the hub must hold them from the start of its catch-up.
       const missed = channels.filter((c) => this.subs.wants(c));
       if (missed.length > 0) this.safely(() => this.handlers?.resync?.(missed));
     }
     this.safely(() => this.handlers?.status?.(true));
+    await this.counts.rewriteAll();
     if (this.subs.dirty()) void this.subs.flush().catch(() => undefined);
   }
 

@@ -11,7 +11,7 @@
  * | key | type | holds |
  * |---|---|---|
  * | `P:{c}:meta` | hash | `e` epoch, `o` latest offset (TTL historyTtlSeconds) |
- * | `P:{c}:stream` | stream | history, entry id `<offset>-0`, fields `f` frame, `t` ts (MAXLEN historySize, same TTL) |
+ * | `P:{c}:stream` | stream | history, entry id `<offset>-0`, fields `f` frame, `t` ts, `x` excluded connection id if any (MAXLEN historySize, same TTL) |
  * | `P:{c}:idem:<key>` | string | `<offset>:<epoch>` of the first publish with that key (PX idempotencyWindowMs) |
  * | `P:{c}:live` | pub/sub channel | envelopes (SPUBLISH in cluster mode) |
  * | `P:{c}:subs` | hash | nodeId → local subscriber count |

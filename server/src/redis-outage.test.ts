@@ -27,6 +27,7 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    admin.on('error', () => undefined);
   });
   afterAll(async () => {
     admin?.disconnect();

@@ -11,7 +11,8 @@ import type { Cluster, Redis } from 'ioredis';
  * KEYS: meta, stream, idempotency key (a dummy in the same slot when there is none).
  * ARGV: 1 publish command (PUBLISH | SPUBLISH), 2 live channel, 3 frame head (up to `"offset":`),
  *       4 frame tail (`,"ts":…}`), 5 envelope tail (`<ts>:<len>:<exclude>`), 6 historySize,
- *       7 historyTtlSeconds, 8 idempotency window ms (0: no key), 9 epoch to use if none, 10 ts.
+ *       7 historyTtlSeconds, 8 idempotency window ms (0: no key), 9 epoch to use if none, 10 ts,
+ *       11 excludeConnectionId ('' for none: kept in history so a replay skips that connection too).
  * Returns {offset, epoch, duplicate (0|1)}.
  */
 const PUBLISH = `
@@ -34,7 +35,11 @@ local frame = ARGV[3] .. offset .. ARGV[4]
 local ttl = tonumber(ARGV[7])
 local size = tonumber(ARGV[6])
 if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ARGV[10])
+  if ARGV[11] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ARGV[10], 'x', ARGV[11])
+  else
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ARGV[10])
+  end
   redis.call('EXPIRE', KEYS[2], ttl)
 end
 redis.call('EXPIRE', KEYS[1], ttl)
