@@ -26,6 +26,7 @@ export const FIELD_FLAGS: Readonly<Record<string, string>> = {
   minTasks: '--min-tasks',
   maxTasks: '--max-tasks',
   'cache.mode': '--cache',
+  allowedOrigins: '--allowed-origins',
 };
 
 export function templates() {

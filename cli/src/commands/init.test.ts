@@ -49,6 +49,17 @@ describe('river init', () => {
     expect(await written()).not.toHaveProperty('hostedZoneId');
   });
 
+  it('--allowed-origins writes allowedOrigins (not asked); an invalid origin is exit 1 naming the flag', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--yes', '--allowed-origins', 'https://app.example.com, https://*.example.com'])).toBe(0);
+    expect((await written()).allowedOrigins).toEqual(['https://app.example.com', 'https://*.example.com']);
+    expect(await t.run(['init', '--yes', '--force'])).toBe(0);
+    expect(await written()).not.toHaveProperty('allowedOrigins');
+    const bad = testContext({ cwd: project.dir });
+    expect(await bad.run(['init', '--yes', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
+    expect(bad.io.stderr).toEqual([expect.stringMatching(/^error: river init: "allowedOrigins" must be a list of 1 to 50 origins .*\(got "app\.example\.com"\)$/), 'hint: pass a valid --allowed-origins']);
+  });
+
   it('without a terminal, a missing answer is exit 1 naming the flag', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--region', 'us-east-1'])).toBe(1);

@@ -19,6 +19,7 @@ export interface InitOptions {
   minTasks?: string;
   maxTasks?: string;
   cache?: string;
+  allowedOrigins?: string;
   yes?: boolean;
   force?: boolean;
 }
@@ -38,6 +39,7 @@ export function registerInit(program: Command, ctx: Context): void {
     .option('--min-tasks <n>', 'fewest running tasks')
     .option('--max-tasks <n>', 'most running tasks (autoscaling ceiling)')
     .option('--cache <mode>', 'ElastiCache mode: node (Valkey replication group) or serverless')
+    .option('--allowed-origins <list>', 'comma-separated origins allowed to open WebSockets, e.g. https://app.example.com,https://*.example.com (default: any; not asked)')
     .option('-y, --yes', 'take the default for every question not answered by a flag (no terminal needed)')
     .option('--force', `overwrite an existing ${CONFIG_FILE}`)
     .addHelpText('after', `\nWithout a terminal, pass every setting as a flag or add --yes.\nExample: npx river init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:… --yes`)
@@ -128,6 +130,8 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   if (certificateArn) raw.certificateArn = certificateArn;
   if (hostedZoneId) raw.hostedZoneId = hostedZoneId;
   if (hostedZoneName) raw.hostedZoneName = hostedZoneName;
+  // Not asked: every origin is allowed unless this flag narrows it (RIVER_ALLOWED_ORIGINS on the tasks).
+  if (opts.allowedOrigins !== undefined) raw.allowedOrigins = opts.allowedOrigins.split(',').map((o) => o.trim()).filter((o) => o !== '');
   const config = await validateConfig(raw, 'river init');
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
   io.info(`wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`);
