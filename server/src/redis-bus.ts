@@ -10,7 +10,9 @@
  *   publishing node; the script inserts the offset and every receiving node hands the frame text on
  *   unchanged.
  * - Cluster mode (`cluster: true`): every channel's keys share one hash slot; live delivery and
- *   control use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7).
+ *   control use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7). ioredis replaces a shard's dropped
+ *   subscriber connection by itself while the Cluster stays ready; `redis-shard-watch.ts` notices
+ *   and resyncs that shard's channels.
  * - Subscriber counts: each node writes its local counts into `P:{c}:subs` (nodeId → count,
  *   batched) and keeps a liveness deadline in `P:{nodes}`; counts of nodes past their deadline are
  *   ignored and cleaned on read.
@@ -30,6 +32,7 @@
  *   live, just after.
  */
 import { randomBytes } from 'node:crypto';
+import type { Cluster } from 'ioredis';
 import {
   BusUnavailableError,
   messageFrame,
@@ -46,8 +49,9 @@ import {
 import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';
-import { decodeEnvelope, envelopeTail, ephemeralEnvelope, RedisKeys } from './redis-keys.js';
+import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
+import { ShardWatch } from './redis-shard-watch.js';
 import { defineScripts, type ScriptClient } from './redis-scripts.js';
 
 export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
@@ -94,6 +98,7 @@ export class RedisBus implements Bus {
   private readonly subs: RedisSubscriptions;
   private readonly counts: RedisSubscriberCounts;
   private readonly controls: RedisControl;
+  private readonly shards: ShardWatch | undefined;
   private timers: NodeJS.Timeout[] = [];
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
@@ -126,6 +131,17 @@ export class RedisBus implements Bus {
       c.on('ready', () => void this.onConnectionReady());
     }
     this.sub.on(this.cluster ? 'smessage' : 'message', (name: string, payload: string) => this.onPubSub(name, payload));
+    if (this.cluster) {
+      const cluster = this.cmd as Cluster;
+      this.shards = new ShardWatch(
+        cluster,
+        (nodeKey) => this.subs.lostSome(this.subs.appliedChannels().filter((c) => cluster.slots[hashSlot(this.keys.live(c))]?.[0] === nodeKey)),
+        (channels) => this.subs.resubscribeSome(channels),
+        (channels) => this.safely(() => this.handlers?.resync?.(channels)),
+        () => this.ready,
+        onError,
+      );
+    }
   }
 
   get ready(): boolean {
@@ -162,6 +178,7 @@ export class RedisBus implements Bus {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     for (const t of this.timers) clearInterval(t);
+    this.shards?.close();
     this.controls.settleAll();
     for (const done of [...this.syncs.values()]) done();
     if (wasReady) {
