@@ -4,7 +4,7 @@ import type { Bus } from './bus.js';
 import type { Config } from './config.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryPresence } from './memory-presence.js';
-import type { Presence } from './presence.js';
+import { presenceTtlMs, type Presence } from './presence.js';
 
 export interface Engines {
   bus: Bus;
@@ -25,6 +25,6 @@ export async function createEngines(config: Config): Promise<Engines> {
       historyTtlSeconds: config.historyTtlSeconds,
       idempotencyWindowMs: DEFAULTS.idempotencyWindowMs,
     }),
-    presence: new MemoryPresence({ ttlMs: 2 * config.heartbeatMs }),
+    presence: new MemoryPresence({ ttlMs: presenceTtlMs(config.heartbeatMs) }),
   };
 }

@@ -12,10 +12,11 @@
  *   between timer runs. An expiry that removes a user's last entry in a channel is reported once,
  *   to the owning node's `expired` handler if that node is still started, else to another started
  *   node's.
- * - `touch` refreshes entries that still exist; an entry that already expired is not revived.
+ * - `touch` refreshes entries that still exist and resolves the others; an entry that already
+ *   expired is not revived (its expiry was reported; the owner adds it again).
  * - All operations are synchronous inside, hence atomic per (channel, userId).
  */
-import type { Member, Presence, PresenceEntry, PresenceOptions } from './presence.js';
+import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from './presence.js';
 
 export interface MemoryPresenceStats {
   channels: number;
@@ -26,8 +27,6 @@ export interface MemoryPresenceBackendOptions extends PresenceOptions {
   /** How often the sweep timer runs. Default: a quarter of ttlMs, between 10 ms and 1 s. */
   sweepIntervalMs?: number;
 }
-
-type Handlers = { expired(channel: string, member: Member): void };
 
 interface Entry {
   channel: string;
@@ -138,12 +137,16 @@ export class MemoryPresenceBackend {
     return out;
   }
 
-  touch(entries: readonly PresenceEntry[]): void {
+  /** Refreshes the entries that exist; returns the others. */
+  touch(entries: readonly PresenceEntry[]): PresenceEntry[] {
     this.sweep();
+    const missing: PresenceEntry[] = [];
     for (const e of entries) {
       const entry = this.channels.get(e.channel)?.byConnection.get(e.connectionId);
       if (entry !== undefined) this.refresh(entry);
+      else missing.push(e);
     }
+    return missing;
   }
 
   private refresh(entry: Entry): void {
@@ -175,7 +178,8 @@ export class MemoryPresenceBackend {
 
 export class MemoryPresence implements Presence {
   readonly backend: MemoryPresenceBackend;
-  private handlers: Handlers | undefined;
+  readonly announces = false;
+  private handlers: PresenceHandlers | undefined;
   private closed = false;
 
   /** With `backend`, this is one more node on that shared state; its own `opts` are then unused. */
@@ -188,7 +192,7 @@ export class MemoryPresence implements Presence {
     return this.handlers !== undefined && !this.closed;
   }
 
-  async start(handlers: Handlers): Promise<void> {
+  async start(handlers: PresenceHandlers): Promise<void> {
     if (this.closed) throw new Error('the presence engine was closed');
     this.handlers = handlers;
     this.backend.attach(this);
@@ -220,8 +224,8 @@ export class MemoryPresence implements Presence {
     return this.backend.members(channel);
   }
 
-  async touch(entries: readonly PresenceEntry[]): Promise<void> {
-    this.backend.touch(entries);
+  async touch(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return this.backend.touch(entries);
   }
 
   /** @internal */

@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Bus, BusMessage } from './bus.js';
 import { MemoryBackend, MemoryBus } from './memory-bus.js';
 import { MemoryPresence, MemoryPresenceBackend } from './memory-presence.js';
-import type { Presence } from './presence.js';
+import { presenceTtlMs, type Member, type Presence, type PresenceHandlers } from './presence.js';
+import { PresenceTracker, type PresenceConn } from './presence-tracker.js';
 import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from './test-support.js';
 
 const presenceFrames = (c: TestClient) => c.frames.filter((f) => f.type === 'presence');
@@ -94,10 +97,10 @@ describe('presence channels (PROTOCOL.md 2.5)', () => {
   it("expires a dead node's members within 2 heartbeats and tells the other nodes' members", async () => {
     const hb = 150;
     const busBackend = new MemoryBackend({ historySize: 100, historyTtlSeconds: 300, idempotencyWindowMs: 300_000 });
-    const presenceBackend = new MemoryPresenceBackend({ ttlMs: 2 * hb });
+    const presenceBackend = new MemoryPresenceBackend({ ttlMs: presenceTtlMs(hb) });
     const nodeFor = (presence: Presence) =>
       startTestNode({ RIVER_HEARTBEAT_MS: String(hb) }, { bus: new MemoryBus(busBackend as never, busBackend), presence });
-    const pA = new MemoryPresence({ ttlMs: 2 * hb }, presenceBackend);
+    const pA = new MemoryPresence({ ttlMs: presenceTtlMs(hb) }, presenceBackend);
     // Node A dies without removing its entries: its removes never arrive.
     const deadA: Presence = {
       start: (h) => pA.start(h),
@@ -108,7 +111,7 @@ describe('presence channels (PROTOCOL.md 2.5)', () => {
       touch: (e) => pA.touch(e),
     };
     const a = await nodeFor(deadA);
-    const b = await nodeFor(new MemoryPresence({ ttlMs: 2 * hb }, presenceBackend));
+    const b = await nodeFor(new MemoryPresence({ ttlMs: presenceTtlMs(hb) }, presenceBackend));
     try {
       const observer = await member(b, 'watcher');
       await observer.subscribe('presence-cluster');
@@ -130,5 +133,73 @@ describe('presence channels (PROTOCOL.md 2.5)', () => {
     } finally {
       await b.close();
     }
+  });
+});
+
+describe('PresenceTracker (fake clock)', () => {
+  const logger = pino({ level: 'silent' });
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  const conn = (id: string, userId: string, info: Record<string, unknown> = {}): PresenceConn => ({ id, identity: { userId, info } });
+  const ch = 'presence-w';
+
+  /** A tracker over a memory engine whose broadcasts come straight back (one node); `delivered` is what reaches subscribers. */
+  async function setup(engine: Presence = new MemoryPresence({ ttlMs: 1500 })) {
+    const delivered: { action: string; userId: string; info: unknown }[] = [];
+    const fanout = (m: BusMessage) => {
+      const f = JSON.parse(m.frame);
+      delivered.push({ action: f.action, userId: f.member.userId, info: f.member.info });
+    };
+    const bus = { broadcast: async (channel: string, frame: string) => fanout({ channel, frame, ts: Date.now() }) } as unknown as Bus;
+    const tracker = new PresenceTracker(engine, bus, logger);
+    await tracker.start();
+    return { tracker, delivered, engine };
+  }
+
+  it('adds an entry that expired while its connection stayed open again on the next heartbeat, with a join', async () => {
+    const { tracker, delivered, engine } = await setup();
+    await Promise.all([tracker.join(ch, conn('c1', 'u1', { v: 1 }), () => true), vi.advanceTimersByTimeAsync(20)]);
+    delivered.length = 0;
+    // No heartbeat for longer than the TTL (a stalled event loop, a backend outage): the entry expires.
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(delivered).toEqual([{ action: 'leave', userId: 'u1', info: { v: 1 } }]);
+    expect(await engine.members(ch)).toEqual([]);
+    tracker.heartbeat();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(delivered).toEqual([
+      { action: 'leave', userId: 'u1', info: { v: 1 } },
+      { action: 'join', userId: 'u1', info: { v: 1 } },
+    ]);
+    expect(await engine.members(ch)).toEqual([{ userId: 'u1', info: { v: 1 } }]);
+    // Once it is back, heartbeats only refresh it.
+    tracker.heartbeat();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(delivered).toHaveLength(2);
+  });
+
+  it("re-adds every local entry as soon as the engine reports it is connected again", async () => {
+    const inner = new MemoryPresence({ ttlMs: 60_000 });
+    let handlers: PresenceHandlers | undefined;
+    const engine: Presence = {
+      start: (h) => ((handlers = h), inner.start(h)),
+      close: () => inner.close(),
+      add: (e) => inner.add(e),
+      remove: (c, id, u) => inner.remove(c, id, u),
+      members: (c) => inner.members(c),
+      touch: (e) => inner.touch(e),
+    };
+    const { tracker, delivered } = await setup(engine);
+    await Promise.all([tracker.join(ch, conn('c1', 'u1'), () => true), tracker.join(ch, conn('c2', 'u2'), () => true), vi.advanceTimersByTimeAsync(20)]);
+    delivered.length = 0;
+    // The backend lost everything (a restart without persistence), silently.
+    await inner.remove(ch, 'c1', 'u1');
+    await inner.remove(ch, 'c2', 'u2');
+    handlers!.restored!();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(delivered.map((d) => `${d.action} ${d.userId}`).sort()).toEqual(['join u1', 'join u2']);
+    expect((await inner.members(ch)).map((m) => m.userId).sort()).toEqual(['u1', 'u2']);
   });
 });

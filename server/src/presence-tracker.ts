@@ -1,8 +1,9 @@
 /**
  * The node's side of presence (`presence-` channels): one entry per (connection, channel) in the
- * presence engine, join/leave frames broadcast through the bus, entries touched once per
- * heartbeat in one call, and the subscribe seam that keeps a new member from seeing a `join` for
- * someone already in the `members` list it was just given.
+ * presence engine, join/leave frames (broadcast by the node, or by the engine itself when it
+ * `announces`), entries touched once per heartbeat in one call (and added again when the engine
+ * lost them), and the subscribe seam that keeps a new member from seeing a `join` for someone
+ * already in the `members` list it was just given.
  */
 import type { Logger } from 'pino';
 import type { Bus } from './bus.js';
@@ -18,7 +19,6 @@ interface PresenceEvent {
   action: 'join' | 'leave' | undefined;
   userId: string | undefined;
 }
-
 
 const frameCache = new Map<string, PresenceEvent>();
 
@@ -40,7 +40,6 @@ function presenceEvent(frame: string): PresenceEvent {
   }
   return ev;
 }
-
 
 /**
  * The members a new subscriber was told about, kept for one to two heartbeats after `subscribed`
@@ -82,6 +81,8 @@ export class PresenceTracker {
   private readonly entries = new Map<string, PresenceEntry>();
   private readonly seamHolders = new Set<SeamHolder>();
   private generation = 0;
+  private repairing = false;
+  private repairAgain = false;
 
   constructor(
     readonly engine: Presence,
@@ -90,7 +91,12 @@ export class PresenceTracker {
   ) {}
 
   start(): Promise<void> {
-    return this.engine.start({ expired: (channel, member) => this.broadcast(channel, 'leave', member) });
+    return this.engine.start({
+      expired: (channel, member) => {
+        if (this.engine.announces !== true) this.broadcast(channel, 'leave', member);
+      },
+      restored: () => this.repair(),
+    });
   }
 
   get size(): number {
@@ -98,7 +104,7 @@ export class PresenceTracker {
   }
 
   /**
-   * Adds the connection's entry, broadcasts `join` if it is the user's first, and reads the member
+   * Adds the connection's entry, announces `join` if it is the user's first, and reads the member
    * list. Resolves undefined (having undone its work) when the subscription was abandoned meanwhile.
    */
   async join(channel: string, conn: PresenceConn, stillWanted: () => boolean): Promise<{ json: string; seam: Seam } | undefined> {
@@ -110,7 +116,7 @@ export class PresenceTracker {
       return undefined;
     }
     this.entries.set(`${conn.id}\n${channel}`, entry);
-    if (joined) this.broadcast(channel, 'join', member);
+    if (joined && this.engine.announces !== true) this.broadcast(channel, 'join', member);
     const members = await this.engine.members(channel);
     if (!stillWanted()) return undefined; // leave() already removed the entry
     return { json: JSON.stringify(members), seam: new Seam(members, this.generation) };
@@ -126,7 +132,7 @@ export class PresenceTracker {
     return { json: JSON.stringify(members), seam: () => new Seam(members, generation) };
   }
 
-  /** Removes the connection's entry of `channel` (if any) and broadcasts `leave` if it was the user's last. */
+  /** Removes the connection's entry of `channel` (if any) and announces `leave` if it was the user's last. */
   leave(channel: string, conn: PresenceConn): Promise<void> {
     const key = `${conn.id}\n${channel}`;
     const entry = this.entries.get(key);
@@ -140,12 +146,10 @@ export class PresenceTracker {
     this.seamHolders.add(holder);
   }
 
-  /** Once per heartbeat: touch every local entry in one call and expire old seams. */
+  /** Once per heartbeat: touch every local entry in one call (re-adding lost ones) and expire old seams. */
   heartbeat(): void {
     this.generation++;
-    if (this.entries.size > 0) {
-      this.engine.touch([...this.entries.values()]).catch((err: unknown) => this.logger.warn({ err }, 'presence touch failed'));
-    }
+    this.repair();
     for (const holder of this.seamHolders) {
       if (holder.seams !== null) {
         for (const [key, seam] of holder.seams) if (seam.generation < this.generation - 1) holder.seams.delete(key);
@@ -159,15 +163,56 @@ export class PresenceTracker {
     return this.engine.members(channel);
   }
 
+
+  /**
+   * Touches every local entry; those the engine no longer has (expired during an outage longer
+   * than the TTL, lost in a restart) are added again, announcing a join if the user was gone.
+   * Runs on every heartbeat and when the engine reconnects, one at a time.
+   */
+  private repair(): void {
+    if (this.repairing) {
+      this.repairAgain = true;
+      return;
+    }
+    if (this.entries.size === 0) return;
+    this.repairing = true;
+    this.repairAgain = false;
+    this.engine
+      .touch([...this.entries.values()])
+      .then((missing) => Promise.all(missing.map((e) => this.readd(e))))
+      .catch((err: unknown) => this.logger.warn({ err }, 'presence touch failed'))
+      .finally(() => {
+        this.repairing = false;
+        if (this.repairAgain) this.repair();
+      });
+  }
+
+  private async readd(entry: PresenceEntry): Promise<void> {
+    const key = `${entry.connectionId}\n${entry.channel}`;
+    if (this.entries.get(key) !== entry) return; // left meanwhile
+    const { joined } = await this.engine.add(entry);
+    if (this.entries.get(key) !== entry) {
+      // It left while the add was in flight, and its remove may have run first: remove again.
+      await this.remove(entry);
+      return;
+    }
+    if (joined && this.engine.announces !== true) this.broadcast(entry.channel, 'join', entry.member);
+    this.logger.debug({ channel: entry.channel }, 'presence entry added again');
+  }
+
   private async remove(entry: PresenceEntry): Promise<void> {
     try {
       const { left } = await this.engine.remove(entry.channel, entry.connectionId, entry.member.userId);
-      if (left) this.broadcast(entry.channel, 'leave', entry.member);
+      if (left && this.engine.announces !== true) this.broadcast(entry.channel, 'leave', entry.member);
     } catch (err) {
       this.logger.warn({ err, channel: entry.channel }, 'presence remove failed');
     }
   }
 
+  /**
+   * For engines that do not announce (the embedded one): delivery is in-process and synchronous,
+   * so it cannot fail or reorder while the node runs (it rejects only once the bus is closed).
+   */
   private broadcast(channel: string, action: 'join' | 'leave', member: Member): void {
     this.bus.broadcast(channel, presenceFrame(channel, action, member)).catch((err: unknown) =>
       this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),

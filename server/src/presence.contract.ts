@@ -144,7 +144,81 @@ export function presenceContract(name: string, factory: PresenceClusterFactory, 
       await passTime(ttlMs * 3, [[a, [e]]]);
       expect(await a.presence.members(ch)).toEqual([{ userId: 'u1', info: {} }]);
       expect(a.expired).toEqual([]);
+      // A touch of live entries reports none missing.
+      expect(await a.presence.touch([e])).toEqual([]);
       expect(await a.presence.remove(ch, 'a1', 'u1')).toEqual({ left: true });
+    });
+
+    it("reports a closed node's expiries on another node, no sooner than the TTL and within ttl × 4/3", async () => {
+      const [a, b] = [await node(), await node()];
+      const ch = uniqueChannel('presence-room');
+      await a.presence.add(entry(ch, 'a1', 'u1', { name: 'Ann' }));
+      await a.presence.add(entry(ch, 'a2', 'u2'));
+      const touched = Date.now();
+      // The owning node is gone: it never touches, removes or sweeps again.
+      await a.presence.close();
+      await clock.advance(ttlMs * 0.75);
+      expect(byUser(await b.presence.members(ch))).toEqual([
+        { userId: 'u1', info: { name: 'Ann' } },
+        { userId: 'u2', info: {} },
+      ]);
+      expect(b.expired).toEqual([]);
+      // Real time: the bound plus polling and scheduling slack, still well under 2 × ttl.
+      const bound = (ttlMs * 4) / 3 + (clock.fake ? 0 : 300);
+      await clock.eventually(() => expect(byUser(b.expired.map((x) => x.member))).toEqual([{ userId: 'u1', info: { name: 'Ann' } }, { userId: 'u2', info: {} }]), bound);
+      expect(Date.now() - touched).toBeLessThanOrEqual(bound + 25);
+      expect(a.expired).toEqual([]);
+      expect(await b.presence.members(ch)).toEqual([]);
+    });
+
+    it('never revives an expired entry on touch: it is reported missing, its leave goes out once, and adding it again is a join', async () => {
+      const [a, b] = [await node(), await node()];
+      const ch = uniqueChannel('presence-room');
+      const e = entry(ch, 'a1', 'u1');
+      const kept = entry(ch, 'a2', 'u2');
+      await a.presence.add(e);
+      await a.presence.add(kept);
+      // Past e's deadline (the engine may or may not have swept it yet), kept touched all along.
+      await passTime(ttlMs, [[a, [kept]]]);
+      await clock.advance(ttlMs / 10);
+      expect(await a.presence.touch([e, kept])).toEqual([e]);
+      await clock.eventually(async () => {
+        expect(expiredOf(ch, 'u1')).toHaveLength(1);
+        expect(await b.presence.members(ch)).toEqual([{ userId: 'u2', info: {} }]);
+      });
+      // Touching it again and again does not bring it back, nor report it again.
+      await passTime(ttlMs, [[a, [e, kept]]]);
+      expect(await b.presence.members(ch)).toEqual([{ userId: 'u2', info: {} }]);
+      expect(expiredOf(ch, 'u1')).toHaveLength(1);
+      expect(await a.presence.touch([e])).toEqual([e]);
+      // The owner adds it again: the user joins again.
+      expect(await a.presence.add(e)).toEqual({ joined: true });
+      expect(byUser(await b.presence.members(ch))).toEqual([
+        { userId: 'u1', info: {} },
+        { userId: 'u2', info: {} },
+      ]);
+      expect(await a.presence.touch([e, kept])).toEqual([]);
+    });
+
+    it("decides a user's last remove racing a new add on another node as both (left, joined) or neither", async () => {
+      const [a, b] = [await node(), await node()];
+      const ch = uniqueChannel('presence-room');
+      const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
+      for (const u of users) await a.presence.add(entry(ch, `${u}-a`, u, { u }));
+      const outcomes = await Promise.all(
+        users.map(async (u, i) => {
+          const remove = () => a.presence.remove(ch, `${u}-a`, u);
+          const add = () => b.presence.add(entry(ch, `${u}-b`, u, { u }));
+          // Alternate which call is made first.
+          const [r, j] = i % 2 === 0 ? await Promise.all([remove(), add()]) : (await Promise.all([add(), remove()])).reverse();
+          return { u, left: (r as { left: boolean }).left, joined: (j as { joined: boolean }).joined };
+        }),
+      );
+      for (const o of outcomes) expect(o.joined, o.u).toBe(o.left);
+      // Every user is still a member (its new connection), with its info.
+      expect(byUser(await a.presence.members(ch))).toEqual(byUser(users.map((u) => ({ userId: u, info: { u } }))));
+      for (const u of users) expect(await b.presence.remove(ch, `${u}-b`, u)).toEqual({ left: true });
+      expect(await a.presence.members(ch)).toEqual([]);
     });
 
     it("expires one node's untouched entries while another node's touched entries survive; each last expiry reported once", async () => {

@@ -2,6 +2,7 @@
 import { DEFAULTS } from '@river/protocol';
 import type { Config } from './config.js';
 import { RedisBus } from './redis-bus.js';
+import { presenceTtlMs } from './presence.js';
 import { RedisPresence } from './redis-presence.js';
 
 export function createRedisEngines(config: Config & { redisUrl: string }): { bus: RedisBus; presence: RedisPresence } {
@@ -13,6 +14,6 @@ export function createRedisEngines(config: Config & { redisUrl: string }): { bus
       historyTtlSeconds: config.historyTtlSeconds,
       idempotencyWindowMs: DEFAULTS.idempotencyWindowMs,
     }),
-    presence: new RedisPresence({ ...common, ttlMs: 2 * config.heartbeatMs }),
+    presence: new RedisPresence({ ...common, ttlMs: presenceTtlMs(config.heartbeatMs) }),
   };
 }

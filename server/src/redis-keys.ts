@@ -17,8 +17,8 @@
  * | `P:{c}:subs` | hash | nodeId → local subscriber count |
  * | `P:{c}:pc` `:pd` `:pu` `:pi` | hashes | presence: connection → user, connection → deadline, user → connection count, user → info |
  * | `P:{nodes}` | zset | nodeId → liveness deadline (ms) |
- * | `P:{presence}:deadlines` | zset | `<channel> <connectionId>` → deadline (ms), for the expiry sweep |
- * | `P:{presence}:lock` | string | the sweep lock |
+ * | `P:{presence}:deadlines` | zset | `<channel> <connectionId>` → deadline (ms), for the expiry sweep (cluster mode: also `P:{presence.<n>}:deadlines`, n = 1…15, the channel's slot choosing the set) |
+ * | `P:{presence}:lock` | string | the sweep lock (one per deadlines set: `P:{presence.<n>}:lock`) |
  * | `P:{control}` / `P:{control}:reply:<node>` | pub/sub channels | control commands and their answers |
  */
 
@@ -69,6 +69,11 @@ export class RedisKeys {
   presence(channel: string): [string, string, string, string] {
     const base = `${this.head}${channel}}:p`;
     return [`${base}c`, `${base}d`, `${base}u`, `${base}i`];
+  }
+  /** The deadlines set and sweep lock of presence expiry shard `n` (shard 0: `presenceDeadlines`, `sweepLock`). */
+  presenceDeadlinesShard(n: number): [string, string] {
+    if (n === 0) return [this.presenceDeadlines, this.sweepLock];
+    return [`${this.prefix}:{presence.${n}}:deadlines`, `${this.prefix}:{presence.${n}}:lock`];
   }
   reply(nodeId: string): string {
     return `${this.control}:reply:${nodeId}`;

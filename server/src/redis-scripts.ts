@@ -88,25 +88,52 @@ end
 return {epoch, offset, oldest, entries}
 `;
 
-/** Presence add. KEYS: pc, pd, pu, pi. ARGV: connectionId, userId, info JSON, deadline. Returns 1 when the user joined. */
-const PRESENCE_ADD = `
+/**
+ * The presence scripts announce the join/leave they decide themselves, in the same atomic step:
+ * `announce` publishes the `presence` frame as an ephemeral envelope on the channel's live pub/sub
+ * channel. So the event cannot be lost between the change and its broadcast, and the events of one
+ * channel reach every node in the order of the changes. The common ARGV of the announcing scripts:
+ * publish command (PUBLISH | SPUBLISH, '' not to announce), live channel, envelope head (`b<ts>:`),
+ * frame head (`{"type":"presence","channel":"<c>","action":"`). The member is
+ * `{"userId":<cjson string>,"info":<info JSON as stored>}`.
+ */
+const ANNOUNCE = `
+local function announce(a, action, user, info)
+  if ARGV[a] == '' then return end
+  redis.call(ARGV[a], ARGV[a + 1], ARGV[a + 2] .. ARGV[a + 3] .. action .. '","member":{"userId":' .. cjson.encode(user) .. ',"info":' .. info .. '}}')
+end
+`;
+
+/**
+ * Presence add. KEYS: pc, pd, pu, pi. ARGV: 1 connectionId, 2 userId, 3 info JSON, 4 deadline,
+ * 5-8 announce. Returns 1 when the user joined (and announces the join).
+ */
+const PRESENCE_ADD = `${ANNOUNCE}
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 if redis.call('HGET', KEYS[1], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
-if redis.call('HINCRBY', KEYS[3], ARGV[2], 1) == 1 then return 1 end
+if redis.call('HINCRBY', KEYS[3], ARGV[2], 1) == 1 then
+  announce(5, 'join', ARGV[2], ARGV[3])
+  return 1
+end
 return 0
 `;
 
-/** Presence remove. KEYS: pc, pd, pu, pi. ARGV: connectionId. Returns 1 when the user left. */
-const PRESENCE_REMOVE = `
+/**
+ * Presence remove. KEYS: pc, pd, pu, pi. ARGV: 1 connectionId, 2-5 announce. Returns 1 when the
+ * user left (and announces the leave, with the user's stored info).
+ */
+const PRESENCE_REMOVE = `${ANNOUNCE}
 local user = redis.call('HGET', KEYS[1], ARGV[1])
 if not user then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
+  local info = redis.call('HGET', KEYS[4], user) or '{}'
   redis.call('HDEL', KEYS[3], user)
   redis.call('HDEL', KEYS[4], user)
+  announce(2, 'leave', user, info)
   return 1
 end
 return 0
@@ -115,7 +142,7 @@ return 0
 /**
  * Presence touch: refreshes the deadlines of entries that exist and have not expired yet (an
  * expired entry is the sweep's, and is not revived). KEYS: pd. ARGV: now, deadline, connectionIds….
- * Returns the connection ids refreshed.
+ * Returns the connection ids refreshed (the caller adds the others again).
  */
 const PRESENCE_TOUCH = `
 local now = tonumber(ARGV[1])
@@ -131,15 +158,16 @@ return done
 `;
 
 /**
- * Presence expiry of candidate entries. KEYS: pc, pd, pu, pi. ARGV: now, connectionIds….
- * Removes those past their deadline. Returns {settled ids (removed or already gone: drop them from
- * the deadlines zset), flat list of userId, info JSON for users whose last entry went}.
+ * Presence expiry of candidate entries. KEYS: pc, pd, pu, pi. ARGV: 1 now, 2-5 announce,
+ * 6… connectionIds. Removes those past their deadline and announces each user's leave whose last
+ * entry went. Returns {settled ids (removed or already gone: drop them from the deadlines zset),
+ * flat list of userId, info JSON for users whose last entry went}.
  */
-const PRESENCE_EXPIRE = `
+const PRESENCE_EXPIRE = `${ANNOUNCE}
 local now = tonumber(ARGV[1])
 local settled = {}
 local left = {}
-for i = 2, #ARGV do
+for i = 6, #ARGV do
   local cid = ARGV[i]
   local d = redis.call('HGET', KEYS[2], cid)
   local user = redis.call('HGET', KEYS[1], cid)
@@ -152,10 +180,12 @@ for i = 2, #ARGV do
     redis.call('HDEL', KEYS[2], cid)
     settled[#settled + 1] = cid
     if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
+      local info = redis.call('HGET', KEYS[4], user) or '{}'
       left[#left + 1] = user
-      left[#left + 1] = redis.call('HGET', KEYS[4], user) or '{}'
+      left[#left + 1] = info
       redis.call('HDEL', KEYS[3], user)
       redis.call('HDEL', KEYS[4], user)
+      announce(2, 'leave', user, info)
     end
   end
 end
@@ -169,7 +199,7 @@ export interface ScriptClient {
   riverPublish(meta: string, stream: string, idem: string, ...argv: Arg[]): Promise<[number, string, number]>;
   riverHistory(meta: string, stream: string, ...argv: Arg[]): Promise<[string, number, number, [string, string[]][]]>;
   riverPresenceAdd(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
-  riverPresenceRemove(pc: string, pd: string, pu: string, pi: string, cid: string): Promise<number>;
+  riverPresenceRemove(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
   riverPresenceTouch(pd: string, ...argv: Arg[]): Promise<string[]>;
   riverPresenceExpire(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<[string[], string[]]>;
 }
