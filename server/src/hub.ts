@@ -114,7 +114,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
-    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger);
+    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, (msg) => this.message(msg));
     this.nextPingAt = this.now() + deps.config.heartbeatMs;
   }
 
@@ -289,6 +289,8 @@ export class Hub implements ConnectionHost, BusHandlers {
   message(msg: BusMessage): void {
     const ch = this.channels.get(msg.channel);
     if (ch === undefined) return;
+    // Presence frames are coalesced per channel for a few ms (presence-tracker.ts), then come back here.
+    if (ch.presence && msg.offset === undefined && this.presence.coalesce(msg)) return;
     if (ch.catchUp !== null) return hold(this, ch, msg);
     if (msg.offset !== undefined && ch.live !== null) {
       // A new epoch (the channel's state was lost in the bus) or skipped offsets (a message lost on

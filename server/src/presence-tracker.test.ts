@@ -4,7 +4,7 @@ import type { Bus, BusMessage } from './bus.js';
 import { MemoryBackend, MemoryBus } from './memory-bus.js';
 import { MemoryPresence, MemoryPresenceBackend } from './memory-presence.js';
 import { presenceTtlMs, type Member, type Presence, type PresenceHandlers } from './presence.js';
-import { PresenceTracker, type PresenceConn } from './presence-tracker.js';
+import { PresenceTracker, presenceFrame, type PresenceConn } from './presence-tracker.js';
 import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from './test-support.js';
 
 const presenceFrames = (c: TestClient) => c.frames.filter((f) => f.type === 'presence');
@@ -136,6 +136,85 @@ describe('presence channels (PROTOCOL.md 2.5)', () => {
   });
 });
 
+/** Every presence frame a client got, checked against its view: a join only for someone it did not know, a leave only for someone it knew. */
+function applyPresence(view: Set<string>, frames: Frame[]): number {
+  let n = 0;
+  for (const f of frames) {
+    if (f.type !== 'presence') continue;
+    n++;
+    if (f.action === 'join') {
+      expect(view.has(f.member.userId), `join for known ${f.member.userId}`).toBe(false);
+      view.add(f.member.userId);
+    } else {
+      expect(view.has(f.member.userId), `leave for unknown ${f.member.userId}`).toBe(true);
+      view.delete(f.member.userId);
+    }
+  }
+  return n;
+}
+
+describe('presence storms (issue 3: N joins never cost N² frames in one tick)', () => {
+  // Before coalescing, the storm members of these tests received N(N-1)/2 join frames between them
+  // (780 for 40, 499,500 for 1,000): each one a join for every member that subscribed after it.
+  for (const n of [40, 1000]) {
+    it(`${n} simultaneous joins: each storm member gets the others in its members list, the member already there gets ${n} joins`, async () => {
+      const t = await startTestNode();
+      try {
+        const observer = await member(t, 'observer');
+        await observer.subscribe('presence-storm');
+        const clients: TestClient[] = [];
+        for (let i = 0; i < n; i += 100) {
+          clients.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, k) => member(t, `u${i + k}`)))));
+        }
+        // Every subscribe goes out at once.
+        const subs = await Promise.all(clients.map((c) => c.subscribe('presence-storm')));
+        const everyone = new Set(['observer', ...clients.map((_, i) => `u${i}`)]);
+        const views = subs.map((s) => new Set((s.members as Member[]).map((m) => m.userId)));
+        const observed = new Set(['observer']);
+        let frames = 0;
+        let observerFrames = 0;
+        await waitFor(() => {
+          observerFrames += applyPresence(observed, observer.frames.splice(0));
+          clients.forEach((c, i) => (frames += applyPresence(views[i]!, c.frames.splice(0))));
+          return observed.size === everyone.size && views.every((v) => v.size === everyone.size);
+        }, 'every view complete', 30_000);
+        await sleep(100); // nothing more arrives
+        observerFrames += applyPresence(observed, observer.frames.splice(0));
+        clients.forEach((c, i) => (frames += applyPresence(views[i]!, c.frames.splice(0))));
+        for (const v of [observed, ...views]) expect(v).toEqual(everyone);
+        expect(observerFrames).toBe(n);
+        expect(frames).toBeLessThan((n * (n - 1)) / 2 / 10);
+        expect((await t.http('GET', '/v1/channels/presence-storm/presence')).body.members).toHaveLength(n + 1);
+      } finally {
+        await t.close();
+      }
+    }, 60_000);
+  }
+});
+
+describe('presence info on refresh', () => {
+  it('keeps the info a subscription joined with after a refresh with other info; later subscriptions use the new info', async () => {
+    const t = await startTestNode();
+    try {
+      const observer = await member(t, 'watcher');
+      await observer.subscribe('presence-info');
+      const c = await member(t, 'ann', { name: 'Ann' });
+      await c.subscribe('presence-info');
+      expect(await observer.next('presence')).toMatchObject({ action: 'join', member: { userId: 'ann', info: { name: 'Ann' } } });
+      c.send({ type: 'refresh', token: await token({ sub: 'ann', info: { name: 'Annie' } }) });
+      c.send({ type: 'ping' });
+      await c.next('pong');
+      const listed = (await t.http('GET', '/v1/channels/presence-info/presence')).body.members as Member[];
+      expect(listed.find((m) => m.userId === 'ann')).toEqual({ userId: 'ann', info: { name: 'Ann' } });
+      expect((await c.subscribe('presence-other')).members).toEqual([{ userId: 'ann', info: { name: 'Annie' } }]);
+      await sleep(50);
+      expect(presenceFrames(observer)).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('PresenceTracker (fake clock)', () => {
   const logger = pino({ level: 'silent' });
   beforeEach(() => {
@@ -150,14 +229,103 @@ describe('PresenceTracker (fake clock)', () => {
   async function setup(engine: Presence = new MemoryPresence({ ttlMs: 1500 })) {
     const delivered: { action: string; userId: string; info: unknown }[] = [];
     const fanout = (m: BusMessage) => {
+      if (tracker.coalesce(m)) return;
       const f = JSON.parse(m.frame);
       delivered.push({ action: f.action, userId: f.member.userId, info: f.member.info });
     };
     const bus = { broadcast: async (channel: string, frame: string) => fanout({ channel, frame, ts: Date.now() }) } as unknown as Bus;
-    const tracker = new PresenceTracker(engine, bus, logger);
+    const tracker: PresenceTracker = new PresenceTracker(engine, bus, logger, fanout);
     await tracker.start();
     return { tracker, delivered, engine };
   }
+
+  it('cancels a join and the same user\'s leave within the window, and a leave and a join with the same info', async () => {
+    const { tracker, delivered } = await setup();
+    let wanted = true;
+    const joining = tracker.join(ch, conn('c1', 'u1'), () => wanted);
+    await vi.advanceTimersByTimeAsync(1);
+    wanted = false;
+    await tracker.leave(ch, conn('c1', 'u1'));
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await joining).toBeUndefined();
+    expect(delivered).toEqual([]);
+
+    // u2 is a member (its own window), then swaps connections within one window.
+    await Promise.all([tracker.join(ch, conn('c2', 'u2', { v: 1 }), () => true), vi.advanceTimersByTimeAsync(20)]);
+    expect(delivered).toEqual([{ action: 'join', userId: 'u2', info: { v: 1 } }]);
+    delivered.length = 0;
+    await tracker.leave(ch, conn('c2', 'u2'));
+    await Promise.all([tracker.join(ch, conn('c3', 'u2', { v: 1 }), () => true), vi.advanceTimersByTimeAsync(20)]);
+    expect(delivered).toEqual([]);
+    // The same with other info: the leave and the join both go out.
+    await tracker.leave(ch, conn('c3', 'u2'));
+    await Promise.all([tracker.join(ch, conn('c4', 'u2', { v: 2 }), () => true), vi.advanceTimersByTimeAsync(20)]);
+    expect(delivered).toEqual([
+      { action: 'leave', userId: 'u2', info: { v: 1 } },
+      { action: 'join', userId: 'u2', info: { v: 2 } },
+    ]);
+  });
+
+  it('collapses repeated joins (and leaves) of one user from the bus into one frame', async () => {
+    const { tracker, delivered } = await setup();
+    const frame = (action: 'join' | 'leave', userId: string) => ({ channel: ch, frame: presenceFrame(ch, action, { userId, info: {} }), ts: 0 });
+    expect(tracker.coalesce(frame('join', 'u1'))).toBe(true);
+    tracker.coalesce(frame('join', 'u1'));
+    tracker.coalesce(frame('leave', 'u2'));
+    tracker.coalesce(frame('leave', 'u2'));
+    // Not presence frames: delivered at once.
+    expect(tracker.coalesce({ channel: ch, frame: '{"type":"message"}', offset: 1, epoch: 'e', ts: 0 })).toBe(false);
+    expect(tracker.coalesce({ channel: 'dogs', frame: frame('join', 'u3').frame, ts: 0 })).toBe(false);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(delivered).toEqual([
+      { action: 'join', userId: 'u1', info: {} },
+      { action: 'leave', userId: 'u2', info: {} },
+    ]);
+  });
+
+  it('closes the window 10 ms after the last event, and at most 250 ms after it opened', async () => {
+    const { tracker, delivered } = await setup();
+    const join = (userId: string) => tracker.coalesce({ channel: ch, frame: presenceFrame(ch, 'join', { userId, info: {} }), ts: 0 });
+    join('lone');
+    await vi.advanceTimersByTimeAsync(9);
+    expect(delivered).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(delivered).toHaveLength(1);
+    delivered.length = 0;
+    // A steady stream every 5 ms: flushed at 250 ms, not held for ever.
+    for (let i = 0; i < 60; i++) {
+      join(`s${i}`);
+      await vi.advanceTimersByTimeAsync(5);
+      if (i === 48) expect(delivered).toEqual([]); // 245 ms after the window opened
+    }
+    expect(delivered.length).toBeGreaterThanOrEqual(50);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(delivered).toHaveLength(60);
+  });
+
+  it('reads the members list once for all the joins of one window and gives each joiner all of them', async () => {
+    const inner = new MemoryPresence({ ttlMs: 1500 });
+    let reads = 0;
+    const engine: Presence = {
+      start: (h) => inner.start(h),
+      close: () => inner.close(),
+      add: (e) => inner.add(e),
+      remove: (c, id, u) => inner.remove(c, id, u),
+      members: (c) => (reads++, inner.members(c)),
+      touch: (e) => inner.touch(e),
+    };
+    const { tracker, delivered } = await setup(engine);
+    const joins = Array.from({ length: 50 }, (_, i) => tracker.join(ch, conn(`c${i}`, `u${i}`), () => true));
+    await vi.advanceTimersByTimeAsync(20);
+    const results = await Promise.all(joins);
+    expect(reads).toBe(1);
+    for (const r of results) {
+      expect((JSON.parse(r!.json) as Member[]).map((m) => m.userId).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `u${i}`).sort());
+      // Its seam drops every join of the window: the joiner knows them all from its list.
+      for (let i = 0; i < 50; i++) expect(r!.seam.admit(presenceFrame(ch, 'join', { userId: `u${i}`, info: {} }))).toBe(false);
+    }
+    expect(delivered).toHaveLength(50); // for the members that were already there
+  });
 
   it('adds an entry that expired while its connection stayed open again on the next heartbeat, with a join', async () => {
     const { tracker, delivered, engine } = await setup();

@@ -2,11 +2,26 @@
  * The node's side of presence (`presence-` channels): one entry per (connection, channel) in the
  * presence engine, join/leave frames (broadcast by the node, or by the engine itself when it
  * `announces`), entries touched once per heartbeat in one call (and added again when the engine
- * lost them), and the subscribe seam that keeps a new member from seeing a `join` for someone
- * already in the `members` list it was just given.
+ * lost them), the subscribe seam that keeps a new member from seeing a `join` for someone already
+ * in the `members` list it was just given, and the coalescing window that makes a storm of joins
+ * cheap.
+ *
+ * Coalescing (per channel, per node). Presence frames from the bus and presence subscribes are
+ * collected in a window that closes `quietMs` after the channel's last event, and at most `maxMs`
+ * after it opened. When it closes:
+ * - the collected frames are netted per user: a join then the same user's leave cancel out (and a
+ *   leave then a join with the same info), repeated joins or leaves collapse into one; what is left
+ *   goes to the channel's subscribers, still one `presence` frame per member change (PROTOCOL 2.3);
+ * - the members list is read once for every subscriber that joined in the window, so subscribers
+ *   joining together get each other in their `members` list instead of a `join` for each other.
+ *   N joins landing in one window cost one `subscribed` per joiner and N frames per member that was
+ *   already there, instead of N(N-1)/2 join frames.
+ * The cost is latency: a presence subscribe and a presence event wait for the window (10 ms when
+ * the channel is quiet, 250 ms at most during a storm).
  */
 import type { Logger } from 'pino';
-import type { Bus } from './bus.js';
+import { isPresenceChannel } from '@river/protocol';
+import type { Bus, BusMessage } from './bus.js';
 import type { Member, Presence, PresenceEntry } from './presence.js';
 
 /** What the tracker needs of a connection. */
@@ -18,6 +33,8 @@ export interface PresenceConn {
 interface PresenceEvent {
   action: 'join' | 'leave' | undefined;
   userId: string | undefined;
+  /** The frame's `member` JSON text (compares the info of a leave and a later join). */
+  member: string;
 }
 
 const frameCache = new Map<string, PresenceEvent>();
@@ -26,11 +43,12 @@ const frameCache = new Map<string, PresenceEvent>();
 function presenceEvent(frame: string): PresenceEvent {
   let ev = frameCache.get(frame);
   if (ev === undefined) {
-    ev = { action: undefined, userId: undefined };
+    ev = { action: undefined, userId: undefined, member: '' };
     try {
       const raw = JSON.parse(frame) as { action?: unknown; member?: { userId?: unknown } };
       if (raw.action === 'join' || raw.action === 'leave') ev.action = raw.action;
       if (typeof raw.member?.userId === 'string') ev.userId = raw.member.userId;
+      ev.member = JSON.stringify(raw.member ?? null);
     } catch {
       // not a presence frame: admitted as is
     }
@@ -76,19 +94,55 @@ export function presenceFrame(channel: string, action: 'join' | 'leave', member:
   return `{"type":"presence","channel":${JSON.stringify(channel)},"action":"${action}","member":${JSON.stringify({ userId: member.userId, info: member.info })}}`;
 }
 
+export interface PresenceTrackerOptions {
+  /** The window closes this long after the channel's last presence event. Default 10. */
+  quietMs?: number;
+  /** … and at most this long after it opened. Default 250. */
+  maxMs?: number;
+  now?: () => number;
+}
+
+/** One user's presence frames in a window: the first and the last. */
+interface Change {
+  first: string;
+  last: string;
+  ts: number;
+}
+
+interface Window {
+  openedAt: number;
+  lastAt: number;
+  /** Per user, in order of first appearance. */
+  changes: Map<string, Change>;
+  /** join() calls waiting for the window's members list. */
+  readers: { resolve(members: Member[]): void; reject(err: unknown): void }[];
+}
+
 export class PresenceTracker {
   /** Local entries, key: connectionId + '\n' + channel. */
   private readonly entries = new Map<string, PresenceEntry>();
   private readonly seamHolders = new Set<SeamHolder>();
+  private readonly windows = new Map<string, Window>();
+  private readonly quietMs: number;
+  private readonly maxMs: number;
+  private readonly now: () => number;
   private generation = 0;
+  private flushing = false;
   private repairing = false;
   private repairAgain = false;
 
+  /** `deliver` fans a (coalesced) presence frame out to the channel's local subscribers (the hub's `message`). */
   constructor(
     readonly engine: Presence,
     private readonly bus: Bus,
     private readonly logger: Logger,
-  ) {}
+    private readonly deliver: (msg: BusMessage) => void,
+    opts: PresenceTrackerOptions = {},
+  ) {
+    this.quietMs = opts.quietMs ?? 10;
+    this.maxMs = Math.max(this.quietMs, opts.maxMs ?? 250);
+    this.now = opts.now ?? Date.now;
+  }
 
   start(): Promise<void> {
     return this.engine.start({
@@ -105,7 +159,8 @@ export class PresenceTracker {
 
   /**
    * Adds the connection's entry, announces `join` if it is the user's first, and reads the member
-   * list. Resolves undefined (having undone its work) when the subscription was abandoned meanwhile.
+   * list when the channel's window closes. Resolves undefined (having undone its work) when the
+   * subscription was abandoned meanwhile.
    */
   async join(channel: string, conn: PresenceConn, stillWanted: () => boolean): Promise<{ json: string; seam: Seam } | undefined> {
     const member: Member = { userId: conn.identity!.userId, info: conn.identity!.info };
@@ -117,7 +172,7 @@ export class PresenceTracker {
     }
     this.entries.set(`${conn.id}\n${channel}`, entry);
     if (joined && this.engine.announces !== true) this.broadcast(channel, 'join', member);
-    const members = await this.engine.members(channel);
+    const members = await new Promise<Member[]>((resolve, reject) => this.window(channel).readers.push({ resolve, reject }));
     if (!stillWanted()) return undefined; // leave() already removed the entry
     return { json: JSON.stringify(members), seam: new Seam(members, this.generation) };
   }
@@ -139,6 +194,24 @@ export class PresenceTracker {
     if (entry === undefined) return Promise.resolve();
     this.entries.delete(key);
     return this.remove(entry);
+  }
+
+  /**
+   * A presence frame from the bus: held in the channel's window (true), or to be delivered now
+   * (false: not a presence frame, or the window itself delivering).
+   */
+  coalesce(msg: BusMessage): boolean {
+    if (this.flushing || msg.offset !== undefined || !isPresenceChannel(msg.channel)) return false;
+    const { action, userId } = presenceEvent(msg.frame);
+    if (action === undefined || userId === undefined) return false;
+    const w = this.window(msg.channel);
+    const change = w.changes.get(userId);
+    if (change === undefined) w.changes.set(userId, { first: msg.frame, last: msg.frame, ts: msg.ts });
+    else {
+      change.last = msg.frame;
+      change.ts = msg.ts;
+    }
+    return true;
   }
 
   /** A channel now holds seams: expire them on later heartbeats. */
@@ -200,6 +273,47 @@ export class PresenceTracker {
     this.logger.debug({ channel: entry.channel }, 'presence entry added again');
   }
 
+  private window(channel: string): Window {
+    const now = this.now();
+    let w = this.windows.get(channel);
+    if (w === undefined) {
+      w = { openedAt: now, lastAt: now, changes: new Map(), readers: [] };
+      this.windows.set(channel, w);
+      this.arm(channel, w, this.quietMs);
+    } else {
+      w.lastAt = now;
+    }
+    return w;
+  }
+
+  private arm(channel: string, w: Window, ms: number): void {
+    setTimeout(() => {
+      const now = this.now();
+      const due = Math.min(w.lastAt + this.quietMs, w.openedAt + this.maxMs);
+      if (now < due) this.arm(channel, w, due - now);
+      else void this.flush(channel, w);
+    }, ms).unref();
+  }
+
+  private async flush(channel: string, w: Window): Promise<void> {
+    this.windows.delete(channel);
+    this.flushing = true;
+    try {
+      for (const change of w.changes.values()) {
+        for (const frame of netFrames(change)) this.deliver({ channel, frame, ts: change.ts });
+      }
+    } finally {
+      this.flushing = false;
+    }
+    if (w.readers.length === 0) return;
+    try {
+      const members = await this.engine.members(channel);
+      for (const r of w.readers) r.resolve(members);
+    } catch (err) {
+      for (const r of w.readers) r.reject(err);
+    }
+  }
+
   private async remove(entry: PresenceEntry): Promise<void> {
     try {
       const { left } = await this.engine.remove(entry.channel, entry.connectionId, entry.member.userId);
@@ -218,4 +332,13 @@ export class PresenceTracker {
       this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),
     );
   }
+}
+
+/** What one user's frames in a window amount to: nothing, one frame, or (leave, join) when the info changed. */
+function netFrames({ first, last }: Change): string[] {
+  const a = presenceEvent(first);
+  const b = presenceEvent(last);
+  if (a.action === 'join') return b.action === 'join' ? [last] : []; // was absent: present now, or not
+  if (b.action === 'leave') return [last]; // was present, gone now
+  return a.member === b.member ? [] : [first, last]; // was present and still is: did the info change?
 }
