@@ -21,6 +21,7 @@
  * messages in publish order across channels (true of one Redis pub/sub connection).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { busDeliveryCases, type FaultyNode } from './bus-delivery.contract.js';
 import { messageFrame, type Bus, type BusMessage, type BusOptions, type ControlCommand } from './bus.js';
 import { ContractClock, uniqueChannel } from './test-contract-clock.js';
 
@@ -28,6 +29,8 @@ export { ContractClock, uniqueChannel };
 
 export interface BusCluster {
   node(): Bus | Promise<Bus>;
+  /** A node whose link to the backend the suite can cut (engines with `faults`). */
+  faultyNode?(): Promise<{ bus: Bus; cut(mode: 'reset' | 'blackhole'): void; restore(): void }>;
   cleanup?(): void | Promise<void>;
 }
 export type BusClusterFactory = (opts: BusOptions) => BusCluster | Promise<BusCluster>;
@@ -39,6 +42,8 @@ export interface ContractCapabilities {
   ttlSeconds?: number;
   /** Bound for "eventually" checks, in ms of (fake or real) time. Default 10000. */
   timeoutMs?: number;
+  /** The cluster provides `faultyNode` (a backend that can become unreachable). */
+  faults?: boolean;
 }
 
 interface TestNode {
@@ -79,7 +84,18 @@ export function busContract(name: string, factory: BusClusterFactory, caps: Cont
 
     async function node(answer = 0): Promise<TestNode> {
       if (cluster === undefined) await setup();
-      const bus = await cluster!.node();
+      return startNode(await cluster!.node(), answer);
+    }
+
+    async function faultyNode(answer = 0): Promise<FaultyNode> {
+      if (cluster === undefined) await setup();
+      if (cluster!.faultyNode === undefined) throw new Error('this engine declares faults but its cluster has no faultyNode()');
+      const f = await cluster!.faultyNode();
+      const n = await startNode(f.bus, answer);
+      return Object.assign(n, { cut: f.cut, restore: f.restore });
+    }
+
+    async function startNode(bus: Bus, answer: number): Promise<TestNode> {
       const n: TestNode = { bus, messages: [], controls: [], answer };
       nodes.push(n);
       await bus.start({
@@ -332,6 +348,8 @@ export function busContract(name: string, factory: BusClusterFactory, caps: Cont
       await a.bus.close();
       await clock.eventually(async () => expect(await b.bus.subscriberCount(ch)).toBe(0));
     });
+
+    busDeliveryCases({ clock, ttlSeconds, faults: caps.faults === true, setup, node, faultyNode, drain });
 
     describe('expiry', () => {
       const ttlMs = ttlSeconds * 1000;

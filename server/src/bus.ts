@@ -18,6 +18,10 @@
  *   channel idle past the history TTL, keys evicted). Opaque string. Live delivery carries the
  *   epoch: a subscribed node that sees a message of another epoch than the one it knew learns that
  *   the channel's state was lost (the hub then tells its subscribers, see hub.ts).
+ * - Subscribed channels keep their state. While any node is subscribed to a channel, its epoch,
+ *   offset and history do not expire, however long it stays quiet (the TTL starts again when the
+ *   last node unsubscribes). So a client of a quiet channel recovers after a reconnect. Only a
+ *   backend losing its data (restart without persistence, eviction) ends them.
  * - Read-after-delivery. `position` and `history` of a channel this node is subscribed to resolve
  *   only after every message they include has been handed to `onMessage`, so the hub's recovery
  *   seam (live buffer + history) never sees a message twice or misses one.
@@ -35,8 +39,17 @@
  *   the first result with `duplicate: true` and delivers nothing. Keys are scoped per channel (a
  *   multi-channel HTTP publish uses one key for all its channels): the same key on another channel
  *   is another publish.
+ * - History and position are one atomic read: `history` returns exactly the messages after `since`
+ *   up to the position it reports (when `limit` allows), whatever publishes run concurrently.
  * - Failure. When the engine cannot reach its backend, `ready` is false and `publish` rejects with a
- *   `BusUnavailableError` having published nothing.
+ *   `BusUnavailableError` having published nothing (not queued for later). A publish whose
+ *   connection drops after it was sent rejects with the same error, but the backend may have run
+ *   it: only a retry with the same `idempotencyKey` is sure to publish it exactly once. When the
+ *   engine reaches the backend again it re-establishes its subscriptions and calls
+ *   `handlers.resync` with the channels that may have missed messages meanwhile (for Redis
+ *   Cluster: also those of a shard whose subscriber connection dropped).
+ * - Subscription calls (`subscribe`/`unsubscribe`) of one channel take effect in call order, also
+ *   when an engine batches several into one flush: the last call decides.
  * - Ephemeral frames (`broadcast`, used for presence events) are delivered like messages to the
  *   nodes subscribed to the channel but take no offset and are not kept in history.
  * - Control commands (`control`) reach every node of the cluster, including this one, and resolve
@@ -121,7 +134,9 @@ export interface Bus {
   history(channel: string, opts: { since?: number; limit?: number }): Promise<HistoryResult>;
   /**
    * Runs the command on every node (this one included) and resolves the sum of what their
-   * handlers returned. Nodes that do not answer within a short timeout (about 1 s) are not counted.
+   * handlers returned. Nodes that do not answer within a short timeout (about 1 s) are not counted,
+   * and an answer that arrives after the timeout is ignored. A node cut off from the backend does
+   * not get the command at all (see docs/self-host.md).
    * An engine started without handlers (a publish-only process such as the Lambda) still sends it.
    */
   control(cmd: ControlCommand): Promise<number>;
