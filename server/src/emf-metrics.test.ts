@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectionsFromMetricsEndpoint, EMF_INTERVAL_MS, EMF_METRICS, emfLine, parseConnections, startEmfMetrics } from './emf-metrics.js';
+import { EMF_INTERVAL_MS, EMF_METRICS, emfLine, startEmfMetrics } from './emf-metrics.js';
 import { startTestNode, waitFor, type TestNode } from './test-support.js';
 
 afterEach(() => {
@@ -59,18 +59,13 @@ describe('the connection count from the node', () => {
     t = undefined;
   });
 
-  it('parses river_connections from the Prometheus text', () => {
-    expect(parseConnections('# HELP river_connections x\n# TYPE river_connections gauge\nriver_connections 42\nriver_subscriptions 3\n')).toBe(42);
-    expect(() => parseConnections('river_subscriptions 3\n')).toThrow(/no river_connections/);
-  });
-
-  it('reads it from a real node\'s /metrics (with the metrics token when one is set)', async () => {
-    t = await startTestNode({ RIVER_METRICS_TOKEN: 'metrics-token' });
-    const read = connectionsFromMetricsEndpoint(t.node.urls.http, { token: 'metrics-token' });
-    expect(await read()).toBe(0);
+  it('is what RiverNode.connections says, as clients come and go', async () => {
+    t = await startTestNode();
+    expect(t.node.connections).toBe(0);
+    const a = await t.client();
     await t.client();
-    await t.client();
-    await waitFor(async () => (await read()) === 2, 'two connections counted');
-    await expect(connectionsFromMetricsEndpoint(t.node.urls.http)()).rejects.toThrow(/answered 401/);
+    await waitFor(() => t!.node.connections === 2, 'two connections counted');
+    a.ws.close();
+    await waitFor(() => t!.node.connections === 1, 'one left');
   });
 });

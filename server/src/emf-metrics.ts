@@ -72,28 +72,3 @@ export function startEmfMetrics(opts: EmfMetricsOptions): { stop(): void } {
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
-
-/**
- * Reads `river_connections` from the node's own Prometheus endpoint (`GET <httpUrl>/metrics`,
- * with the metrics token when one is set). Used by main.ts because the RiverNode returned by
- * startRiver exposes no connection count; a direct read replaces it once it does.
- */
-export function connectionsFromMetricsEndpoint(httpUrl: string, opts: { token?: string; fetch?: typeof fetch; timeoutMs?: number } = {}): () => Promise<number> {
-  const fetchImpl = opts.fetch ?? globalThis.fetch;
-  const headers: Record<string, string> = opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` };
-  return async () => {
-    const res = await fetchImpl(`${httpUrl}/metrics`, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
-    return parseConnections(text);
-  };
-}
-
-/** The value of the unlabelled `river_connections` gauge in Prometheus text format. */
-export function parseConnections(text: string): number {
-  const m = /^river_connections(?:\{\})? (\S+)/m.exec(text);
-  if (m === null) throw new Error('no river_connections sample in /metrics');
-  const n = Number(m[1]);
-  if (!Number.isFinite(n)) throw new Error(`river_connections is ${m[1]}`);
-  return n;
-}

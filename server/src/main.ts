@@ -8,7 +8,7 @@ import type { SecretSource } from './auth.js';
 import { AwsSecretSource } from './aws-secret-source.js';
 import { loadConfig, type Config } from './config.js';
 import { watchEcsTask } from './ecs-task-watch.js';
-import { connectionsFromMetricsEndpoint, startEmfMetrics } from './emf-metrics.js';
+import { startEmfMetrics } from './emf-metrics.js';
 import { ConfigError } from './errors.js';
 import { startRiver } from './node.js';
 
@@ -73,11 +73,11 @@ async function main(): Promise<void> {
     watchEcsTask({ metadataUri: config.ecsMetadataUri, logger, onStopping: () => stop('ECS task stopping') });
   }
   // The connection count for the autoscaling policy (templates/), as one CloudWatch EMF line a minute.
-  // RiverNode has no connection count of its own, so it is read from the node's own /metrics.
   if (config.emfMetrics) {
+    const running = node;
     startEmfMetrics({
       serviceName: config.serviceName,
-      readConnections: connectionsFromMetricsEndpoint(node.urls.http, config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+      readConnections: () => running.connections,
       write: (line) => process.stdout.write(line),
       logger,
     });

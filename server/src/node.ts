@@ -35,6 +35,8 @@ export interface RiverNode {
   readonly urls: { http: string; ws: string };
   /** True while the node serves (bus connected, not draining). */
   readonly ready: boolean;
+  /** WebSocket connections this node holds now (authenticating or open; what `river_connections` shows). */
+  readonly connections: number;
   /** PROTOCOL.md section 6: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
   drain(): Promise<void>;
   /** Stops at once: sockets are dropped. */
@@ -159,6 +161,9 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     urls: { http: `http://${base}`, ws: `ws://${base}${DEFAULTS.wsPath}` },
     get ready() {
       return state === 'ready' && bus.ready;
+    },
+    get connections() {
+      return hub.connectionCount;
     },
     drain() {
       if (closing !== undefined) return closing;
