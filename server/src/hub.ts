@@ -121,7 +121,9 @@ export class Hub implements ConnectionHost, BusHandlers {
   /** Starts the node-wide tick. */
   start(): void {
     const { authTimeoutMs, heartbeatMs } = this.config;
-    const tickMs = Math.max(5, Math.min(1000, Math.floor(Math.min(authTimeoutMs, heartbeatMs) / 4)));
+    // A tenth of the shorter interval (at most 1 s): a silent connection is closed within about
+    // 2 × heartbeatMs + tickMs of its last frame, an unauthenticated one within authTimeoutMs + tickMs.
+    const tickMs = Math.max(5, Math.min(1000, Math.floor(Math.min(authTimeoutMs, heartbeatMs) / 10)));
     this.tickMs = tickMs;
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
@@ -434,7 +436,10 @@ export class Hub implements ConnectionHost, BusHandlers {
       if (conn.exp * 1000 <= now) conn.close(CLOSE_CODES.token_expired, 'token_expired');
     }
     if (now >= this.nextPingAt) {
-      this.nextPingAt = now + this.config.heartbeatMs;
+      // Rounds on a fixed cadence (a late tick does not push every later round back), unless the
+      // process stalled for a whole interval.
+      this.nextPingAt += this.config.heartbeatMs;
+      if (this.nextPingAt <= now) this.nextPingAt = now + this.config.heartbeatMs;
       this.pingRound = { iter: this.sockets.values(), size: this.sockets.size, start: now, done: 0 };
       this.presence.heartbeat();
     }
