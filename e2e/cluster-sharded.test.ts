@@ -1,9 +1,11 @@
 /**
  * The same multi-node service on a Redis Cluster (3 masters, RIVER_REDIS_CLUSTER=true: sharded
- * pub/sub): cross-node delivery, presence, /v1/disconnect, and a SIGKILLed node's clients
- * recovering through haproxy with 0 lost / 0 duplicated. Needs `npm run build`, redis-server
+ * pub/sub): cross-node delivery, presence, /v1/disconnect, a SIGKILLed node's clients
+ * recovering through haproxy with 0 lost / 0 duplicated, and the nodes' sharded subscriber
+ * connections killed during continuous publishing with 0 lost / 0 duplicated and no close. Needs `npm run build`, redis-server
  * (+ redis-cli) and haproxy.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, waitUntil, type RiverCluster } from './harness/cluster.js';
@@ -81,6 +83,28 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
       expect(cs.some((c) => c.connects > 1)).toBe(true);
     } finally {
       await cluster.replace(1);
+    }
+  });
+
+  it('loses nothing when every sharded subscriber connection is killed during continuous publishing', async () => {
+    const channels = ['kill-0', 'kill-1', 'kill-2', 'kill-3'];
+    const cs = [await client(node(0).ws, 'sk0', channels), await client(node(1).ws, 'sk1', channels)];
+    const total = 40;
+    for (let i = 0; i < total; i++) {
+      if (i === 10 || i === 25) {
+        for (const port of redis.ports) {
+          const r = spawnSync('redis-cli', ['-p', String(port), 'CLIENT', 'KILL', 'TYPE', 'pubsub'], { encoding: 'utf8' });
+          expect(r.status, r.stderr).toBe(0);
+        }
+      }
+      for (const ch of channels) expect((await api(node(2).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: i, idempotencyKey: `${ch}-${i}` })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await waitUntil(() => cs.every((c) => channels.every((ch) => c.offsets.get(ch)!.length >= total)), 20_000, 'every message on every client', 50);
+    for (const c of cs) {
+      for (const ch of channels) expect(countOf(c.offsets.get(ch)!, total), ch).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
+      expect(c.closes).toEqual([]);
+      expect(c.subscribed.filter((s) => s.recovered === false)).toEqual([]);
     }
   });
 });

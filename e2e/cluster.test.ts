@@ -1,15 +1,17 @@
 /**
  * Three River nodes on one Redis behind haproxy behave as one service: cross-node delivery,
  * presence, cluster-wide counts, /v1/disconnect, a SIGKILLed node, a SIGTERM drain during
- * continuous publishing, and a Redis restart without persistence. Needs `npm run build`,
+ * continuous publishing, a node cut from Redis while another publishes, and a Redis restart without
+ * persistence. Needs `npm run build`,
  * redis-server and haproxy (skipped outside CI when missing; failing in CI).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, waitUntil, isReady, type RiverCluster } from './harness/cluster.js';
+import { startCluster, startNode, waitUntil, isReady, type RiverCluster } from './harness/cluster.js';
 import { api, ClusterClient, countOf, mintToken } from './harness/cluster-client.js';
 import { haproxyAvailable, startHaproxy, type HaproxyInstance } from './harness/haproxy.js';
 import { redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
+import { startTcpProxy } from './harness/tcp-proxy.js';
 
 const SECRET = randomBytes(32).toString('base64url');
 const KEY = `e2e-${randomBytes(8).toString('hex')}`;
@@ -20,9 +22,10 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
   let lb: HaproxyInstance;
   let clients: ClusterClient[] = [];
 
+  let env: Record<string, string>;
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startCluster(3, {
+    env = {
       RIVER_JWT_SECRET: SECRET,
       RIVER_API_KEY: KEY,
       RIVER_REDIS_URL: redis.url,
@@ -30,7 +33,8 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       RIVER_HEARTBEAT_MS: '2000',
       RIVER_DRAIN_MS: '1500',
       RIVER_HISTORY_SIZE: '1000',
-    });
+    };
+    cluster = await startCluster(3, env);
     lb = await startHaproxy(cluster.nodes.map((n) => n.port));
   });
   afterAll(async () => {
@@ -182,6 +186,31 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
     }
   });
 
+  it('loses nothing when a node is cut from Redis for 600 ms while another node publishes 20/s: no close, no recovered: false', async () => {
+    const proxy = await startTcpProxy(redis.port);
+    const cut = await startNode({ name: 'node-behind-proxy', env: { ...env, RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}` } });
+    try {
+      const ch = 'cut-from-redis';
+      const cs = [await client(cut.ws, 'p0', [ch]), await client(cut.ws, 'p1', [ch]), await client(node(0).ws, 'p2', [ch])];
+      const total = 60;
+      for (let i = 0; i < total; i++) {
+        if (i === 15) proxy.sever('reset');
+        if (i === 27) proxy.restore(); // 12 publishes at 20/s: ~600 ms
+        const r = await publish(node(1).http, ch, i);
+        expect(r.status).toBe(200);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await expectEveryMessageOnce(cs, ch, total);
+      for (const c of cs) {
+        expect(c.closes).toEqual([]);
+        expect(c.subscribed.filter((s) => s.recovered === false)).toEqual([]);
+      }
+    } finally {
+      await cut.stop();
+      await proxy.close();
+    }
+  });
+
   it('tells clients recovered: false after a Redis restart without persistence, never losing silently', async () => {
     const ch = 'redis-restart';
     const cs = [await client(node(0).ws, 'r0', [ch]), await client(node(1).ws, 'r1', [ch]), await client(lb.ws, 'r2', [ch])];
@@ -201,6 +230,8 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       throw new Error(`${err.message}: ${JSON.stringify(cs.map((c) => ({ closes: c.closes, frames: c.frames.filter((f) => f.type !== 'message').slice(-4) })))}`);
     });
     await waitUntil(() => cs.every((c) => c.open), 10_000, 'clients open');
+    // Told with an unsolicited subscribed (the new epoch and offset), not by closing the connection.
+    for (const c of cs) expect(c.closes).toEqual([]);
     for (let i = 0; i < 5; i++) await publish(lb.http, ch, `after-${i}`);
     await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length >= 15), 10_000, '5 more');
     for (const c of cs) expect(c.offsets.get(ch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5]);
