@@ -10,6 +10,9 @@
  * - `/v1/channels/{c}/history`: `since` defaults to 0, `limit` to 100; a `limit` outside 1..100 is 400.
  *   The answer also carries `complete` (true when history holds every message after `since`).
  * - `/v1/channels/{c}/presence` on a channel without the `presence-` prefix: 400 `bad_channel`.
+ * - `/readyz` is 503 while the bus or the presence engine (Redis: its own connection) is down.
+ * - `/v1/disconnect` counts the connections closed by the nodes that answered within about 1 s; a
+ *   node cut off from the bus at that moment does not get the command (docs/self-host.md).
  */
 import { BAD_CHANNEL_MESSAGE, DEFAULTS, isPresenceChannel, isValidChannel, type ErrorCode } from '@river/protocol';
 import type { Logger } from 'pino';
@@ -44,7 +47,8 @@ export interface ApiResponse {
 
 export interface ApiDeps {
   bus: Bus;
-  presence: Pick<Presence, 'members'>;
+  /** `ready` (when the engine has it) is part of `/readyz`. */
+  presence: Pick<Presence, 'members' | 'ready'>;
   config: ApiConfig;
   metrics?: Metrics;
   /** Readiness for /readyz (besides `bus.ready`). Default: always. */
@@ -214,7 +218,7 @@ export function createApi(deps: ApiDeps): Api {
       case 'healthz':
         return json(200, { status: 'ok' });
       case 'readyz':
-        return (deps.isReady?.() ?? true) && bus.ready
+        return (deps.isReady?.() ?? true) && bus.ready && presence.ready !== false
           ? json(200, { status: 'ready' })
           : errorResponse('unavailable', 'not ready', 503);
       case 'metrics': {

@@ -54,6 +54,11 @@ export interface PresenceHandlers {
 export interface Presence {
   /** True when the engine publishes join/leave frames itself (see the contract above). */
   readonly announces?: boolean;
+  /**
+   * False while an engine with its own backend connection cannot reach it (`/readyz` answers 503
+   * then). Absent: always ready (the embedded engine).
+   */
+  readonly ready?: boolean;
   start(handlers: PresenceHandlers): Promise<void>;
   close(): Promise<void>;
   add(entry: PresenceEntry): Promise<{ joined: boolean }>;

@@ -1,15 +1,18 @@
 /**
  * Redis-specific behaviour of the Redis bus and presence, beyond the contract suites: per-channel
  * routing and batching, script atomicity under load from several nodes, dead nodes' counts, a
- * publish-only node's control commands, and a Redis outage and restart.
+ * publish-only node's control commands, a Redis outage and restart, and /readyz following the
+ * presence engine's own connection.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
+import { startTcpProxy } from '../../e2e/harness/tcp-proxy.js';
 import type { BusHandlers, BusMessage } from './bus.js';
 import { RedisBus, type RedisBusOptions } from './redis-bus.js';
 import { RedisPresence } from './redis-presence.js';
 import type { Member } from './presence.js';
+import { startTestNode } from './test-support.js';
 
 let redis: RedisInstance;
 let admin: Redis;
@@ -172,6 +175,25 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       expect(new Set(expired.map(([, m]) => m.userId)).size).toBe(20);
       expect(await nodes[1]!.members(ch)).toEqual([]);
       expect(await admin.zcard(nodes[0]!.keys.presenceDeadlines)).toBe(0);
+    });
+
+    it("turns /readyz 503 while the presence engine's own Redis connection is down, though the bus is up", async () => {
+      const prefix = `r${process.pid}-${++seq}`;
+      const proxy = await startTcpProxy(redis.port);
+      const bus = new RedisBus({ historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, prefix });
+      const presence = new RedisPresence({ ttlMs: 3000, url: `redis://127.0.0.1:${proxy.port}`, prefix });
+      const t = await startTestNode({ RIVER_LOG_LEVEL: 'silent' }, { bus, presence });
+      try {
+        expect((await t.http('GET', '/readyz')).status).toBe(200);
+        proxy.sever('reset');
+        await expect.poll(async () => (await t.http('GET', '/readyz')).status, { timeout: 5000 }).toBe(503);
+        expect(bus.ready).toBe(true);
+        proxy.restore();
+        await expect.poll(async () => (await t.http('GET', '/readyz')).status, { timeout: 10_000 }).toBe(200);
+      } finally {
+        await t.close();
+        await proxy.close();
+      }
     });
   });
 });

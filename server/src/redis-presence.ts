@@ -83,6 +83,11 @@ export class RedisPresence implements Presence {
     this.scripts = defineScripts(this.client);
   }
 
+  /** Whether its Redis connection is up (part of the node's `/readyz`). */
+  get ready(): boolean {
+    return !this.closed && this.client.status === 'ready';
+  }
+
   async start(handlers: PresenceHandlers): Promise<void> {
     if (this.closed) throw new BusUnavailableError('presence was closed');
     this.handlers = handlers;
