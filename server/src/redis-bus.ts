@@ -29,7 +29,8 @@
  *   delivery is synchronous). Live messages and script replies use different connections, so the
  *   read script publishes a marker on the channel after reading and the read waits for it (1 s
  *   bound). Without this, a recovering subscriber could get a message in its replay and again
- *   live, just after.
+ *   live, just after. When the bound is hit (a lost marker, a slow subscriber connection), the
+ *   hub's per-subscriber guard (`Channel.ahead`, hub.ts) still drops what it already gave.
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
