@@ -6,20 +6,22 @@
  * - Bus subscriptions are reference-counted: the bus is subscribed when a channel's first local
  *   subscriber arrives and unsubscribed when its last leaves (calls per channel are chained, so a
  *   quick unsubscribe/subscribe pair reaches the engine in order).
- * - Recovery seam: a subscriber is first *pending*: messages for it are buffered while the bus
- *   subscription is made and then the channel's position (or history after `since`) is read. It
- *   then gets `subscribed`, the recovered messages, and the buffered messages newer than the
- *   position read, and becomes live. So nothing is lost or duplicated while publishes race the
- *   (re)subscribe. The channel's own position (`epoch`, `lastOffset`: what its live subscribers
- *   have been given) starts at its first subscriber's; a subscriber given a newer position than the
- *   channel's (a read that ran ahead of live delivery) is kept in `ahead` until the channel catches
- *   up, and messages up to its position are skipped for it: each subscriber gets each offset once.
+ * - Recovery seam (`recovery-seam.ts`): a subscriber is first *pending*: messages for it are
+ *   buffered while the bus subscription is made and then the channel's position (or history after
+ *   `since`) is read. It then gets `subscribed`, the recovered messages, and the buffered messages
+ *   newer than the position read, and becomes live. So nothing is lost or duplicated while
+ *   publishes race the (re)subscribe. The channel's own position (`epoch`, `lastOffset`: what its
+ *   live subscribers have been given) starts at its first subscriber's; a subscriber given a newer
+ *   position than the channel's (a read that ran ahead of live delivery) is kept in `ahead` until
+ *   the channel catches up, and messages up to its position are skipped for it: each subscriber
+ *   gets each offset once.
  * - Catch-up (`catch-up.ts`): after a bus reconnect, a gap in the live offsets, or a new epoch
  *   arriving live, the channel's live frames are held while history fills the gap; where it
  *   cannot, live subscribers get an unsolicited `subscribed` with `recovered: false`.
  * - `excludeConnectionId` is honoured live, on replay and on catch-up.
  * - Presence (`presence-` channels) lives in `presence-tracker.ts`.
- * - Time: one node-wide tick checks auth deadlines, token expiry and heartbeats (no timer per socket).
+ * - Time (`connection-timers.ts`): one node-wide tick checks auth deadlines, token expiry and
+ *   heartbeats (no timer per socket).
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -31,16 +33,14 @@ import type { Presence } from './presence.js';
 import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
 import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
-import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
+import { fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
 import type { Metrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { hold, startCatchUp, type CatchUp } from './catch-up.js';
+import { ConnectionTimers } from './connection-timers.js';
 import { PresenceTracker, type Seam } from './presence-tracker.js';
+import { attach } from './recovery-seam.js';
 import { textFrame } from './ws-frame.js';
-
-const PING = textFrame('{"type":"ping"}');
-/** Longest window a heartbeat round's pings are spread over. */
-const HEARTBEAT_SPREAD_MS = 10_000;
 
 /** A channel with local subscribers. */
 export interface Channel {
@@ -92,19 +92,12 @@ export class Hub implements ConnectionHost, BusHandlers {
   private readonly sockets = new Set<Connection>();
   /** Connections not yet released (authenticating or open). */
   private unreleased = 0;
-  /** Connections not yet authenticated, with their auth deadline (ms; kept here, not on every connection). */
-  private readonly unauthenticated = new Map<Connection, number>();
-  private readonly expiring = new Set<Connection>();
   private readonly channels = new Map<string, Channel>();
   private readonly busOps = new Map<string, Promise<void>>();
   /** Connection ids are `<idPrefix>.<seq in base 36>`, built when asked for (no string kept per connection). */
   readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private counter = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private tickMs = 1000;
-  private nextPingAt: number;
-  /** The heartbeat round in progress (its pings are spread over part of the heartbeat). */
-  private pingRound: { iter: Iterator<Connection>; size: number; start: number; done: number } | null = null;
+  private readonly timers: ConnectionTimers;
 
   constructor(deps: HubDeps) {
     this.config = deps.config;
@@ -115,23 +108,16 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.now = deps.now ?? Date.now;
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
     this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, (msg) => this.message(msg));
-    this.nextPingAt = this.now() + deps.config.heartbeatMs;
+    this.timers = new ConnectionTimers(deps.config, this.now, this.sockets, this.outbox, () => this.presence.heartbeat());
   }
 
-  /** Starts the node-wide tick. */
+  /** Starts the node-wide tick (connection-timers.ts). */
   start(): void {
-    const { authTimeoutMs, heartbeatMs } = this.config;
-    // A tenth of the shorter interval (at most 1 s): a silent connection is closed within about
-    // 2 × heartbeatMs + tickMs of its last frame, an unauthenticated one within authTimeoutMs + tickMs.
-    const tickMs = Math.max(5, Math.min(1000, Math.floor(Math.min(authTimeoutMs, heartbeatMs) / 10)));
-    this.tickMs = tickMs;
-    this.timer = setInterval(() => this.tick(), tickMs);
-    this.timer.unref();
+    this.timers.start();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.timers.stop();
   }
 
   get connectionCount(): number {
@@ -143,7 +129,7 @@ export class Hub implements ConnectionHost, BusHandlers {
     const conn = new Connection(this.counter++, ws, socket, this);
     this.sockets.add(conn);
     this.unreleased++;
-    this.unauthenticated.set(conn, this.now() + this.config.authTimeoutMs);
+    this.timers.accepted(conn);
     this.metrics.connections.inc();
     return conn;
   }
@@ -151,16 +137,13 @@ export class Hub implements ConnectionHost, BusHandlers {
   // ---- ConnectionHost ------------------------------------------------------------------------
 
   authenticated(conn: Connection): void {
-    this.unauthenticated.delete(conn);
-    if (conn.exp > 0) this.expiring.add(conn);
-    else this.expiring.delete(conn);
+    this.timers.authenticated(conn);
   }
 
   /** Once per connection (the connection's state machine guarantees it). */
   release(conn: Connection): void {
     this.unreleased--;
-    this.unauthenticated.delete(conn);
-    this.expiring.delete(conn);
+    this.timers.released(conn);
     this.metrics.connections.dec();
     const subs = conn.subs;
     conn.subs = null;
@@ -171,8 +154,9 @@ export class Hub implements ConnectionHost, BusHandlers {
     this.sockets.delete(conn);
   }
 
+  /** Checks the request, then subscribes through the recovery seam (recovery-seam.ts). */
   async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
-    const { channel: name, since, id } = frame;
+    const { channel: name, id } = frame;
     if (!isValidChannel(name)) {
       conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
       return;
@@ -190,85 +174,7 @@ export class Hub implements ConnectionHost, BusHandlers {
       conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
       return;
     }
-
-    const ch = this.channel(name);
-    const buffer: BusMessage[] = [];
-    (ch.pending ??= new Map()).set(conn, buffer);
-    conn.subs = fewAdd(conn.subs, name);
-    this.report(ch);
-    const stillPending = () => ch.pending?.get(conn) === buffer;
-    try {
-      if (ch.busSubscribed !== null) await ch.busSubscribed;
-      let members: string | undefined;
-      let seam: Seam | undefined;
-      if (ch.presence) {
-        const joined = await this.presence.join(name, conn, stillPending);
-        if (joined === undefined) return; // gone meanwhile; the tracker cleaned up
-        ({ json: members, seam } = joined);
-      }
-      let position: StreamPosition;
-      let recovered: boolean | undefined;
-      let replay: BusMessage[] = [];
-      if (since !== undefined) {
-        const h = await this.bus.history(name, { since: since.offset, limit: Math.max(1, this.config.historySize) });
-        position = h.position;
-        const missing = position.offset - since.offset;
-        recovered =
-          since.epoch === position.epoch &&
-          h.complete &&
-          missing >= 0 &&
-          h.messages.length === missing &&
-          (missing === 0 || h.messages[0]!.offset === since.offset + 1);
-        if (recovered) replay = h.messages;
-      } else {
-        position = await this.bus.position(name);
-      }
-      if (!stillPending()) return;
-
-      const parts = [`{"type":"subscribed","channel":${JSON.stringify(name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset}`];
-      if (recovered !== undefined) parts.push(`,"recovered":${recovered}`);
-      if (members !== undefined) parts.push(`,"members":${members}`);
-      if (id !== undefined) parts.push(`,"id":${JSON.stringify(id)}`);
-      parts.push('}');
-      conn.send(parts.join(''));
-      const connId = conn.id;
-      for (const m of replay) if (m.excludeConnectionId !== connId) this.outbox.push(conn, textFrame(m.frame));
-      // What this subscriber has been given: the position read, then the buffered messages after it.
-      const given: StreamPosition = { epoch: position.epoch, offset: position.offset };
-      let inconsistent = false;
-      for (const m of buffer) {
-        if (m.offset !== undefined) {
-          if (m.epoch !== position.epoch) {
-            inconsistent = true; // another epoch than the one read: let a catch-up sort it out
-            continue;
-          }
-          if (m.offset <= given.offset) continue;
-          given.offset = m.offset;
-        } else if (seam !== undefined && !seam.admit(m.frame)) {
-          continue;
-        }
-        if (m.excludeConnectionId !== connId) this.outbox.push(conn, textFrame(m.frame));
-      }
-      ch.pending!.delete(conn);
-      if (ch.pending!.size === 0) ch.pending = null;
-      this.goLive(ch, conn, given);
-      if (seam !== undefined) {
-        (ch.seams ??= new Map()).set(conn, seam);
-        this.presence.trackSeams(ch);
-      }
-      this.metrics.subscriptions.inc();
-      if (inconsistent || ch.stale) {
-        ch.stale = false;
-        startCatchUp(this, ch);
-      }
-    } catch (err) {
-      this.logger.warn({ err, channel: name }, 'subscribe failed');
-      if (stillPending()) {
-        conn.subs = fewDelete(conn.subs, name);
-        await this.detach(conn, name);
-        conn.sendError('unavailable', 'the bus is unavailable; try again', id, name);
-      }
-    }
+    return attach(this, conn, frame);
   }
 
   async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
@@ -337,21 +243,6 @@ export class Hub implements ConnectionHost, BusHandlers {
   /** Whether `ch` is still the hub's channel of that name (it has local subscribers). */
   hasChannel(ch: Channel): boolean {
     return this.channels.get(ch.name) === ch;
-  }
-
-  /** A pending subscriber that was given `given` becomes live. */
-  private goLive(ch: Channel, conn: Connection, given: StreamPosition): void {
-    if (ch.live === null) {
-      // The first live subscriber: the channel's position is the one it was given.
-      if (given.epoch !== ch.epoch || given.offset > ch.lastOffset) {
-        ch.epoch = given.epoch;
-        ch.lastOffset = given.offset;
-        if (ch.catchUp !== null) ch.catchUp.again = true;
-      }
-    } else if (given.epoch !== ch.epoch || given.offset > ch.lastOffset) {
-      (ch.ahead ??= new Map()).set(conn, given);
-    }
-    ch.live = fewAdd(ch.live, conn);
   }
 
   /** The sequence number of one of this node's connection ids; -1 for any other string. */
@@ -425,56 +316,10 @@ export class Hub implements ConnectionHost, BusHandlers {
     for (const conn of [...this.sockets]) conn.terminate();
   }
 
-  // ---- internals -----------------------------------------------------------------------------
+  // ---- channels (also used by recovery-seam.ts) -------------------------------------------------
 
-  private tick(): void {
-    const now = this.now();
-    for (const [conn, deadline] of this.unauthenticated) {
-      if (now >= deadline) conn.close(CLOSE_CODES.auth_timeout, 'auth_timeout');
-    }
-    for (const conn of this.expiring) {
-      if (conn.exp * 1000 <= now) conn.close(CLOSE_CODES.token_expired, 'token_expired');
-    }
-    if (now >= this.nextPingAt) {
-      // Rounds on a fixed cadence (a late tick does not push every later round back), unless the
-      // process stalled for a whole interval.
-      this.nextPingAt += this.config.heartbeatMs;
-      if (this.nextPingAt <= now) this.nextPingAt = now + this.config.heartbeatMs;
-      this.pingRound = { iter: this.sockets.values(), size: this.sockets.size, start: now, done: 0 };
-      this.presence.heartbeat();
-    }
-    if (this.pingRound !== null) this.heartbeat(now);
-  }
-
-  /**
-   * Pings the connections of the current round, spread over the first half of the heartbeat (at
-   * most HEARTBEAT_SPREAD_MS): 20k pings and 20k pongs at once stall every fanout for half a second.
-   * A connection is checked one round (heartbeatMs) after its ping, give or take the spread, so it
-   * always has at least half a heartbeat to answer. Few connections are all pinged at the round's start.
-   */
-  private heartbeat(now: number): void {
-    const round = this.pingRound!;
-    const spread = Math.min(this.config.heartbeatMs / 2, HEARTBEAT_SPREAD_MS);
-    const due = Math.ceil((round.size * (now - round.start + this.tickMs)) / spread);
-    while (round.done < due) {
-      const next = round.iter.next();
-      if (next.done === true) {
-        this.pingRound = null;
-        return;
-      }
-      round.done++;
-      const conn = next.value;
-      if (conn.state !== OPEN) continue;
-      if (!conn.alive) {
-        conn.close(CLOSE_CODES.heartbeat_timeout, 'heartbeat_timeout');
-        continue;
-      }
-      conn.alive = false;
-      this.outbox.push(conn, PING);
-    }
-  }
-
-  private channel(name: string): Channel {
+  /** The channel of that name; made, and its bus subscription started, if it has no local subscriber. */
+  channel(name: string): Channel {
     let ch = this.channels.get(name);
     if (ch === undefined) {
       ch = {
@@ -506,7 +351,7 @@ export class Hub implements ConnectionHost, BusHandlers {
   }
 
   /** Removes one local subscription; resolves when its presence entry (if any) is gone. */
-  private detach(conn: Connection, name: string): Promise<void> {
+  detach(conn: Connection, name: string): Promise<void> {
     const ch = this.channels.get(name);
     if (ch !== undefined) {
       if (fewHas(ch.live, conn)) {
@@ -527,7 +372,8 @@ export class Hub implements ConnectionHost, BusHandlers {
     return ch?.presence || isPresenceChannel(name) ? this.presence.leave(name, conn) : Promise.resolve();
   }
 
-  private report(ch: Channel): void {
+  /** Reports the channel's local subscriber count (live and pending) to the bus. */
+  report(ch: Channel): void {
     this.bus.reportSubscribers(ch.name, fewSize(ch.live) + (ch.pending?.size ?? 0));
   }
 
