@@ -24,13 +24,10 @@
  *   missed messages; the hub holds their live messages from then on while it reads the gap from
  *   history) and `handlers.status(true)`.
  * - State of channels a node is subscribed to is kept alive (TTL refreshed), as with the memory bus.
- * - Reads after delivery. `position`/`history` of a channel this node is subscribed to resolve only
- *   after every message they include has been handed to `onMessage` (as on the memory bus, whose
- *   delivery is synchronous). Live messages and script replies use different connections, so the
- *   read script publishes a marker on the channel after reading and the read waits for it (1 s
- *   bound). Without this, a recovering subscriber could get a message in its replay and again
- *   live, just after. When the bound is hit (a lost marker, a slow subscriber connection), the
- *   hub's per-subscriber guard (`Channel.ahead`, hub.ts) still drops what it already gave.
+ * - Reads after delivery (`redis-reads.ts`). `position`/`history` of a channel this node is
+ *   subscribed to resolve only after every message they include has been handed to `onMessage`
+ *   (as on the memory bus, whose delivery is synchronous): the read script publishes a marker on
+ *   the channel after reading and the read waits for it (1 s bound).
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
@@ -51,9 +48,10 @@ import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';
 import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
+import { RedisReads } from './redis-reads.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
 import { ShardWatch } from './redis-shard-watch.js';
-import { defineScripts, type ScriptClient } from './redis-scripts.js';
+import { defineScripts, newEpoch, type ScriptClient } from './redis-scripts.js';
 
 export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
   /** Key prefix (RIVER_REDIS_PREFIX). Default `river`. */
@@ -68,21 +66,6 @@ export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
   livenessIntervalMs?: number;
   /** Called when a handler throws or a background Redis call fails. Default: ignored. */
   onError?: (err: unknown) => void;
-}
-
-/** Longest a read waits for live delivery to catch up (a lost marker: the connection dropped). */
-const SYNC_TIMEOUT_MS = 1000;
-
-/**
- * A new epoch candidate, unique per call (a random per-process base and a counter): the scripts
- * use it only when a channel's state is gone, and it must never repeat an earlier epoch.
- * Base64url and base 36: no `:` (the envelope's delimiter).
- */
-const EPOCH_BASE = randomBytes(6).toString('base64url');
-let epochSeq = 0;
-function newEpoch(): string {
-  epochSeq = (epochSeq + 1) % Number.MAX_SAFE_INTEGER;
-  return `${EPOCH_BASE}${epochSeq.toString(36)}`;
 }
 
 export class RedisBus implements Bus {
@@ -103,8 +86,7 @@ export class RedisBus implements Bus {
   private timers: NodeJS.Timeout[] = [];
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
-  private readonly syncs = new Map<string, () => void>();
-  private syncSeq = 0;
+  private readonly reads: RedisReads;
 
   constructor(opts: RedisBusOptions) {
     if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
@@ -124,6 +106,7 @@ export class RedisBus implements Bus {
     const onError = (err: unknown) => this.opts.onError?.(err);
     this.subs = new RedisSubscriptions(this.sub, this.cluster, this.keys, () => this.ready);
     this.counts = new RedisSubscriberCounts(this.cmd, this.keys, this.nodeId, opts.livenessIntervalMs ?? 5000, () => this.ready, onError);
+    this.reads = new RedisReads(this.scripts, this.keys, this.nodeId, this.cluster, opts.historyTtlSeconds, (c) => this.subs.isApplied(c));
     this.controls = new RedisControl(this.keys.control, this.replyChannel, (n, p) => this.pub(n, p), opts.controlTimeoutMs ?? 1000, onError);
     for (const c of new Set([this.cmd, this.sub])) {
       c.on('error', (err: unknown) => this.opts.onError?.(err));
@@ -181,7 +164,7 @@ export class RedisBus implements Bus {
     for (const t of this.timers) clearInterval(t);
     this.shards?.close();
     this.controls.settleAll();
-    for (const done of [...this.syncs.values()]) done();
+    this.reads.settleAll();
     if (wasReady) {
       await this.counts.leave();
       this.handlers?.status?.(false);
@@ -247,43 +230,7 @@ export class RedisBus implements Bus {
 
   private async read(channel: string, since: number, limit: number): Promise<HistoryResult> {
     this.assertReady();
-    let reply: Awaited<ReturnType<ScriptClient['riverHistory']>>;
-    // On a subscribed channel, resolve only once live delivery has caught up with what was read
-    // (as on the memory bus), so a recovering subscriber never gets a message twice at the seam.
-    const marker = this.subs.isApplied(channel) ? `s${this.nodeId}.${(this.syncSeq = (this.syncSeq + 1) % 1e9)}` : '';
-    const synced = marker === '' ? undefined : this.awaitMarker(marker);
-    try {
-      reply = await this.scripts.riverHistory(
-        this.keys.meta(channel),
-        this.keys.stream(channel),
-        since,
-        limit,
-        newEpoch(),
-        this.opts.historyTtlSeconds,
-        this.cluster ? 'SPUBLISH' : 'PUBLISH',
-        this.keys.live(channel),
-        marker,
-      );
-    } catch (err) {
-      if (marker !== '') this.syncs.get(marker)?.();
-      throw asUnavailable(err);
-    }
-    await synced;
-    const [epoch, rawOffset, rawOldest, entries] = reply;
-    const offset = Number(rawOffset);
-    const oldest = Number(rawOldest);
-    const messages: BusMessage[] = [];
-    for (const [id, fields] of entries) {
-      const msg: BusMessage = { channel, offset: Number(id.slice(0, id.indexOf('-'))), epoch, frame: '', ts: 0 };
-      for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i] === 'f') msg.frame = fields[i + 1]!;
-        else if (fields[i] === 't') msg.ts = Number(fields[i + 1]);
-        else if (fields[i] === 'x') msg.excludeConnectionId = fields[i + 1]!;
-      }
-      messages.push(msg);
-    }
-    const complete = since >= oldest - 1 && since <= offset;
-    return { position: { epoch, offset }, messages, complete };
+    return this.reads.read(channel, since, limit);
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------
@@ -306,19 +253,6 @@ export class RedisBus implements Bus {
     return this.subs.wantedChannels();
   }
 
-  /** Resolves when this node receives `marker` on a live channel, or after the sync timeout. */
-  private awaitMarker(marker: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.syncs.delete(marker);
-        resolve();
-      };
-      const timer = setTimeout(done, SYNC_TIMEOUT_MS);
-      this.syncs.set(marker, done);
-    });
-  }
-
   private pub(name: string, payload: string): Promise<number> {
     return this.cluster ? (this.cmd.spublish(name, payload) as Promise<number>) : this.cmd.publish(name, payload);
   }
@@ -333,7 +267,7 @@ export class RedisBus implements Bus {
     const channel = this.keys.channelOfLive(name);
     if (channel !== undefined) {
       if (payload.charCodeAt(0) === 0x73 /* s: a read's sync marker */) {
-        this.syncs.get(payload)?.();
+        this.reads.onMarker(payload);
         return;
       }
       if (!this.subs.wants(channel)) return;

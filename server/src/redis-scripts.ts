@@ -3,7 +3,20 @@
  * slot, see `redis-keys.ts`), so it is atomic on a single Redis and valid in Redis Cluster.
  * Registered with ioredis `defineCommand` (EVALSHA, falling back to EVAL after a Redis restart).
  */
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * A new epoch candidate, unique per call (a random per-process base and a counter): the scripts
+ * use it only when a channel's state is gone, and it must never repeat an earlier epoch.
+ * Base64url and base 36: no `:` (the envelope's delimiter).
+ */
+const EPOCH_BASE = randomBytes(6).toString('base64url');
+let epochSeq = 0;
+export function newEpoch(): string {
+  epochSeq = (epochSeq + 1) % Number.MAX_SAFE_INTEGER;
+  return `${EPOCH_BASE}${epochSeq.toString(36)}`;
+}
 
 /**
  * Publish: idempotency check, epoch, offset, history, TTLs and live delivery in one step, so
