@@ -24,7 +24,8 @@ export interface FaultyNode extends ContractNode {
   restore(): void;
 }
 
-export interface DeliveryContext {
+/** What the suite gives its theme files (`bus-history.contract.ts`, this one). */
+export interface BusContractContext {
   clock: ContractClock;
   ttlSeconds: number;
   /** The engine can cut a node from its backend (`BusCluster.faultyNode`). */
@@ -39,7 +40,7 @@ export interface DeliveryContext {
 const offsets = (msgs: BusMessage[], channel: string) => msgs.filter((m) => m.channel === channel).map((m) => m.offset);
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
-export function busDeliveryCases(ctx: DeliveryContext): void {
+export function busDeliveryCases(ctx: BusContractContext): void {
   const { clock } = ctx;
 
   it('resolves position and history of a subscribed channel only after the messages they include reached this node', async () => {
