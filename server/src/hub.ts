@@ -280,14 +280,19 @@ export class Hub implements ConnectionHost, BusHandlers {
    * (catch-up.ts): live frames are held while history fills the gap, then delivered after it;
    * where history cannot fill it, live subscribers get an unsolicited `subscribed` with
    * `recovered: false` and the new position. Call it as soon as the subscriptions are back.
+   * Presence frames are not in history: the presence channels' members are read again instead
+   * (their subscribers get the joins and leaves they missed, presence-tracker.ts).
    */
   resync(channels: string[]): void {
+    const presence: string[] = [];
     for (const name of channels) {
       const ch = this.channels.get(name);
       if (ch === undefined) continue;
+      if (ch.presence) presence.push(name);
       if (ch.live === null) ch.stale = true; // subscribers still pending: catch up once the first is live
       else startCatchUp(this, ch);
     }
+    if (presence.length > 0) void this.presence.resync(presence);
   }
 
   status(ready: boolean): void {

@@ -18,11 +18,20 @@
  *   already there, instead of N(N-1)/2 join frames.
  * The cost is latency: a presence subscribe and a presence event wait for the window (10 ms when
  * the channel is quiet, 250 ms at most during a storm).
+ *
+ * Re-reading after a cut (`resync`). Join/leave frames that other nodes published while this node
+ * could not receive them (its Redis connections cut, a shard's subscriber connection replaced) are
+ * gone: nothing replays them. So the tracker keeps what each local presence channel's subscribers
+ * were told (`presence-views.ts`), and when the presence engine is connected again (once this
+ * node's entries are re-added) or the bus resyncs the channel, it reads the members again and puts
+ * the difference into the channel's window: a join per member added, a leave per member gone. A
+ * frame reaching the window meanwhile nets with it as usual, so each change goes out once.
  */
 import type { Logger } from 'pino';
 import { isPresenceChannel } from '@river/protocol';
 import type { Bus, BusMessage } from './bus.js';
 import type { Member, Presence, PresenceEntry } from './presence.js';
+import { memberJson, PresenceViews } from './presence-views.js';
 
 /** What the tracker needs of a connection. */
 export interface PresenceConn {
@@ -91,7 +100,12 @@ export interface SeamHolder {
 }
 
 export function presenceFrame(channel: string, action: 'join' | 'leave', member: Member): string {
-  return `{"type":"presence","channel":${JSON.stringify(channel)},"action":"${action}","member":${JSON.stringify({ userId: member.userId, info: member.info })}}`;
+  return memberFrame(channel, action, memberJson(member));
+}
+
+/** A presence frame for a member given as its JSON text. */
+function memberFrame(channel: string, action: 'join' | 'leave', member: string): string {
+  return `{"type":"presence","channel":${JSON.stringify(channel)},"action":"${action}","member":${member}}`;
 }
 
 export interface PresenceTrackerOptions {
@@ -123,6 +137,7 @@ export class PresenceTracker {
   private readonly entries = new Map<string, PresenceEntry>();
   private readonly seamHolders = new Set<SeamHolder>();
   private readonly windows = new Map<string, Window>();
+  private readonly views = new PresenceViews();
   private readonly quietMs: number;
   private readonly maxMs: number;
   private readonly now: () => number;
@@ -130,6 +145,8 @@ export class PresenceTracker {
   private flushing = false;
   private repairing = false;
   private repairAgain = false;
+  /** The engine reconnected: read the members again once the entries are repaired. */
+  private resyncDue = false;
 
   /** `deliver` fans a (coalesced) presence frame out to the channel's local subscribers (the hub's `message`). */
   constructor(
@@ -149,7 +166,10 @@ export class PresenceTracker {
       expired: (channel, member) => {
         if (this.engine.announces !== true) this.broadcast(channel, 'leave', member);
       },
-      restored: () => this.repair(),
+      restored: () => {
+        this.resyncDue = true;
+        this.repair();
+      },
     });
   }
 
@@ -171,6 +191,7 @@ export class PresenceTracker {
       return undefined;
     }
     this.entries.set(`${conn.id}\n${channel}`, entry);
+    this.views.entryAdded(channel);
     if (joined && this.engine.announces !== true) this.broadcast(channel, 'join', member);
     const members = await new Promise<Member[]>((resolve, reject) => this.window(channel).readers.push({ resolve, reject }));
     if (!stillWanted()) return undefined; // leave() already removed the entry
@@ -183,6 +204,7 @@ export class PresenceTracker {
    */
   async snapshot(channel: string): Promise<{ json: string; seam: () => Seam }> {
     const members = await this.engine.members(channel);
+    this.views.reset(channel, members);
     const generation = this.generation;
     return { json: JSON.stringify(members), seam: () => new Seam(members, generation) };
   }
@@ -193,6 +215,7 @@ export class PresenceTracker {
     const entry = this.entries.get(key);
     if (entry === undefined) return Promise.resolve();
     this.entries.delete(key);
+    this.views.entryRemoved(channel);
     return this.remove(entry);
   }
 
@@ -204,14 +227,31 @@ export class PresenceTracker {
     if (this.flushing || msg.offset !== undefined || !isPresenceChannel(msg.channel)) return false;
     const { action, userId } = presenceEvent(msg.frame);
     if (action === undefined || userId === undefined) return false;
-    const w = this.window(msg.channel);
-    const change = w.changes.get(userId);
-    if (change === undefined) w.changes.set(userId, { first: msg.frame, last: msg.frame, ts: msg.ts });
-    else {
-      change.last = msg.frame;
-      change.ts = msg.ts;
-    }
+    this.views.arrived(msg.channel, userId);
+    this.collect(msg.channel, userId, msg.frame, msg.ts);
     return true;
+  }
+
+  /**
+   * Reads the members of this node's presence channels (those named, or all) again and puts into
+   * each one's window what changed since its local subscribers were told (see the header). Never
+   * rejects: a failed read is logged (the next reconnect or resync reads again).
+   */
+  async resync(channels?: readonly string[]): Promise<void> {
+    const names = channels === undefined ? this.views.channels() : channels.filter((c) => this.views.has(c));
+    const now = this.now();
+    const failed: unknown[] = [];
+    await Promise.all(
+      names.map(async (channel) => {
+        try {
+          const changes = await this.views.diff(channel, () => this.engine.members(channel));
+          for (const c of changes) this.collect(channel, c.userId, memberFrame(channel, c.action, c.member), now);
+        } catch (err) {
+          failed.push(err);
+        }
+      }),
+    );
+    if (failed.length > 0) this.logger.warn({ err: failed[0], channels: failed.length }, 'presence members re-read failed');
   }
 
   /** A channel now holds seams: expire them on later heartbeats. */
@@ -236,18 +276,21 @@ export class PresenceTracker {
     return this.engine.members(channel);
   }
 
-
   /**
    * Touches every local entry; those the engine no longer has (expired during an outage longer
    * than the TTL, lost in a restart) are added again, announcing a join if the user was gone.
-   * Runs on every heartbeat and when the engine reconnects, one at a time.
+   * Runs on every heartbeat and when the engine reconnects, one at a time; after a reconnect it
+   * then reads the members again (`resync`: the list read has this node's entries back).
    */
   private repair(): void {
     if (this.repairing) {
       this.repairAgain = true;
       return;
     }
-    if (this.entries.size === 0) return;
+    if (this.entries.size === 0) {
+      this.resyncDue = false; // no local entry: no local presence channel to read again
+      return;
+    }
     this.repairing = true;
     this.repairAgain = false;
     this.engine
@@ -257,6 +300,10 @@ export class PresenceTracker {
       .finally(() => {
         this.repairing = false;
         if (this.repairAgain) this.repair();
+        else if (this.resyncDue) {
+          this.resyncDue = false;
+          void this.resync();
+        }
       });
   }
 
@@ -271,6 +318,17 @@ export class PresenceTracker {
     }
     if (joined && this.engine.announces !== true) this.broadcast(entry.channel, 'join', entry.member);
     this.logger.debug({ channel: entry.channel }, 'presence entry added again');
+  }
+
+  /** Adds one user's presence frame to the channel's window. */
+  private collect(channel: string, userId: string, frame: string, ts: number): void {
+    const w = this.window(channel);
+    const change = w.changes.get(userId);
+    if (change === undefined) w.changes.set(userId, { first: frame, last: frame, ts });
+    else {
+      change.last = frame;
+      change.ts = ts;
+    }
   }
 
   private window(channel: string): Window {
@@ -300,16 +358,23 @@ export class PresenceTracker {
     this.flushing = true;
     try {
       for (const change of w.changes.values()) {
-        for (const frame of netFrames(change)) this.deliver({ channel, frame, ts: change.ts });
+        for (const frame of netFrames(change)) {
+          const { action, userId, member } = presenceEvent(frame);
+          if (action !== undefined && userId !== undefined) this.views.delivered(channel, { action, userId, member });
+          this.deliver({ channel, frame, ts: change.ts });
+        }
       }
     } finally {
       this.flushing = false;
     }
     if (w.readers.length === 0) return;
+    const first = this.views.firstList(channel); // what the channel's first subscribers are told
     try {
       const members = await this.engine.members(channel);
+      first?.(members);
       for (const r of w.readers) r.resolve(members);
     } catch (err) {
+      first?.(undefined);
       for (const r of w.readers) r.reject(err);
     }
   }

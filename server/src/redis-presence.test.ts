@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
 import { presenceContract } from './presence.contract.js';
 import type { Member } from './presence.js';
+import { RedisBus } from './redis-bus.js';
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
 import { startTestNode, token, type TestClient, type TestNode } from './test-support.js';
 
@@ -155,8 +156,8 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
 
   describe('entries of connections that stay open are restored', () => {
     const hb = 200; // ttl 300 ms, sweep every 100 ms
-    async function river(url: string, prefix: string): Promise<TestNode> {
-      const t = await startTestNode({ RIVER_REDIS_URL: url, RIVER_REDIS_PREFIX: prefix, RIVER_HEARTBEAT_MS: String(hb) });
+    async function river(url: string, prefix: string, heartbeatMs = hb): Promise<TestNode> {
+      const t = await startTestNode({ RIVER_REDIS_URL: url, RIVER_REDIS_PREFIX: prefix, RIVER_HEARTBEAT_MS: String(heartbeatMs) });
       open.push(t);
       return t;
     }
@@ -190,6 +191,83 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
       expect(await observer.next('presence', 10_000)).toMatchObject({ action: 'join', member: { userId: 'remote', info: { sub: 'remote' } } });
       expect(await names(b, ch)).toEqual(['remote', 'watcher']);
       expect(m.closeInfo).toBeUndefined();
+    }, 30_000);
+
+    it("after a cut of one node: its subscribers get the joins and leaves made elsewhere meanwhile, once; nothing when nothing changed", async () => {
+      const prefix = `m${process.pid}-${++cluster}`;
+      const proxy = await cuttableProxy(redis.port);
+      const ch = 'presence-missed';
+      // A 25 s heartbeat: node A's own entries outlive the cuts (no leave and join of its own).
+      const a = await river(proxy.url, prefix, 25_000);
+      open.push(proxy);
+      const b = await river(redis.url, prefix, 25_000);
+      const ready = async (t: TestNode) => (await t.http('GET', '/readyz')).status === 200;
+      const presence = (c: TestClient) => c.frames.filter((f) => f.type === 'presence').map((f) => `${f.action} ${f.member.userId}`);
+      const watcher = await member(a, 'watcher');
+      await watcher.subscribe(ch);
+      const [stays, goes] = [await member(b, 'stays'), await member(b, 'goes')];
+      await stays.subscribe(ch);
+      await goes.subscribe(ch);
+      await expect.poll(() => presence(watcher).sort()).toEqual(['join goes', 'join stays']);
+      watcher.frames.length = 0;
+
+      await proxy.cut();
+      await expect.poll(() => ready(a), { timeout: 5000 }).toBe(false);
+      await goes.request({ type: 'unsubscribe', channel: ch });
+      const comes = await member(b, 'comes');
+      await comes.subscribe(ch);
+      await expect.poll(() => names(b, ch)).toEqual(['comes', 'stays', 'watcher']);
+      await sleep(100);
+      expect(presence(watcher)).toEqual([]); // A is cut off: it heard none of it
+      await proxy.restore();
+      await expect.poll(() => ready(a), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => presence(watcher).length, { timeout: 5000 }).toBe(2);
+      expect(presence(watcher).sort()).toEqual(['join comes', 'leave goes']);
+      expect(watcher.frames.find((f) => f.action === 'join')!.member).toEqual({ userId: 'comes', info: { sub: 'comes' } });
+      await sleep(500);
+      expect(presence(watcher)).toHaveLength(2);
+      watcher.frames.length = 0;
+
+      // Cut again; nothing changes meanwhile: nothing is sent after the reconnect.
+      await proxy.cut();
+      await expect.poll(() => ready(a), { timeout: 5000 }).toBe(false);
+      await sleep(200);
+      await proxy.restore();
+      await expect.poll(() => ready(a), { timeout: 10_000 }).toBe(true);
+      await sleep(500);
+      expect(presence(watcher)).toEqual([]);
+      expect(watcher.closeInfo).toBeUndefined();
+    }, 30_000);
+
+    it('after only its bus connections were cut (presence engine up): its subscribers get what they missed, once', async () => {
+      const prefix = `n${process.pid}-${++cluster}`;
+      const proxy = await cuttableProxy(redis.port);
+      open.push(proxy);
+      const ch = 'presence-bus-cut';
+      const bus = new RedisBus({ historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: proxy.url, prefix });
+      const engine = new RedisPresence({ ttlMs: 37_500, url: redis.url, prefix });
+      const a = await startTestNode({ RIVER_HEARTBEAT_MS: '25000' }, { bus, presence: engine });
+      open.push(a);
+      const b = await river(redis.url, prefix, 25_000);
+      const presence = (c: TestClient) => c.frames.filter((f) => f.type === 'presence').map((f) => `${f.action} ${f.member.userId}`);
+      const watcher = await member(a, 'watcher');
+      await watcher.subscribe(ch);
+      const goes = await member(b, 'goes');
+      await goes.subscribe(ch);
+      await expect.poll(() => presence(watcher)).toEqual(['join goes']);
+      watcher.frames.length = 0;
+
+      await proxy.cut();
+      await expect.poll(() => bus.ready, { timeout: 5000 }).toBe(false);
+      await goes.request({ type: 'unsubscribe', channel: ch });
+      await (await member(b, 'comes')).subscribe(ch);
+      await expect.poll(() => names(b, ch)).toEqual(['comes', 'watcher']);
+      await proxy.restore();
+      await expect.poll(() => bus.ready, { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => presence(watcher).length, { timeout: 5000 }).toBe(2);
+      expect(presence(watcher).sort()).toEqual(['join comes', 'leave goes']);
+      await sleep(500);
+      expect(presence(watcher)).toHaveLength(2);
     }, 30_000);
 
     it('after a Redis restart without persistence: every open connection is a member again', async () => {
