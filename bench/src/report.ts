@@ -109,8 +109,8 @@ export function renderTables(run: RunResult): string {
     return [t.name, String(p.members), f(p.joinSeconds, 1), `${p.presenceFrames}/${p.expectedFrames}`, f(p.cpuMs, 0), f(p.usPerFrame)];
   });
   if (presRows.length > 0) {
-    out.push('\nPresence storm: members join one presence channel, each join announced to all members\n');
-    out.push(table(['server', 'members', 'join time s', 'join frames received/expected', 'server CPU ms', 'µs per frame'], presRows));
+    out.push('\nPresence storm: members join one presence channel (50 in flight); one join frame per earlier member would be N(N-1)/2, River coalesces joins that land together\n');
+    out.push(table(['server', 'members', 'join time s', 'join frames received / N(N-1)/2', 'server CPU ms', 'µs per frame'], presRows));
   }
   const slowRows = run.targets.filter((t) => t.slow).map((t) => {
     const s = t.slow!;

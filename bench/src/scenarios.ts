@@ -255,7 +255,11 @@ export interface PresenceResult {
   firstError: string;
 }
 
-/** `members` clients join one presence channel; every join is announced to everyone already in it. */
+/**
+ * `members` clients join one presence channel, 50 at a time. One join frame to every member already
+ * there would be N(N-1)/2 frames (`expectedFrames`, the ceiling); a server that coalesces joins
+ * landing together (River) sends fewer: the count settles when no frame arrived for 3 s.
+ */
 export async function presenceStorm(ctx: Ctx, members: number, channel = 'presence-storm'): Promise<PresenceResult> {
   const { target, pool } = ctx;
   await pool.reset();
