@@ -16,6 +16,22 @@ async function member(t: TestNode, sub: string, info?: Record<string, unknown>):
   return c;
 }
 
+
+/** A memory engine whose `restored` handler (the engine's "connected again") the test calls itself. */
+function restorableEngine(): { inner: MemoryPresence; engine: Presence; restored: () => void } {
+  const inner = new MemoryPresence({ ttlMs: 60_000 });
+  let handlers: PresenceHandlers | undefined;
+  const engine: Presence = {
+    start: (h) => ((handlers = h), inner.start(h)),
+    close: () => inner.close(),
+    add: (e) => inner.add(e),
+    remove: (c, id, u) => inner.remove(c, id, u),
+    members: (c) => inner.members(c),
+    touch: (e) => inner.touch(e),
+  };
+  return { inner, engine, restored: () => handlers!.restored!() };
+}
+
 describe('presence channels (PROTOCOL.md 2.5)', () => {
   it('joins and leaves once per user across two connections, with members in subscribed', async () => {
     const t = await startTestNode();
@@ -349,46 +365,28 @@ describe('PresenceTracker (fake clock)', () => {
   });
 
   it("re-adds every local entry as soon as the engine reports it is connected again", async () => {
-    const inner = new MemoryPresence({ ttlMs: 60_000 });
-    let handlers: PresenceHandlers | undefined;
-    const engine: Presence = {
-      start: (h) => ((handlers = h), inner.start(h)),
-      close: () => inner.close(),
-      add: (e) => inner.add(e),
-      remove: (c, id, u) => inner.remove(c, id, u),
-      members: (c) => inner.members(c),
-      touch: (e) => inner.touch(e),
-    };
+    const { inner, engine, restored } = restorableEngine();
     const { tracker, delivered } = await setup(engine);
     await Promise.all([tracker.join(ch, conn('c1', 'u1'), () => true), tracker.join(ch, conn('c2', 'u2'), () => true), vi.advanceTimersByTimeAsync(20)]);
     delivered.length = 0;
     // The backend lost everything (a restart without persistence), silently.
     await inner.remove(ch, 'c1', 'u1');
     await inner.remove(ch, 'c2', 'u2');
-    handlers!.restored!();
+    restored();
     await vi.advanceTimersByTimeAsync(20);
     expect(delivered.map((d) => `${d.action} ${d.userId}`).sort()).toEqual(['join u1', 'join u2']);
     expect((await inner.members(ch)).map((m) => m.userId).sort()).toEqual(['u1', 'u2']);
   });
 
   it('after the engine reconnects, sends the changes it did not hear about through the window, once', async () => {
-    const inner = new MemoryPresence({ ttlMs: 60_000 });
-    let handlers: PresenceHandlers | undefined;
-    const engine: Presence = {
-      start: (h) => ((handlers = h), inner.start(h)),
-      close: () => inner.close(),
-      add: (e) => inner.add(e),
-      remove: (c, id, u) => inner.remove(c, id, u),
-      members: (c) => inner.members(c),
-      touch: (e) => inner.touch(e),
-    };
+    const { inner, engine, restored } = restorableEngine();
     const { tracker, delivered } = await setup(engine);
     await Promise.all([tracker.join(ch, conn('c1', 'u1'), () => true), vi.advanceTimersByTimeAsync(20)]);
     delivered.length = 0;
     // Joins made elsewhere whose frames never arrived (straight into the engine, no broadcast).
     await inner.add({ channel: ch, connectionId: 'x2', member: { userId: 'u2', info: {} } });
     await inner.add({ channel: ch, connectionId: 'x3', member: { userId: 'u3', info: { v: 3 } } });
-    handlers!.restored!();
+    restored();
     await vi.advanceTimersByTimeAsync(9);
     expect(delivered).toEqual([]); // held in the window like any presence frame
     await vi.advanceTimersByTimeAsync(20);
@@ -397,9 +395,9 @@ describe('PresenceTracker (fake clock)', () => {
       { action: 'join', userId: 'u3', info: { v: 3 } },
     ]);
     await inner.remove(ch, 'x2', 'u2');
-    handlers!.restored!();
+    restored();
     await vi.advanceTimersByTimeAsync(20);
-    handlers!.restored!();
+    restored();
     await vi.advanceTimersByTimeAsync(20);
     expect(delivered.slice(2)).toEqual([{ action: 'leave', userId: 'u2', info: {} }]);
   });
