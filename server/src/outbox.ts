@@ -1,6 +1,7 @@
 /**
- * The node's outgoing write path. Every frame for a client goes through here (ws's own sender only
- * writes close frames), so order is kept and writes are coalesced:
+ * The node's outgoing write path. Every data frame for a client goes through here (ws's own sender
+ * only writes pongs to WebSocket pings and the close frame, each a whole frame), so order is kept
+ * and writes are coalesced:
  *
  * - `push` queues a prebuilt frame Buffer (the same Buffer for every subscriber of a message) on the
  *   peer and marks the peer dirty in ONE node-wide list; a single `setImmediate` flushes the list,
