@@ -11,6 +11,7 @@ import { registerDev } from './commands/dev.js';
 import { registerToken } from './commands/token.js';
 import { registerPublish } from './commands/publish.js';
 import { registerListen } from './commands/listen.js';
+import { registerEnv } from './commands/env.js';
 import { registerBench } from './commands/bench.js';
 import { registerCloudCommands } from './commands/cloud-commands.js';
 
@@ -47,6 +48,7 @@ export function buildProgram(ctx: Context): Command {
   registerToken(program, ctx);
   registerPublish(program, ctx);
   registerListen(program, ctx);
+  registerEnv(program, ctx);
   registerBench(program, ctx);
   registerCloudCommands(program, ctx);
   return program;

@@ -9,9 +9,9 @@ import type { RiverConfig } from '@river/templates';
 import type { Cloud } from './cloud/cloud.js';
 import type { Context } from './context.js';
 import { UserError } from './errors.js';
-import { readDeployedState } from './state.js';
+import { CONFIG_FILE, findConfigFile, readDeployedState } from './state.js';
 
-export const CONFIG_FILE = 'river.config.json';
+export { CONFIG_FILE };
 
 /** The flag of `river init` that sets each river.config.json field (for hints). */
 export const FIELD_FLAGS: Readonly<Record<string, string>> = {
@@ -49,13 +49,13 @@ export async function validateConfig(raw: unknown, source: string): Promise<Rive
 }
 
 export async function readProjectConfig(ctx: Context): Promise<RiverConfig> {
-  const path = join(ctx.cwd, CONFIG_FILE);
+  const path = findConfigFile(ctx.cwd) ?? join(ctx.cwd, CONFIG_FILE);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError(`no ${CONFIG_FILE} in ${ctx.cwd}`, 'run `npx river init` first (or cd to the directory that has it)', { code: 'no_config' });
+      throw new UserError(`no ${CONFIG_FILE} in ${ctx.cwd} or a folder above it`, 'run `npx river init` first (or cd to the directory that has it)', { code: 'no_config' });
     }
     throw err;
   }
@@ -84,8 +84,8 @@ export interface Deployment {
 }
 
 /** The deployed stack: from .river/outputs.json, else river.config.json + CloudFormation. */
-export async function findDeployment(ctx: Context): Promise<Deployment> {
-  const saved = await readDeployedState(ctx.cwd);
+export async function findDeployment(ctx: Context, opts: { ignoreSavedOutputs?: boolean } = {}): Promise<Deployment> {
+  const saved = opts.ignoreSavedOutputs ? undefined : await readDeployedState(ctx.cwd);
   if (saved) return { ...saved, cloud: await ctx.cloud(saved.region) };
   const config = await readProjectConfig(ctx).catch((err: unknown) => {
     if (err instanceof UserError && err.code === 'no_config') {

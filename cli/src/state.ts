@@ -3,10 +3,14 @@
  * key and address) and outputs.json (the deployed stack's outputs). Both are git-ignored: when
  * `.river/` is created outside a repository that already ignores it, a `.river/.gitignore` with
  * `*` is written next to them.
+ *
+ * The project directory is found as git finds `.git` (findProjectDir): every function here takes
+ * the folder the command runs in and walks up from it, so `river token` works from `src/` too.
  */
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 export interface DevState {
@@ -34,9 +38,72 @@ export interface DeployedState {
 }
 
 export const STATE_DIR = '.river';
+/** The deployment settings `river init` writes (read by @river/templates). */
+export const CONFIG_FILE = 'river.config.json';
 
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest folder from `start` up to the filesystem root for which `found` holds. */
+export function nearest(start: string, found: (dir: string) => boolean): string | undefined {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (found(dir)) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The river.config.json that `start` is under (nearest first), if any. */
+export function findConfigFile(start: string): string | undefined {
+  const dir = nearest(start, (d) => isFile(join(d, CONFIG_FILE)));
+  return dir === undefined ? undefined : join(dir, CONFIG_FILE);
+}
+
+/**
+ * The River project that `start` is in: the nearest folder, from `start` up to the filesystem root,
+ * holding `.river/`; else the nearest holding river.config.json; else the nearest holding a
+ * package.json (the app's root, where `river dev` creates `.river/` the first time); else `start`.
+ */
+export function findProjectDir(start: string): string {
+  return (
+    nearest(start, (dir) => isDir(join(dir, STATE_DIR))) ??
+    nearest(start, (dir) => isFile(join(dir, CONFIG_FILE))) ??
+    nearest(start, (dir) => isFile(join(dir, 'package.json'))) ??
+    resolve(start)
+  );
+}
+
+/** `.river/` of the project that `cwd` is in. */
 export function stateDir(cwd: string): string {
-  return join(cwd, STATE_DIR);
+  return join(findProjectDir(cwd), STATE_DIR);
+}
+
+/**
+ * Whether the `river dev` node that dev.json records still runs on this machine: it wrote its pid
+ * there, and that process exists. A node that stopped cleanly removed its pid; one that crashed
+ * or was killed left a pid that no longer exists.
+ */
+export function devNodeRunning(state: Pick<DevState, 'pid'>, kill: (pid: number, signal: 0) => void = process.kill.bind(process)): boolean {
+  if (state.pid === undefined) return false;
+  try {
+    kill(state.pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function randomSecret(): string {

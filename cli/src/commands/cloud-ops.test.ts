@@ -61,7 +61,7 @@ describe('river token --deployed', () => {
     try {
       const t = testContext({ cwd: empty.dir, cloud: new AwsCloud({ region: 'us-east-1' }) });
       expect(await t.run(['token', '--deployed', '--sub', 'u1'])).toBe(1);
-      expect(t.io.stderr).toEqual(['error: no deployment recorded in .river/outputs.json', expect.stringMatching(/^hint: run `npx river deploy` first/)]);
+      expect(t.io.stderr).toEqual(['error: no River deployment recorded here', expect.stringMatching(/^hint: run `npx river init` and `npx river deploy` first/)]);
     } finally {
       await empty.cleanup();
     }

@@ -209,7 +209,7 @@ describe('river deploy', () => {
     try {
       const t = testContext({ cwd: empty.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: docker });
       expect(await t.run(['deploy'])).toBe(1);
-      expect(t.io.stderr).toEqual([`error: no river.config.json in ${empty.dir}`, 'hint: run `npx river init` first (or cd to the directory that has it)']);
+      expect(t.io.stderr).toEqual([`error: no river.config.json in ${empty.dir} or a folder above it`, 'hint: run `npx river init` first (or cd to the directory that has it)']);
     } finally {
       await empty.cleanup();
     }

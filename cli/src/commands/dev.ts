@@ -114,6 +114,8 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
       io.out('Try it, in another terminal:');
       io.out('  npx river listen dogs');
       io.out(`  npx river publish dogs new-post '{"title":"hi"}'`);
+      io.out('');
+      io.out(`Your app's settings (RIVER_URL, RIVER_WS_URL, RIVER_API_KEY, RIVER_JWT_SECRET): ${s.bold('npx river env >> .env')}`);
     }
     if (env.RIVER_JWT_SECRET || env.RIVER_API_KEY) io.info('using RIVER_JWT_SECRET / RIVER_API_KEY from the environment');
     io.info('Ctrl+C stops the node');

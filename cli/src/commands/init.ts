@@ -1,11 +1,12 @@
 /** `river init`: asks for (or takes flags for) the deployment settings and writes river.config.json. */
-import { writeFile, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import type { Choice } from '../io.js';
 import { CONFIG_FILE, templates, validateConfig } from '../project.js';
+import { findConfigFile } from '../state.js';
 
 export interface InitOptions {
   name?: string;
@@ -65,10 +66,13 @@ function parentZone(domain: string): string {
 
 export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   const { io } = ctx;
-  const path = join(ctx.cwd, CONFIG_FILE);
-  const exists = await access(path).then(() => true, () => false);
-  if (exists && !opts.force) {
-    throw new UserError(`${CONFIG_FILE} already exists`, 'pass --force to overwrite it, or edit it by hand', { code: 'config_exists' });
+  // An existing river.config.json here or in a folder above is this project's: overwrite it (with
+  // --force) rather than write a second one that commands run from the other folder would not see.
+  const existing = findConfigFile(ctx.cwd);
+  const path = existing ?? join(ctx.cwd, CONFIG_FILE);
+  if (existing !== undefined && !opts.force) {
+    const where = relative(ctx.cwd, existing);
+    throw new UserError(`${where === CONFIG_FILE ? CONFIG_FILE : `${where} (this project's ${CONFIG_FILE})`} already exists`, 'pass --force to overwrite it, or edit it by hand', { code: 'config_exists' });
   }
   const { defaultRiverConfig, FARGATE_MEMORY } = await templates();
   const d = defaultRiverConfig();

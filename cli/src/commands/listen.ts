@@ -21,6 +21,7 @@ const BACKOFF_MAX_MS = 30_000;
 
 export interface ListenOptions {
   url?: string;
+  deployed?: boolean;
   /** Accepted like every data-printing command's --json; the output is JSON lines either way. */
   json?: boolean;
 }
@@ -31,6 +32,7 @@ export function registerListen(program: Command, ctx: Context): void {
     .description('subscribe to channels and print each event as one JSON line until Ctrl+C')
     .argument('<channels...>', 'one or more channel names')
     .option('--url <url>', "the node's HTTP base URL or WebSocket URL (default: RIVER_URL, the dev node, then the deployment)")
+    .option('--deployed', 'listen on the deployment (its URL and secret from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say')
     .option('--json', 'one JSON object per line on stdout (what listen always prints; accepted for scripts)')
     .addHelpText(
       'after',
@@ -55,8 +57,9 @@ type Outcome =
 export async function listen(ctx: Context, channels: string[], opts: ListenOptions): Promise<void> {
   for (const c of channels) checkChannel(c);
   const unique = [...new Set(channels)];
-  const located = await locate(ctx, opts.url);
+  const located = await locate(ctx, opts.url, { deployed: Boolean(opts.deployed) });
   const secret = await secretFor(ctx, located);
+  ctx.io.info(`using ${located.target.wsUrl} (${located.target.origin})`);
   const positions = new Map<string, StreamPosition>();
   let everReady = false;
   let attempt = 0;

@@ -19,7 +19,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   project = await tempProject();
-  await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, wsUrl: node.urls.ws });
+  // The node runs in this process: dev.json records this pid, as `river dev` does.
+  await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
 });
 afterEach(async () => {
   await project.cleanup();
@@ -50,7 +51,7 @@ describe('river publish / river listen against a real node', () => {
   it('--url and --key override the dev node; a wrong key is exit 1 with a hint', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['publish', 'dogs', 'e', '1', '--url', node.urls.http, '--key', 'wrong'])).toBe(1);
-    expect(t.io.stderr).toEqual([expect.stringMatching(/^error: .* refused the API key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
+    expect(t.io.stderr).toEqual([`using ${node.urls.http} (--url)`, expect.stringMatching(/^error: .* refused the API key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
     const env = testContext({ cwd: project.dir, env: { RIVER_URL: node.urls.ws, RIVER_API_KEY: KEY } });
     expect(await env.run(['publish', 'dogs', 'e', '"text"', '--json'])).toBe(0);
   });
@@ -58,8 +59,9 @@ describe('river publish / river listen against a real node', () => {
   it('a token the node refuses (45xx) ends listen with exit 1 and the reason', async () => {
     const t = testContext({ cwd: project.dir, env: { RIVER_JWT_SECRET: 'some-other-secret-0123456789abcdefghijklmn' } });
     expect(await t.run(['listen', 'dogs'])).toBe(1);
-    expect(t.io.stderr[0]).toMatch(/^error: the node closed the connection \(4500 token_invalid/);
-    expect(t.io.stderr[1]).toMatch(/^hint: .*RIVER_JWT_SECRET/);
+    expect(t.io.stderr[0]).toBe(`using ${node.urls.ws} (the river dev node (pid ${process.pid}))`);
+    expect(t.io.stderr[1]).toMatch(/^error: the node closed the connection \(4500 token_invalid/);
+    expect(t.io.stderr[2]).toMatch(/^hint: .*RIVER_JWT_SECRET/);
   });
 
   it('every subscription refused is exit 1 with the reason (a scripted server)', async () => {
@@ -86,16 +88,20 @@ describe('river publish / river listen against a real node', () => {
     const t = testContext({ cwd: project.dir });
     t.abort();
     expect(await t.run(['publish', 'dogs', 'e'])).toBe(1);
-    expect(t.io.stderr).toEqual(['error: interrupted', 'hint: run the command again to finish what it was doing']);
+    expect(t.io.stderr).toEqual([`using ${node.urls.http} (the river dev node (pid ${process.pid}))`, 'error: interrupted', 'hint: run the command again to finish what it was doing']);
   });
 
   it('nothing listening is exit 1 with the hint to start a dev node', async () => {
     const closed = await freePort();
-    await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}` });
-    for (const argv of [['publish', 'dogs', 'e'], ['listen', 'dogs']]) {
+    await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}`, pid: process.pid });
+    for (const [argv, url] of [[['publish', 'dogs', 'e'], `http://127.0.0.1:${closed}`], [['listen', 'dogs'], `ws://127.0.0.1:${closed}/v1/ws`]] as const) {
       const t = testContext({ cwd: project.dir });
-      expect(await t.run(argv)).toBe(1);
-      expect(t.io.stderr).toEqual([`error: no River node at http://127.0.0.1:${closed} (ECONNREFUSED)`, 'hint: start one with `npx river dev`']);
+      expect(await t.run([...argv])).toBe(1);
+      expect(t.io.stderr).toEqual([
+        `using ${url} (the river dev node (pid ${process.pid}))`,
+        `error: no River node at http://127.0.0.1:${closed} (ECONNREFUSED)`,
+        'hint: start one with `npx river dev`',
+      ]);
     }
   });
 
@@ -119,9 +125,10 @@ describe('river publish / river listen against a real node', () => {
   ])('%j is exit 1 with a hint', async (argv, error) => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(argv)).toBe(1);
-    expect(t.io.stderr).toHaveLength(2);
-    expect(t.io.stderr[0]).toMatch(error);
-    expect(t.io.stderr[1]).toMatch(/^hint: /);
+    const lines = t.io.stderr.filter((l) => !l.startsWith('using '));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(error);
+    expect(lines[1]).toMatch(/^hint: /);
   });
 });
 

@@ -8,6 +8,7 @@ import { apiKeyFor, locate, unreachable } from '../target.js';
 export interface PublishOptions {
   url?: string;
   key?: string;
+  deployed?: boolean;
   json?: boolean;
 }
 
@@ -22,6 +23,7 @@ export function registerPublish(program: Command, ctx: Context): void {
     .argument('[json]', 'event data as JSON (default: null)')
     .option('--url <url>', "the node's HTTP base URL (default: RIVER_URL, the dev node, then the deployment)")
     .option('--key <key>', 'API key (default: RIVER_API_KEY, then the dev or deployed key)')
+    .option('--deployed', 'publish to the deployment (its URL and key from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say')
     .option('--json', 'print the result as one JSON line {"channel","offset"}')
     .addHelpText('after', `\nExample: npx river publish dogs new-post '{"title":"hi"}'`)
     .action(async (channel: string, event: string, json: string | undefined, opts: PublishOptions) => {
@@ -51,9 +53,10 @@ export async function publish(ctx: Context, channel: string, event: string, json
   checkChannel(channel);
   if (event.trim() === '') throw new UserError('the event name is empty', 'e.g. npx river publish dogs new-post', { code: 'bad_event' });
   const data = parseData(json);
-  const located = await locate(ctx, opts.url);
+  const located = await locate(ctx, opts.url, { deployed: Boolean(opts.deployed) });
   const key = await apiKeyFor(ctx, located, opts.key);
   const { target } = located;
+  ctx.io.info(`using ${target.httpUrl} (${target.origin})`);
   let res: Response;
   try {
     res = await ctx.fetch(`${target.httpUrl}/v1/publish`, {
@@ -76,7 +79,12 @@ export async function publish(ctx: Context, channel: string, event: string, json
   const code = body?.error?.code ?? `http_${res.status}`;
   const message = body?.error?.message ?? res.statusText;
   if (res.status === 401) {
-    throw new UserError(`${target.httpUrl} refused the API key (401 ${code})`, 'pass --key or set RIVER_API_KEY to the node\'s key', { code: 'unauthorized' });
+    // A key taken from .river/dev.json for a node named by --url or RIVER_URL is the usual cause.
+    const devKeyElsewhere = opts.key === undefined && !ctx.env.RIVER_API_KEY && located.dev !== undefined && (target.source === 'flag' || target.source === 'env');
+    const hint = devKeyElsewhere
+      ? `the key used is the river dev node's (.river/dev.json), and ${target.httpUrl} (${target.origin}) is another node: pass --key or set RIVER_API_KEY to its key`
+      : 'pass --key or set RIVER_API_KEY to the node\'s key';
+    throw new UserError(`${target.httpUrl} refused the API key (401 ${code})`, hint, { code: 'unauthorized' });
   }
   if (res.status === 404) {
     throw new UserError(`${target.httpUrl}/v1/publish does not exist (404)`, 'check --url: it is the node\'s HTTP base URL, e.g. http://127.0.0.1:4400', { code: 'not_found' });

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
-import { readDeployedState, readDevState } from '../state.js';
-import { fromDevFile } from '../target.js';
+import { readDevState } from '../state.js';
+import { deployedJwtSecret, fromDevFile } from '../target.js';
 import { checkSub, mintToken, parseDuration, parseInfo, parsePatterns, type TokenClaims } from '../tokens.js';
 
 export interface TokenOptions {
@@ -29,7 +29,7 @@ export function registerToken(program: Command, ctx: Context): void {
     .option('--json', 'print {"token": …} instead of the bare token')
     .addHelpText(
       'after',
-      '\nSecret: with --deployed the deployment\'s (from .river/outputs.json and Secrets Manager); otherwise\nRIVER_JWT_SECRET when set, else the dev secret in .river/dev.json.\n\nExample: TOKEN=$(npx river token --sub u1 --channels \'dogs,doc-*\' --ttl 2h)',
+      '\nSecret: with --deployed the deployment\'s (from .river/outputs.json, else the stack\'s outputs, and Secrets Manager); otherwise\nRIVER_JWT_SECRET when set, else the dev secret in .river/dev.json.\n\nExample: TOKEN=$(npx river token --sub u1 --channels \'dogs,doc-*\' --ttl 2h)',
     )
     .action(async (opts: TokenOptions) => {
       await token(ctx, opts);
@@ -48,15 +48,8 @@ export async function token(ctx: Context, opts: TokenOptions): Promise<void> {
 }
 
 async function signingSecret(ctx: Context, deployed: boolean): Promise<string> {
-  if (deployed) {
-    const state = await readDeployedState(ctx.cwd);
-    const arn = state?.outputs.JwtSecretArn;
-    if (!state || arn === undefined) {
-      throw new UserError('no deployment recorded in .river/outputs.json', 'run `npx river deploy` first (it saves the stack outputs there)', { code: 'no_deployment' });
-    }
-    const cloud = await ctx.cloud(state.region);
-    return cloud.getSecret(arn);
-  }
+  // The deployment's secret: from .river/outputs.json, or on a fresh clone from the stack's outputs.
+  if (deployed) return deployedJwtSecret(ctx);
   if (ctx.env.RIVER_JWT_SECRET) return ctx.env.RIVER_JWT_SECRET;
   const dev = await readDevState(ctx.cwd);
   if (dev) return fromDevFile(dev, 'RIVER_JWT_SECRET', dev.secret);
