@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from './dockerfile.js';
+import { RIVER_DOCKERFILE } from './test-fixtures.js';
 import { formatRef, parseImageRef, registryBaseUrl } from './reference.js';
-
-/** The shape of River's RUN-free image Dockerfile (templates' image context). */
-export const RIVER_DOCKERFILE = `# River node image
-ARG BASE_IMAGE=node:24-bookworm-slim
-FROM \${BASE_IMAGE}
-ENV NODE_ENV=production RIVER_PORT=4400
-WORKDIR /app
-COPY app/ /app/
-USER node
-EXPOSE 4400
-STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \\
-  CMD ["node", "-e", "process.exit(0)"]
-CMD ["node", "server/main.js"]
-`;
 
 describe('parseDockerfile', () => {
   it('reads every instruction of the RUN-free Dockerfile', () => {

@@ -1,0 +1,16 @@
+/** Fixtures shared by the oci tests. Not part of the build. */
+
+/** The shape of River's RUN-free image Dockerfile (templates' image context). */
+export const RIVER_DOCKERFILE = `# River node image
+ARG BASE_IMAGE=node:24-bookworm-slim
+FROM \${BASE_IMAGE}
+ENV NODE_ENV=production RIVER_PORT=4400
+WORKDIR /app
+COPY app/ /app/
+USER node
+EXPOSE 4400
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \\
+  CMD ["node", "-e", "process.exit(0)"]
+CMD ["node", "server/main.js"]
+`;
