@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAvailable, startRegistry, type RegistryInstance } from '../../../../e2e/harness/registry.js';
 import { assembleImage } from './assemble.js';
-import { RIVER_DOCKERFILE } from './test-fixtures.js';
+import { fixtureContext } from './test-fixtures.js';
 import { writeLayer } from './layer.js';
 import { MEDIA, RegistryClient, type RegistryAuth } from './registry.js';
 import { startAuthProxy } from './test-auth-proxy.js';
@@ -52,16 +52,6 @@ export async function pushTestBase(registry: string, repo: string, tag: string, 
   for (const arch of archs) manifests.push(await pushArch(client, repo, work, arch));
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests }));
   await client.putManifest(repo, tag, MEDIA.ociIndex, index);
-}
-
-/** A context as River's image context is laid out: the Dockerfile and app/. */
-export async function fixtureContext(dir: string): Promise<string> {
-  const ctx = join(dir, 'ctx');
-  await mkdir(join(ctx, 'app/server'), { recursive: true });
-  await writeFile(join(ctx, 'Dockerfile'), RIVER_DOCKERFILE);
-  await writeFile(join(ctx, 'app/package.json'), '{"type":"module"}\n');
-  await writeFile(join(ctx, 'app/server/main.js'), 'console.log("river")\n');
-  return ctx;
 }
 
 async function skopeo(args: string[]): Promise<string> {

@@ -180,6 +180,15 @@ export class RegistryClient {
     return { mediaType, bytes, digest };
   }
 
+  /** Whether `reference` (a tag or digest) exists (HEAD on the manifest). */
+  async manifestExists(repo: string, reference: string): Promise<boolean> {
+    const res = await this.request(repo, 'HEAD', `/v2/${repo}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+    await res.body?.cancel();
+    if (res.status === 404) return false;
+    if (res.ok) return true;
+    throw new RegistryError(`HEAD manifest ${this.registry}/${repo}:${reference}: ${res.status}`, res.status);
+  }
+
   async blobExists(repo: string, digest: string): Promise<boolean> {
     const res = await this.request(repo, 'HEAD', `/v2/${repo}/blobs/${digest}`);
     await res.body?.cancel();
