@@ -5,7 +5,6 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,46 +12,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAvailable, startRegistry, type RegistryInstance } from '../../../../e2e/harness/registry.js';
 import { assembleImage } from './assemble.js';
-import { fixtureContext } from './test-fixtures.js';
-import { writeLayer } from './layer.js';
-import { MEDIA, RegistryClient, type RegistryAuth } from './registry.js';
+import { fixtureContext, pushTestBase } from './test-fixtures.js';
+import { MEDIA, RegistryClient } from './registry.js';
 import { startAuthProxy } from './test-auth-proxy.js';
 
 const run = promisify(execFile);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** Pushes a one-layer image manifest for `architecture`; returns its descriptor. */
-async function pushArch(client: RegistryClient, repo: string, work: string, architecture: string) {
-  await mkdir(join(work, 'rootfs/etc'), { recursive: true });
-  await writeFile(join(work, 'rootfs/etc/base-release'), 'test base 1\n');
-  const layer = await writeLayer(join(work, 'rootfs'), '/', join(work, 'base.tar.gz'));
-  if (!(await client.blobExists(repo, layer.digest))) await client.uploadBlob(repo, layer.digest, createReadStream(layer.path));
-  const config = Buffer.from(JSON.stringify({
-    architecture,
-    os: 'linux',
-    config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=development'], Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node'] },
-    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-    history: [{ created_by: 'test base' }],
-  }));
-  await client.uploadBlob(repo, sha(config), config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.ociManifest,
-    config: { mediaType: MEDIA.ociConfig, digest: sha(config), size: config.length },
-    layers: [{ mediaType: MEDIA.ociLayer, digest: layer.digest, size: layer.size }],
-  }));
-  const digest = await client.putManifest(repo, sha(manifest), MEDIA.ociManifest, manifest);
-  return { mediaType: MEDIA.ociManifest, digest, size: manifest.length, platform: { os: 'linux', architecture } };
-}
-
-/** Pushes a small base image as repo:tag: an OCI index listing linux/arm64 and linux/amd64 (or only `archs`). */
-export async function pushTestBase(registry: string, repo: string, tag: string, work: string, auth?: RegistryAuth, archs = ['arm64', 'amd64']): Promise<void> {
-  const client = new RegistryClient({ registry, push: true, ...(auth ? { auth } : {}) });
-  const manifests = [];
-  for (const arch of archs) manifests.push(await pushArch(client, repo, work, arch));
-  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests }));
-  await client.putManifest(repo, tag, MEDIA.ociIndex, index);
-}
 
 async function skopeo(args: string[]): Promise<string> {
   const { stdout } = await run('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });
