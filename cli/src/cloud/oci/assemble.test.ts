@@ -134,6 +134,19 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
     }
   });
 
+  it('pulls the base through a Bearer challenge anonymously, following blob redirects to another origin without the token', async () => {
+    const hub = await startAuthProxy(registry.url, 'bearer', undefined, { redirectBlobs: true, anonymousTokens: true });
+    try {
+      const img = await assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${hub.host}/base/node:24` }, target: { registry: registry.host, repository: 'river/hub', tag: 'h1' } });
+      expect(img.base).toBe(`${hub.host}/base/node:24`);
+      expect(hub.scopes).toEqual(['repository:base/node:pull']);
+      expect(hub.cdn.length).toBeGreaterThanOrEqual(2); // the config and the base layer
+      expect(new Set(hub.cdn)).toEqual(new Set(['none']));
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('pushes with Basic auth (ECR: user AWS and the authorization token password); no credentials is a clear error', async () => {
     const proxy = await startAuthProxy(registry.url, 'basic');
     try {
