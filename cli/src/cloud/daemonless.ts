@@ -13,7 +13,10 @@
  * `destinationAlreadyExists`; its `build()` and `publish()` also return early on it). Checked in
  * toolkit-lib 1.43 / cdk-assets-lib 1.5.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Cloud } from './cloud.js';
+import { parseDockerfile } from './oci/dockerfile.js';
 import { assembleImage } from './oci/assemble.js';
 import { resolveDestination, type ImageAsset } from './oci/image-assets.js';
 import { RegistryClient } from './oci/registry.js';
@@ -34,6 +37,8 @@ export interface PublishedImage {
 }
 
 export async function publishImagesDaemonless(assets: readonly ImageAsset[], deps: DaemonlessDeps): Promise<PublishedImage[]> {
+  // Every Dockerfile is checked before the first AWS call: one that needs a builder fails at once.
+  for (const asset of assets) parseDockerfile(await readFile(join(asset.directory, asset.dockerFile), 'utf8'), asset.buildArgs);
   const published: PublishedImage[] = [];
   for (const asset of assets) {
     for (const raw of asset.destinations) {

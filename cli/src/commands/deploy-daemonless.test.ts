@@ -122,6 +122,7 @@ describe.skipIf(!registryAvailable())('river deploy, daemonless', () => {
     await writeFile(join(bad, 'Dockerfile'), 'ARG BASE_IMAGE=node:24\nFROM ${BASE_IMAGE}\nRUN npm ci\nCOPY app/ /app/\n');
     const t = testContext({ cwd: project, cloud, deployer: publishing(() => [asset(bad, 'b'.repeat(64))]), which: async () => false });
     expect(await t.run(['deploy'])).toBe(1);
+    expect(logins).toEqual([]); // refused before any ECR call
     expect(t.io.stderr.slice(-2)).toEqual([
       'error: the daemonless builder cannot build this image: Dockerfile line 3: RUN is not supported without a container builder (supported: ARG FROM ENV WORKDIR COPY USER EXPOSE STOPSIGNAL HEALTHCHECK CMD)',
       'hint: run `npx river deploy --builder docker` with a running Docker or Finch, or set "image" in river.config.json to a prebuilt image',
