@@ -118,7 +118,7 @@ export class RegistryClient {
   }
 
   /** One request with the repository's credentials; a 401 answers the challenge once and retries. */
-  private async request(repo: string, method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; redirect?: RequestRedirect } = {}): Promise<Response> {
+  private async request(repo: string, method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; redirect?: 'follow' | 'manual' } = {}): Promise<Response> {
     const send = () => {
       const headers: Record<string, string> = { ...init.headers };
       const a = this.authz.get(repo);
