@@ -81,7 +81,7 @@ async function resolveManifest(client: RegistryClient, repo: string, reference: 
   return { ...m, json: JSON.parse(m.bytes.toString('utf8')) as ManifestJson };
 }
 
-/** The base's image config with what the Dockerfile sets, one layer added (exported for its test). */
+/** The base's image config with what the Dockerfile sets and one layer added, as a Docker build of it would write (times fixed). */
 export function imageConfig(base: Record<string, unknown>, spec: ImageSpec, layer: Pick<Layer, 'diffId'>): Record<string, unknown> {
   const created = LAYER_MTIME.toISOString();
   const cfg = structuredClone(base) as Record<string, unknown> & { config?: Record<string, unknown>; rootfs?: { type: string; diff_ids: string[] }; history?: unknown[] };

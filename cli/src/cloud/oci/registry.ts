@@ -131,6 +131,7 @@ export class RegistryClient {
       const challenge = res.headers.get('www-authenticate');
       await res.body?.cancel();
       if (!challenge) throw new RegistryError(`${this.registry}: 401 without a WWW-Authenticate challenge`, 401);
+      if (init.body instanceof ReadableStream) throw new RegistryError(`${this.registry}/${repo}: the credentials were refused during an upload (expired?)`, 401);
       await this.answer(repo, challenge);
       res = await send();
       if (res.status === 401 || res.status === 403) {
