@@ -25,6 +25,7 @@ export function fakeCloud(overrides: Partial<Cloud> & { stacks?: Record<string, 
     putSecret: async () => {},
     liveTail: async () => {},
     filterLogs: async () => ({ events: [] as LogEvent[] }),
+    ecrLogin: async (opts) => ({ registry: `123456789012.dkr.ecr.${opts.region}.amazonaws.com`, username: 'AWS', password: 'ecr-token' }),
   };
   const merged = { ...base, ...overrides } as Cloud;
   const recorded = {} as Cloud;

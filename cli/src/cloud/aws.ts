@@ -6,7 +6,8 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { UserError } from '../errors.js';
 import {
   LiveTailUnavailable,
@@ -15,6 +16,7 @@ import {
   type FilterLogsOptions,
   type LiveTailOptions,
   type LogEvent,
+  type RegistryLogin,
   type ServiceCounts,
   type StackStatus,
 } from './cloud.js';
@@ -210,6 +212,34 @@ export class AwsCloud implements Cloud {
         if (err instanceof LiveTailUnavailable) throw err;
         throw new LiveTailUnavailable(`live tail stopped (${nameOf(err) || (err as Error).message})`, { cause: err });
       }
+    }
+  }
+
+  async ecrLogin(opts: { region: string; roleArn?: string }): Promise<RegistryLogin> {
+    try {
+      let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+      if (opts.roleArn) {
+        const sts = new STSClient({ region: opts.region });
+        const out = await sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: 'river-image-publish', DurationSeconds: 3600 }));
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${opts.roleArn} returned no credentials`);
+        credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) };
+      }
+      const ecr = new ECRClient({ region: opts.region, ...(credentials ? { credentials } : {}) });
+      const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+      const data = out.authorizationData?.[0];
+      if (!data?.authorizationToken || !data.proxyEndpoint) throw new Error('ECR GetAuthorizationToken returned no token');
+      const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const login: RegistryLogin = {
+        registry: new URL(data.proxyEndpoint.includes('://') ? data.proxyEndpoint : `https://${data.proxyEndpoint}`).host,
+        username: decoded.slice(0, colon),
+        password: decoded.slice(colon + 1),
+      };
+      if (data.expiresAt) login.expiresAt = data.expiresAt;
+      return login;
+    } catch (err) {
+      return credentialsOr(err);
     }
   }
 

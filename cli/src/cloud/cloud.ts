@@ -5,6 +5,7 @@
  * aws-sdk-client-mock.
  */
 import type { RiverConfig } from '@river/templates';
+import type { ImageAsset } from './oci/image-assets.js';
 
 export interface CallerIdentity {
   account: string;
@@ -57,6 +58,15 @@ export class LiveTailUnavailable extends Error {
   }
 }
 
+/** Credentials for an ECR registry (Basic auth: user AWS and the authorization token's password). */
+export interface RegistryLogin {
+  /** host (123456789012.dkr.ecr.us-east-1.amazonaws.com), or host:port for a test registry. */
+  registry: string;
+  username: string;
+  password: string;
+  expiresAt?: Date;
+}
+
 export interface Cloud {
   /** STS GetCallerIdentity. Throws a UserError (exit 1, hint) when no credentials are configured. */
   whoami(): Promise<CallerIdentity>;
@@ -72,6 +82,11 @@ export interface Cloud {
   putSecret(id: string, value: string): Promise<void>;
   /** CloudWatch Logs StartLiveTail on the log group ARN (without `:*`) until `opts.signal` aborts. */
   liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void>;
+  /**
+   * ECR GetAuthorizationToken in `region`, as `roleArn` when given (the CDK bootstrap's
+   * image-publishing role, which cdk-assets also assumes to push).
+   */
+  ecrLogin(opts: { region: string; roleArn?: string }): Promise<RegistryLogin>;
   /** One page of FilterLogEvents. */
   filterLogs(logGroupName: string, opts: FilterLogsOptions): Promise<{ events: LogEvent[]; nextToken?: string }>;
 }
@@ -112,6 +127,12 @@ export interface DeployOptions extends DeployHooks {
    * image asset; the deployer hands it to cdk-assets as CDK_DOCKER. Absent when config.image is set.
    */
   containerBuilder?: string;
+  /**
+   * The daemonless builder: called with the assembly's container image assets after synthesis (and
+   * bootstrap) and before the toolkit publishes assets; it pushes each image to its ECR destination,
+   * so the toolkit finds them published and never calls a container builder.
+   */
+  publishImages?(assets: ImageAsset[]): Promise<void>;
 }
 
 export interface DeployResult {

@@ -19,6 +19,7 @@ import {
 import type { RiverConfig } from '@river/templates';
 import { UserError } from '../errors.js';
 import { classifyChangeSet, type ChangeSetSummary } from './approval.js';
+import { readImageAssets } from './oci/image-assets.js';
 import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion } from './cloud.js';
 
 const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => true };
@@ -164,10 +165,21 @@ export class ToolkitDeployer implements Deployer {
         await toolkit.bootstrap(BootstrapEnvironments.fromList([`aws://${opts.bootstrap.account}/${opts.bootstrap.region}`]));
       }
       const cx = await this.source(toolkit, config, undefined, true);
-      const result = await toolkit.deploy(cx, {
-        stacks: { strategy: StackSelectionStrategy.ALL_STACKS },
-        deploymentMethod: { method: 'change-set' },
-      });
+      const deployOptions = { stacks: { strategy: StackSelectionStrategy.ALL_STACKS }, deploymentMethod: { method: 'change-set' as const } };
+      let result;
+      if (opts.publishImages) {
+        // Synthesize once, push the images without a container builder, then deploy that same assembly:
+        // the toolkit finds the images published and skips their build (daemonless.ts says where).
+        const asm = await toolkit.synth(cx);
+        try {
+          await opts.publishImages(await readImageAssets(asm.cloudAssembly.directory));
+          result = await toolkit.deploy(asm, deployOptions);
+        } finally {
+          await asm.dispose();
+        }
+      } else {
+        result = await toolkit.deploy(cx, deployOptions);
+      }
       const stack = result.stacks[0];
       if (!stack) throw new Error('the toolkit deployed no stack');
       return { stackName: stack.stackName, outputs: { ...stack.outputs } };
