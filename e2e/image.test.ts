@@ -88,7 +88,8 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     const base = await ensureStandinBase();
     // What users download: the packed package, extracted outside the repository.
     const { stdout } = await run('npm', ['pack', '-w', '@river/server', '--pack-destination', dir, '--json'], { cwd: REPO, timeout: 120_000 });
-    const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>;
+    // (after the output of the package's prepack script)
+    const [{ filename }] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Array<{ filename: string }>;
     await run('tar', ['-xzf', join(dir, filename), '-C', dir]);
     context = join(dir, 'package', 'image');
     const started = Date.now();
