@@ -10,8 +10,9 @@
  * image asset hash depends only on what the node runs.
  *
  * Not bundled: ws's optional native helpers (bufferutil, utf-8-validate). ws loads them in a
- * try/catch and falls back to JavaScript; River's server only unmasks what clients send (small
- * frames), where the native helper saves nothing measurable.
+ * try/catch and falls back to JavaScript; the server only unmasks what clients send (auth,
+ * subscribe, pong: 15 to ~500 bytes, below 32 bytes ws uses JavaScript anyway), where the native
+ * helper saves about 1 µs per frame (measured), against ~8 µs of CPU per delivered message.
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +24,7 @@ export const IMAGE_DIR = join(SERVER_DIR, 'image');
 export const APP_DIR = join(IMAGE_DIR, 'app');
 export const ENTRY = 'main.mjs';
 
-/** Builds image/app/ (default) or `outdir`; resolves the bundle's path. */
+/** Builds image/app/ (default) or `outdir`; resolves the bundle's path, the files read and the imports left external. */
 export async function buildImageContext(outdir = APP_DIR) {
   const tmp = `${outdir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -57,7 +58,12 @@ export async function buildImageContext(outdir = APP_DIR) {
   });
   await rename(tmp, outdir);
   await rm(old, { recursive: true, force: true });
-  return { file: join(outdir, ENTRY), inputs: Object.keys(result.metafile.inputs) };
+  // What the bundle still imports at run time: node builtins and the externals above.
+  const external = new Set();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const i of output.imports) if (i.external) external.add(i.path);
+  }
+  return { file: join(outdir, ENTRY), inputs: Object.keys(result.metafile.inputs), external: [...external].sort() };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
