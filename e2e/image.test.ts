@@ -151,8 +151,9 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     await run('tar', ['-xzf', join(dir, filename), '-C', dir]);
     context = join(dir, 'package', 'image');
     const started = Date.now();
-    // Docker's image format, as `docker build` makes (podman's default OCI format drops HEALTHCHECK).
-    await podman(['build', '--format', 'docker', ...PODMAN_LIMITS, '--network', 'host', '--build-arg', `BASE_IMAGE=${base.name}`, '--iidfile', join(dir, 'iid'), context]);
+    // As the CDK builds it (--platform linux/amd64), in Docker's image format as `docker build` makes
+    // (podman's default OCI format drops HEALTHCHECK).
+    await podman(['build', '--format', 'docker', '--platform', 'linux/amd64', ...PODMAN_LIMITS, '--network', 'host', '--build-arg', `BASE_IMAGE=${base.name}`, '--iidfile', join(dir, 'iid'), context]);
     imageId = (await readFile(join(dir, 'iid'), 'utf8')).trim().replace(/^sha256:/, '');
     const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', imageId]));
     console.log(`river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${filename} ${(await readFile(join(dir, filename))).length} bytes`);
