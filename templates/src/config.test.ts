@@ -59,6 +59,10 @@ describe('parseRiverConfig', () => {
     fails({ cache: { nodeType: 't4g.micro' } }, 'cache.nodeType', /ElastiCache node type/);
     fails({ cache: { size: 1 } }, 'cache.size', /not a known setting/);
     fails({ image: 'has space' }, 'image', /without spaces/);
+    fails({ baseImage: 'mirror.example.com/node:24 slim' }, 'baseImage', /without spaces/);
+    fails({ baseImage: 7 }, 'baseImage', /string|without spaces/);
+    fails({ image: 'public.ecr.aws/x/river:1.0', baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }, 'baseImage', /no effect with "image".*remove one/);
+    expect(parseRiverConfig({ baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }).baseImage).toBe('mirror.example.com/library/node:24-bookworm-slim');
     fails({ allowedOrigins: 'https://a.example.com' }, 'allowedOrigins', /list of 1 to 50 origins/);
     fails({ allowedOrigins: [] }, 'allowedOrigins', /list of 1 to 50 origins/);
     fails({ allowedOrigins: ['https://a.example.com/'] }, 'allowedOrigins', /no path or trailing slash \(got "https:\/\/a\.example\.com\/"\)/);

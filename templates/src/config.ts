@@ -34,8 +34,13 @@ export interface RiverConfig {
   cache: RiverCacheConfig;
   /** NAT gateways (0: tasks in public subnets with a public IP, reachable only from the ALB). */
   natGateways: number;
-  /** Prebuilt container image URI; absent: built from server/Dockerfile at deploy time. */
+  /** Prebuilt container image URI; absent: built at deploy time from the image/ folder of the installed @river/server. */
   image?: string;
+  /**
+   * Base of that build (its BASE_IMAGE build argument; default `node:24-bookworm-slim` from Docker Hub),
+   * e.g. a copy of it in a registry mirror. Must have Node 24 at /usr/local/bin/node and a `node` user.
+   */
+  baseImage?: string;
   logRetentionDays: number;
   /**
    * Origins allowed to open WebSockets (RIVER_ALLOWED_ORIGINS on the tasks): `https://app.example.com`,
@@ -87,7 +92,7 @@ export const LOG_RETENTION_DAYS = [
 
 const KEYS = new Set([
   '$schema', 'name', 'region', 'domain', 'certificateArn', 'hostedZoneId', 'hostedZoneName', 'taskCpu',
-  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'logRetentionDays', 'allowedOrigins',
+  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'baseImage', 'logRetentionDays', 'allowedOrigins',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
 
@@ -126,11 +131,13 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
   const hostedZoneId = optStr(raw, 'hostedZoneId', ZONE_ID, 'must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"');
   const hostedZoneName = optStr(raw, 'hostedZoneName', ZONE_NAME, 'must be a lowercase DNS name such as "example.com"');
   const image = optStr(raw, 'image', IMAGE, 'must be a container image URI without spaces');
+  const baseImage = optStr(raw, 'baseImage', IMAGE, 'must be a container image reference without spaces');
   if (domain !== undefined) config.domain = domain;
   if (certificateArn !== undefined) config.certificateArn = certificateArn;
   if (hostedZoneId !== undefined) config.hostedZoneId = hostedZoneId;
   if (hostedZoneName !== undefined) config.hostedZoneName = hostedZoneName.replace(/\.$/, '');
   if (image !== undefined) config.image = image;
+  if (baseImage !== undefined) config.baseImage = baseImage;
   const allowedOrigins = origins(raw.allowedOrigins);
   if (allowedOrigins !== undefined) config.allowedOrigins = allowedOrigins;
   checkRelations(config);
@@ -138,6 +145,9 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
 }
 
 function checkRelations(c: RiverConfig): void {
+  if (c.image !== undefined && c.baseImage !== undefined) {
+    throw new RiverConfigError('baseImage', 'has no effect with "image" (a prebuilt image is not built): remove one of them');
+  }
   const memory = FARGATE_MEMORY[c.taskCpu] ?? [];
   if (!memory.includes(c.taskMemory)) {
     throw new RiverConfigError('taskMemory', `must be one of ${memory.join(', ')} for taskCpu ${c.taskCpu} (got ${c.taskMemory})`);

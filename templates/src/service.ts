@@ -81,12 +81,26 @@ export function connectionsMetric(serviceName: string): cloudwatch.Metric {
   });
 }
 
+/**
+ * The image built from @river/server's image/ folder, for x86_64 whatever the deploying machine is
+ * (the task's CPU architecture; the Dockerfile has no RUN step, so no emulation is needed). Build
+ * arguments only when set, so the asset hash of a default build depends on the context alone.
+ */
+function builtImage(config: RiverConfig, imageDir: string | undefined): ecs.ContainerImage {
+  if (imageDir === undefined) throw new Error('RiverService: imageDir is required when config.image is not set');
+  return ecs.ContainerImage.fromAsset(imageDir, {
+    platform: Platform.LINUX_AMD64,
+    ...(config.baseImage === undefined ? {} : { buildArgs: { BASE_IMAGE: config.baseImage } }),
+  });
+}
+
 export interface RiverServiceProps {
   config: RiverConfig;
   network: RiverNetwork;
   secrets: RiverSecrets;
   cache: RiverCache;
-  sourceDir: string;
+  /** The image build context (Dockerfile + app/); required unless `config.image` is set. */
+  imageDir?: string;
 }
 
 export class RiverService extends Construct {
@@ -118,10 +132,7 @@ export class RiverService extends Construct {
       memoryLimitMiB: config.taskMemory,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
-    const image = config.image !== undefined
-      ? ecs.ContainerImage.fromRegistry(config.image)
-      // Built for x86_64 whatever the deploying machine is, to match the task's CPU architecture.
-      : ecs.ContainerImage.fromAsset(props.sourceDir, { file: 'server/Dockerfile', platform: Platform.LINUX_AMD64 });
+    const image = config.image !== undefined ? ecs.ContainerImage.fromRegistry(config.image) : builtImage(config, props.imageDir);
 
     const environment: Record<string, string> = {
       RIVER_PORT: String(CONTAINER_PORT),

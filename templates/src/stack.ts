@@ -12,7 +12,8 @@ import { RiverService } from './service.js';
 export interface RiverStackProps extends StackProps {
   config: RiverConfig;
   lambdaDir: string;
-  sourceDir: string;
+  /** The image build context (absent when `config.image` names a prebuilt image). */
+  imageDir?: string;
 }
 
 /** One River deployment: network, secrets, cache, the ECS service behind its ALB, the publish API. */
@@ -30,7 +31,7 @@ export class RiverStack extends Stack {
     const cache = new RiverCache(this, 'Cache', {
       name: config.name, cache: config.cache, vpc: network.vpc, subnets: network.isolatedSubnets, authToken: secrets.cacheAuth,
     });
-    const service = new RiverService(this, 'River', { config, network, secrets, cache, sourceDir: props.sourceDir });
+    const service = new RiverService(this, 'River', { config, network, secrets, cache, ...(props.imageDir === undefined ? {} : { imageDir: props.imageDir }) });
     const publish = new PublishApi(this, 'Publish', { config, network, secrets, cache, lambdaDir: props.lambdaDir });
 
     const outputs: Record<OutputKey, [string, string]> = {
