@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { builtinModules } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -67,6 +68,21 @@ async function filesContaining(dir: string, needle: string): Promise<string[]> {
   return hits;
 }
 
+/** Bare package names a compiled ES module imports: static `import`/`export … from` at a line's start, and `import('x')`. */
+function importedPackages(code: string): Set<string> {
+  const names = new Set<string>();
+  const specs = [
+    ...code.matchAll(/^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/gm), // import … from 'x', export … from 'x'
+    ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm), // import 'x'
+    ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g), // import('x')
+  ].map((m) => m[1]!);
+  for (const spec of specs) {
+    if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+    names.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+  }
+  return names;
+}
+
 let app: PackedApp;
 
 beforeAll(async () => {
@@ -102,6 +118,23 @@ describe('the tarballs', () => {
       expect(pkg.license, name).toBe('MIT');
       expect(pkg.engines, name).toEqual({ node: '>=20' });
       expect(pkg.private, name).toBeUndefined();
+    }
+  });
+
+  it("every package's dependencies are exactly what its shipped code imports", async () => {
+    // Bundles carry their imports inside them; bufferutil is ws's optional native accelerator, loaded by ws.
+    const bundles = new Set(['dist/lambda/index.mjs', 'dist/river.min.js', 'dist/index.js']);
+    const loadedByOthers: Record<string, string[]> = { '@river/server': ['bufferutil'] };
+    for (const t of app.tarballs.values()) {
+      const root = join(app.dir, 'node_modules', t.name);
+      const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      const imported = new Set<string>();
+      for (const f of t.files) {
+        if (!/\.m?js$/.test(f) || (t.name === '@river/client' ? bundles.has(f) : f === 'dist/lambda/index.mjs')) continue;
+        for (const name of importedPackages(await readFile(join(root, f), 'utf8'))) imported.add(name);
+      }
+      for (const extra of loadedByOthers[t.name] ?? []) imported.add(extra);
+      expect([...imported].sort(), `${t.name}: imports vs dependencies`).toEqual(Object.keys(pkg.dependencies ?? {}).sort());
     }
   });
 
