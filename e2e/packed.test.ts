@@ -105,6 +105,7 @@ describe('the tarballs', () => {
       // Source maps only where intended: the client's minified browser file, whose map inlines its sources.
       expect(t.files.filter((f) => f.endsWith('.map') && f !== 'dist/river.min.js.map'), `${t.name} ships source maps`).toEqual([]);
       expect(t.files).toContain('package.json');
+      expect(t.files, `${t.name} has no README for its npm page`).toContain('README.md');
       expect(t.files.some((f) => f.startsWith('dist/') && f.endsWith('.js'))).toBe(true);
     }
     expect(app.tarballs.get('@river/templates')!.files).toContain('dist/lambda/index.mjs');
@@ -118,6 +119,10 @@ describe('the tarballs', () => {
       expect(pkg.license, name).toBe('MIT');
       expect(pkg.engines, name).toEqual({ node: '>=20' });
       expect(pkg.private, name).toBeUndefined();
+    }
+    for (const dir of ['.', 'e2e', 'bench', 'examples/forum']) {
+      const pkg = JSON.parse(await readFile(join(REPO_DIR, dir, 'package.json'), 'utf8')) as { private?: boolean };
+      expect(pkg.private, `${dir}/package.json stays private`).toBe(true);
     }
   });
 
@@ -229,6 +234,12 @@ describe('river dev in the app', () => {
     expect(offset).toBeGreaterThan(0);
     expect(verifyHs256(token, devState.secret)).toMatchObject({ sub: 'backend-user' });
     await listener.waitFor('stdout', /"event":"from-backend"/);
+  });
+
+  it('river bench says it needs the River repository (the load generator is not in the package): exit 1 with a hint', async () => {
+    const r = await app.river(['bench', '--connections', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: river bench needs the load generator .*\nhint: /m);
   });
 
   it.skipIf(skipWithoutChromium())('a browser bundle of @river/client (built with esbuild in the app) receives a publish', async () => {
