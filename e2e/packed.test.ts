@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { builtinModules } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -145,10 +145,14 @@ describe('the tarballs', () => {
 
   it('@river/client installs alone, with no dependency', async () => {
     const dir = await installApp(app.tarballs, { '@river/client': 'tarball' }, 'river-client-only-');
-    const installed = (await readdir(join(dir, 'node_modules'))).filter((n) => !n.startsWith('.'));
-    expect(installed).toEqual(['@river']);
-    expect(await readdir(join(dir, 'node_modules', '@river'))).toEqual(['client']);
-    console.log(`install size of @river/client alone: ${kb(await duBytes(join(dir, 'node_modules')))}`);
+    try {
+      const installed = (await readdir(join(dir, 'node_modules'))).filter((n) => !n.startsWith('.'));
+      expect(installed).toEqual(['@river']);
+      expect(await readdir(join(dir, 'node_modules', '@river'))).toEqual(['client']);
+      console.log(`install size of @river/client alone: ${kb(await duBytes(join(dir, 'node_modules')))}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });
 

@@ -61,14 +61,19 @@ export interface PackedApp {
   node(args: string[], opts?: { cwd?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult>;
 }
 
+/** npm settings from the environment that say where packages come from (a CI mirror, a proxy, a cache): kept. */
+const NPM_SOURCE_SETTINGS = /^npm_config_(.*registry.*|cache|cafile|ca|userconfig|globalconfig|proxy|https_proxy|noproxy|strict_ssl|fund|audit|update_notifier|prefer_offline)$/i;
+
 /**
  * The environment of every process started in the app: this process's, without what would tie
- * it to the checkout (npm's `npm_*` variables from `npm run`, River's own RIVER_* settings).
+ * it to the checkout (the variables `npm run` sets: npm_config_local_prefix names the checkout,
+ * npm_package_*, npm_lifecycle_*; INIT_CWD, NODE_PATH) and without River's own RIVER_* settings.
  */
 export function appEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^npm_/i.test(k) || k.startsWith('RIVER_') || k === 'INIT_CWD' || k === 'NODE_PATH') continue;
+    if (v === undefined || k.startsWith('RIVER_') || k === 'INIT_CWD' || k === 'NODE_PATH') continue;
+    if (/^npm_/i.test(k) && !NPM_SOURCE_SETTINGS.test(k)) continue;
     env[k] = v;
   }
   return { ...env, NO_COLOR: '1', ...extra };
