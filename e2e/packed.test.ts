@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, skipWithoutChromium } from './harness/browser.js';
-import { duBytes, installApp, linksInto, packedApp, PUBLISHABLE, REPO_DIR, removePackedApp, type PackedApp } from './harness/packed.js';
+import { appEnv, duBytes, installApp, linksInto, packedApp, PUBLISHABLE, REPO_DIR, removePackedApp, run, type PackedApp } from './harness/packed.js';
 
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
@@ -171,6 +171,12 @@ describe('the app that installed them', () => {
     expect(r.stdout).toContain('Usage: river');
     for (const cmd of ['init', 'dev', 'token', 'publish', 'listen', 'deploy', 'synth']) expect(r.stdout).toContain(`\n  ${cmd} `);
   });
+
+  it('npx river --help runs the installed copy (no download)', async () => {
+    const r = await run('npx', ['--no-install', 'river', '--help'], { cwd: app.dir, env: appEnv(), timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Usage: river');
+  });
 });
 
 describe('river dev in the app', () => {
@@ -283,6 +289,14 @@ describe('river dev in the app', () => {
     await tab.waitForFunction(() => (window as unknown as { received: unknown[] }).received.length > 0, undefined, { timeout: 30_000 });
     expect(await tab.evaluate(() => (window as unknown as { received: unknown[] }).received)).toEqual([{ to: 'browser' }]);
     expect(errors).toEqual([]);
+  });
+
+  it('SIGTERM (by PID) drains river dev to exit 0, and its port closes', async () => {
+    const exited = once(dev!, 'exit');
+    process.kill(dev!.pid!, 'SIGTERM');
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    await expect(fetch(`${urls.http}/readyz`)).rejects.toThrow();
   });
 });
 
