@@ -168,6 +168,9 @@ let memo: Promise<PackedApp> | undefined;
  */
 export function packedApp(): Promise<PackedApp> {
   memo ??= (async () => {
+    if (`${await realpath(tmpdir())}/`.startsWith(`${await realpath(REPO_DIR)}/`)) {
+      throw new Error(`os.tmpdir() (${tmpdir()}) is inside the repository: set TMPDIR to a folder outside ${REPO_DIR}`);
+    }
     const work = await mkdtemp(join(tmpdir(), 'river-packed-'));
     const tarballs = await packWorkspaces(join(work, 'tarballs'));
     const esbuildRange = '^0.28.2';
