@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { createForumApp } from './app.js';
-import { readDevState } from '@river/cli';
+import { readDevState } from 'river';
 import { devStatePath, startDevNode } from './dev-node.js';
 
 const env = process.env;
