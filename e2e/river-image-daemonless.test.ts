@@ -11,7 +11,7 @@
  * Needs podman and runc, docker-registry and skopeo (skipped outside CI when missing; failing in CI).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,8 @@ function dockerfileFields(config: Record<string, unknown>): Record<string, unkno
 /** `repo:tag`'s image config and the listing of its last layer (type, mode, owner, size, name; no mtimes). */
 async function inspectPushed(registry: string, repo: string, tag: string, dir: string) {
   const client = new RegistryClient({ registry });
-  const manifest = JSON.parse((await client.getManifest(repo, tag)).bytes.toString('utf8')) as { config: { digest: string }; layers: Array<{ digest: string; size: number }> };
+  const raw = (await client.getManifest(repo, tag)).bytes;
+  const manifest = JSON.parse(raw.toString('utf8')) as { config: { digest: string }; layers: Array<{ digest: string; size: number }> };
   const config = JSON.parse((await client.getBlobBytes(repo, manifest.config.digest)).toString('utf8')) as Record<string, unknown>;
   const last = manifest.layers.at(-1)!;
   const file = join(dir, `${last.digest.slice(7)}.tar.gz`);
@@ -54,7 +55,7 @@ async function inspectPushed(registry: string, repo: string, tag: string, dir: s
     const [mode, owner, size, , , ...name] = l.trim().split(/\s+/);
     return `${mode} ${owner} ${size} ${name.join(' ')}`;
   });
-  return { config, listing, layers: manifest.layers };
+  return { digest: `sha256:${createHash('sha256').update(raw).digest('hex')}`, config, listing, layers: manifest.layers };
 }
 
 /** Pulls `ref` into podman's storage; resolves the image ID. */
@@ -197,7 +198,8 @@ describe.skipIf(skipWithoutPodman() || !registryAvailable())('River\'s image ass
     expect(t.io.stderr).toContain('deployed river-e2e');
     console.log(`river deploy --builder daemonless (synth + assembly): ${seconds.toFixed(1)} s`);
 
-    // The asset is River's image context, and its app layer is the packed package's, byte for byte.
+    // The asset is River's image context, and the image is the one assembled from the packed package,
+    // byte for byte (same app layer, same config, same manifest): the checkout and the npm package agree.
     const [asset] = await readImageAssets(cdkOut);
     expect(asset!.buildArgs).toEqual({ BASE_IMAGE: baseRef });
     expect(await readFile(join(asset!.directory, asset!.dockerFile), 'utf8')).toBe(await readFile(join(packed.context, 'Dockerfile'), 'utf8'));
@@ -206,6 +208,7 @@ describe.skipIf(skipWithoutPodman() || !registryAvailable())('River\'s image ass
     expect(tag).toBe(asset!.id);
     const pushed = await inspectPushed(registry.host, repo, tag, dir);
     expect(pushed.layers.at(-1)!.digest).toBe(assembled.appLayer.digest);
+    expect(pushed.digest).toBe(assembled.digest);
 
     const id = await pull(ref);
     pulled.push(id);
