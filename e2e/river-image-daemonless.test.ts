@@ -6,7 +6,8 @@
  * podman pulls the result and runs it: /readyz, a WebSocket subscribe gets an HTTP publish, SIGTERM
  * exits 0. Its config and app layer are those `podman build` makes of the same Dockerfile, so the two
  * paths cannot drift. Then `river deploy --builder daemonless`, in-process, pushes the image asset of
- * River's synthesized stack to the registry standing in for ECR, and what it pushed runs.
+ * River's synthesized stack to the registry standing in for ECR, and what it pushed runs. A base in
+ * Docker's v2 format (as older registries serve) gives an image in that format, HEALTHCHECK kept.
  * Prints the figures: assembly time, pushed bytes, image size, and those of podman build.
  * Needs podman and runc, docker-registry and skopeo (skipped outside CI when missing; failing in CI).
  */
@@ -21,7 +22,7 @@ import type { Deployer } from '../cli/src/cloud/cloud.js';
 import { ToolkitDeployer } from '../cli/src/cloud/deployer.js';
 import { assembleImage, type AssembledImage } from '../cli/src/cloud/oci/assemble.js';
 import { readImageAssets } from '../cli/src/cloud/oci/image-assets.js';
-import { RegistryClient } from '../cli/src/cloud/oci/registry.js';
+import { MEDIA, RegistryClient } from '../cli/src/cloud/oci/registry.js';
 import { fakeCloud, OUTPUTS } from '../cli/src/test-cloud.js';
 import { testContext } from '../cli/src/test-context.js';
 import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
@@ -157,6 +158,20 @@ describe.skipIf(skipWithoutPodman() || !registryAvailable())('River\'s image ass
     expect(again.appLayer.digest).not.toBe(assembled.appLayer.digest);
     expect(counter.sent()).toBeLessThan(assembled.appLayer.size + 64 * 1024);
     expect(counter.sent()).toBeGreaterThan(assembled.appLayer.size / 2);
+  }, 60_000);
+
+  it('on a base in Docker\'s v2 format, the image is in Docker\'s format too, keeps HEALTHCHECK, and runs as node in /app with the Dockerfile\'s ENV', async () => {
+    const v2 = `${registry.host}/library/node:24-v2s2`;
+    await copyFromPodman(baseName, v2, 'v2s2');
+    const img = await assembleImage({ contextDir: packed.context, buildArgs: { BASE_IMAGE: v2 }, target: { registry: registry.host, repository: 'river/server', tag: 'v2s2' } });
+    const manifest = await new RegistryClient({ registry: registry.host }).getManifest('river/server', 'v2s2');
+    expect(manifest.mediaType).toBe(MEDIA.dockerManifest);
+    expect(JSON.parse(manifest.bytes.toString('utf8'))).toMatchObject({ config: { mediaType: MEDIA.dockerConfig }, layers: [{ mediaType: MEDIA.dockerLayer }, { mediaType: MEDIA.dockerLayer, digest: assembled.appLayer.digest }] });
+    const id = await pull(img.ref);
+    pulled.push(id);
+    expect(await podman(['image', 'inspect', '--format', '{{json .HealthCheck.Test}}', id])).toMatch(/^\["CMD","node","-e",.*healthz/);
+    const probe = 'console.log(process.getuid(), process.cwd(), process.env.NODE_ENV, process.version.split(".")[0])';
+    expect(await podman(['run', '--rm', ...PODMAN_LIMITS, '--network', 'host', id, 'node', '-e', probe])).toBe('1000 /app production v24');
   }, 60_000);
 
   it('`river deploy --builder daemonless` pushes the image asset of River\'s synthesized stack to the registry standing in for ECR, and it runs', async () => {

@@ -86,11 +86,11 @@ export async function startRegistry(): Promise<RegistryInstance> {
 
 /**
  * Copies `image` from podman's local storage to `ref` (host:port/repository:tag on a loopback
- * registry, no TLS) with `skopeo copy`, as an OCI image with gzip'd layers, the way a public base
- * image is served.
+ * registry, no TLS) with `skopeo copy`, with gzip'd layers, as an OCI image (the way Docker Hub and
+ * ECR Public serve the official Node images) or in Docker's v2 format (`v2s2`, as older registries do).
  */
-export async function copyFromPodman(image: string, ref: string): Promise<void> {
-  await promisify(execFile)('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `containers-storage:${image}`, `docker://${ref}`], { timeout: 300_000 });
+export async function copyFromPodman(image: string, ref: string, format: 'oci' | 'v2s2' = 'oci'): Promise<void> {
+  await promisify(execFile)('skopeo', ['copy', '--quiet', '--format', format, '--dest-tls-verify=false', `containers-storage:${image}`, `docker://${ref}`], { timeout: 300_000 });
 }
 
 /** A fetch that counts the request body bytes it sends (Buffers, strings and streamed bodies). */
