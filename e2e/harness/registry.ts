@@ -4,13 +4,17 @@
  * Used by the daemonless image tests (cli/src/cloud/oci/*.test.ts), with `skopeo` to inspect what
  * was pushed.
  *
+ * `copyFromPodman` puts an image of podman's local storage there (skopeo), as a base image to pull;
+ * `countingFetch` counts the bytes a registry client sends.
+ *
  * When docker-registry or skopeo is missing: in CI (`isCI()`) `registryAvailable()` throws with the
  * install hint, so suites fail instead of skipping; elsewhere it is false and suites skip.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { isCI } from './browser.js';
 import { freePort } from './redis.js';
 
@@ -78,4 +82,35 @@ export async function startRegistry(): Promise<RegistryInstance> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Copies `image` from podman's local storage to `ref` (host:port/repository:tag on a loopback
+ * registry, no TLS) with `skopeo copy`, with gzip'd layers, as an OCI image (the way Docker Hub and
+ * ECR Public serve the official Node images) or in Docker's v2 format (`v2s2`, as older registries do).
+ */
+export async function copyFromPodman(image: string, ref: string, format: 'oci' | 'v2s2' = 'oci'): Promise<void> {
+  await promisify(execFile)('skopeo', ['copy', '--quiet', '--format', format, '--dest-tls-verify=false', `containers-storage:${image}`, `docker://${ref}`], { timeout: 300_000 });
+}
+
+/** A fetch that counts the request body bytes it sends (Buffers, strings and streamed bodies). */
+export function countingFetch(inner: typeof fetch = globalThis.fetch): { fetch: typeof fetch; sent(): number } {
+  let sent = 0;
+  const counted: typeof fetch = (input, init) => {
+    const body = init?.body;
+    if (body instanceof ReadableStream) {
+      const counter = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          sent += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      return inner(input, { ...init, body: body.pipeThrough(counter) });
+    }
+    if (typeof body === 'string') sent += Buffer.byteLength(body);
+    else if (body instanceof Uint8Array) sent += body.byteLength;
+    else if (body instanceof ArrayBuffer) sent += body.byteLength;
+    return inner(input, init);
+  };
+  return { fetch: counted, sent: () => sent };
 }
