@@ -4,8 +4,14 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import {
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { UserError } from '../errors.js';
 import {
@@ -15,6 +21,7 @@ import {
   type FilterLogsOptions,
   type LiveTailOptions,
   type LogEvent,
+  type SecretVersionInfo,
   type ServiceCounts,
   type StackStatus,
 } from './cloud.js';
@@ -150,14 +157,65 @@ export class AwsCloud implements Cloud {
     }
   }
 
-  async putSecret(id: string, value: string): Promise<void> {
+  async secretVersions(id: string): Promise<SecretVersionInfo[]> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    const versions: SecretVersionInfo[] = [];
+    try {
+      let token: string | undefined;
+      do {
+        const out = await this.sm.send(new ListSecretVersionIdsCommand({ SecretId: id, ...(token ? { NextToken: token } : {}) }));
+        for (const v of out.Versions ?? []) {
+          if (!v.VersionId || !v.VersionStages?.length) continue;
+          versions.push({ versionId: v.VersionId, stages: [...v.VersionStages], ...(v.CreatedDate ? { createdAt: v.CreatedDate } : {}) });
+        }
+        token = out.NextToken;
+      } while (token);
+    } catch (err) {
+      if (nameOf(err) === 'ResourceNotFoundException') {
+        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', { code: 'secret_missing', cause: err });
+      }
+      return credentialsOr(err);
+    }
+    return versions.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+  }
+
+  async stageSecret(id: string, value: string): Promise<string> {
     this.sm ??= new SecretsManagerClient(this.config());
     try {
-      // No VersionStages: Secrets Manager moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
-      await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value }));
+      const out = await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value, VersionStages: ['AWSPENDING'] }));
+      if (!out.VersionId) throw new Error(`PutSecretValue on ${id} returned no version id`);
+      return out.VersionId;
     } catch (err) {
       return credentialsOr(err);
     }
+  }
+
+  async promoteSecret(id: string, versionId: string, fromVersionId: string): Promise<void> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    try {
+      await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSCURRENT', MoveToVersionId: versionId, RemoveFromVersionId: fromVersionId }));
+      await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
+  async runningTasks(cluster: string, service: string): Promise<string[]> {
+    this.ecs ??= new ECSClient(this.config());
+    const ids: string[] = [];
+    try {
+      let token: string | undefined;
+      do {
+        const out = await this.ecs.send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus: 'RUNNING', ...(token ? { nextToken: token } : {}) }));
+        for (const arn of out.taskArns ?? []) ids.push(arn.slice(arn.lastIndexOf('/') + 1));
+        token = out.nextToken;
+      } while (token);
+    } catch (err) {
+      const name = nameOf(err);
+      if (name === 'ClusterNotFoundException' || name === 'ServiceNotFoundException') return [];
+      return credentialsOr(err);
+    }
+    return ids;
   }
 
   async liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void> {

@@ -27,6 +27,13 @@ export interface ServiceCounts {
   rolloutState?: string;
 }
 
+export interface SecretVersionInfo {
+  versionId: string;
+  /** AWSCURRENT, AWSPENDING, AWSPREVIOUS, or a custom label. */
+  stages: string[];
+  createdAt?: Date;
+}
+
 export interface LogEvent {
   /** FilterLogEvents event id (absent for live tail events). */
   id?: string;
@@ -68,8 +75,17 @@ export interface Cloud {
   serviceCounts(cluster: string, service: string): Promise<ServiceCounts | undefined>;
   /** The AWSCURRENT value of a Secrets Manager secret. */
   getSecret(id: string): Promise<string>;
-  /** One PutSecretValue without VersionStages: the value becomes AWSCURRENT, the old one AWSPREVIOUS. */
-  putSecret(id: string, value: string): Promise<void>;
+  /** The secret's versions that carry a staging label (ListSecretVersionIds), newest first. */
+  secretVersions(id: string): Promise<SecretVersionInfo[]>;
+  /** PutSecretValue with VersionStages ["AWSPENDING"]: AWSCURRENT is unchanged. Returns the new version id. */
+  stageSecret(id: string, value: string): Promise<string>;
+  /**
+   * UpdateSecretVersionStage: AWSCURRENT moves from `fromVersionId` to `versionId` (Secrets Manager moves
+   * AWSPREVIOUS to `fromVersionId`), then AWSPENDING is taken off `versionId`.
+   */
+  promoteSecret(id: string, versionId: string, fromVersionId: string): Promise<void>;
+  /** The ids of the service's RUNNING tasks (ListTasks), or [] when the service has none. */
+  runningTasks(cluster: string, service: string): Promise<string[]>;
   /** CloudWatch Logs StartLiveTail on the log group ARN (without `:*`) until `opts.signal` aborts. */
   liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void>;
   /** One page of FilterLogEvents. */

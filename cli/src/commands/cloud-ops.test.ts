@@ -1,8 +1,8 @@
 /** status, logs, secret rotate and token --deployed, run in-process against the real AwsCloud over aws-sdk-client-mock. */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -29,17 +29,26 @@ const ctxFor = (extra: Parameters<typeof testContext>[0] extends infer O ? Parti
   testContext({ cwd: project.dir, cloud: new AwsCloud({ region: 'us-east-1' }), ...extra });
 
 describe('river secret rotate', () => {
-  it('writes one new 32-byte secret with a single PutSecretValue and no VersionStages', async () => {
+  it('stages one new 32-byte secret as AWSPENDING, waits for the tasks, then moves AWSCURRENT to it', async () => {
+    sm.on(ListSecretVersionIdsCommand).resolves({ Versions: [{ VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: new Date('2026-01-01T00:00:00Z') }] });
     sm.on(PutSecretValueCommand).resolves({ VersionId: 'v2' });
+    sm.on(UpdateSecretVersionStageCommand).resolves({});
+    ecs.on(ListTasksCommand).resolves({ taskArns: ['arn:aws:ecs:us-east-1:123456789012:task/river-cluster/abc123'] });
+    logsMock.on(FilterLogEventsCommand).resolves({ events: [{ logStreamName: 'river/river/abc123', message: '{"msg":"JWT secrets loaded","jwtSecretVersions":["AWSCURRENT:v1","AWSPENDING:v2"]}', timestamp: 1 }] });
     const t = ctxFor();
     expect(await t.run(['secret', 'rotate'])).toBe(0);
     const calls = sm.commandCalls(PutSecretValueCommand);
     expect(calls).toHaveLength(1);
     const input = calls[0]!.args[0].input;
     expect(input.SecretId).toBe(OUTPUTS.JwtSecretArn);
-    expect(input.VersionStages).toBeUndefined();
+    expect(input.VersionStages).toEqual(['AWSPENDING']);
     expect(Buffer.from(input.SecretString!, 'base64url')).toHaveLength(32);
     expect(input.SecretString).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(logsMock.commandCalls(FilterLogEventsCommand)[0]!.args[0].input).toMatchObject({ logGroupName: OUTPUTS.LogGroupName, filterPattern: '"v2"' });
+    expect(sm.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: OUTPUTS.JwtSecretArn, VersionStage: 'AWSCURRENT', MoveToVersionId: 'v2', RemoveFromVersionId: 'v1' },
+      { SecretId: OUTPUTS.JwtSecretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v2' },
+    ]);
     expect(t.io.stdout).toEqual([]);
     expect(t.io.stderrText()).not.toContain(input.SecretString!);
   });

@@ -270,7 +270,7 @@ describe('river destroy', () => {
   });
 
   it('with no stack where it looks (wrong region, already gone): exit 1 naming the account and region, nothing destroyed', async () => {
-    for (const stacks of [{}, { river: { status: 'DELETE_COMPLETE' } }]) {
+    for (const stacks of [{}, { river: { status: 'DELETE_COMPLETE' } }] as Record<string, { status: string }>[]) {
       const deployer = fakeDeployer();
       const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
       expect(await t.run(['destroy', '--yes'])).toBe(1);
