@@ -106,12 +106,13 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     const text = await river(dir, env, ['status']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^stack\s+river \(us-east-1\)\s+CREATE_COMPLETE/m);
-    expect(text.stdout).toMatch(/^tasks\s+\d+ running \/ 2 desired/m);
+    expect(text.stdout).toMatch(/^tasks\s+\d+ running \/ 2 desired.*task definition river:1$/m);
+    for (const task of tasks) expect(text.stdout).toMatch(new RegExp(`^task\\s+${task}\\s+[A-Z]+\\s+river:1`, 'm'));
     expect(text.stdout).toMatch(/^endpoint\s+http:\/\/127\.0\.0\.1:9\/readyz\s+unreachable/m);
     const json = await river(dir, env, ['status', '--json']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { stackName: string; region: string; stack: { status: string }; tasks: { desired: number } };
-    expect(parsed).toMatchObject({ stackName: 'river', region: 'us-east-1', stack: { status: 'CREATE_COMPLETE' }, tasks: { desired: 2 } });
+    expect(parsed).toMatchObject({ stackName: 'river', region: 'us-east-1', stack: { status: 'CREATE_COMPLETE' }, tasks: { desired: 2 }, service: { taskDefinition: 'river:1' }, alarms: [] });
   });
 
   it('logs: the nodes\' lines of the last hour, --json one object per line', async () => {

@@ -13,9 +13,13 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { UserError } from '../errors.js';
+import { describeAlarms, describeService, describeTargetHealth } from './aws-status.js';
 import {
   LiveTailUnavailable,
+  type AlarmState,
   type CallerIdentity,
   type Cloud,
   type FilterLogsOptions,
@@ -23,7 +27,9 @@ import {
   type LogEvent,
   type SecretVersionInfo,
   type ServiceCounts,
+  type ServiceDetails,
   type StackStatus,
+  type TargetHealth,
 } from './cloud.js';
 
 export interface AwsCloudOptions {
@@ -73,6 +79,8 @@ export class AwsCloud implements Cloud {
   private ecs?: ECSClient;
   private sm?: SecretsManagerClient;
   private logs?: CloudWatchLogsClient;
+  private elb?: ElasticLoadBalancingV2Client;
+  private cw?: CloudWatchClient;
 
   constructor(opts: AwsCloudOptions) {
     this.region = opts.region;
@@ -139,6 +147,35 @@ export class AwsCloud implements Cloud {
       return counts;
     } catch (err) {
       if (nameOf(err) === 'ClusterNotFoundException') return undefined;
+      return credentialsOr(err);
+    }
+  }
+
+  async serviceDetails(cluster: string, service: string): Promise<ServiceDetails | undefined> {
+    this.ecs ??= new ECSClient(this.config());
+    try {
+      return await describeService(this.ecs, cluster, service);
+    } catch (err) {
+      if (nameOf(err) === 'ClusterNotFoundException') return undefined;
+      return credentialsOr(err);
+    }
+  }
+
+  async targetHealth(targetGroupArn: string): Promise<TargetHealth[]> {
+    this.elb ??= new ElasticLoadBalancingV2Client(this.config());
+    try {
+      return await describeTargetHealth(this.elb, targetGroupArn);
+    } catch (err) {
+      if (nameOf(err) === 'TargetGroupNotFoundException') return [];
+      return credentialsOr(err);
+    }
+  }
+
+  async alarms(prefix: string): Promise<AlarmState[]> {
+    this.cw ??= new CloudWatchClient(this.config());
+    try {
+      return await describeAlarms(this.cw, prefix);
+    } catch (err) {
       return credentialsOr(err);
     }
   }

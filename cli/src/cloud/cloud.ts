@@ -27,6 +27,51 @@ export interface ServiceCounts {
   rolloutState?: string;
 }
 
+/** What `river status` shows about the ECS service beyond its counts (Cloud.serviceDetails). */
+export interface ServiceDetails extends ServiceCounts {
+  /** The service's task definition, `family:revision`. */
+  taskDefinition?: string;
+  /** The service's latest events, newest first (at most 5). */
+  events: Array<{ at?: Date; message: string }>;
+  /** Running tasks, then the most recently stopped ones (at most 5) with why they stopped. */
+  tasks: TaskInfo[];
+  /** The target groups the service registers its tasks in. */
+  targetGroupArns: string[];
+}
+
+export interface TaskInfo {
+  id: string;
+  lastStatus: string;
+  /** HEALTHY, UNHEALTHY, UNKNOWN (the container health check). */
+  health?: string;
+  /** `family:revision` */
+  taskDefinition?: string;
+  image?: string;
+  imageDigest?: string;
+  startedAt?: Date;
+  stoppedAt?: Date;
+  /** The task's or its container's stop reason (e.g. CannotPullContainerError: …). */
+  stoppedReason?: string;
+}
+
+export interface TargetHealth {
+  /** The target's id (an IP address for Fargate tasks) and port. */
+  id: string;
+  port?: number;
+  /** initial, healthy, unhealthy, draining, unused, unavailable */
+  state: string;
+  reason?: string;
+  description?: string;
+}
+
+export interface AlarmState {
+  name: string;
+  /** OK, ALARM, INSUFFICIENT_DATA */
+  state: string;
+  reason?: string;
+  updatedAt?: Date;
+}
+
 export interface SecretVersionInfo {
   versionId: string;
   /** AWSCURRENT, AWSPENDING, AWSPREVIOUS, or a custom label. */
@@ -73,6 +118,12 @@ export interface Cloud {
   stackStatus(stackName: string): Promise<StackStatus | undefined>;
   /** ECS running/desired counts, or undefined when the service does not exist. */
   serviceCounts(cluster: string, service: string): Promise<ServiceCounts | undefined>;
+  /** The service's task definition, events, running and recently stopped tasks; undefined when it does not exist. */
+  serviceDetails(cluster: string, service: string): Promise<ServiceDetails | undefined>;
+  /** The load balancer's view of each target of a target group (DescribeTargetHealth). */
+  targetHealth(targetGroupArn: string): Promise<TargetHealth[]>;
+  /** CloudWatch alarms whose names start with `prefix` (DescribeAlarms). */
+  alarms(prefix: string): Promise<AlarmState[]>;
   /** The AWSCURRENT value of a Secrets Manager secret. */
   getSecret(id: string): Promise<string>;
   /** The secret's versions that carry a staging label (ListSecretVersionIds), newest first. */

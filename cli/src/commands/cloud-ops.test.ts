@@ -1,4 +1,4 @@
-/** status, logs, secret rotate and token --deployed, run in-process against the real AwsCloud over aws-sdk-client-mock. */
+/** logs, secret rotate and token --deployed (status: status.test.ts), run in-process against the real AwsCloud over aws-sdk-client-mock. */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
@@ -128,43 +128,5 @@ describe('river logs', () => {
     const t = ctxFor();
     expect(await t.run(['logs', '--since', 'yesterday'])).toBe(1);
     expect(t.io.stderr[0]).toBe('error: --since "yesterday" is not a duration');
-  });
-});
-
-describe('river status', () => {
-  it('shows the stack state, running/desired tasks and /readyz through the load balancer', async () => {
-    cfn.on(DescribeStacksCommand, { StackName: 'river' }).resolves({ Stacks: [{ StackName: 'river', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(0) }] });
-    ecs.on(DescribeServicesCommand, { cluster: OUTPUTS.ClusterName, services: [OUTPUTS.ServiceName] }).resolves({
-      services: [{ status: 'ACTIVE', runningCount: 2, desiredCount: 3, pendingCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' }] }],
-    });
-    const seen: string[] = [];
-    const t = ctxFor();
-    t.ctx.fetch = (async (url: string) => {
-      seen.push(url);
-      return new Response('ok', { status: 200 });
-    }) as typeof fetch;
-    expect(await t.run(['status'])).toBe(0);
-    expect(seen).toEqual(['https://rt.example.com/readyz']);
-    expect(t.io.stdout).toEqual([
-      'stack     river (us-east-1)  UPDATE_COMPLETE  since 1970-01-01T00:00:00.000Z',
-      'tasks     2 running / 3 desired, 1 pending  (rollout IN_PROGRESS)',
-      'endpoint  https://rt.example.com/readyz  200 ready',
-    ]);
-    const json = ctxFor();
-    json.ctx.fetch = (async () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }))) as typeof fetch;
-    expect(await json.run(['status', '--json'])).toBe(0);
-    expect(JSON.parse(json.io.stdout[0]!)).toMatchObject({
-      stackName: 'river',
-      stack: { status: 'UPDATE_COMPLETE' },
-      tasks: { running: 2, desired: 3 },
-      readyz: { url: 'https://rt.example.com/readyz', ok: false, error: 'ENOTFOUND' },
-    });
-  });
-
-  it('a stack that does not exist is exit 1 with a hint', async () => {
-    cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id river does not exist'), { name: 'ValidationError' }));
-    const t = ctxFor();
-    expect(await t.run(['status'])).toBe(1);
-    expect(t.io.stderr).toEqual(['error: the stack river does not exist in us-east-1', 'hint: deploy it with `npx river deploy`']);
   });
 });
