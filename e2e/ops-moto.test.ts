@@ -123,6 +123,25 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(lines.every((l) => l.message.includes('"msg":"listening"'))).toBe(true);
   });
 
+  it('logs --follow: says why live tail is unavailable (the error moto returns), then polls until Ctrl+C', async () => {
+    let seen = '';
+    const child = spawn(process.execPath, [BIN, 'logs', '--follow', '--since', '1h'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (seen += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { logs } = clients();
+    const deadline = Date.now() + 30_000;
+    while (!/polling every 2 s instead/.test(seen) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toMatch(/^warning: live tail is not available: \S.*; polling every 2 s instead$/m);
+    expect(seen).not.toMatch(/not available: (Error|undefined)?;/);
+    await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: `river/river/${tasks[0]}`, logEvents: [{ timestamp: Date.now(), message: 'a line written while following' }] }));
+    while (!stdout.includes('a line written while following') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    process.kill(child.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(stdout.split('\n').filter((l) => l.includes('a line written while following'))).toHaveLength(1);
+  }, 60_000);
+
   it('token --deployed signs with AWSCURRENT; secret rotate stages, waits for both tasks, promotes; a second rotation needs --force', async () => {
     // `token --deployed` reads .river/outputs.json (what `river deploy` writes): record it as a deploy would.
     await mkdir(join(dir, '.river'), { recursive: true });

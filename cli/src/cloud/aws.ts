@@ -72,6 +72,13 @@ function credentialsOr(err: unknown): never {
   throw err;
 }
 
+/** "AccessDeniedException: User … is not authorized to perform: logs:StartLiveTail …": the error as AWS gave it, one line. */
+function why(err: unknown): string {
+  const name = nameOf(err);
+  const message = ((err as Error | undefined)?.message ?? String(err)).split('\n')[0]!.trim();
+  return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message || name || 'unknown error';
+}
+
 export class AwsCloud implements Cloud {
   private readonly region: string;
   private sts?: STSClient;
@@ -270,7 +277,7 @@ export class AwsCloud implements Cloud {
         if (opts.signal.aborted) return;
         const name = nameOf(err);
         if (name === 'CredentialsProviderError' || name === 'ExpiredTokenException' || name === 'UnrecognizedClientException') credentialsOr(err);
-        throw new LiveTailUnavailable(`live tail is not available (${name || (err as Error).message})`, { cause: err });
+        throw new LiveTailUnavailable(`live tail is not available: ${why(err)}`, { cause: err });
       }
       if (!stream) throw new LiveTailUnavailable('live tail returned no stream');
       const iterator = stream[Symbol.asyncIterator]();
@@ -303,7 +310,7 @@ export class AwsCloud implements Cloud {
       } catch (err) {
         if (opts.signal.aborted) return;
         if (err instanceof LiveTailUnavailable) throw err;
-        throw new LiveTailUnavailable(`live tail stopped (${nameOf(err) || (err as Error).message})`, { cause: err });
+        throw new LiveTailUnavailable(`live tail stopped: ${why(err)}`, { cause: err });
       }
     }
   }

@@ -119,7 +119,7 @@ describe('river logs', () => {
     t.abort();
     expect(await exit).toBe(0);
     expect(t.io.stdout.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['old', 'new']);
-    expect(t.io.stderrText()).toMatch(/warning: live tail is not available \(AccessDeniedException\); polling every 2 s instead/);
+    expect(t.io.stderr).toContain('warning: live tail is not available: AccessDeniedException: not authorized to perform logs:StartLiveTail; polling every 2 s instead');
     const second = logsMock.commandCalls(FilterLogEventsCommand)[1]!.args[0].input;
     expect(second.startTime).toBe(now - 1000);
   });
