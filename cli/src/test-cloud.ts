@@ -1,6 +1,6 @@
 /** A scripted Cloud and Deployer for command tests. Not part of the build. */
 import type { RiverConfig } from '@river/templates';
-import type { Cloud, Deployer, DeployHooks, DeployOptions, DeployResult, LogEvent, StackStatus } from './cloud/cloud.js';
+import type { Cloud, Deployer, DeployHooks, DeployOptions, DeployResult, LogEvent, StackDiff, StackStatus } from './cloud/cloud.js';
 
 export const OUTPUTS = {
   WebSocketUrl: 'wss://rt.example.com/v1/ws',
@@ -47,6 +47,7 @@ export interface FakeDeployerScript {
   /** What deploy does with the hooks before resolving (progress, questions). */
   deploy?: (config: RiverConfig, opts: DeployOptions) => Promise<DeployResult>;
   destroy?: (config: RiverConfig, hooks: DeployHooks) => Promise<void>;
+  diff?: (config: RiverConfig) => Promise<StackDiff>;
 }
 
 export function fakeDeployer(script: FakeDeployerScript = {}): Deployer & { deployed: DeployOptions[]; destroyed: number } {
@@ -67,6 +68,10 @@ export function fakeDeployer(script: FakeDeployerScript = {}): Deployer & { depl
     async destroy(config: RiverConfig, hooks: DeployHooks) {
       self.destroyed += 1;
       if (script.destroy) return script.destroy(config, hooks);
+    },
+    async diff(config: RiverConfig): Promise<StackDiff> {
+      if (script.diff) return script.diff(config);
+      return { stackName: config.name, changes: [], security: { broadening: false, iam: [], securityGroups: [] } };
     },
   };
   return self;

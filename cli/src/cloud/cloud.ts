@@ -199,6 +199,30 @@ export class DeployFailed extends Error {
   }
 }
 
+/** One resource in `river diff`. */
+export interface ResourceChange {
+  logicalId: string;
+  resourceType: string;
+  /** may-replace: CloudFormation replaces it depending on a value known only at deploy time. */
+  action: 'add' | 'modify' | 'replace' | 'may-replace' | 'remove';
+  /** A replacement or removal of a resource holding state or an address (approval.ts). */
+  stateful: boolean;
+}
+
+/** What the next deploy would change (`river diff`). */
+export interface StackDiff {
+  stackName: string;
+  changes: ResourceChange[];
+  security: {
+    /** IAM permissions or security-group rules broadened (what `deploy` asks approval for). */
+    broadening: boolean;
+    /** IAM statements and managed policies added (+) or removed (-), one line each. */
+    iam: string[];
+    /** Security-group rules added (+) or removed (-), one line each. */
+    securityGroups: string[];
+  };
+}
+
 export interface Deployer {
   /**
    * Writes the cloud assembly (CloudFormation templates and assets) to `outDir`; returns the template
@@ -208,4 +232,6 @@ export interface Deployer {
   /** Bootstraps the environment when needed, then deploys. Throws DeployFailed on a rollback. */
   deploy(config: RiverConfig, opts: DeployOptions): Promise<DeployResult>;
   destroy(config: RiverConfig, hooks: DeployHooks): Promise<void>;
+  /** Synthesizes and compares with the deployed stack through a change set (its template where no change set can be made); changes nothing. */
+  diff(config: RiverConfig, hooks?: Pick<DeployHooks, 'onInfo'>): Promise<StackDiff>;
 }
