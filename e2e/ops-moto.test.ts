@@ -4,6 +4,7 @@
  * command finds the stack through CloudFormation. moto cannot create River's full template, so the
  * test creates what the commands read with the SDK: a stub stack carrying River's outputs (and the
  * log group), the secrets, the ECS cluster, task definition, service and two Fargate tasks, log lines.
+ * `diff` and `destroy --yes` run the real CDK toolkit (a full synth, ~500 MB, 10–30 s each).
  * Skipped without moto_server outside CI; fails in CI (harness/moto.ts).
  */
 import { spawn } from 'node:child_process';
@@ -190,6 +191,21 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(((await sm.send(new ListSecretVersionIdsCommand({ SecretId: jwtArn }))).Versions ?? []).some((v) => v.VersionStages?.includes('AWSPENDING'))).toBe(false);
   }, 60_000);
 
+  it('diff: the real toolkit against the stub stack (template comparison where moto makes no change set), deploying nothing', async () => {
+    const r = await river(dir, env, ['diff', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { stackExists: boolean; changes: Array<{ logicalId: string; resourceType: string; action: string; stateful: boolean }>; security: { broadening: boolean; iam: string[] } };
+    expect(d.stackExists).toBe(true);
+    // The stub's log group is not in River's template: its removal is marked stateful.
+    expect(d.changes).toContainEqual({ logicalId: 'Logs', resourceType: 'AWS::Logs::LogGroup', action: 'remove', stateful: true });
+    expect(d.changes.some((c) => c.resourceType === 'AWS::ECS::Service' && c.action === 'add')).toBe(true);
+    expect(d.security.broadening).toBe(true);
+    expect(d.security.iam.some((l) => l.includes('secretsmanager:GetSecretValue'))).toBe(true);
+    expect(r.stderr).not.toMatch(/This deployment will make/);
+    const { cfn } = clients();
+    expect((await cfn.send(new DescribeStacksCommand({ StackName: 'river' }))).Stacks?.[0]?.StackStatus).toBe('CREATE_COMPLETE');
+  }, 120_000);
+
   it('destroy with no stack where it looks: names the account and region, exit 1', async () => {
     const elsewhere = await mkdtemp(join(tmpdir(), 'river-ops-'));
     try {
@@ -203,4 +219,16 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
       await rm(elsewhere, { recursive: true, force: true });
     }
   });
+
+  it('destroy --yes deletes the stack and names where; run again, the stack is gone: exit 1', async () => {
+    const r = await river(dir, env, ['destroy', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('destroyed river in account 123456789012, region us-east-1');
+    const { cfn } = clients();
+    const left = await cfn.send(new DescribeStacksCommand({ StackName: 'river' })).then((o) => o.Stacks?.[0]?.StackStatus, () => undefined);
+    expect([undefined, 'DELETE_COMPLETE']).toContain(left);
+    const again = await river(dir, env, ['destroy', '--yes']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('error: no stack river in account 123456789012, region us-east-1: nothing was destroyed');
+  }, 120_000);
 });

@@ -34,7 +34,8 @@ export async function diff(ctx: Context, opts: { json?: boolean }): Promise<void
   const spinner = io.spinner(`comparing ${stackName} with the deployed stack…`);
   let result;
   try {
-    result = await deployer.diff(config, { onInfo: (line) => io.warn(line) });
+    // The toolkit's "This deployment will make potentially sensitive changes…": the marks below say which.
+    result = await deployer.diff(config, { onInfo: (line) => void (/^This deployment will make potentially sensitive changes/.test(line) || io.warn(line)) });
   } catch (err) {
     spinner.fail(`comparing ${stackName} failed`);
     throw err;
