@@ -10,7 +10,7 @@ import {
   CONNECTIONS_PER_256_CPU, CPU_TARGET_PERCENT, DEREGISTRATION_DELAY_SECONDS, DRAIN_MS, HEALTH_CHECK_GRACE_SECONDS, IDLE_TIMEOUT_SECONDS,
   STOP_TIMEOUT_SECONDS,
 } from './service.js';
-import { CERT_ARN, DOMAIN, IMAGE, only, repoSourceCopy, resources, strings, synth, VARIANTS, type Synthesized, type VariantName } from './test-synth.js';
+import { CERT_ARN, DOMAIN, ECR_IMAGE, IMAGE, only, repoSourceCopy, resources, strings, synth, VARIANTS, type Synthesized, type VariantName } from './test-synth.js';
 
 const NAMES = Object.keys(VARIANTS) as VariantName[];
 const out: Partial<Record<VariantName, Synthesized>> = {};
@@ -119,7 +119,8 @@ describe.each(NAMES)('the %s variant', (name) => {
     expect((c.LogConfiguration as Obj).LogDriver).toBe('awslogs');
     const task = only(s.json, 'AWS::ECS::TaskDefinition');
     expect([task.Cpu, task.Memory]).toEqual([String(s.config.taskCpu), String(s.config.taskMemory)]);
-    if (s.config.image !== undefined) expect(c.Image).toBe(IMAGE);
+    if (s.config.image !== undefined) expect(c.Image).toBe(s.config.image);
+    if (s.config.image !== undefined) expect([IMAGE, ECR_IMAGE]).toContain(s.config.image);
     else expect(JSON.stringify(c.Image)).toContain('container-assets');
   });
 
@@ -265,7 +266,8 @@ describe.each(NAMES)('the %s variant', (name) => {
   it('keeps logs for the configured retention', () => {
     const s = get(name);
     const groups = resources(s.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(3); // service, Lambda, API access logs
+    // service, Lambda, API access logs, the CDK's custom-resource providers (default SG; bucket emptying with accessLogs)
+    expect(groups).toHaveLength(s.config.accessLogs ? 5 : 4);
     for (const [, p] of groups) expect(p.RetentionInDays).toBe(s.config.logRetentionDays);
   });
 

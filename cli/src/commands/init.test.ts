@@ -26,6 +26,7 @@ describe('river init', () => {
       name: 'river', region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
       taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 6, cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
       natGateways: 0, logRetentionDays: 30,
+      publishConcurrency: 20, publishRateLimit: 1000, publishBurstLimit: 2000, accessLogs: false, containerInsights: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
