@@ -270,3 +270,6 @@ function range(from: number, to: number, step: number): number[] {
   for (let v = from; v <= to; v += step) out.push(v);
   return out;
 }
+
+/** The patterns river.config.json fields are checked against, for `river init` to check each answer at its prompt. */
+export const CONFIG_PATTERNS = { region: REGION, hostname: HOSTNAME, zoneName: ZONE_NAME, certificateArn: CERT_ARN, zoneId: ZONE_ID } as const;
