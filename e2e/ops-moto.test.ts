@@ -19,6 +19,7 @@ import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoAvailable, motoEnv, startMoto, type MotoInstance } from './harness/moto.js';
+import { freePort } from './harness/redis.js';
 
 const BIN = fileURLToPath(new URL('../bin/river', import.meta.url));
 const FIRST = 'first-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyzABCDEFG';
@@ -52,6 +53,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
   let jwtArn: string;
   let tasks: string[];
   let outputs: Record<string, string>;
+  let closedPort: number;
   const clients = () => {
     const cfg = { region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     return { sm: new SecretsManagerClient(cfg), ecs: new ECSClient(cfg), logs: new CloudWatchLogsClient(cfg), cfn: new CloudFormationClient(cfg) };
@@ -59,6 +61,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
 
   beforeAll(async () => {
     moto = await startMoto();
+    closedPort = await freePort();
     env = motoEnv(moto);
     dir = await mkdtemp(join(tmpdir(), 'river-ops-'));
     await writeFile(join(dir, 'river.config.json'), JSON.stringify({ name: 'river', region: 'us-east-1' }));
@@ -73,8 +76,8 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     tasks = (run.tasks ?? []).map((t) => t.taskArn!.split('/').at(-1)!);
     expect(tasks).toHaveLength(2);
     outputs = {
-      WebSocketUrl: 'ws://127.0.0.1:9/v1/ws', // nothing listens there: status reports it unreachable
-      HttpApiUrl: 'http://127.0.0.1:9',
+      WebSocketUrl: `ws://127.0.0.1:${closedPort}/v1/ws`, // nothing listens there: status reports it unreachable
+      HttpApiUrl: `http://127.0.0.1:${closedPort}`,
       JwtSecretArn: jwtArn,
       ApiKeySecretArn: keyArn,
       ClusterName: 'river-cluster',
@@ -109,7 +112,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(text.stdout).toMatch(/^stack\s+river \(us-east-1\)\s+CREATE_COMPLETE/m);
     expect(text.stdout).toMatch(/^tasks\s+\d+ running \/ 2 desired.*task definition river:1$/m);
     for (const task of tasks) expect(text.stdout).toMatch(new RegExp(`^task\\s+${task}\\s+[A-Z]+\\s+river:1`, 'm'));
-    expect(text.stdout).toMatch(/^endpoint\s+http:\/\/127\.0\.0\.1:9\/readyz\s+unreachable/m);
+    expect(text.stdout).toContain(`endpoint  http://127.0.0.1:${closedPort}/readyz  unreachable (ECONNREFUSED)`);
     const json = await river(dir, env, ['status', '--json']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { stackName: string; region: string; stack: { status: string }; tasks: { desired: number } };

@@ -133,8 +133,8 @@ export class RiverService extends Construct {
     const environment: Record<string, string> = {
       RIVER_PORT: String(CONTAINER_PORT),
       RIVER_HOST: '0.0.0.0',
-      // The node reads AWSCURRENT and AWSPREVIOUS itself and re-reads them every 5 minutes, so a
-      // rotation reaches running tasks without a restart and without dropping a connection.
+      // The node reads AWSCURRENT, AWSPENDING and AWSPREVIOUS itself and re-reads them every 5 minutes,
+      // so a rotation reaches running tasks without a restart and without dropping a connection.
       RIVER_JWT_SECRET_ID: secrets.jwt.secretArn,
       RIVER_REDIS_URL: cache.url,
       RIVER_REDIS_CLUSTER: String(cache.cluster),

@@ -117,8 +117,10 @@ async function waitForTasks(ctx: Context, cloud: Cloud, t: WaitTarget): Promise<
     spinner.update(`waiting for every running task to load the new secret: ${tasks.length - missing.length}/${tasks.length}`);
     if (ctx.signal.aborted || ctx.now() >= deadline) {
       spinner.fail(`${missing.length} of ${tasks.length} running tasks did not load the new secret`);
-      const why = ctx.signal.aborted ? 'stopped before' : `within ${ROTATION_WAIT_MS / 60_000} minutes`;
-      throw new UserError(`tasks ${missing.join(', ')} did not load the new secret ${why}; it stays AWSPENDING and tokens are unaffected`,
+      const what = ctx.signal.aborted
+        ? `stopped while waiting for tasks ${missing.join(', ')} to load the new secret`
+        : `tasks ${missing.join(', ')} did not load the new secret within ${ROTATION_WAIT_MS / 60_000} minutes`;
+      throw new UserError(`${what}; it stays AWSPENDING and tokens are unaffected`,
         'check them with `npx river status` and `npx river logs` (a task running an image older than this CLI does not read AWSPENDING: deploy first), then run `npx river secret rotate` again to resume', { code: 'rotation_incomplete' });
     }
     await sleep(ROTATION_POLL_MS);

@@ -95,8 +95,8 @@ async function readyz(ctx: Context, url: string): Promise<Health> {
     await res.body?.cancel();
     return { url, ok: res.status === 200, status: res.status };
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause;
-    return { url, ok: false, error: cause?.code ?? (err as Error).name };
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return { url, ok: false, error: cause?.code ?? cause?.message ?? (err as Error).name };
   }
 }
 
