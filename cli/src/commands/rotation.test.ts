@@ -232,7 +232,17 @@ describe('river secret rotate against real nodes (fake Secrets Manager, fake clo
     expect(await forced.done).toBe(0);
     expect(forced.t.io.stderrText()).toContain('(--force)');
     const forcedAt = promotedAt.at(-1)!;
-    await advance(NODE_REFRESH_MS); // the nodes re-read the promoted stages
+    // Right after the forced promotion the first secret is still accepted; each node drops it at its next refresh.
+    expect(await everyNode(firstToken)).toEqual(['ready', 'ready']);
+    const droppedAt: Array<number | undefined> = nodes.map(() => undefined);
+    while (droppedAt.some((t) => t === undefined) && now - forcedAt <= NODE_REFRESH_MS) {
+      await advance(1000);
+      nodes.forEach((n, i) => {
+        if (droppedAt[i] === undefined && !n.source.secrets().includes(FIRST)) droppedAt[i] = now - forcedAt;
+      });
+    }
+    expect(droppedAt.every((t) => t !== undefined && t <= NODE_REFRESH_MS)).toBe(true);
+    console.log(`forced second rotation: tokens of the first secret refused by the nodes from +${droppedAt.map((t) => t! / 1000).join(' s, +')} s after the promotion (their next refresh)`);
     expect(await everyNode(firstToken)).toEqual([4500, 4500]); // two rotations old: refused
     expect(await everyNode(secondToken)).toEqual(['ready', 'ready']); // previous: still accepted
     expect(await everyNode(await mint(fake.valueAt('AWSCURRENT')!))).toEqual(['ready', 'ready']);
