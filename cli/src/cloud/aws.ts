@@ -34,6 +34,12 @@ import {
 
 export interface AwsCloudOptions {
   region: string;
+  /**
+   * An endpoint override is in effect (AWS_ENDPOINT_URL…: an emulator such as moto). It serves every
+   * operation on its one host, so the `streaming-` host prefix of StartLiveTail is not added (which
+   * would send live tail to a host that does not exist).
+   */
+  customEndpoint?: boolean;
 }
 
 const CREDENTIALS_HINT = 'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID), then run the command again';
@@ -76,11 +82,15 @@ function credentialsOr(err: unknown): never {
 function why(err: unknown): string {
   const name = nameOf(err);
   const message = ((err as Error | undefined)?.message ?? String(err)).split('\n')[0]!.trim();
-  return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message || name || 'unknown error';
+  const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+  const text = name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message || name || 'unknown error';
+  return status !== undefined && !text.includes(String(status)) ? `${text} (HTTP ${status})` : text;
 }
 
 export class AwsCloud implements Cloud {
   private readonly region: string;
+  private readonly customEndpoint: boolean;
   private sts?: STSClient;
   private cfn?: CloudFormationClient;
   private ecs?: ECSClient;
@@ -91,6 +101,7 @@ export class AwsCloud implements Cloud {
 
   constructor(opts: AwsCloudOptions) {
     this.region = opts.region;
+    this.customEndpoint = opts.customEndpoint ?? false;
   }
 
   private config() {
@@ -263,7 +274,7 @@ export class AwsCloud implements Cloud {
   }
 
   async liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void> {
-    this.logs ??= new CloudWatchLogsClient(this.config());
+    this.logs ??= new CloudWatchLogsClient({ ...this.config(), ...(this.customEndpoint ? { disableHostPrefix: true } : {}) });
     const arn = logGroupArn.replace(/:\*$/, ''); // StartLiveTail refuses the `:*` suffix
     while (!opts.signal.aborted) {
       let stream: AsyncIterable<unknown> | undefined;
@@ -316,7 +327,7 @@ export class AwsCloud implements Cloud {
   }
 
   async filterLogs(logGroupName: string, opts: FilterLogsOptions): Promise<{ events: LogEvent[]; nextToken?: string }> {
-    this.logs ??= new CloudWatchLogsClient(this.config());
+    this.logs ??= new CloudWatchLogsClient({ ...this.config(), ...(this.customEndpoint ? { disableHostPrefix: true } : {}) });
     try {
       const out = await this.logs.send(
         new FilterLogEventsCommand({
