@@ -59,6 +59,10 @@ describe('river init', () => {
     const bad = testContext({ cwd: project.dir });
     expect(await bad.run(['init', '--yes', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
     expect(bad.io.stderr).toEqual([expect.stringMatching(/^error: river init: "allowedOrigins" must be a list of 1 to 50 origins .*\(got "app\.example\.com"\)$/), 'hint: pass a valid --allowed-origins']);
+    // On a terminal too, before the first question (no answer given in vain).
+    const tty = testContext({ cwd: project.dir, isTTY: true, answers: {} });
+    expect(await tty.run(['init', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
+    expect(tty.io.asked).toEqual([]);
   });
 
   it('without a terminal, a missing answer is exit 1 naming the flag', async () => {

@@ -104,6 +104,10 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   const checkRegion: Check = (v) => (P.region.test(v) ? true : 'an AWS region such as us-east-1');
   const checkDomain: Check = (v) => (v === '' || P.hostname.test(v) ? true : 'a lowercase DNS name such as rt.example.com, or blank for none');
 
+  // The settings that are not asked are checked before the first question: no answer is lost to them.
+  const origins = opts.allowedOrigins?.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  await validateConfig({ name: opts.name ?? d.name, ...(origins !== undefined ? { allowedOrigins: origins } : {}) }, 'river init');
+
   const region = await text(opts.region, '--region', 'AWS region', d.region, checkRegion);
   const domain = await text(opts.domain, '--domain', 'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)', '', checkDomain);
   let certificateArn = '';
@@ -169,7 +173,7 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   if (hostedZoneId) raw.hostedZoneId = hostedZoneId;
   if (hostedZoneName) raw.hostedZoneName = hostedZoneName;
   // Not asked: every origin is allowed unless this flag narrows it (RIVER_ALLOWED_ORIGINS on the tasks).
-  if (opts.allowedOrigins !== undefined) raw.allowedOrigins = opts.allowedOrigins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (origins !== undefined) raw.allowedOrigins = origins;
   const config = await validateConfig(raw, 'river init');
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
   io.info(`wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`);
