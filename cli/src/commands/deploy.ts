@@ -179,6 +179,13 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
     spinner.fail(`destroying ${stackName} failed`);
     throw err;
   }
+  // Only what CloudFormation reports counts as destroyed.
+  const left = await cloud.stackStatus(stackName);
+  if (left !== undefined && left.status !== 'DELETE_COMPLETE') {
+    spinner.fail(`${stackName} is still there`);
+    throw new UserError(`the stack ${stackName} in account ${who.account}, region ${config.region} is still there (${left.status}${left.reason ? `: ${left.reason}` : ''})`,
+      'see `npx river status` and the stack events in the CloudFormation console, then run `npx river destroy` again', { code: 'destroy_incomplete' });
+  }
   spinner.succeed(`destroyed ${stackName} in account ${who.account}, region ${config.region}`);
   const saved = await readDeployedState(ctx.cwd).catch(() => undefined);
   if (saved?.stackName === stackName) await rm(join(stateDir(ctx.cwd), 'outputs.json'), { force: true });
