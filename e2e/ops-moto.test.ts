@@ -206,6 +206,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(d.security.broadening).toBe(true);
     expect(d.security.iam.some((l) => l.includes('secretsmanager:GetSecretValue'))).toBe(true);
     expect(r.stderr).not.toMatch(/This deployment will make/);
+    expect(r.stderr).not.toContain('NodeVersionSupportWarning');
     const { cfn } = clients();
     expect((await cfn.send(new DescribeStacksCommand({ StackName: 'river' }))).Stacks?.[0]?.StackStatus).toBe('CREATE_COMPLETE');
   }, 120_000);
