@@ -99,7 +99,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
       await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: stream }));
       await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: stream, logEvents: [{ timestamp: Date.now(), message: `{"level":30,"msg":"listening","task":"${task}"}` }] }));
     }
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await moto?.stop();
@@ -135,7 +135,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     child.stderr.on('data', (d: Buffer) => (seen += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const { logs } = clients();
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000;
     while (!/polling every 2 s instead/.test(seen) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(seen).toMatch(/^warning: live tail is not available: \S.*; polling every 2 s instead$/m);
     expect(seen).not.toMatch(/not available: (Error|undefined)?;/);
@@ -145,7 +145,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     process.kill(child.pid!, 'SIGINT');
     expect(await exited).toBe(0);
     expect(stdout.split('\n').filter((l) => l.includes('a line written while following'))).toHaveLength(1);
-  }, 60_000);
+  }, 180_000);
 
   it('token --deployed signs with AWSCURRENT; secret rotate stages, waits for both tasks, promotes; a second rotation needs --force', async () => {
     // `token --deployed` reads .river/outputs.json (what `river deploy` writes): record it as a deploy would.
@@ -164,7 +164,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
         const versions = (await sm.send(new ListSecretVersionIdsCommand({ SecretId: jwtArn }))).Versions ?? [];
         pendingId = versions.find((v) => v.VersionStages?.includes('AWSPENDING'))?.VersionId;
         if (pendingId) break;
-        if (Date.now() - started > 30_000) throw new Error('the CLI staged no AWSPENDING version');
+        if (Date.now() - started > 90_000) throw new Error('the CLI staged no AWSPENDING version');
         await new Promise((r) => setTimeout(r, 200));
       }
       expect((await sm.send(new GetSecretValueCommand({ SecretId: jwtArn }))).SecretString).toBe(FIRST); // not promoted yet
@@ -193,7 +193,7 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^error: the last rotation was at .* and this rotation makes them invalid\nhint: wait until .*, or pass --force/m);
     expect(((await sm.send(new ListSecretVersionIdsCommand({ SecretId: jwtArn }))).Versions ?? []).some((v) => v.VersionStages?.includes('AWSPENDING'))).toBe(false);
-  }, 60_000);
+  }, 180_000);
 
   it('diff: the real toolkit against the stub stack (template comparison where moto makes no change set), deploying nothing', async () => {
     const r = await river(dir, env, ['diff', '--json']);
