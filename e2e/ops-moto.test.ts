@@ -17,7 +17,7 @@ import { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand } fro
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { motoAvailable, motoEnv, startMoto, type MotoInstance } from './harness/moto.js';
 import { freePort } from './harness/redis.js';
 
@@ -134,6 +134,10 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (seen += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Stopped by its PID whatever happens below (SIGINT is the test itself; SIGKILL only after a failure).
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+    });
     const { logs } = clients();
     const deadline = Date.now() + 90_000;
     while (!/polling every 2 s instead/.test(seen) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
