@@ -41,8 +41,13 @@ function river(cwd: string, env: Record<string, string>, args: string[], onStder
       stderr += d.toString();
       onStderr?.(stderr);
     });
+    // A command that hangs is stopped by its PID before the test's own timeout.
+    const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 150_000);
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 
