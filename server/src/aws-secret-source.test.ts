@@ -40,6 +40,7 @@ describe('AwsSecretSource', () => {
     if ('rejects' in cur) onCur.rejects(cur.rejects); else onCur.resolves(cur.resolves);
     const onPrev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
     if ('rejects' in prev) onPrev.rejects(prev.rejects); else onPrev.resolves(prev.resolves);
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
   }
 
   it('reads AWSCURRENT and AWSPREVIOUS, current first', async () => {
@@ -109,6 +110,32 @@ describe('AwsSecretSource', () => {
     expect(source.secrets()).toEqual([A]);
   });
 
+  it('accepts the AWSPENDING value of a rotation under way, and logs the version ids it loaded when they change', async () => {
+    vi.useFakeTimers();
+    const infos: Array<{ obj: object; msg: string }> = [];
+    const log = { ...logger, info: (obj: object, msg: string) => void infos.push({ obj, msg }) };
+    const at = (stage: string, value: string, versionId: string) =>
+      sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: stage }).resolves({ SecretString: value, VersionId: versionId });
+    at('AWSCURRENT', A, 'v1');
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' }).rejects(notFound());
+    source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger: log });
+    expect(infos).toEqual([{ obj: { secretId: ID, jwtSecretVersions: ['AWSCURRENT:v1'] }, msg: 'JWT secrets loaded' }]);
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(infos).toHaveLength(1); // nothing changed: nothing logged
+    at('AWSPENDING', B, 'v2'); // river secret rotate, step 1
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(source.secrets()).toEqual([A, B]);
+    expect(infos[1]).toEqual({ obj: { secretId: ID, jwtSecretVersions: ['AWSCURRENT:v1', 'AWSPENDING:v2'] }, msg: 'JWT secrets loaded' });
+    sm.reset();
+    at('AWSCURRENT', B, 'v2'); // step 3: promoted
+    at('AWSPREVIOUS', A, 'v1');
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
+    await vi.advanceTimersByTimeAsync(DEFAULT_REFRESH_MS);
+    expect(source.secrets()).toEqual([B, A]);
+    expect(infos[2]!.obj).toEqual({ secretId: ID, jwtSecretVersions: ['AWSCURRENT:v2', 'AWSPREVIOUS:v1'] });
+  });
+
   it('takes the region from the secret ARN', () => {
     expect(regionOf(ID)).toEqual({ region: 'eu-west-1' });
     expect(regionOf('river/jwt')).toBeUndefined();
@@ -129,6 +156,7 @@ describe('a node on AwsSecretSource (river secret rotate)', () => {
   function stage(current: string, previous?: string): void {
     sm.reset();
     sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: current });
+    sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
     const prev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
     if (previous === undefined) prev.rejects(notFound()); else prev.resolves({ SecretString: previous });
   }

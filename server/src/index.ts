@@ -11,3 +11,4 @@ export { Metrics } from './metrics.js';
 export { startRiver, type RiverDeps, type RiverNode } from './node.js';
 export { EMF_METRICS, EMF_INTERVAL_MS } from './emf-metrics.js';
 export { ECS_TASK_POLL_MS, ECS_TASK_TIMEOUT_MS } from './ecs-task-watch.js';
+export { AwsSecretSource, secretsManagerReader, LOADED_MESSAGE, DEFAULT_REFRESH_MS, type SecretReader, type SecretStage, type SecretVersion } from './aws-secret-source.js';

@@ -78,7 +78,7 @@ async function startPublishOnly(config: Config): Promise<Engines> {
 }
 
 async function readRequired(reader: SecretReader, secretId: string, what: string): Promise<string> {
-  const v = await reader.read(secretId, 'AWSCURRENT');
+  const v = (await reader.read(secretId, 'AWSCURRENT'))?.value;
   if (v === undefined || v === '') throw new Error(`the ${what} secret ${secretId} has no value`);
   return v;
 }

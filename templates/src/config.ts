@@ -47,6 +47,19 @@ export interface RiverConfig {
    * `https://*.example.com`, `http://localhost:3000`. Absent: every origin (`*`).
    */
   allowedOrigins?: string[];
+  /**
+   * Reserved concurrency of the publish Lambda: at most this many run at once, whatever reaches the
+   * HTTP API (the API key is checked inside the Lambda). 0: none reserved (accounts whose Lambda
+   * concurrency quota is below 120, such as new ones, cannot reserve any).
+   */
+  publishConcurrency: number;
+  /** HTTP API throttle for the whole API: steady requests per second, and burst. */
+  publishRateLimit: number;
+  publishBurstLimit: number;
+  /** ALB access logs in an S3 bucket of the stack (objects expire after `logRetentionDays`). */
+  accessLogs: boolean;
+  /** ECS Container Insights on the cluster (per-task CPU, memory, network; billed per metric). */
+  containerInsights: boolean;
 }
 
 export class RiverConfigError extends Error {
@@ -71,6 +84,11 @@ export function defaultRiverConfig(): RiverConfig {
     cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' },
     natGateways: 0,
     logRetentionDays: 30,
+    publishConcurrency: 20,
+    publishRateLimit: 1000,
+    publishBurstLimit: 2000,
+    accessLogs: false,
+    containerInsights: false,
   };
 }
 
@@ -95,6 +113,9 @@ const KEYS = new Set([
   'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'baseImage', 'logRetentionDays', 'allowedOrigins',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
+/** Operations settings (issue 16): publish flood caps, access logs, Container Insights. */
+const OPERATIONS_KEYS = ['publishConcurrency', 'publishRateLimit', 'publishBurstLimit', 'accessLogs', 'containerInsights'] as const;
+for (const key of OPERATIONS_KEYS) KEYS.add(key);
 
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
@@ -125,6 +146,11 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
     cache: cache(raw.cache, d.cache),
     natGateways: int(raw, 'natGateways', d.natGateways, 0, 2),
     logRetentionDays: oneOf(raw, 'logRetentionDays', d.logRetentionDays, LOG_RETENTION_DAYS),
+    publishConcurrency: int(raw, 'publishConcurrency', d.publishConcurrency, 0, 1000),
+    publishRateLimit: int(raw, 'publishRateLimit', d.publishRateLimit, 1, 100_000),
+    publishBurstLimit: int(raw, 'publishBurstLimit', d.publishBurstLimit, 1, 5000),
+    accessLogs: bool(raw, 'accessLogs', d.accessLogs),
+    containerInsights: bool(raw, 'containerInsights', d.containerInsights),
   };
   const domain = optStr(raw, 'domain', HOSTNAME, 'must be a lowercase DNS name such as "rt.example.com"');
   const certificateArn = optStr(raw, 'certificateArn', CERT_ARN, 'must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)');
@@ -233,6 +259,13 @@ function int(o: Record<string, unknown>, key: string, def: number, min: number, 
   return v;
 }
 
+function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new RiverConfigError(key, `must be true or false (got ${show(v)})`);
+  return v;
+}
+
 function oneOf<T extends string | number>(o: Record<string, unknown>, key: string, def: T, allowed: readonly T[], prefix = ''): T {
   const v = o[key];
   if (v === undefined) return def;
@@ -247,3 +280,6 @@ function range(from: number, to: number, step: number): number[] {
   for (let v = from; v <= to; v += step) out.push(v);
   return out;
 }
+
+/** The patterns river.config.json fields are checked against, for `river init` to check each answer at its prompt. */
+export const CONFIG_PATTERNS = { region: REGION, hostname: HOSTNAME, zoneName: ZONE_NAME, certificateArn: CERT_ARN, zoneId: ZONE_ID } as const;

@@ -11,7 +11,7 @@ import {
   STOP_TIMEOUT_SECONDS,
 } from './service.js';
 import {
-  CERT_ARN, copyImageDir, DOMAIN, IMAGE, only, resources, strings, synth, testImageDir, VARIANTS, type Synthesized, type VariantName,
+  CERT_ARN, copyImageDir, DOMAIN, ECR_IMAGE, IMAGE, only, resources, strings, synth, testImageDir, VARIANTS, type Synthesized, type VariantName,
 } from './test-synth.js';
 
 const NAMES = Object.keys(VARIANTS) as VariantName[];
@@ -135,7 +135,8 @@ describe.each(NAMES)('the %s variant', (name) => {
     expect((c.LogConfiguration as Obj).LogDriver).toBe('awslogs');
     const task = only(s.json, 'AWS::ECS::TaskDefinition');
     expect([task.Cpu, task.Memory]).toEqual([String(s.config.taskCpu), String(s.config.taskMemory)]);
-    if (s.config.image !== undefined) expect(c.Image).toBe(IMAGE);
+    if (s.config.image !== undefined) expect(c.Image).toBe(s.config.image);
+    if (s.config.image !== undefined) expect([IMAGE, ECR_IMAGE]).toContain(s.config.image);
     else expect(JSON.stringify(c.Image)).toContain('container-assets');
   });
 
@@ -281,7 +282,8 @@ describe.each(NAMES)('the %s variant', (name) => {
   it('keeps logs for the configured retention', () => {
     const s = get(name);
     const groups = resources(s.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(3); // service, Lambda, API access logs
+    // service, Lambda, API access logs, the CDK's custom-resource providers (default SG; bucket emptying with accessLogs)
+    expect(groups).toHaveLength(s.config.accessLogs ? 5 : 4);
     for (const [, p] of groups) expect(p.RetentionInDays).toBe(s.config.logRetentionDays);
   });
 

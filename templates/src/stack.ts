@@ -4,6 +4,7 @@ import { RiverCache } from './cache.js';
 import type { RiverConfig } from './config.js';
 import { RiverNetwork } from './network.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { retainProviderLogs } from './operations.js';
 import { OUTPUT_KEYS, type OutputKey } from './outputs.js';
 import { PublishApi } from './publish-api.js';
 import { RiverSecrets } from './secrets.js';
@@ -52,6 +53,7 @@ export class RiverStack extends Stack {
       value: service.alb.loadBalancerDnsName,
       description: 'ALB DNS name (point a CNAME at it when River does not manage the DNS record)',
     });
+    retainProviderLogs(this, config.logRetentionDays);
     acknowledgeNagFindings(this);
   }
 }

@@ -15,6 +15,7 @@ import { bundleLambda } from './lambda-bundle.js';
 export const DOMAIN = 'rt.example.com';
 export const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 export const IMAGE = 'public.ecr.aws/example/river:1.2.3';
+export const ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/team/river:1.2.3';
 
 /**
  * Each setting of the issue both ways: domain on/off, imported/new certificate, replication group/serverless,
@@ -34,6 +35,11 @@ export const VARIANTS = {
   redisServerless: {
     name: 'rt-redis-sl', cache: { mode: 'serverless', engine: 'redis' }, image: IMAGE,
     allowedOrigins: ['https://app.example.com', 'https://*.example.com'],
+  },
+  /** Operations settings: a private ECR image, ALB access logs, Container Insights, publish caps. */
+  operations: {
+    name: 'rt-ops', image: ECR_IMAGE, accessLogs: true, containerInsights: true,
+    publishConcurrency: 50, publishRateLimit: 200, publishBurstLimit: 400, logRetentionDays: 14,
   },
 } as const;
 export type VariantName = keyof typeof VARIANTS;

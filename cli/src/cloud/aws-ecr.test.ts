@@ -46,7 +46,7 @@ describe.skipIf(!motoAvailable())('AwsCloud.ecrLogin against moto', () => {
   const saved = process.env.AWS_ENDPOINT_URL;
   beforeAll(async () => {
     moto = await startMoto();
-    process.env.AWS_ENDPOINT_URL = moto.url;
+    process.env.AWS_ENDPOINT_URL = moto.endpoint;
   }, 60_000);
   afterAll(async () => {
     if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;

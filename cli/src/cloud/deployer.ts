@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BootstrapEnvironments,
+  DiffMethod,
   StackSelectionStrategy,
   Toolkit,
   ToolkitError,
@@ -20,7 +21,8 @@ import type { RiverConfig } from '@river/templates';
 import { UserError } from '../errors.js';
 import { classifyChangeSet, type ChangeSetSummary } from './approval.js';
 import { readImageAssets } from './oci/image-assets.js';
-import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion } from './cloud.js';
+import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion, type StackDiff } from './cloud.js';
+import { summarizeDiff } from './diff-summary.js';
 
 const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => true };
 
@@ -195,6 +197,25 @@ export class ToolkitDeployer implements Deployer {
     try {
       const cx = await this.source(toolkit, config, undefined, true);
       await toolkit.destroy(cx, { stacks: { strategy: StackSelectionStrategy.ALL_STACKS } });
+    } catch (err) {
+      throw translate(err, host);
+    }
+  }
+
+  async diff(config: RiverConfig, hooks: Pick<DeployHooks, 'onInfo'> = {}): Promise<StackDiff> {
+    const host = new HookIoHost({ ...SILENT_HOOKS, ...hooks });
+    host.stackName = config.name;
+    const toolkit = this.toolkit(host);
+    try {
+      const cx = await this.source(toolkit, config, undefined, true);
+      // A change set says what CloudFormation would really replace; it is deleted again, never executed.
+      const diffs = await toolkit.diff(cx, {
+        stacks: { strategy: StackSelectionStrategy.ALL_STACKS },
+        method: DiffMethod.ChangeSet({ fallbackToTemplate: true }),
+      });
+      const [stackName, diff] = Object.entries(diffs)[0] ?? [];
+      if (stackName === undefined || diff === undefined) throw new Error('the toolkit compared no stack');
+      return summarizeDiff(stackName, diff);
     } catch (err) {
       throw translate(err, host);
     }

@@ -256,13 +256,37 @@ describe('river destroy', () => {
 
   it('asks on a terminal; --yes destroys and forgets .river/outputs.json', async () => {
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
-    const no = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), isTTY: true, answers: { '--yes': false } });
+    const stacks = { river: { status: 'UPDATE_COMPLETE' } };
+    const no = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer: fakeDeployer(), isTTY: true, answers: { '--yes': false } });
     expect(await no.run(['destroy'])).toBe(1);
+    expect(no.io.stderr).toContain('account 123456789012, region us-east-1, stack river (UPDATE_COMPLETE)');
     expect(no.io.stderr.at(-2)).toBe('error: nothing was destroyed');
-    const deployer = fakeDeployer();
-    const yes = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer });
+    const deployer = fakeDeployer({ destroy: async () => void delete (stacks as Record<string, unknown>).river });
+    const yes = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
     expect(await yes.run(['destroy', '--yes'])).toBe(0);
     expect(deployer.destroyed).toBe(1);
+    expect(yes.io.stderr).toContain('destroyed river in account 123456789012, region us-east-1');
     await expect(readFile(join(project.dir, '.river/outputs.json'))).rejects.toThrow();
+  });
+
+  it('a stack still there after the toolkit returns (DELETE_FAILED) is exit 1, never "destroyed"', async () => {
+    const stacks: Record<string, { status: string; reason?: string }> = { river: { status: 'UPDATE_COMPLETE' } };
+    const deployer = fakeDeployer({ destroy: async () => void (stacks.river = { status: 'DELETE_FAILED', reason: 'The following resource(s) failed to delete: [CacheSubnets]' }) });
+    const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
+    expect(await t.run(['destroy', '--yes'])).toBe(1);
+    expect(t.io.stderr).toContain('error: the stack river in account 123456789012, region us-east-1 is still there (DELETE_FAILED: The following resource(s) failed to delete: [CacheSubnets])');
+    expect(t.io.stderr.join('\n')).not.toMatch(/destroyed river/);
+  });
+
+  it('with no stack where it looks (wrong region, already gone): exit 1 naming the account and region, nothing destroyed', async () => {
+    for (const stacks of [{}, { river: { status: 'DELETE_COMPLETE' } }] as Record<string, { status: string }>[]) {
+      const deployer = fakeDeployer();
+      const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
+      expect(await t.run(['destroy', '--yes'])).toBe(1);
+      expect(t.io.stderr[0]).toBe('error: no stack river in account 123456789012, region us-east-1: nothing was destroyed');
+      expect(t.io.stderr[1]).toMatch(/^hint: check "region"/);
+      expect(t.io.stderr.join('\n')).not.toMatch(/destroyed river/);
+      expect(deployer.destroyed).toBe(0);
+    }
   });
 });

@@ -228,8 +228,14 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
   }
   const cloud = await ctx.cloud(config.region);
   const who = await cloud.whoami();
+  // The toolkit "destroys" a stack that is not there without a word: look first, and say where.
+  const found = await cloud.stackStatus(stackName);
+  if (found === undefined || found.status === 'DELETE_COMPLETE') {
+    throw new UserError(`no stack ${stackName} in account ${who.account}, region ${config.region}: nothing was destroyed`,
+      'check "region" (and "name") in river.config.json and which AWS account your credentials use (AWS_PROFILE); `npx river status` looks in the same place', { code: 'no_stack' });
+  }
   if (!opts.yes) {
-    io.info(`account ${who.account}, region ${config.region}`);
+    io.info(`account ${who.account}, region ${config.region}, stack ${stackName} (${found.status})`);
     if (!(await io.prompt.confirm(question))) {
       throw new UserError('nothing was destroyed', 'run `npx river destroy` again and answer yes, or pass --yes', { code: 'cancelled' });
     }
@@ -246,7 +252,14 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
     spinner.fail(`destroying ${stackName} failed`);
     throw err;
   }
-  spinner.succeed(`destroyed ${stackName}`);
+  // Only what CloudFormation reports counts as destroyed.
+  const left = await cloud.stackStatus(stackName);
+  if (left !== undefined && left.status !== 'DELETE_COMPLETE') {
+    spinner.fail(`${stackName} is still there`);
+    throw new UserError(`the stack ${stackName} in account ${who.account}, region ${config.region} is still there (${left.status}${left.reason ? `: ${left.reason}` : ''})`,
+      'see `npx river status` and the stack events in the CloudFormation console, then run `npx river destroy` again', { code: 'destroy_incomplete' });
+  }
+  spinner.succeed(`destroyed ${stackName} in account ${who.account}, region ${config.region}`);
   const saved = await readDeployedState(ctx.cwd).catch(() => undefined);
   if (saved?.stackName === stackName) await rm(join(stateDir(ctx.cwd), 'outputs.json'), { force: true });
 }
