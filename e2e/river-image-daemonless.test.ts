@@ -188,6 +188,9 @@ describe.skipIf(skipWithoutPodman() || !registryAvailable())('River\'s image ass
       destroy: async () => {
         throw new Error('not in this test');
       },
+      diff: async () => {
+        throw new Error('not in this test');
+      },
       async deploy(config, opts) {
         await toolkit.synth(config, cdkOut);
         await opts.publishImages?.(await readImageAssets(cdkOut));
