@@ -55,6 +55,19 @@ describe('river secret rotate', () => {
 });
 
 describe('river token --deployed', () => {
+  it('refuses a lifetime past the deployment\'s maximum (24h), before any AWS call', async () => {
+    const t = ctxFor();
+    expect(await t.run(['token', '--deployed', '--sub', 'u1', '--ttl', '25h'])).toBe(1);
+    expect(t.io.stderr).toEqual([
+      "error: --ttl 25h is longer than a deployment's maximum token lifetime (24h)",
+      'hint: pass --ttl 24h or less: tokens signed with a rotated-out secret must expire before the next rotation',
+    ]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    const ok = ctxFor();
+    sm.on(GetSecretValueCommand).resolves({ SecretString: 'deployed-secret-0123456789abcdefghijklmnopqrstuvwxyz' });
+    expect(await ok.run(['token', '--deployed', '--sub', 'u1', '--ttl', '24h'])).toBe(0);
+  });
+
   it('signs with the AWSCURRENT value of the deployed JWT secret', async () => {
     const secret = 'deployed-secret-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN';
     sm.on(GetSecretValueCommand, { SecretId: OUTPUTS.JwtSecretArn }).resolves({ SecretString: secret });
