@@ -17,7 +17,7 @@
  * - Epoch. Changes only when the channel's state is lost (engine restarted without persistence,
  *   channel idle past the history TTL, keys evicted). Opaque string. Live delivery carries the
  *   epoch: a subscribed node that sees a message of another epoch than the one it knew learns that
- *   the channel's state was lost (the hub then tells its subscribers, see hub.ts).
+ *   the channel's state was lost (the channel then tells its subscribers, see channel.ts).
  * - Subscribed channels keep their state. While any node is subscribed to a channel, its epoch,
  *   offset and history do not expire, however long it stays quiet (the TTL starts again when the
  *   last node unsubscribes). So a client of a quiet channel recovers after a reconnect. Only a

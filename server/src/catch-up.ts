@@ -1,6 +1,6 @@
 /**
  * Catch-up: filling a gap in a channel's live stream on this node, or telling its subscribers that
- * the gap cannot be filled. Used by the hub (`hub.ts`) when
+ * the gap cannot be filled. A channel (`channel.ts`) starts one when
  * - the bus says it may have missed messages of the channel (`resync`: a Redis reconnect, or one
  *   Redis Cluster shard's subscriber connection dropped);
  * - a live message skips offsets (a message was lost on the way);
@@ -22,107 +22,97 @@
  * A failed read (the bus went away again) is retried with backoff while frames stay held; another
  * `resync` during a catch-up makes it read again from where it got to.
  */
-import { CLOSE_CODES } from '@river/protocol';
-import type { BusMessage, StreamPosition } from './bus.js';
-import type { Connection } from './connection.js';
-import { fewList } from './few.js';
-import type { Channel, Hub } from './hub.js';
+import type { Logger } from 'pino';
+import type { BusMessage, HistoryResult, StreamPosition } from './bus.js';
 import type { Seam } from './presence-tracker.js';
-import { textFrame } from './ws-frame.js';
 
 /** Frames held for one channel beyond which its subscribers are closed (4000) to recover by resubscribing. */
 export const MAX_HELD = 10_000;
 
-/** The state of one channel's catch-up (`Channel.catchUp`). */
-export interface CatchUp {
-  /** Frames that arrived live meanwhile, in arrival order. */
-  held: BusMessage[];
-  /** Read again once the current read is done (another resync, or the channel's position moved). */
-  again: boolean;
+/** A presence channel's members, read for the `recovered:false` frame. */
+export interface Snapshot {
+  json: string;
+  seam: () => Seam;
+}
+
+/** What a catch-up needs of its channel. */
+export interface CatchUpTarget {
+  /** Whether the channel still has local subscribers. */
+  open(): boolean;
+  /** The position the channel's live subscribers have been given. */
+  position(): { epoch: string | undefined; offset: number };
+  history(since: number): Promise<HistoryResult>;
+  /** Reads the members of a presence channel; undefined for any other. */
+  snapshot(): Promise<Snapshot> | undefined;
+  /** Delivers the messages that fill the gap, in order. */
+  fill(messages: BusMessage[]): void;
+  /** The gap cannot be filled: the channel's position is now `position`. */
+  lost(position: StreamPosition, snapshot: Snapshot | undefined): void;
+  /** Too many frames held: the subscribers are to recover on their own. */
+  overflow(): void;
+  /** The catch-up is over: the frames held meanwhile, in arrival order. */
+  done(held: BusMessage[]): void;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-/** Starts a catch-up of the channel (or makes the running one read again), holding `held` first. */
-export function startCatchUp(hub: Hub, ch: Channel, held: BusMessage[] = []): void {
-  if (ch.catchUp !== null) {
-    ch.catchUp.held.push(...held);
-    ch.catchUp.again = true;
-    return;
-  }
-  const cu: CatchUp = { held, again: false };
-  ch.catchUp = cu;
-  void run(hub, ch, cu);
-}
+/** One channel's catch-up. */
+export class CatchUp {
+  /** Read again once the current read is done (another resync, or the channel's position moved). */
+  again = false;
 
-/** Holds a frame that arrived live during the channel's catch-up. */
-export function hold(hub: Hub, ch: Channel, msg: BusMessage): void {
-  const cu = ch.catchUp!;
-  cu.held.push(msg);
-  if (cu.held.length > MAX_HELD) {
-    // The read cannot keep up: let the clients recover on their own, from history, by resubscribing.
-    hub.logger.warn({ channel: ch.name, held: cu.held.length }, 'catch-up overflow: closing the channel\'s subscribers');
-    cu.held = [];
-    for (const conn of fewList(ch.live)) conn.close(CLOSE_CODES.server_restarting, 'server_restarting');
-  }
-}
+  /** `held`: frames that arrived live meanwhile, in arrival order. */
+  constructor(
+    private readonly channel: string,
+    private readonly logger: Logger,
+    public held: BusMessage[],
+    private readonly target: CatchUpTarget,
+  ) {}
 
-async function run(hub: Hub, ch: Channel, cu: CatchUp): Promise<void> {
-  for (let attempt = 0; hub.hasChannel(ch); ) {
-    cu.again = false;
-    const epoch = ch.epoch;
-    const since = ch.lastOffset;
-    try {
-      const h = await hub.bus.history(ch.name, { since, limit: Math.max(1, hub.config.historySize) });
-      if (!hub.hasChannel(ch)) return;
-      if (ch.epoch !== epoch || ch.lastOffset !== since) continue; // a first subscriber reset the position meanwhile
-      const filled = h.position.epoch === epoch && h.complete && h.messages.length === h.position.offset - since;
-      if (filled) {
-        for (const m of h.messages) hub.fanout(ch, m);
-      } else {
-        let snapshot: { json: string; seam: () => Seam } | undefined;
-        if (ch.presence) {
-          snapshot = await hub.presence.snapshot(ch.name);
-          if (!hub.hasChannel(ch)) return;
-        }
-        announceLost(hub, ch, h.position, snapshot);
-      }
-      if (!cu.again) break;
-      attempt = 0;
-    } catch (err) {
-      hub.logger.warn({ err, channel: ch.name }, 'catch-up read failed; retrying');
-      await sleep(Math.min(5000, 250 * 2 ** attempt++));
+  start(): void {
+    void this.run();
+  }
+
+  /** Holds a frame that arrived live during the catch-up. */
+  hold(msg: BusMessage): void {
+    this.held.push(msg);
+    if (this.held.length > MAX_HELD) {
+      // The read cannot keep up: let the clients recover on their own, from history, by resubscribing.
+      this.logger.warn({ channel: this.channel, held: this.held.length }, "catch-up overflow: closing the channel's subscribers");
+      this.held = [];
+      this.target.overflow();
     }
   }
-  if (ch.catchUp === cu) ch.catchUp = null;
-  if (!hub.hasChannel(ch)) return;
-  // Through the normal path: the duplicate guard drops what was delivered; a new gap catches up again.
-  for (const m of cu.held) hub.message(m);
-}
 
-/**
- * The channel's position is lost for its live subscribers: each one (except those already given a
- * position at least as new, in this epoch) gets the unsolicited `subscribed` with `recovered:false`.
- */
-function announceLost(hub: Hub, ch: Channel, position: StreamPosition, snapshot: { json: string; seam: () => Seam } | undefined): void {
-  ch.epoch = position.epoch;
-  ch.lastOffset = position.offset;
-  let text = `{"type":"subscribed","channel":${JSON.stringify(ch.name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset},"recovered":false`;
-  if (snapshot !== undefined) text += `,"members":${snapshot.json}`;
-  const frame = textFrame(`${text}}`);
-  const told: Connection[] = [];
-  for (const conn of fewList(ch.live)) {
-    const ahead = ch.ahead?.get(conn);
-    if (ahead !== undefined && ahead.epoch === position.epoch && ahead.offset >= position.offset) continue;
-    ch.ahead?.delete(conn);
-    hub.outbox.push(conn, frame);
-    told.push(conn);
+  private async run(): Promise<void> {
+    const { target } = this;
+    for (let attempt = 0; target.open(); ) {
+      this.again = false;
+      const { epoch, offset: since } = target.position();
+      try {
+        const h = await target.history(since);
+        if (!target.open()) return;
+        const now = target.position();
+        if (now.epoch !== epoch || now.offset !== since) continue; // a first subscriber reset the position meanwhile
+        const filled = h.position.epoch === epoch && h.complete && h.messages.length === h.position.offset - since;
+        if (filled) {
+          target.fill(h.messages);
+        } else {
+          const reading = target.snapshot();
+          let snapshot: Snapshot | undefined;
+          if (reading !== undefined) {
+            snapshot = await reading;
+            if (!target.open()) return;
+          }
+          target.lost(h.position, snapshot);
+        }
+        if (!this.again) break;
+        attempt = 0;
+      } catch (err) {
+        this.logger.warn({ err, channel: this.channel }, 'catch-up read failed; retrying');
+        await sleep(Math.min(5000, 250 * 2 ** attempt++));
+      }
+    }
+    this.target.done(this.held);
   }
-  if (ch.ahead?.size === 0) ch.ahead = null;
-  if (snapshot !== undefined && told.length > 0) {
-    const seams = (ch.seams ??= new Map());
-    for (const conn of told) seams.set(conn, snapshot.seam());
-    hub.presence.trackSeams(ch);
-  }
-  hub.logger.info({ channel: ch.name, epoch: position.epoch, offset: position.offset, subscribers: told.length }, 'channel position lost: subscribers told recovered:false');
 }

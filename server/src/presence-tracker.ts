@@ -94,9 +94,10 @@ export class Seam {
   }
 }
 
-/** The channel fields the tracker expires seams on. */
+/** A channel holding seams, which the tracker expires. */
 export interface SeamHolder {
-  seams: Map<unknown, Seam> | null;
+  /** Drops the seams older than `generation`; whether any are left. */
+  expireSeams(generation: number): boolean;
 }
 
 export function presenceFrame(channel: string, action: 'join' | 'leave', member: Member): string {
@@ -263,13 +264,7 @@ export class PresenceTracker {
   heartbeat(): void {
     this.generation++;
     this.repair();
-    for (const holder of this.seamHolders) {
-      if (holder.seams !== null) {
-        for (const [key, seam] of holder.seams) if (seam.generation < this.generation - 1) holder.seams.delete(key);
-        if (holder.seams.size === 0) holder.seams = null;
-      }
-      if (holder.seams === null) this.seamHolders.delete(holder);
-    }
+    for (const holder of this.seamHolders) if (!holder.expireSeams(this.generation - 1)) this.seamHolders.delete(holder);
   }
 
   members(channel: string): Promise<Member[]> {

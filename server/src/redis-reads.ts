@@ -8,7 +8,7 @@
  * (`s<nodeId>.<seq>`) on the channel's live pub/sub channel after reading, and the read waits until
  * the marker arrives (`onMarker`), at most SYNC_TIMEOUT_MS. Without this, a recovering subscriber
  * could get a message in its replay and again live, just after. When the bound is hit (a lost
- * marker, a slow subscriber connection), the hub's per-subscriber guard (`Channel.ahead`, hub.ts)
+ * marker, a slow subscriber connection), the per-subscriber guard of a channel (`ahead`, channel.ts)
  * still drops what it already gave.
  */
 import type { BusMessage, HistoryResult } from './bus.js';
