@@ -3,7 +3,7 @@
  * accept rate, presence storm. CPU comes from the target process's own accounting (/proc), so the
  * generator's cost never shows up in a server figure.
  */
-import { LOOPBACK_SOURCES, WorkerPool, type OpenTotals } from './pool.js';
+import { LOOPBACK_SOURCES, type WorkerPool, type OpenTotals } from './pool.js';
 import { sampleProcess, type ProcSample } from './proc.js';
 import { paced, type Publisher } from './publisher.js';
 import { summarize, usPerMessage, type LatencySummary } from './stats.js';

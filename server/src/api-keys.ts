@@ -15,7 +15,7 @@ export class ApiKeys {
 
   /** The key sent with `Authorization: Bearer <key>` or `x-api-key: <key>`, if any. */
   static fromHeaders(headers: Record<string, string | undefined>): string | undefined {
-    const auth = headers['authorization'];
+    const auth = headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
       if (m !== null) return m[1]!.trim();

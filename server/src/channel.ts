@@ -132,7 +132,9 @@ export class Channel {
       }
       if (!stillPending()) return;
 
-      const parts = [`{"type":"subscribed","channel":${JSON.stringify(name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset}`];
+      const parts = [
+        `{"type":"subscribed","channel":${JSON.stringify(name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset}`,
+      ];
       if (recovered !== undefined) parts.push(`,"recovered":${recovered}`);
       if (members !== undefined) parts.push(`,"members":${members}`);
       if (id !== undefined) parts.push(`,"id":${JSON.stringify(id)}`);

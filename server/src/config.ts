@@ -122,7 +122,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   }
 
   const serviceName = text(env, 'RIVER_SERVICE_NAME') ?? 'river';
-  if (!/^[A-Za-z0-9_.\-]{1,255}$/.test(serviceName)) {
+  if (!/^[A-Za-z0-9_.-]{1,255}$/.test(serviceName)) {
     throw new ConfigError('RIVER_SERVICE_NAME must be 1 to 255 characters of letters, digits, _ - and .');
   }
 

@@ -26,6 +26,7 @@ afterEach(() => {
 });
 
 describe('watchEcsTask (fake clock, injected fetch)', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the name quotes the metadata URI variable literally
   it('polls ${uri}/task every 2 s and calls onStopping once when DesiredStatus turns STOPPED, then stops polling', async () => {
     vi.useFakeTimers();
     let desired = 'RUNNING';

@@ -13,7 +13,15 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { BAD_CHANNEL_MESSAGE, CLOSE_CODES, isPresenceChannel, isValidChannel, matchAny, type RequestId, type SubscribeFrame } from '@river/protocol';
+import {
+  BAD_CHANNEL_MESSAGE,
+  CLOSE_CODES,
+  isPresenceChannel,
+  isValidChannel,
+  matchAny,
+  type RequestId,
+  type SubscribeFrame,
+} from '@river/protocol';
 import type { Bus, BusHandlers, BusMessage, ControlCommand } from './bus.js';
 import { Channel, type ChannelPort } from './channel.js';
 import type { Presence } from './presence.js';
@@ -233,7 +241,11 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
 
   /** Opens the channel for its first local subscriber: registers it and starts its bus subscription. */
   private open(name: string): Channel {
-    const ch = new Channel(name, this, this.busOp(name, () => this.bus.subscribe(name)));
+    const ch = new Channel(
+      name,
+      this,
+      this.busOp(name, () => this.bus.subscribe(name)),
+    );
     this.channels.set(name, ch);
     this.metrics.channels.inc();
     return ch;

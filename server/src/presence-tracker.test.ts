@@ -22,7 +22,10 @@ function restorableEngine(): { inner: MemoryPresence; engine: Presence; restored
   const inner = new MemoryPresence({ ttlMs: 60_000 });
   let handlers: PresenceHandlers | undefined;
   const engine: Presence = {
-    start: (h) => ((handlers = h), inner.start(h)),
+    start: (h) => {
+      handlers = h;
+      return inner.start(h);
+    },
     close: () => inner.close(),
     add: (e) => inner.add(e),
     remove: (c, id, u) => inner.remove(c, id, u),
@@ -191,12 +194,12 @@ describe('presence storms (issue 3: N joins never cost N² frames in one tick)',
         let observerFrames = 0;
         await waitFor(() => {
           observerFrames += applyPresence(observed, observer.frames.splice(0));
-          clients.forEach((c, i) => (frames += applyPresence(views[i]!, c.frames.splice(0))));
+          for (const [i, c] of clients.entries()) frames += applyPresence(views[i]!, c.frames.splice(0));
           return observed.size === everyone.size && views.every((v) => v.size === everyone.size);
         }, 'every view complete', 30_000);
         await sleep(100); // nothing more arrives
         observerFrames += applyPresence(observed, observer.frames.splice(0));
-        clients.forEach((c, i) => (frames += applyPresence(views[i]!, c.frames.splice(0))));
+        for (const [i, c] of clients.entries()) frames += applyPresence(views[i]!, c.frames.splice(0));
         for (const v of [observed, ...views]) expect(v).toEqual(everyone);
         expect(observerFrames).toBe(n);
         expect(frames).toBeLessThan((n * (n - 1)) / 2 / 10);
@@ -327,7 +330,10 @@ describe('PresenceTracker (fake clock)', () => {
       close: () => inner.close(),
       add: (e) => inner.add(e),
       remove: (c, id, u) => inner.remove(c, id, u),
-      members: (c) => (reads++, inner.members(c)),
+      members: (c) => {
+        reads++;
+        return inner.members(c);
+      },
       touch: (e) => inner.touch(e),
     };
     const { tracker, delivered } = await setup(engine);

@@ -91,7 +91,7 @@ export class RedisKeys {
  * docs' claim that one channel is one slot.
  */
 export function hashSlot(key: string): number {
-  let s = key.indexOf('{');
+  const s = key.indexOf('{');
   if (s !== -1) {
     const e = key.indexOf('}', s + 1);
     if (e > s + 1) key = key.slice(s + 1, e);

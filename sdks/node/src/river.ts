@@ -66,7 +66,7 @@ export interface ChannelInfo {
  * whatever the framework added (Express's `req.get()`, a session's `req.user` …). Pass your framework's
  * type for full checking: `river.tokenHandler<express.Request>((req) => …)`.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a framework's request carries fields River cannot know (see above)
 export type FrameworkRequest = IncomingMessage & { [key: string]: any };
 
 /** River's backend SDK: publishes and queries over the HTTP API, mints client tokens. */
