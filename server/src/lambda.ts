@@ -13,11 +13,11 @@
  * and every `POST /v1/disconnect` would wait for its timeout).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { secretsManagerReader, regionOf, type SecretReader } from './aws-secret-source.js';
-import type { BusHandlers } from './bus.js';
+import { secretsManagerReader, regionOf, type SecretReader } from './aws/aws-secret-source.js';
+import type { BusHandlers } from './engines/bus.js';
 import { loadConfig, type Config } from './config.js';
-import { createEngines, type Engines } from './engines.js';
-import { createApi, maxBodyBytes, type Api, type ApiResponse } from './http-api.js';
+import { createEngines, type Engines } from './engines/engines.js';
+import { createApi, maxBodyBytes, type Api, type ApiResponse } from './http/http-api.js';
 
 /** The parts of an API Gateway HTTP API (payload 2.0) event that River reads. */
 export interface HttpApiEvent {

@@ -5,10 +5,10 @@
  */
 import { pino } from 'pino';
 import type { SecretSource } from './auth.js';
-import { AwsSecretSource } from './aws-secret-source.js';
+import { AwsSecretSource } from './aws/aws-secret-source.js';
 import { loadConfig, type Config } from './config.js';
-import { watchEcsTask } from './ecs-task-watch.js';
-import { startEmfMetrics } from './emf-metrics.js';
+import { watchEcsTask } from './aws/ecs-task-watch.js';
+import { startEmfMetrics } from './aws/emf-metrics.js';
 import { ConfigError } from './errors.js';
 import { startRiver } from './node.js';
 

@@ -9,16 +9,16 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { DEFAULTS, matchAny } from '@river/protocol';
 import { staticSecrets, TokenVerifier, type SecretSource } from './auth.js';
-import type { Bus } from './bus.js';
+import type { Bus } from './engines/bus.js';
 import type { Config } from './config.js';
-import { createEngines } from './engines.js';
+import { createEngines } from './engines/engines.js';
 import { ConfigError } from './errors.js';
-import { createApi, maxBodyBytes } from './http-api.js';
-import { requestListener } from './http-server.js';
-import { CLOSE_GRACE_MS } from './connection.js';
-import { Hub } from './hub.js';
+import { createApi, maxBodyBytes } from './http/http-api.js';
+import { requestListener } from './http/http-server.js';
+import { CLOSE_GRACE_MS } from './core/connection.js';
+import { Hub } from './core/hub.js';
 import { Metrics } from './metrics.js';
-import type { Presence } from './presence.js';
+import type { Presence } from './engines/presence.js';
 
 export interface RiverDeps {
   logger?: Logger;
@@ -65,7 +65,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let stopSecrets = () => {};
   if (secrets === undefined && config.jwtSecretId !== undefined) {
     // Loaded only when used, so a node on a plain secret never loads the AWS SDK.
-    const { AwsSecretSource } = await import('./aws-secret-source.js');
+    const { AwsSecretSource } = await import('./aws/aws-secret-source.js');
     const source = await AwsSecretSource.start({ secretId: config.jwtSecretId, logger });
     stopSecrets = () => source.close();
     secrets = source;

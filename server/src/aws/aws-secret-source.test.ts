@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startTestNode, token, type TestClient, type TestNode } from './test-support.js';
+import { startTestNode, token, type TestClient, type TestNode } from '../test-support.js';
 import { AwsSecretSource, DEFAULT_REFRESH_MS, regionOf, secretsManagerReader, SecretUnavailableError } from './aws-secret-source.js';
 
 const ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:river-jwt-AbCdEf';

@@ -9,8 +9,8 @@
  * node's startup, since it could not verify any token.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SecretSource } from './auth.js';
-import { MIN_SECRET_BYTES } from './config.js';
+import type { SecretSource } from '../auth.js';
+import { MIN_SECRET_BYTES } from '../config.js';
 
 export type SecretStage = 'AWSCURRENT' | 'AWSPREVIOUS';
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ECS_TASK_POLL_MS, watchEcsTask, type EcsTaskWatch } from './ecs-task-watch.js';
-import { API_KEY, SECRET, TestClient, token, waitFor } from './test-support.js';
+import { API_KEY, SECRET, TestClient, token, waitFor } from '../test-support.js';
 
 const URI = 'http://169.254.170.2/v4/abc-123';
 
@@ -136,7 +136,7 @@ describe('watchEcsTask against a real HTTP metadata endpoint', () => {
   });
 });
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 describe('the process entry on ECS (main.ts with ECS_CONTAINER_METADATA_URI_V4)', () => {
   it('drains without a signal when ECS sets DesiredStatus STOPPED: readyz 503, 4000 closes, exit 0', async () => {

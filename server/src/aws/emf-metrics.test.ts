@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EMF_INTERVAL_MS, EMF_METRICS, emfLine, startEmfMetrics } from './emf-metrics.js';
-import { startTestNode, waitFor, type TestNode } from './test-support.js';
+import { startTestNode, waitFor, type TestNode } from '../test-support.js';
 
 afterEach(() => {
   vi.useRealTimers();

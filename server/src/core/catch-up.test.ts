@@ -5,10 +5,10 @@
  * the way, and `excludeConnectionId` on replay.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Bus, BusHandlers, BusMessage } from './bus.js';
-import { MemoryBus } from './memory-bus.js';
-import { MemoryPresence } from './memory-presence.js';
-import { startTestNode, type TestClient, type TestNode } from './test-support.js';
+import type { Bus, BusHandlers, BusMessage } from '../engines/bus.js';
+import { MemoryBus } from '../engines/memory/memory-bus.js';
+import { MemoryPresence } from '../engines/memory/memory-presence.js';
+import { startTestNode, type TestClient, type TestNode } from '../test-support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

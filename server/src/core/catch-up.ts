@@ -23,7 +23,7 @@
  * `resync` during a catch-up makes it read again from where it got to.
  */
 import type { Logger } from 'pino';
-import type { BusMessage, HistoryResult, StreamPosition } from './bus.js';
+import type { BusMessage, HistoryResult, StreamPosition } from '../engines/bus.js';
 import type { Seam } from './presence-tracker.js';
 
 /** Frames held for one channel beyond which its subscribers are closed (4000) to recover by resubscribing. */

@@ -20,11 +20,11 @@
  */
 import type { Logger } from 'pino';
 import { CLOSE_CODES, isPresenceChannel, type SubscribeFrame } from '@river/protocol';
-import type { Bus, BusMessage, StreamPosition } from './bus.js';
+import type { Bus, BusMessage, StreamPosition } from '../engines/bus.js';
 import { CatchUp, type Snapshot } from './catch-up.js';
 import type { Connection } from './connection.js';
 import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Outbox } from './outbox.js';
 import type { PresenceTracker, Seam } from './presence-tracker.js';
 import { textFrame } from './ws-frame.js';

@@ -9,7 +9,7 @@
  * 2 × heartbeatMs + tick of its last frame.
  */
 import { CLOSE_CODES } from '@river/protocol';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import { OPEN, type Connection } from './connection.js';
 import type { Outbox } from './outbox.js';
 import { textFrame } from './ws-frame.js';

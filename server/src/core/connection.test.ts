@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url } from 'jose';
-import { OLD_SECRET, SECRET, startTestNode, token, type TestNode } from './test-support.js';
+import { OLD_SECRET, SECRET, startTestNode, token, type TestNode } from '../test-support.js';
 
 describe('WebSocket handshake (PROTOCOL.md 2.1, 3)', () => {
   let t: TestNode;

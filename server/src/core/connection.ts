@@ -28,14 +28,14 @@ import {
   type RequestId,
   type SubscribeFrame,
 } from '@river/protocol';
-import type { Bus } from './bus.js';
-import type { Config } from './config.js';
-import type { Identity, TokenVerifier } from './auth.js';
+import type { Bus } from '../engines/bus.js';
+import type { Config } from '../config.js';
+import type { Identity, TokenVerifier } from '../auth.js';
 import type { Logger } from 'pino';
-import type { CloseReason, Metrics } from './metrics.js';
+import type { CloseReason, Metrics } from '../metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
-import { TokenError } from './errors.js';
+import { TokenError } from '../errors.js';
 import { textFrame } from './ws-frame.js';
 
 export const AUTHENTICATING = 0;

@@ -4,7 +4,7 @@
  * outbox.test.ts shows the one Buffer is then handed, by reference, to every socket.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestNode, type TestNode } from './test-support.js';
+import { startTestNode, type TestNode } from '../test-support.js';
 
 const built = vi.hoisted(() => ({ texts: [] as string[] }));
 vi.mock('./ws-frame.js', async (importOriginal) => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus } from './bus.js';
-import { MemoryBus } from './memory-bus.js';
-import { MemoryPresence } from './memory-presence.js';
-import { startTestNode, waitFor, type TestNode } from './test-support.js';
+import type { Bus } from '../engines/bus.js';
+import { MemoryBus } from '../engines/memory/memory-bus.js';
+import { MemoryPresence } from '../engines/memory/memory-presence.js';
+import { startTestNode, waitFor, type TestNode } from '../test-support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -22,14 +22,14 @@ import {
   type RequestId,
   type SubscribeFrame,
 } from '@river/protocol';
-import type { Bus, BusHandlers, BusMessage, ControlCommand } from './bus.js';
+import type { Bus, BusHandlers, BusMessage, ControlCommand } from '../engines/bus.js';
 import { Channel, type ChannelPort } from './channel.js';
-import type { Presence } from './presence.js';
-import type { TokenVerifier } from './auth.js';
-import type { Config } from './config.js';
+import type { Presence } from '../engines/presence.js';
+import type { TokenVerifier } from '../auth.js';
+import type { Config } from '../config.js';
 import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
 import { fewDelete, fewHas, fewList, fewSize } from './few.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import { Outbox } from './outbox.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { PresenceTracker } from './presence-tracker.js';

@@ -1,11 +1,11 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Bus, BusMessage } from './bus.js';
-import { MemoryBackend, MemoryBus } from './memory-bus.js';
-import { MemoryPresence, MemoryPresenceBackend } from './memory-presence.js';
-import { presenceTtlMs, type Member, type Presence, type PresenceHandlers } from './presence.js';
+import type { Bus, BusMessage } from '../engines/bus.js';
+import { MemoryBackend, MemoryBus } from '../engines/memory/memory-bus.js';
+import { MemoryPresence, MemoryPresenceBackend } from '../engines/memory/memory-presence.js';
+import { presenceTtlMs, type Member, type Presence, type PresenceHandlers } from '../engines/presence.js';
 import { PresenceTracker, presenceFrame, type PresenceConn } from './presence-tracker.js';
-import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from './test-support.js';
+import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from '../test-support.js';
 
 const presenceFrames = (c: TestClient) => c.frames.filter((f) => f.type === 'presence');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

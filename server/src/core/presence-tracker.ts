@@ -29,8 +29,8 @@
  */
 import type { Logger } from 'pino';
 import { isPresenceChannel } from '@river/protocol';
-import type { Bus, BusMessage } from './bus.js';
-import type { Member, Presence, PresenceEntry } from './presence.js';
+import type { Bus, BusMessage } from '../engines/bus.js';
+import type { Member, Presence, PresenceEntry } from '../engines/presence.js';
 import { memberJson, PresenceViews } from './presence-views.js';
 
 /** What the tracker needs of a connection. */

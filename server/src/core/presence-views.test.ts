@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Member } from './presence.js';
+import type { Member } from '../engines/presence.js';
 import { memberJson, PresenceViews, type MemberChange } from './presence-views.js';
 
 const ch = 'presence-v';

@@ -5,7 +5,7 @@
  * again and answers what changed since: the frames this node missed. A user a frame arrives for
  * while that list is read is left out of the answer (the frame tells that user's change).
  */
-import type { Member } from './presence.js';
+import type { Member } from '../engines/presence.js';
 
 /** One change to tell a channel's subscribers; `member` is the member's JSON text. */
 export interface MemberChange {

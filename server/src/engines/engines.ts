@@ -1,9 +1,9 @@
 /** Picks the bus and presence engines for a configuration. */
 import { DEFAULTS } from '@river/protocol';
 import type { Bus } from './bus.js';
-import type { Config } from './config.js';
-import { MemoryBus } from './memory-bus.js';
-import { MemoryPresence } from './memory-presence.js';
+import type { Config } from '../config.js';
+import { MemoryBus } from './memory/memory-bus.js';
+import { MemoryPresence } from './memory/memory-presence.js';
 import { presenceTtlMs, type Presence } from './presence.js';
 
 export interface Engines {
@@ -16,7 +16,7 @@ export async function createEngines(config: Config): Promise<Engines> {
   if (config.redisUrl !== undefined) {
     // Redis engines (H7): RedisBus + RedisPresence from redisUrl / redisCluster / redisPrefix.
     // Loaded only when used, so an embedded node never loads ioredis.
-    const { createRedisEngines } = await import('./redis-engines.js');
+    const { createRedisEngines } = await import('./redis/redis-engines.js');
     return createRedisEngines({ ...config, redisUrl: config.redisUrl });
   }
   return {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, startTestNode, type TestNode } from './test-support.js';
+import { API_KEY, startTestNode, type TestNode } from '../test-support.js';
 
 describe('HTTP API (PROTOCOL.md 4)', () => {
   let t: TestNode;

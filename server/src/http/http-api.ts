@@ -17,10 +17,10 @@
 import { BAD_CHANNEL_MESSAGE, DEFAULTS, isPresenceChannel, isValidChannel, type ErrorCode } from '@river/protocol';
 import type { Logger } from 'pino';
 import { ApiKeys } from './api-keys.js';
-import { BusUnavailableError, type Bus, type PublishRequest, type PublishResult } from './bus.js';
-import { RequestError } from './errors.js';
-import type { Metrics } from './metrics.js';
-import type { Presence } from './presence.js';
+import { BusUnavailableError, type Bus, type PublishRequest, type PublishResult } from '../engines/bus.js';
+import { RequestError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Presence } from '../engines/presence.js';
 
 export interface ApiConfig {
   apiKeys: readonly string[];

@@ -4,7 +4,7 @@
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestNode, type TestNode } from './test-support.js';
+import { startTestNode, type TestNode } from '../test-support.js';
 
 let t: TestNode | undefined;
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { busContract } from './bus.contract.js';
-import type { BusMessage } from './bus.js';
+import { busContract } from '../bus.contract.js';
+import type { BusMessage } from '../bus.js';
 import { MemoryBackend, MemoryBus } from './memory-bus.js';
 
 busContract('memory', (opts) => {

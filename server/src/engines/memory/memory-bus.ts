@@ -43,8 +43,8 @@ import {
   type PublishRequest,
   type PublishResult,
   type StreamPosition,
-} from './bus.js';
-import { fewAdd, fewDelete, fewHas, type Few } from './few.js';
+} from '../bus.js';
+import { fewAdd, fewDelete, fewHas, type Few } from '../../core/few.js';
 
 /** Figures for /metrics and for tests: how much state the backend holds right now. */
 export interface MemoryBusStats {

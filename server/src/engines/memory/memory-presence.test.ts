@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { presenceContract } from './presence.contract.js';
+import { presenceContract } from '../presence.contract.js';
 import { MemoryPresence, MemoryPresenceBackend } from './memory-presence.js';
-import type { Member } from './presence.js';
+import type { Member } from '../presence.js';
 
 presenceContract('memory', (opts) => {
   const backend = new MemoryPresenceBackend(opts);

@@ -16,7 +16,7 @@
  *   expired is not revived (its expiry was reported; the owner adds it again).
  * - All operations are synchronous inside, hence atomic per (channel, userId).
  */
-import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from './presence.js';
+import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from '../presence.js';
 
 export interface MemoryPresenceStats {
   channels: number;

@@ -1,7 +1,7 @@
 /** Two nodes on one real Redis behave as one service (the hub over the Redis engines). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { startTestNode, token, type TestNode } from './test-support.js';
+import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { startTestNode, token, type TestNode } from '../../test-support.js';
 
 let redis: RedisInstance;
 let a: TestNode;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { startTcpProxy, type TcpProxy } from '../../e2e/harness/tcp-proxy.js';
-import { busContract } from './bus.contract.js';
+import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { startTcpProxy, type TcpProxy } from '../../../../e2e/harness/tcp-proxy.js';
+import { busContract } from '../bus.contract.js';
 import { RedisBus } from './redis-bus.js';
 
 let redis: RedisInstance;

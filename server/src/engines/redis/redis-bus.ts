@@ -43,7 +43,7 @@ import {
   type PublishRequest,
   type PublishResult,
   type StreamPosition,
-} from './bus.js';
+} from '../bus.js';
 import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';

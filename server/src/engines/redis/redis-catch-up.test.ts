@@ -6,10 +6,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { startTcpProxy, type TcpProxy } from '../../e2e/harness/tcp-proxy.js';
+import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { startTcpProxy, type TcpProxy } from '../../../../e2e/harness/tcp-proxy.js';
 import { RedisBus } from './redis-bus.js';
-import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from './test-support.js';
+import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from '../../test-support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;

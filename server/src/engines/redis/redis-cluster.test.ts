@@ -1,13 +1,13 @@
 /** The Redis engines in cluster mode (sharded pub/sub) against a real 3-master Redis Cluster. */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedisCluster, type RedisClusterInstance } from '../../e2e/harness/redis.js';
-import { busContract } from './bus.contract.js';
-import { presenceContract } from './presence.contract.js';
+import { redisAvailable, startRedisCluster, type RedisClusterInstance } from '../../../../e2e/harness/redis.js';
+import { busContract } from '../bus.contract.js';
+import { presenceContract } from '../presence.contract.js';
 import { RedisBus } from './redis-bus.js';
 import { hashSlot } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
-import { startTestNode } from './test-support.js';
+import { startTestNode } from '../../test-support.js';
 
 let redis: RedisClusterInstance;
 let cluster = 0;

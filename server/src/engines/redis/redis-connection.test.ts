@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
+import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
 import { RedisBus } from './redis-bus.js';
 import { reconnectDelay } from './redis-connection.js';
 

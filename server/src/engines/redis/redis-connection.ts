@@ -12,7 +12,7 @@
  * that into `BusUnavailableError`) instead of being queued and run later, possibly twice.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { BusUnavailableError } from './bus.js';
+import { BusUnavailableError } from '../bus.js';
 
 export type RedisClient = Redis | Cluster;
 

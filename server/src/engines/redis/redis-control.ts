@@ -6,7 +6,7 @@
  * `<id>:<count>` replies, or the timeout, then resolves the sum.
  */
 import { randomBytes } from 'node:crypto';
-import type { ControlCommand } from './bus.js';
+import type { ControlCommand } from '../bus.js';
 import { asUnavailable } from './redis-connection.js';
 
 interface Pending {

@@ -1,8 +1,8 @@
 /** The Redis engines for a configuration with `redisUrl` (called from `engines.ts`). */
 import { DEFAULTS } from '@river/protocol';
-import type { Config } from './config.js';
+import type { Config } from '../../config.js';
 import { RedisBus } from './redis-bus.js';
-import { presenceTtlMs } from './presence.js';
+import { presenceTtlMs } from '../presence.js';
 import { RedisPresence } from './redis-presence.js';
 
 export function createRedisEngines(config: Config & { redisUrl: string }): { bus: RedisBus; presence: RedisPresence } {

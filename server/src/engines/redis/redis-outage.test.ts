@@ -6,13 +6,13 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { startTcpProxy } from '../../e2e/harness/tcp-proxy.js';
-import type { BusHandlers, BusMessage } from './bus.js';
+import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { startTcpProxy } from '../../../../e2e/harness/tcp-proxy.js';
+import type { BusHandlers, BusMessage } from '../bus.js';
 import { RedisBus, type RedisBusOptions } from './redis-bus.js';
 import { RedisPresence } from './redis-presence.js';
-import type { Member } from './presence.js';
-import { startTestNode } from './test-support.js';
+import type { Member } from '../presence.js';
+import { startTestNode } from '../../test-support.js';
 
 let redis: RedisInstance;
 let admin: Redis;

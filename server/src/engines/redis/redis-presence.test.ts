@@ -1,12 +1,12 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { presenceContract } from './presence.contract.js';
-import type { Member } from './presence.js';
+import { freePort, redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { presenceContract } from '../presence.contract.js';
+import type { Member } from '../presence.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
-import { startTestNode, token, type TestClient, type TestNode } from './test-support.js';
+import { startTestNode, token, type TestClient, type TestNode } from '../../test-support.js';
 
 let redis: RedisInstance;
 let admin: Redis;

@@ -26,8 +26,8 @@
  * connection to Redis comes back, the engine calls `restored` so the owner re-adds its entries at
  * once (Redis may have restarted empty, or expired them during the cut).
  */
-import { BusUnavailableError } from './bus.js';
-import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from './presence.js';
+import { BusUnavailableError } from '../bus.js';
+import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from '../presence.js';
 import { asUnavailable, closeClient, createRedisClient, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { defineScripts, type ScriptClient } from './redis-scripts.js';

@@ -11,7 +11,7 @@
  * marker, a slow subscriber connection), the per-subscriber guard of a channel (`ahead`, channel.ts)
  * still drops what it already gave.
  */
-import type { BusMessage, HistoryResult } from './bus.js';
+import type { BusMessage, HistoryResult } from '../bus.js';
 import { asUnavailable } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 import { newEpoch, type ScriptClient } from './redis-scripts.js';

@@ -8,7 +8,7 @@
  * Cost: a flush is O(channels changed since the last one), whatever the number of subscribed
  * channels: `add`/`delete` record the change in `toAdd`/`toDrop`, and a flush sends only those.
  */
-import { BusUnavailableError } from './bus.js';
+import { BusUnavailableError } from '../bus.js';
 import { asUnavailable, type RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 
