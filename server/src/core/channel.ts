@@ -27,7 +27,7 @@ import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js'
 import type { Metrics } from '../metrics.js';
 import type { Outbox } from './outbox.js';
 import type { PresenceTracker, Seam } from './presence-tracker.js';
-import { textFrame } from './ws-frame.js';
+import { subscribedFrame, textFrame } from './frames.js';
 
 /** What a channel needs of its node (the hub). */
 export interface ChannelPort {
@@ -132,14 +132,7 @@ export class Channel {
       }
       if (!stillPending()) return;
 
-      const parts = [
-        `{"type":"subscribed","channel":${JSON.stringify(name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset}`,
-      ];
-      if (recovered !== undefined) parts.push(`,"recovered":${recovered}`);
-      if (members !== undefined) parts.push(`,"members":${members}`);
-      if (id !== undefined) parts.push(`,"id":${JSON.stringify(id)}`);
-      parts.push('}');
-      conn.send(parts.join(''));
+      conn.send(subscribedFrame({ channel: name, epoch: position.epoch, offset: position.offset, recovered, members, id }));
       const connId = conn.id;
       for (const m of replay) if (m.excludeConnectionId !== connId) port.outbox.push(conn, textFrame(m.frame));
       // What this subscriber has been given: the position read, then the buffered messages after it.
@@ -304,9 +297,9 @@ export class Channel {
   private announceLost(position: StreamPosition, snapshot: Snapshot | undefined): void {
     this.epoch = position.epoch;
     this.lastOffset = position.offset;
-    let text = `{"type":"subscribed","channel":${JSON.stringify(this.name)},"epoch":${JSON.stringify(position.epoch)},"offset":${position.offset},"recovered":false`;
-    if (snapshot !== undefined) text += `,"members":${snapshot.json}`;
-    const frame = textFrame(`${text}}`);
+    const frame = textFrame(
+      subscribedFrame({ channel: this.name, epoch: position.epoch, offset: position.offset, recovered: false, members: snapshot?.json }),
+    );
     const told: Connection[] = [];
     for (const conn of fewList(this.live)) {
       const ahead = this.ahead?.get(conn);

@@ -12,9 +12,9 @@ import { CLOSE_CODES } from '@river/protocol';
 import type { Config } from '../config.js';
 import { OPEN, type Connection } from './connection.js';
 import type { Outbox } from './outbox.js';
-import { textFrame } from './ws-frame.js';
+import { PING_FRAME, textFrame } from './frames.js';
 
-const PING = textFrame('{"type":"ping"}');
+const PING = textFrame(PING_FRAME);
 /** Longest window a heartbeat round's pings are spread over. */
 const HEARTBEAT_SPREAD_MS = 10_000;
 

@@ -36,7 +36,7 @@ import type { CloseReason, Metrics } from '../metrics.js';
 import type { Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
 import { TokenError } from '../errors.js';
-import { textFrame } from './ws-frame.js';
+import { errorFrame, PONG_FRAME, publishedFrame, readyFrame, textFrame } from './frames.js';
 
 export const AUTHENTICATING = 0;
 export const VERIFYING = 1;
@@ -94,9 +94,6 @@ function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void 
   this[CONN]?.host.logger.debug({ code: err.code, reason: err.message }, 'websocket error');
 }
 
-function jsonId(id: RequestId | undefined): string {
-  return id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
-}
 
 export class Connection implements OutboxPeer {
   state: ConnectionState = AUTHENTICATING;
@@ -154,8 +151,7 @@ export class Connection implements OutboxPeer {
   }
 
   sendError(code: ErrorCode, message: string, id?: RequestId, channel?: string): void {
-    const ch = channel === undefined ? '' : `,"channel":${JSON.stringify(channel)}`;
-    this.send(`{"type":"error","code":"${code}","message":${JSON.stringify(message)}${ch}${jsonId(id)}}`);
+    this.send(errorFrame({ code, message, channel, id }));
   }
 
   /**
@@ -287,7 +283,7 @@ export class Connection implements OutboxPeer {
   private dispatch(frame: ClientFrame): Promise<void> | undefined {
     switch (frame.type) {
       case 'ping':
-        this.send('{"type":"pong"}');
+        this.send(PONG_FRAME);
         return undefined;
       case 'pong':
         return undefined;
@@ -322,9 +318,7 @@ export class Connection implements OutboxPeer {
     this.exp = identity.exp ?? 0;
     this.state = OPEN;
     this.host.authenticated(this);
-    this.send(
-      `{"type":"ready","connectionId":${JSON.stringify(this.id)},"userId":${JSON.stringify(identity.userId)},"heartbeatMs":${this.host.config.heartbeatMs}}`,
-    );
+    this.send(readyFrame({ connectionId: this.id, userId: identity.userId, heartbeatMs: this.host.config.heartbeatMs }));
   }
 
   private async refresh(token: string, id: RequestId | undefined): Promise<void> {
@@ -370,7 +364,7 @@ export class Connection implements OutboxPeer {
     try {
       const result = await this.host.bus.publish({ channel, event: frame.event, data: frame.data });
       this.host.metrics.published.inc({ source: 'client' });
-      this.send(`{"type":"published","channel":${JSON.stringify(channel)},"offset":${result.offset}${jsonId(id)}}`);
+      this.send(publishedFrame({ channel, offset: result.offset, id }));
     } catch (err) {
       this.host.logger.warn({ err, channel }, 'client publish failed');
       this.sendError('unavailable', 'the bus is unavailable; nothing was published', id, channel);

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestNode, type TestNode } from '../test-support.js';
 
 const built = vi.hoisted(() => ({ texts: [] as string[] }));
-vi.mock('./ws-frame.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('./ws-frame.js')>();
+vi.mock('./frames.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('./frames.js')>();
   return {
     ...real,
     textFrame: (text: string) => {

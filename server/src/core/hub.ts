@@ -32,6 +32,7 @@ import { fewDelete, fewHas, fewList, fewSize } from './few.js';
 import type { Metrics } from '../metrics.js';
 import { Outbox } from './outbox.js';
 import { ConnectionTimers } from './connection-timers.js';
+import { unsubscribedFrame } from './frames.js';
 import { PresenceTracker } from './presence-tracker.js';
 
 export interface HubDeps {
@@ -158,7 +159,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     }
     conn.subs = fewDelete(conn.subs, name);
     const leaving = this.detach(conn, name);
-    conn.send(`{"type":"unsubscribed","channel":${JSON.stringify(name)}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
+    conn.send(unsubscribedFrame({ channel: name, id }));
     await leaving;
   }
 

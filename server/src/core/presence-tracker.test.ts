@@ -4,7 +4,8 @@ import type { Bus, BusMessage } from '../engines/bus.js';
 import { MemoryBackend, MemoryBus } from '../engines/memory/memory-bus.js';
 import { MemoryPresence, MemoryPresenceBackend } from '../engines/memory/memory-presence.js';
 import { presenceTtlMs, type Member, type Presence, type PresenceHandlers } from '../engines/presence.js';
-import { PresenceTracker, presenceFrame, type PresenceConn } from './presence-tracker.js';
+import { memberJson, presenceFrame } from './frames.js';
+import { PresenceTracker, type PresenceConn } from './presence-tracker.js';
 import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from '../test-support.js';
 
 const presenceFrames = (c: TestClient) => c.frames.filter((f) => f.type === 'presence');
@@ -287,7 +288,7 @@ describe('PresenceTracker (fake clock)', () => {
 
   it('collapses repeated joins (and leaves) of one user from the bus into one frame', async () => {
     const { tracker, delivered } = await setup();
-    const frame = (action: 'join' | 'leave', userId: string) => ({ channel: ch, frame: presenceFrame(ch, action, { userId, info: {} }), ts: 0 });
+    const frame = (action: 'join' | 'leave', userId: string) => ({ channel: ch, frame: presenceFrame(ch, action, memberJson({ userId, info: {} })), ts: 0 });
     expect(tracker.coalesce(frame('join', 'u1'))).toBe(true);
     tracker.coalesce(frame('join', 'u1'));
     tracker.coalesce(frame('leave', 'u2'));
@@ -304,7 +305,7 @@ describe('PresenceTracker (fake clock)', () => {
 
   it('closes the window 10 ms after the last event, and at most 250 ms after it opened', async () => {
     const { tracker, delivered } = await setup();
-    const join = (userId: string) => tracker.coalesce({ channel: ch, frame: presenceFrame(ch, 'join', { userId, info: {} }), ts: 0 });
+    const join = (userId: string) => tracker.coalesce({ channel: ch, frame: presenceFrame(ch, 'join', memberJson({ userId, info: {} })), ts: 0 });
     join('lone');
     await vi.advanceTimersByTimeAsync(9);
     expect(delivered).toEqual([]);
@@ -344,7 +345,7 @@ describe('PresenceTracker (fake clock)', () => {
     for (const r of results) {
       expect((JSON.parse(r!.json) as Member[]).map((m) => m.userId).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `u${i}`).sort());
       // Its seam drops every join of the window: the joiner knows them all from its list.
-      for (let i = 0; i < 50; i++) expect(r!.seam.admit(presenceFrame(ch, 'join', { userId: `u${i}`, info: {} }))).toBe(false);
+      for (let i = 0; i < 50; i++) expect(r!.seam.admit(presenceFrame(ch, 'join', memberJson({ userId: `u${i}`, info: {} })))).toBe(false);
     }
     expect(delivered).toHaveLength(50); // for the members that were already there
   });

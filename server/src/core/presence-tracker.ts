@@ -31,7 +31,8 @@ import type { Logger } from 'pino';
 import { isPresenceChannel } from '@river/protocol';
 import type { Bus, BusMessage } from '../engines/bus.js';
 import type { Member, Presence, PresenceEntry } from '../engines/presence.js';
-import { memberJson, PresenceViews } from './presence-views.js';
+import { memberJson, presenceFrame, readPresence } from './frames.js';
+import { PresenceViews } from './presence-views.js';
 
 /** What the tracker needs of a connection. */
 export interface PresenceConn {
@@ -39,34 +40,6 @@ export interface PresenceConn {
   readonly identity: { userId: string; info: Member['info'] } | undefined;
 }
 
-interface PresenceEvent {
-  action: 'join' | 'leave' | undefined;
-  userId: string | undefined;
-  /** The frame's `member` JSON text (compares the info of a leave and a later join). */
-  member: string;
-}
-
-const frameCache = new Map<string, PresenceEvent>();
-
-/** The action and user of a presence frame, parsed once per frame text. */
-function presenceEvent(frame: string): PresenceEvent {
-  let ev = frameCache.get(frame);
-  if (ev === undefined) {
-    ev = { action: undefined, userId: undefined, member: '' };
-    try {
-      const raw = JSON.parse(frame) as { action?: unknown; member?: { userId?: unknown } };
-      if (raw.action === 'join' || raw.action === 'leave') ev.action = raw.action;
-      if (typeof raw.member?.userId === 'string') ev.userId = raw.member.userId;
-      ev.member = JSON.stringify(raw.member ?? null);
-    } catch {
-      // not a presence frame: admitted as is
-    }
-    // A tiny cache: presence frames of one storm repeat across every seam in the same tick.
-    if (frameCache.size > 1024) frameCache.clear();
-    frameCache.set(frame, ev);
-  }
-  return ev;
-}
 
 /**
  * The members a new subscriber was told about, kept for one to two heartbeats after `subscribed`
@@ -83,7 +56,7 @@ export class Seam {
   }
 
   admit(frame: string): boolean {
-    const { action, userId } = presenceEvent(frame);
+    const { action, userId } = readPresence(frame);
     if (action === undefined || userId === undefined) return true;
     if (action === 'join') {
       if (this.known.has(userId)) return false;
@@ -98,15 +71,6 @@ export class Seam {
 export interface SeamHolder {
   /** Drops the seams older than `generation`; whether any are left. */
   expireSeams(generation: number): boolean;
-}
-
-export function presenceFrame(channel: string, action: 'join' | 'leave', member: Member): string {
-  return memberFrame(channel, action, memberJson(member));
-}
-
-/** A presence frame for a member given as its JSON text. */
-function memberFrame(channel: string, action: 'join' | 'leave', member: string): string {
-  return `{"type":"presence","channel":${JSON.stringify(channel)},"action":"${action}","member":${member}}`;
 }
 
 export interface PresenceTrackerOptions {
@@ -226,7 +190,7 @@ export class PresenceTracker {
    */
   coalesce(msg: BusMessage): boolean {
     if (this.flushing || msg.offset !== undefined || !isPresenceChannel(msg.channel)) return false;
-    const { action, userId } = presenceEvent(msg.frame);
+    const { action, userId } = readPresence(msg.frame);
     if (action === undefined || userId === undefined) return false;
     this.views.arrived(msg.channel, userId);
     this.collect(msg.channel, userId, msg.frame, msg.ts);
@@ -246,7 +210,7 @@ export class PresenceTracker {
       names.map(async (channel) => {
         try {
           const changes = await this.views.diff(channel, () => this.engine.members(channel));
-          for (const c of changes) this.collect(channel, c.userId, memberFrame(channel, c.action, c.member), now);
+          for (const c of changes) this.collect(channel, c.userId, presenceFrame(channel, c.action, c.member), now);
         } catch (err) {
           failed.push(err);
         }
@@ -354,7 +318,7 @@ export class PresenceTracker {
     try {
       for (const change of w.changes.values()) {
         for (const frame of netFrames(change)) {
-          const { action, userId, member } = presenceEvent(frame);
+          const { action, userId, member } = readPresence(frame);
           if (action !== undefined && userId !== undefined) this.views.delivered(channel, { action, userId, member });
           this.deliver({ channel, frame, ts: change.ts });
         }
@@ -388,7 +352,7 @@ export class PresenceTracker {
    * so it cannot fail or reorder while the node runs (it rejects only once the bus is closed).
    */
   private broadcast(channel: string, action: 'join' | 'leave', member: Member): void {
-    this.bus.broadcast(channel, presenceFrame(channel, action, member)).catch((err: unknown) =>
+    this.bus.broadcast(channel, presenceFrame(channel, action, memberJson(member))).catch((err: unknown) =>
       this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),
     );
   }
@@ -396,8 +360,8 @@ export class PresenceTracker {
 
 /** What one user's frames in a window amount to: nothing, one frame, or (leave, join) when the info changed. */
 function netFrames({ first, last }: Change): string[] {
-  const a = presenceEvent(first);
-  const b = presenceEvent(last);
+  const a = readPresence(first);
+  const b = readPresence(last);
   if (a.action === 'join') return b.action === 'join' ? [last] : []; // was absent: present now, or not
   if (b.action === 'leave') return [last]; // was present, gone now
   return a.member === b.member ? [] : [first, last]; // was present and still is: did the info change?

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Member } from '../engines/presence.js';
-import { memberJson, PresenceViews, type MemberChange } from './presence-views.js';
+import { memberJson } from './frames.js';
+import { PresenceViews, type MemberChange } from './presence-views.js';
 
 const ch = 'presence-v';
 const m = (userId: string, info: Record<string, unknown> = {}): Member => ({ userId, info });

@@ -6,6 +6,7 @@
  * while that list is read is left out of the answer (the frame tells that user's change).
  */
 import type { Member } from '../engines/presence.js';
+import { memberJson } from './frames.js';
 
 /** One change to tell a channel's subscribers; `member` is the member's JSON text. */
 export interface MemberChange {
@@ -23,11 +24,6 @@ interface View {
   early: MemberChange[] | null;
   /** One set per `diff` read in flight: the users a presence frame arrived for meanwhile. */
   reading: Set<Set<string>> | null;
-}
-
-/** The member JSON text a presence frame of that member carries. */
-export function memberJson(m: Member): string {
-  return JSON.stringify({ userId: m.userId, info: m.info });
 }
 
 function toldOf(members: readonly Member[]): Map<string, string> {

@@ -27,7 +27,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { busDeliveryCases, type BusContractContext, type FaultyNode } from './bus-delivery.contract.js';
 import { busHistoryCases } from './bus-history.contract.js';
-import { messageFrame, type Bus, type BusMessage, type BusOptions, type ControlCommand } from './bus.js';
+import { messageFrame } from '../core/frames.js';
+import type { Bus, BusMessage, BusOptions, ControlCommand } from './bus.js';
 import { ContractClock, uniqueChannel } from './test-contract-clock.js';
 
 export { ContractClock, uniqueChannel };
@@ -148,7 +149,7 @@ export function busContract(name: string, factory: BusClusterFactory, caps: Cont
       });
       const ma = a.messages.find((m) => m.channel === ch)!;
       const mb = b.messages.find((m) => m.channel === ch)!;
-      expect(ma.frame).toBe(messageFrame(ch, 'new-post', JSON.stringify(data), 1, ma.ts));
+      expect(ma.frame).toBe(messageFrame({ channel: ch, event: 'new-post', data: JSON.stringify(data), offset: 1, ts: ma.ts }));
       expect(JSON.parse(ma.frame)).toEqual({ type: 'message', channel: ch, event: 'new-post', data, offset: 1, ts: ma.ts });
       expect(mb.frame).toBe(ma.frame);
       expect(ma).toMatchObject({ channel: ch, offset: 1, epoch: r.epoch, excludeConnectionId: 'conn-1' });

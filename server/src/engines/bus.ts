@@ -166,10 +166,3 @@ export interface BusOptions {
   now?: () => number;
 }
 
-/**
- * Builds the `message` frame text. The only place a message is serialized: once per publish.
- * `data` must be JSON-serializable (the HTTP edge and the connection guarantee it).
- */
-export function messageFrame(channel: string, event: string, dataJson: string, offset: number, ts: number): string {
-  return `{"type":"message","channel":${JSON.stringify(channel)},"event":${JSON.stringify(event)},"data":${dataJson},"offset":${offset},"ts":${ts}}`;
-}

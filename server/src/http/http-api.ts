@@ -18,6 +18,7 @@ import { BAD_CHANNEL_MESSAGE, DEFAULTS, isPresenceChannel, isValidChannel, type 
 import type { Logger } from 'pino';
 import { ApiKeys } from './api-keys.js';
 import { BusUnavailableError, type Bus, type PublishRequest, type PublishResult } from '../engines/bus.js';
+import { historyItem } from '../core/frames.js';
 import { RequestError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Presence } from '../engines/presence.js';
@@ -155,14 +156,6 @@ function intParam(q: ApiRequest['query'], name: string, fallback: number, min: n
   return n;
 }
 
-/** `{"type":"message",…}` → `{…}` (a history item is a message frame without its type). */
-function withoutType(frame: string): string {
-  const prefix = '{"type":"message",';
-  if (frame.startsWith(prefix)) return `{${frame.slice(prefix.length)}`;
-  const { type: _type, ...rest } = JSON.parse(frame) as Record<string, unknown>;
-  return JSON.stringify(rest);
-}
-
 type Route = { name: string; methods: string[]; channel?: string };
 
 function route(path: string): Route | undefined {
@@ -264,7 +257,7 @@ export function createApi(deps: ApiDeps): Api {
         const since = intParam(req.query, 'since', 0, 0, Number.MAX_SAFE_INTEGER);
         const limit = intParam(req.query, 'limit', historyLimit, 1, historyLimit);
         const h = await bus.history(channel, { since, limit });
-        const items = h.messages.map((m) => withoutType(m.frame)).join(',');
+        const items = h.messages.map((m) => historyItem(m.frame)).join(',');
         const head = JSON.stringify({ channel, epoch: h.position.epoch, offset: h.position.offset, complete: h.complete });
         return { status: 200, headers: { ...JSON_HEADERS }, body: `${head.slice(0, -1)},"messages":[${items}]}` };
       }

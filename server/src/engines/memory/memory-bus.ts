@@ -33,7 +33,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   BusUnavailableError,
-  messageFrame,
   type Bus,
   type BusHandlers,
   type BusMessage,
@@ -44,6 +43,7 @@ import {
   type PublishResult,
   type StreamPosition,
 } from '../bus.js';
+import { messageFrame } from '../../core/frames.js';
 import { fewAdd, fewDelete, fewHas, type Few } from '../../core/few.js';
 
 /** Figures for /metrics and for tests: how much state the backend holds right now. */
@@ -202,7 +202,7 @@ export class MemoryBackend {
       channel: req.channel,
       offset: state.offset,
       epoch: state.epoch,
-      frame: messageFrame(req.channel, req.event, dataJson, state.offset, now),
+      frame: messageFrame({ channel: req.channel, event: req.event, data: dataJson, offset: state.offset, ts: now }),
       ts: now,
     };
     if (req.excludeConnectionId !== undefined) msg.excludeConnectionId = req.excludeConnectionId;

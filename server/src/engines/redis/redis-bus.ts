@@ -33,7 +33,6 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import {
   BusUnavailableError,
-  messageFrame,
   type Bus,
   type BusHandlers,
   type BusMessage,
@@ -44,6 +43,7 @@ import {
   type PublishResult,
   type StreamPosition,
 } from '../bus.js';
+import { messageParts } from '../../core/frames.js';
 import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';
@@ -179,9 +179,7 @@ export class RedisBus implements Bus {
     const dataJson = JSON.stringify(req.data) ?? 'null';
     this.assertReady();
     const ts = Date.now();
-    const full = messageFrame(req.channel, req.event, dataJson, 0, ts);
-    const tail = `,"ts":${ts}}`;
-    const head = full.slice(0, full.length - tail.length - 1); // drop the placeholder offset "0"
+    const { head, tail } = messageParts({ channel: req.channel, event: req.event, data: dataJson, ts });
     const window = req.idempotencyKey !== undefined ? this.opts.idempotencyWindowMs : 0;
     const meta = this.keys.meta(req.channel);
     try {

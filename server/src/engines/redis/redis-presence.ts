@@ -26,6 +26,7 @@
  * connection to Redis comes back, the engine calls `restored` so the owner re-adds its entries at
  * once (Redis may have restarted empty, or expired them during the cut).
  */
+import { presenceHead } from '../../core/frames.js';
 import { BusUnavailableError } from '../bus.js';
 import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from '../presence.js';
 import { asUnavailable, closeClient, createRedisClient, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
@@ -236,7 +237,7 @@ export class RedisPresence implements Presence {
 
   /** The announce arguments of the scripts (see `redis-scripts.ts`). */
   private announceArgs(channel: string): [string, string, string, string] {
-    return [this.publishCommand, this.keys.live(channel), ephemeralEnvelope(Date.now(), ''), `{"type":"presence","channel":${JSON.stringify(channel)},"action":"`];
+    return [this.publishCommand, this.keys.live(channel), ephemeralEnvelope(Date.now(), ''), presenceHead(channel)];
   }
 
   private deadlinesOf(channel: string): string {

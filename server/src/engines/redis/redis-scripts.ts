@@ -5,6 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { PRESENCE_AFTER_ACTION, PRESENCE_AFTER_USER, PRESENCE_TAIL } from '../../core/frames.js';
+
+/** A Lua string literal of `s` (the frame pieces the scripts splice come from frames.ts). */
+const lua = (s: string): string => `'${s.replace(/[\\']/g, '\\$&')}'`;
 
 /**
  * A new epoch candidate, unique per call (a random per-process base and a counter): the scripts
@@ -107,13 +111,13 @@ return {epoch, offset, oldest, entries}
  * channel. So the event cannot be lost between the change and its broadcast, and the events of one
  * channel reach every node in the order of the changes. The common ARGV of the announcing scripts:
  * publish command (PUBLISH | SPUBLISH, '' not to announce), live channel, envelope head (`b<ts>:`),
- * frame head (`{"type":"presence","channel":"<c>","action":"`). The member is
- * `{"userId":<cjson string>,"info":<info JSON as stored>}`.
+ * frame head (`presenceHead`, frames.ts, which also gives the pieces after the action and the user:
+ * the member is `{"userId":<cjson string>,"info":<info JSON as stored>}`).
  */
 const ANNOUNCE = `
 local function announce(a, action, user, info)
   if ARGV[a] == '' then return end
-  redis.call(ARGV[a], ARGV[a + 1], ARGV[a + 2] .. ARGV[a + 3] .. action .. '","member":{"userId":' .. cjson.encode(user) .. ',"info":' .. info .. '}}')
+  redis.call(ARGV[a], ARGV[a + 1], ARGV[a + 2] .. ARGV[a + 3] .. action .. ${lua(PRESENCE_AFTER_ACTION)} .. cjson.encode(user) .. ${lua(PRESENCE_AFTER_USER)} .. info .. ${lua(PRESENCE_TAIL)})
 end
 `;
 
