@@ -122,7 +122,7 @@ async function main(): Promise<void> {
         }),
       );
       const bus = new RedisBus({ url: redis.url, prefix: PREFIX, historySize: 100, historyTtlSeconds: 300, idempotencyWindowMs: 0 });
-      await bus.start();
+      await bus.startPublishOnly();
       for (const w of workers) w.send({ t: 'start' } satisfies ToWorker);
       await new Promise((r) => setTimeout(r, 200));
       const r0 = await redisCpu();

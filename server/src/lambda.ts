@@ -14,7 +14,6 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { secretsManagerReader, regionOf, type SecretReader } from './aws/aws-secret-source.js';
-import type { BusHandlers } from './engines/bus.js';
 import { loadConfig, type Config } from './config.js';
 import { createEngines, type Engines } from './engines/engines.js';
 import { createApi, maxBodyBytes, type Api, type ApiResponse } from './http/http-api.js';
@@ -66,13 +65,7 @@ function failure(status: number, code: string, message: string): HttpApiResult {
 
 async function startPublishOnly(config: Config): Promise<Engines> {
   const engines = await createEngines(config);
-  if (config.redisUrl === undefined) {
-    // Embedded engines (a local run without Redis): nothing else shares them, so handlers are inert.
-    await engines.bus.start({ message() {}, control: () => 0 });
-  } else {
-    // bus.ts: an engine started without handlers is publish-only (sends control commands, never answers them).
-    await (engines.bus.start as (handlers?: BusHandlers) => Promise<void>).call(engines.bus);
-  }
+  await engines.bus.startPublishOnly();
   await engines.presence.start({ expired() {} });
   return engines;
 }

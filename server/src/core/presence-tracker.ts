@@ -129,7 +129,7 @@ export class PresenceTracker {
   start(): Promise<void> {
     return this.engine.start({
       expired: (channel, member) => {
-        if (this.engine.announces !== true) this.broadcast(channel, 'leave', member);
+        this.changed(channel, 'leave', member);
       },
       restored: () => {
         this.resyncDue = true;
@@ -157,7 +157,7 @@ export class PresenceTracker {
     }
     this.entries.set(`${conn.id}\n${channel}`, entry);
     this.views.entryAdded(channel);
-    if (joined && this.engine.announces !== true) this.broadcast(channel, 'join', member);
+    if (joined) this.changed(channel, 'join', member);
     const members = await new Promise<Member[]>((resolve, reject) => this.window(channel).readers.push({ resolve, reject }));
     if (!stillWanted()) return undefined; // leave() already removed the entry
     return { json: JSON.stringify(members), seam: new Seam(members, this.generation) };
@@ -275,7 +275,7 @@ export class PresenceTracker {
       await this.remove(entry);
       return;
     }
-    if (joined && this.engine.announces !== true) this.broadcast(entry.channel, 'join', entry.member);
+    if (joined) this.changed(entry.channel, 'join', entry.member);
     this.logger.debug({ channel: entry.channel }, 'presence entry added again');
   }
 
@@ -341,17 +341,22 @@ export class PresenceTracker {
   private async remove(entry: PresenceEntry): Promise<void> {
     try {
       const { left } = await this.engine.remove(entry.channel, entry.connectionId, entry.member.userId);
-      if (left && this.engine.announces !== true) this.broadcast(entry.channel, 'leave', entry.member);
+      if (left) this.changed(entry.channel, 'leave', entry.member);
     } catch (err) {
       this.logger.warn({ err, channel: entry.channel }, 'presence remove failed');
     }
   }
 
   /**
-   * For engines that do not announce (the embedded one): delivery is in-process and synchronous,
-   * so it cannot fail or reorder while the node runs (it rejects only once the bus is closed).
+   * A member was added to or removed from a presence channel, cluster-wide: the engine decided it,
+   * exactly once in the cluster, on this node (the first entry added, the last removed, or an
+   * expiry). The one place every such change passes on the deciding node, so it is where webhooks
+   * (member added / removed) attach. An engine that announces (Redis) has already published the
+   * frame in the same atomic step; for the others (the embedded one) the node broadcasts it here:
+   * delivery is in-process and synchronous, so it cannot fail or reorder while the node runs.
    */
-  private broadcast(channel: string, action: 'join' | 'leave', member: Member): void {
+  private changed(channel: string, action: 'join' | 'leave', member: Member): void {
+    if (this.engine.announces === true) return;
     this.bus.broadcast(channel, presenceFrame(channel, action, memberJson(member))).catch((err: unknown) =>
       this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),
     );

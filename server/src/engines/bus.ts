@@ -118,8 +118,14 @@ export interface BusHandlers {
 }
 
 export interface Bus {
-  /** Connects to the backend. Resolves when ready. */
+  /** Connects to the backend and receives: the node's messages and control commands go to `handlers`. Resolves when ready. */
   start(handlers: BusHandlers): Promise<void>;
+  /**
+   * Connects as a publish-only process (the Lambda): publishes, reads history and counts, and sends
+   * control commands, but subscribes to nothing and is not among the nodes a control command waits
+   * for (a frozen process could not answer). Use instead of `start`.
+   */
+  startPublishOnly(): Promise<void>;
   /** Disconnects; pending operations settle. */
   close(): Promise<void>;
   /** Whether the backend is reachable right now. */
@@ -137,7 +143,7 @@ export interface Bus {
    * handlers returned. Nodes that do not answer within a short timeout (about 1 s) are not counted,
    * and an answer that arrives after the timeout is ignored. A node cut off from the backend does
    * not get the command at all (see docs/self-host.md).
-   * An engine started without handlers (a publish-only process such as the Lambda) still sends it.
+   * A publish-only engine (`startPublishOnly`) still sends it.
    */
   control(cmd: ControlCommand): Promise<number>;
 

@@ -347,6 +347,11 @@ export class MemoryBus implements Bus {
     return this.started && !this.closed;
   }
 
+  /** Embedded: nothing else shares the backend, so a publish-only bus is one with inert handlers. */
+  startPublishOnly(): Promise<void> {
+    return this.start({ message() {}, control: () => 0 });
+  }
+
   async start(handlers: BusHandlers): Promise<void> {
     if (this.closed) throw new BusUnavailableError('the bus was closed');
     this.handlers = handlers;

@@ -133,7 +133,16 @@ export class RedisBus implements Bus {
   }
 
   /** Connects; resolves when Redis is reachable and the node's control channels are subscribed. */
-  async start(handlers?: BusHandlers): Promise<void> {
+  start(handlers: BusHandlers): Promise<void> {
+    return this.connect(handlers);
+  }
+
+  /** Connects without handlers: only the reply channel of its own control commands is subscribed. */
+  startPublishOnly(): Promise<void> {
+    return this.connect(undefined);
+  }
+
+  private async connect(handlers: BusHandlers | undefined): Promise<void> {
     if (this.state === 'closed') throw new BusUnavailableError('the bus was closed');
     if (this.state !== 'new') return;
     this.handlers = handlers;

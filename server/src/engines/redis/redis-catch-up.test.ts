@@ -43,7 +43,7 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
     proxy = await startTcpProxy(redis.port);
     t = await startTestNode({ RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, RIVER_REDIS_PREFIX: prefix, RIVER_HISTORY_SIZE: '1000', ...env });
     publisher = new RedisBus({ url: redis.url, prefix, historySize: 1000, historyTtlSeconds: 300, idempotencyWindowMs: 300_000 });
-    await publisher.start();
+    await publisher.startPublishOnly();
   }
   const publish = (channel: string, data: unknown, excludeConnectionId?: string) =>
     publisher.publish({ channel, event: 'e', data, ...(excludeConnectionId ? { excludeConnectionId } : {}) });
@@ -123,7 +123,7 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
   it('tells subscribers recovered: false with the new position when the gap is no longer in history', async () => {
     await setup({ RIVER_HISTORY_SIZE: '5' });
     publisher = new RedisBus({ url: redis.url, prefix, historySize: 5, historyTtlSeconds: 300, idempotencyWindowMs: 0 });
-    await publisher.start();
+    await publisher.startPublishOnly();
     const c = await t.client();
     const s = await c.subscribe('window');
     await publish('window', 1);
@@ -176,7 +176,7 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
     expect(told).toMatchObject({ type: 'subscribed', channel: 'restarted', offset: 0, recovered: false });
     expect(told.epoch).not.toBe(s.epoch);
     publisher = new RedisBus({ url: redis.url, prefix, historySize: 1000, historyTtlSeconds: 300, idempotencyWindowMs: 0 });
-    await publisher.start();
+    await publisher.startPublishOnly();
     const r = await publish('restarted', 'after');
     expect(r).toMatchObject({ epoch: told.epoch, offset: 1 });
     expect(await c.next('message')).toMatchObject({ offset: 1, data: 'after' });

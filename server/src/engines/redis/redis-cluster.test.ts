@@ -73,7 +73,7 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
     const b = new RedisBus(opts);
     const resyncs: string[] = [];
     await a.start({ message: () => undefined, control: () => 0, resync: (cs) => resyncs.push(...cs) });
-    await b.start();
+    await b.startPublishOnly();
     try {
       const channels = Array.from({ length: 12 }, (_, i) => `shard-kill-${i}`);
       for (const c of channels) await a.subscribe(c);
@@ -103,7 +103,7 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
     const p = prefix();
     const t = await startTestNode({ RIVER_REDIS_URL: redis.url, RIVER_REDIS_CLUSTER: 'true', RIVER_REDIS_PREFIX: p });
     const publisher = new RedisBus({ historySize: 100, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: p });
-    await publisher.start();
+    await publisher.startPublishOnly();
     try {
       const c = await t.client();
       const channels = ['kill-a', 'kill-b', 'kill-c', 'kill-d', 'kill-e', 'kill-f'];

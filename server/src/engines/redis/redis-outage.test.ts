@@ -123,10 +123,10 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       await expect.poll(() => admin.hexists(a.bus.keys.subs(ch), 'dead-node')).toBe(0);
     });
 
-    it('sends control commands from a publish-only bus (started without handlers) to every node', async () => {
+    it('sends control commands from a publish-only bus (startPublishOnly) to every node', async () => {
       const [, , publisher] = [await node(), await node(), new RedisBus({ historySize: 1, historyTtlSeconds: 60, idempotencyWindowMs: 0, url: redis.url, prefix })];
       open.push(publisher);
-      await publisher.start();
+      await publisher.startPublishOnly();
       expect(await publisher.control({ type: 'disconnect', userId: 'u' })).toBe(2);
     });
 
