@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 const HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
 
-/** An HS256 JWT signed with the secret string's UTF-8 bytes (PROTOCOL.md section 3). */
+/** An HS256 JWT signed with the secret string's UTF-8 bytes (docs/protocol.md#5-channels-and-tokens). */
 export function signToken(secret: string, claims: Record<string, unknown>): string {
   const body = `${HEADER}.${b64url(JSON.stringify(claims))}`;
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;

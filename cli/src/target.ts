@@ -1,6 +1,6 @@
 /**
  * Which River node `publish`, `listen` and `token` talk to, and with which key and secret
- * (PROTOCOL.md section 8): `--url`, else RIVER_URL, else the `river dev` node in .river/dev.json,
+ * (docs/cli.md#where-publish-listen-and-token-find-the-node-key-and-secret): `--url`, else RIVER_URL, else the `river dev` node in .river/dev.json,
  * else the deployment in .river/outputs.json. The key and secret come from the flag or the
  * environment first, else from the same place as the URL.
  */

@@ -1,4 +1,4 @@
-/** Client JWTs (PROTOCOL.md section 3), minted the way an app backend would: HS256 over the secret's UTF-8 bytes. */
+/** Client JWTs (docs/protocol.md#5-channels-and-tokens), minted the way an app backend would: HS256 over the secret's UTF-8 bytes. */
 import { SignJWT } from 'jose';
 import { DEFAULTS, isValidPattern } from '@river/protocol';
 import { UserError } from './errors.js';

@@ -7,7 +7,7 @@
  * - RIVER_API_KEY_SECRET_ID: Secrets Manager secret holding the API key (or RIVER_API_KEY, a
  *   comma-separated list, for local use); re-read after KEY_TTL_MS so a changed key takes effect.
  * - RIVER_REDIS_URL, RIVER_REDIS_CLUSTER, RIVER_REDIS_PASSWORD_SECRET_ID (the AUTH token's secret)
- *   or RIVER_REDIS_PASSWORD, and the other RIVER_* variables of PROTOCOL.md section 7.
+ *   or RIVER_REDIS_PASSWORD, and the other RIVER_* variables of docs/configuration.md.
  * The engines are created once per container and reused by every invocation. They start
  * publish-only: this process never joins the control channel (a frozen Lambda could not answer,
  * and every `POST /v1/disconnect` would wait for its timeout).

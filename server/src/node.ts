@@ -37,7 +37,7 @@ export interface RiverNode {
   readonly ready: boolean;
   /** WebSocket connections this node holds now (authenticating or open; what `river_connections` shows). */
   readonly connections: number;
-  /** PROTOCOL.md section 6: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
+  /** docs/protocol.md#9-draining-and-deploys: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
   drain(): Promise<void>;
   /** Stops at once: sockets are dropped. */
   close(): Promise<void>;
@@ -64,7 +64,8 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let secrets = deps.secrets;
   let stopSecrets = () => {};
   if (secrets === undefined && config.jwtSecretId !== undefined) {
-    // Loaded only when used, so a node on a plain secret never loads the AWS SDK.
+    // The one place it is loaded, and only when used: a node on a plain secret never loads the AWS SDK.
+    // Throws SecretUnavailableError (code secret_unavailable) when the first read fails.
     const { AwsSecretSource } = await import('./aws/aws-secret-source.js');
     const source = await AwsSecretSource.start({ secretId: config.jwtSecretId, logger });
     stopSecrets = () => source.close();
@@ -95,7 +96,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     noServer: true,
     perMessageDeflate: false,
     clientTracking: false,
-    // PROTOCOL.md 2.6: a frame larger than maxMessageBytes closes with 1009.
+    // docs/protocol.md#8-heartbeat-limits-and-slow-consumers: a frame larger than maxMessageBytes closes with 1009.
     maxPayload: config.maxMessageBytes,
     // ws >= 8.23 (not in @types/ws yet): how long a closed socket may wait for the client's close frame.
     closeTimeout: CLOSE_GRACE_MS,

@@ -1,6 +1,6 @@
 /**
  * `river listen CHANNEL…`: subscribes over the WebSocket endpoint and prints each message as one
- * JSON line on stdout until Ctrl+C. Close codes follow PROTOCOL.md section 5: 45xx stops with
+ * JSON line on stdout until Ctrl+C. Close codes follow docs/protocol.md#7-codes: 45xx stops with
  * exit 1, 4000 and 4002 reconnect at once, anything else reconnects with backoff and full jitter;
  * every resubscription carries `since`, so nothing published meanwhile is lost (within history).
  */

@@ -113,7 +113,7 @@ describe('River client state machine', () => {
     // The token endpoint keeps handing out expired tokens: the server closes 4002 at auth each time.
     FakeSocket.last().open();
     FakeSocket.last().drop(4002);
-    expect(clock.pending()).toEqual([0]); // the first one: at once (PROTOCOL.md 5)
+    expect(clock.pending()).toEqual([0]); // the first one: at once (docs/protocol.md#7-codes)
     await clock.advance(0);
     FakeSocket.last().open();
     expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** Claims of a River client token (PROTOCOL.md section 3). */
+/** Claims of a River client token (docs/protocol.md#5-channels-and-tokens). */
 export interface TokenClaims {
   sub: string;
   channels?: string[];

@@ -5,7 +5,7 @@
  * the target group, waits the target group's deregistration delay, and only then sends SIGTERM. The
  * ALB closes every connection still open when that delay ends, so a node that waited for SIGTERM
  * would lose its WebSockets without the `4000 server_restarting` close that spreads the reconnects
- * over `drainMs` (PROTOCOL.md section 6). The task metadata endpoint (v4, which ECS announces in
+ * over `drainMs` (docs/protocol.md#9-draining-and-deploys). The task metadata endpoint (v4, which ECS announces in
  * ECS_CONTAINER_METADATA_URI_V4) shows the desired status as soon as ECS sets it: this watcher polls
  * `${uri}/task` and calls `onStopping` once, the first time it reads `"DesiredStatus": "STOPPED"`.
  *

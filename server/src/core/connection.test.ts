@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url } from 'jose';
 import { OLD_SECRET, SECRET, startTestNode, token, type TestNode } from '../test-support.js';
 
-describe('WebSocket handshake (PROTOCOL.md 2.1, 3)', () => {
+describe('WebSocket handshake (docs/protocol.md#1-connecting, docs/protocol.md#5-channels-and-tokens)', () => {
   let t: TestNode;
   beforeAll(async () => {
     t = await startTestNode({ RIVER_AUTH_TIMEOUT_MS: '300', RIVER_JWT_PREVIOUS_SECRET: OLD_SECRET });
@@ -113,7 +113,7 @@ describe('WebSocket handshake (PROTOCOL.md 2.1, 3)', () => {
   });
 });
 
-describe('WebSocket frames (PROTOCOL.md 2.2, 2.6)', () => {
+describe('WebSocket frames (docs/protocol.md#2-frames, docs/protocol.md#8-heartbeat-limits-and-slow-consumers)', () => {
   let t: TestNode;
   beforeAll(async () => {
     t = await startTestNode({ RIVER_MAX_SUBSCRIPTIONS: '3' });

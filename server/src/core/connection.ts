@@ -1,5 +1,5 @@
 /**
- * One client WebSocket: the per-socket protocol state machine of PROTOCOL.md section 2.
+ * One client WebSocket: the per-socket protocol state machine of docs/protocol.md#1-connecting and docs/protocol.md#2-frames.
  *
  *   AUTHENTICATING --auth frame--> VERIFYING --valid token--> OPEN --close()/socket gone--> CLOSING --> CLOSED
  *                                           \--bad token-----------------------------> CLOSING (4500)

@@ -1,6 +1,6 @@
 /**
  * Every frame the server sends a client, written in one place: as JSON text (typed against the
- * protocol package's `ServerFrame`, docs/protocol.md#server-frames), and as the WebSocket frame that
+ * protocol package's `ServerFrame`, docs/protocol.md#2-frames), and as the WebSocket frame that
  * carries it. A frame's bytes are built by hand, in a fixed field order, because a message frame is
  * serialized once per publish and its pre-serialized parts (`data`, `members`, a presence `member`)
  * are spliced in as they are; `frames.test.ts` parses every writer's output back against the

@@ -26,7 +26,7 @@ function slowBus(): Bus {
   }) as Bus;
 }
 
-describe('fanout and recovery (PROTOCOL.md 2.4)', () => {
+describe('fanout and recovery (docs/protocol.md#3-recovery-no-message-lost-across-reconnects)', () => {
   let t: TestNode;
   beforeAll(async () => {
     t = await startTestNode({ RIVER_HISTORY_SIZE: '20' });
@@ -148,7 +148,7 @@ describe('the recovery seam with a slow bus', () => {
   });
 });
 
-describe('slow consumers (PROTOCOL.md 2.6)', () => {
+describe('slow consumers (docs/protocol.md#8-heartbeat-limits-and-slow-consumers)', () => {
   it('closes a client that stops reading with 4003 while others keep receiving', async () => {
     const t = await startTestNode({ RIVER_MAX_BUFFERED_BYTES: '262144' });
     try {

@@ -36,7 +36,7 @@ function restorableEngine(): { inner: MemoryPresence; engine: Presence; restored
   return { inner, engine, restored: () => handlers!.restored!() };
 }
 
-describe('presence channels (PROTOCOL.md 2.5)', () => {
+describe('presence channels (docs/protocol.md#4-presence)', () => {
   it('joins and leaves once per user across two connections, with members in subscribed', async () => {
     const t = await startTestNode();
     try {

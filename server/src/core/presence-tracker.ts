@@ -11,7 +11,7 @@
  * after it opened. When it closes:
  * - the collected frames are netted per user: a join then the same user's leave cancel out (and a
  *   leave then a join with the same info), repeated joins or leaves collapse into one; what is left
- *   goes to the channel's subscribers, still one `presence` frame per member change (PROTOCOL 2.3);
+ *   goes to the channel's subscribers, still one `presence` frame per member change (docs/protocol.md#4-presence);
  * - the members list is read once for every subscriber that joined in the window, so subscribers
  *   joining together get each other in their `members` list instead of a `join` for each other.
  *   N joins landing in one window cost one `subscribed` per joiner and N frames per member that was

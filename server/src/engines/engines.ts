@@ -14,7 +14,7 @@ export interface Engines {
 /** Memory engines without `redisUrl` (one process); Redis engines with it. */
 export async function createEngines(config: Config): Promise<Engines> {
   if (config.redisUrl !== undefined) {
-    // Redis engines (H7): RedisBus + RedisPresence from redisUrl / redisCluster / redisPrefix.
+    // Redis engines: RedisBus + RedisPresence from redisUrl / redisCluster / redisPrefix.
     // Loaded only when used, so an embedded node never loads ioredis.
     const { createRedisEngines } = await import('./redis/redis-engines.js');
     return createRedisEngines({ ...config, redisUrl: config.redisUrl });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY, startTestNode, type TestNode } from '../test-support.js';
 
-describe('HTTP API (PROTOCOL.md 4)', () => {
+describe('HTTP API (docs/protocol.md#6-http-api)', () => {
   let t: TestNode;
   beforeAll(async () => {
     t = await startTestNode({ RIVER_API_KEY: `${API_KEY}, second-key` });

@@ -1,5 +1,5 @@
 /**
- * River's HTTP API (PROTOCOL.md section 4), independent of any HTTP server: the node's node:http
+ * River's HTTP API (docs/protocol.md#6-http-api), independent of any HTTP server: the node's node:http
  * adapter and the AWS Lambda both call `handle` with a plain request and send back its response.
  *
  * Decisions where the protocol is silent:

@@ -5,7 +5,7 @@
  * Every key of one channel carries the channel name as its hash tag, `<prefix>:{<channel>}:<what>`
  * (e.g. `river:{dogs}:meta`), so in Redis Cluster all of a channel's keys, its idempotency keys and
  * its sharded pub/sub channel live in one slot and one script may touch them all. Channel names
- * cannot contain `{` or `}` (PROTOCOL.md §3) and neither can the prefix, so the first `{…}` of a
+ * cannot contain `{` or `}` (docs/protocol.md#5-channels-and-tokens) and neither can the prefix, so the first `{…}` of a
  * key is always the channel.
  *
  * | key | type | holds |
