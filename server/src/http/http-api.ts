@@ -14,7 +14,17 @@
  * - `/v1/disconnect` counts the connections closed by the nodes that answered within about 1 s; a
  *   node cut off from the bus at that moment does not get the command (docs/self-host.md).
  */
-import { BAD_CHANNEL_MESSAGE, DEFAULTS, isPresenceChannel, isValidChannel, type ErrorCode } from '@river/protocol';
+import {
+  BAD_CHANNEL_MESSAGE,
+  DEFAULTS,
+  isPresenceChannel,
+  isValidChannel,
+  type ChannelResponse,
+  type DisconnectResponse,
+  type ErrorCode,
+  type HistoryResponse,
+  type PresenceResponse,
+} from '@river/protocol';
 import type { Logger } from 'pino';
 import { ApiKeys } from './api-keys.js';
 import { BusUnavailableError, type Bus, type PublishRequest, type PublishResult } from '../engines/bus.js';
@@ -245,12 +255,12 @@ export function createApi(deps: ApiDeps): Api {
         if (typeof userId !== 'string' || userId === '' || userId.length > DEFAULTS.maxUserIdLength) {
           throw new RequestError('bad_request', '"userId" must be a string of 1 to 200 characters');
         }
-        return json(200, { disconnected: await bus.control({ type: 'disconnect', userId }) });
+        return json(200, { disconnected: await bus.control({ type: 'disconnect', userId }) } satisfies DisconnectResponse);
       }
       case 'channel': {
         const channel = requireChannel(r);
         const [subscribers, position] = await Promise.all([bus.subscriberCount(channel), bus.position(channel)]);
-        return json(200, { channel, subscribers, epoch: position.epoch, offset: position.offset });
+        return json(200, { channel, subscribers, epoch: position.epoch, offset: position.offset } satisfies ChannelResponse);
       }
       case 'history': {
         const channel = requireChannel(r);
@@ -258,12 +268,12 @@ export function createApi(deps: ApiDeps): Api {
         const limit = intParam(req.query, 'limit', historyLimit, 1, historyLimit);
         const h = await bus.history(channel, { since, limit });
         const items = h.messages.map((m) => historyItem(m.frame)).join(',');
-        const head = JSON.stringify({ channel, epoch: h.position.epoch, offset: h.position.offset, complete: h.complete });
+        const head = JSON.stringify({ channel, epoch: h.position.epoch, offset: h.position.offset, complete: h.complete } satisfies Omit<HistoryResponse, 'messages'>);
         return { status: 200, headers: { ...JSON_HEADERS }, body: `${head.slice(0, -1)},"messages":[${items}]}` };
       }
       case 'presence': {
         const channel = requireChannel(r, true);
-        return json(200, { channel, members: await presence.members(channel) });
+        return json(200, { channel, members: await presence.members(channel) } satisfies PresenceResponse);
       }
     }
     return errorResponse('not_found', 'no such endpoint', 404);

@@ -1,4 +1,8 @@
-/** Reconnect delays: exponential backoff with full jitter (a pure function; the caller owns the randomness). */
+/**
+ * Reconnect delays: exponential backoff with full jitter (a pure function; the caller owns the
+ * randomness). The one implementation of the `backoff` reconnect policy (docs/protocol.md#7-codes),
+ * used by @river/client and `river listen`.
+ */
 export interface BackoffOptions {
   /** Shortest delay, and the jitter range of the first retry (doubled per attempt). Default 500 ms. */
   minMs: number;
