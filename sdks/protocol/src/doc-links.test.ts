@@ -88,7 +88,9 @@ describe('doc links', () => {
 
   it('nothing cites PROTOCOL.md, which is not in this repository', () => {
     const self = fileURLToPath(import.meta.url);
-    const citing = [...sources, ...pages].filter((f) => f !== self && readFileSync(f, 'utf8').includes('PROTOCOL.md')).map((f) => path.relative(root, f));
+    const citing = [...sources, ...pages]
+      .filter((f) => f !== self && readFileSync(f, 'utf8').includes('PROTOCOL.md'))
+      .map((f) => path.relative(root, f));
     expect(citing).toEqual([]);
   });
 });
