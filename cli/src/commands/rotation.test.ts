@@ -15,7 +15,9 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsSecretSource, loadConfig, secretsManagerReader, startRiver, type RiverNode } from '@river/server';
+import { loadConfig, startRiver, type RiverNode } from '@river/server';
+// Not exported by @river/server's index, which never loads the AWS SDK (node.ts loads this lazily).
+import { AwsSecretSource, secretsManagerReader } from '../../../server/src/aws/aws-secret-source.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
