@@ -126,7 +126,7 @@ describe('the tarballs', () => {
     }
   });
 
-  it("every package's dependencies are exactly what its shipped code imports", async () => {
+  it("every package's dependencies are exactly what its shipped code and declarations import", async () => {
     // The Lambda bundle carries what it imports inside it (it runs in AWS Lambda, not from node_modules);
     // bufferutil is ws's optional native accelerator, loaded by ws.
     const loadedByOthers: Record<string, string[]> = { '@river/server': ['bufferutil'] };
@@ -134,8 +134,10 @@ describe('the tarballs', () => {
       const root = join(app.dir, 'node_modules', t.name);
       const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
       const imported = new Set<string>();
+      // Declarations count too: a type a .d.ts imports must install with the package, or TypeScript
+      // users of it get "cannot find module".
       for (const f of t.files) {
-        if (!/\.m?js$/.test(f) || (t.name === '@river/templates' && f === 'dist/lambda/index.mjs')) continue;
+        if (!/\.(m?js|d\.ts)$/.test(f) || (t.name === '@river/templates' && f === 'dist/lambda/index.mjs')) continue;
         for (const name of importedPackages(await readFile(join(root, f), 'utf8'))) imported.add(name);
       }
       for (const extra of loadedByOthers[t.name] ?? []) imported.add(extra);

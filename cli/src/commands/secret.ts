@@ -23,7 +23,7 @@ import { randomSecret } from '../state.js';
 
 /** The longest client token lifetime River supports across a rotation (docs/deploy-aws.md). */
 export const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000;
-/** How often a node re-reads the secret (server's DEFAULT_REFRESH_MS, PROTOCOL.md §7). */
+/** How often a node re-reads the secret (server's DEFAULT_REFRESH_MS; docs/configuration.md, RIVER_JWT_SECRET_ID). */
 export const NODE_REFRESH_MS = 5 * 60_000;
 /** How long `rotate` waits for every task to load the pending secret: one refresh, log delivery, and slack. */
 export const ROTATION_WAIT_MS = NODE_REFRESH_MS + 2 * 60_000;
