@@ -1,5 +1,5 @@
 export { River } from './river.js';
-export type { RiverOptions, StateChange, Clock, WebSocketLike, WebSocketConstructor, NetworkEvents, TokenSource } from './options.js';
+export type { RiverOptions, StateChange, Clock, WebSocketLike, WebSocketConstructor, NetworkEvents, TokenSource, TokenResponse } from './options.js';
 export { Channel, type Member, type MessageMeta, type StreamPosition, type SubscribedInfo } from './channel.js';
 export { RiverError } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
