@@ -1,6 +1,6 @@
 import { isValidChannel } from '@river/protocol';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import { Channel, type ChannelFrame, type StreamPosition } from './channel.js';
+import { Channel, type AnyChannel, type ChannelFrame, type EventMap, type StreamPosition } from './channel.js';
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 import { refreshPlan } from './jwt.js';
@@ -26,7 +26,7 @@ export class River {
   #clock: Clock;
   #WS: WebSocketConstructor;
   #events = new Emitter((e) => this.#report(e, true));
-  #channels = new Map<string, Channel>();
+  #channels = new Map<string, AnyChannel>();
   #pubs: Publishes;
   #subs: Subscriptions;
   #nextId = 1;
@@ -111,11 +111,11 @@ export class River {
    * a known position, e.g. the one a server-rendered page was built at. On a channel whose subscribe
    * was refused (`channel.error`), subscribing again retries it.
    */
-  subscribe(name: string, options?: { since?: StreamPosition }): Channel {
+  subscribe<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string, options?: { since?: StreamPosition }): Channel<Events, Info> {
     if (!isValidChannel(name)) throw new RiverError('bad_channel', `invalid channel name "${String(name)}"`);
-    let ch = this.#channels.get(name);
+    let ch = this.#channels.get(name) as Channel<Events, Info> | undefined;
     if (!ch) {
-      ch = new Channel(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
+      ch = new Channel<Events, Info>(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
       this.#channels.set(name, ch);
       this.#sub(ch);
     } else if (ch._retry()) {
@@ -125,7 +125,7 @@ export class River {
   }
 
   /** The channel `name` if subscribed. */
-  channel(name: string): Channel | undefined {
+  channel<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string): Channel<Events, Info> | undefined {
     return this.#channels.get(name);
   }
 
@@ -373,11 +373,11 @@ export class River {
 
   // ---- channels and frames -----------------------------------------------------------------------
 
-  #sub(ch: Channel, again = false): void {
+  #sub(ch: AnyChannel, again = false): void {
     if (this.#ready) this.#subs.subscribe(ch, again);
   }
 
-  #unsubscribe(ch: Channel): void {
+  #unsubscribe(ch: AnyChannel): void {
     if (this.#channels.get(ch.name) !== ch) return;
     this.#channels.delete(ch.name);
     if (this.#subs.unsubscribe(ch)) this.#send({ type: 'unsubscribe', channel: ch.name });
