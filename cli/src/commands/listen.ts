@@ -43,9 +43,9 @@ export function registerListen(program: Command, ctx: Context): void {
     });
 }
 
-/** Full-jitter exponential backoff: a random delay in [0, min(max, min·2^attempt)]. */
+/** Full-jitter exponential backoff as in @river/client: min + a random part in [0, min(max, min·2^attempt)), at most max. */
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  return Math.floor(random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt));
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.floor(random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt)));
 }
 
 type Outcome =
@@ -81,7 +81,8 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
       ctx.io.warn(`connection lost (${outcome.err.message})`);
     } else {
       const name = closeName(outcome.code) ?? 'closed';
-      const text = `${outcome.code} ${name}${outcome.reason ? `: ${outcome.reason}` : ''}`;
+      // The server's reason is usually the code's name again: print it only when it says more.
+      const text = `${outcome.code} ${name}${outcome.reason && outcome.reason !== name ? `: ${outcome.reason}` : ''}`;
       if (outcome.code >= 4500 && outcome.code <= 4999) {
         throw new UserError(`the node closed the connection (${text})`, hintFor(outcome.code), { code: name });
       }
@@ -89,7 +90,7 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
     }
     const policy = outcome.kind === 'closed' ? reconnectPolicy(outcome.code) : 'backoff';
     const delay = policy === 'backoff' ? backoffMs(attempt++) : 0;
-    ctx.io.info(`reconnecting${delay > 0 ? ` in ${(delay / 1000).toFixed(1)}s` : ''}…`);
+    ctx.io.info(delay > 0 ? `reconnecting in ${(delay / 1000).toFixed(1)} s…` : 'reconnecting now…');
     await sleep(delay, ctx.signal);
   }
 }
