@@ -81,6 +81,17 @@ describe('without an event map', () => {
   });
 });
 
+describe('the token option', () => {
+  it('takes a JWT, a function returning one, or fetch\'s Response (sync or async)', () => {
+    const base = { url: 'ws://river.test/v1/ws', WebSocket: FakeSocket, autoConnect: false, network: null } as const;
+    new River({ ...base, token: () => fetch('http://127.0.0.1:9/river-token') });
+    new River({ ...base, token: async () => (await fetch('http://127.0.0.1:9/river-token')).text() });
+    new River({ ...base, token: () => 'h.p.s' });
+    // @ts-expect-error a number is not a token
+    new River({ ...base, token: async () => 42 });
+  });
+});
+
 it('this file compiles with tsc on its own: every @ts-expect-error meets an error, nothing else fails', () => {
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   const file = fileURLToPath(import.meta.url);
