@@ -11,7 +11,7 @@ const alias = {
   '@river/client': src('./sdks/client/src/index.ts'),
   '@river/node': src('./sdks/node/src/index.ts'),
   '@river/templates': src('./templates/src/index.ts'),
-  '@river/cli': src('./cli/src/index.ts'),
+  river: src('./cli/src/index.ts'),
 };
 
 export default defineConfig({

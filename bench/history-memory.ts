@@ -10,7 +10,7 @@
  * The bus runs on an injected clock (frozen while filling, then moved past the TTL), so the figures
  * do not depend on how fast the machine fills; the sweep itself is the engine's real interval timer.
  */
-import { MemoryBus } from '../server/src/memory-bus.js';
+import { MemoryBus } from '../server/src/engines/memory/memory-bus.js';
 
 const channels = Number(process.argv[2] ?? 100_000);
 const ttlSeconds = 60;

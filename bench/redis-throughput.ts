@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { startRedis } from '../e2e/harness/redis.js';
-import { RedisBus } from '../server/src/redis-bus.js';
+import { RedisBus } from '../server/src/engines/redis/redis-bus.js';
 
 const { values } = parseArgs({
   options: {

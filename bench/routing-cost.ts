@@ -41,7 +41,7 @@ if (values.worker !== undefined) await worker(Number(values.worker), values.mode
 else await main();
 
 async function worker(index: number, mode: Mode, url: string): Promise<void> {
-  const { decodeEnvelope, RedisKeys } = await import('../server/src/redis-keys.js');
+  const { decodeEnvelope, RedisKeys } = await import('../server/src/engines/redis/redis-keys.js');
   const keys = new RedisKeys(PREFIX);
   const local = new Set(channels.filter((_, i) => i % nodeCount === index));
   const sub = new Redis(url);
@@ -91,7 +91,7 @@ async function worker(index: number, mode: Mode, url: string): Promise<void> {
 
 async function main(): Promise<void> {
   const { startRedis } = await import('../e2e/harness/redis.js');
-  const { RedisBus } = await import('../server/src/redis-bus.js');
+  const { RedisBus } = await import('../server/src/engines/redis/redis-bus.js');
   const total = Number(values.messages);
   const redis = await startRedis();
   const admin = new Redis(redis.url);
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
         }),
       );
       const bus = new RedisBus({ url: redis.url, prefix: PREFIX, historySize: 100, historyTtlSeconds: 300, idempotencyWindowMs: 0 });
-      await bus.start();
+      await bus.startPublishOnly();
       for (const w of workers) w.send({ t: 'start' } satisfies ToWorker);
       await new Promise((r) => setTimeout(r, 200));
       const r0 = await redisCpu();

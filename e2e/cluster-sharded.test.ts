@@ -20,7 +20,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
   let redis: RedisClusterInstance;
   let cluster: RiverCluster;
   let lb: HaproxyInstance;
-  let clients: ClusterClient[] = [];
+  const clients: ClusterClient[] = [];
 
   beforeAll(async () => {
     redis = await startRedisCluster(3);

@@ -11,6 +11,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { publishApi } from './publish-api.js';
 
 const RECORD = 100;
 const { values } = parseArgs({ options: { port: { type: 'string' }, 'http-port': { type: 'string' }, key: { type: 'string' }, host: { type: 'string' } } });
@@ -56,31 +57,21 @@ interface Body {
   coalesce?: number;
 }
 
-const api = http.createServer((req, res) => {
-  if (req.url === '/healthz' || req.url === '/readyz') return void res.end('ok');
-  if (req.method !== 'POST' || req.headers.authorization !== `Bearer ${values.key}`) {
-    res.statusCode = 401;
-    return void res.end();
-  }
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Body;
-    if (req.url === '/v1/publish') {
+const api = http.createServer(
+  publishApi<Body>(values.key!, (url, body) => {
+    if (url === '/v1/publish') {
       fanout(body.channel, record('M', body.data?.t ?? 0));
-    } else if (req.url === '/v1/batch') {
+    } else if (url === '/v1/batch') {
       const recs = (body.messages ?? []).map((m) => record('M', m.data?.t ?? 0));
       const k = Math.max(1, body.coalesce ?? 1);
       const channel = body.messages?.[0]?.channel;
       for (let i = 0; i < recs.length; i += k) fanout(channel, k === 1 ? recs[i]! : Buffer.concat(recs.slice(i, i + k)));
     } else {
-      res.statusCode = 404;
-      return void res.end();
+      return false;
     }
-    res.setHeader('content-type', 'application/json');
-    res.end('{"ok":true}');
-  });
-});
+    return true;
+  }),
+);
 
 server.listen(Number(values.port), host);
 api.listen(Number(values['http-port']), host);

@@ -10,6 +10,7 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
 import { verifyToken } from '../src/jwt.js';
+import { publishApi } from './publish-api.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } } });
 const secret = values.secret ?? '';
@@ -20,22 +21,13 @@ interface PublishBody {
   data?: unknown;
 }
 
+const api = publishApi<PublishBody & { messages?: PublishBody[] }>(values.key!, (url, body) => {
+  for (const m of url === '/v1/batch' ? (body.messages ?? []) : [body]) io.to(m.channel ?? '').emit(m.event ?? 'm', m.data);
+  return true;
+});
 const httpServer = http.createServer((req, res) => {
   if (req.url?.startsWith('/socket.io/')) return; // Socket.IO answers these
-  if (req.url === '/healthz' || req.url === '/readyz') return void res.end('ok');
-  if (req.method !== 'POST' || req.headers.authorization !== `Bearer ${values.key}`) {
-    res.statusCode = 401;
-    return void res.end();
-  }
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as PublishBody & { messages?: PublishBody[] };
-    const msgs = req.url === '/v1/batch' ? (body.messages ?? []) : [body];
-    for (const m of msgs) io.to(m.channel ?? '').emit(m.event ?? 'm', m.data);
-    res.setHeader('content-type', 'application/json');
-    res.end('{"ok":true}');
-  });
+  api(req, res);
 });
 
 const io = new Server(httpServer, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, httpCompression: false });

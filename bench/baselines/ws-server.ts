@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { verifyToken } from '../src/jwt.js';
+import { publishApi } from './publish-api.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } } });
 const secret = values.secret ?? '';
@@ -34,25 +35,16 @@ interface Body {
 }
 
 let offset = 0;
-const server = http.createServer((req, res) => {
-  if (req.url === '/healthz' || req.url === '/readyz') return void res.end('ok');
-  if (req.method !== 'POST' || req.headers.authorization !== `Bearer ${values.key}`) {
-    res.statusCode = 401;
-    return void res.end();
-  }
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Body;
-    for (const m of req.url === '/v1/batch' ? (body.messages ?? []) : [body]) {
+const server = http.createServer(
+  publishApi<Body>(values.key!, (url, body) => {
+    for (const m of url === '/v1/batch' ? (body.messages ?? []) : [body]) {
       const ch = m.channel ?? '';
       const f = frame(`{"type":"message","channel":${JSON.stringify(ch)},"event":${JSON.stringify(m.event)},"data":${JSON.stringify(m.data)},"offset":${++offset},"ts":${Date.now()}}`);
       for (const ws of channels.get(ch) ?? []) socketOf(ws).write(f);
     }
-    res.setHeader('content-type', 'application/json');
-    res.end('{"ok":true}');
-  });
-});
+    return true;
+  }),
+);
 
 const wss = new WebSocketServer({ server, path: '/v1/ws', perMessageDeflate: false, clientTracking: false });
 wss.on('connection', (ws) => {

@@ -96,17 +96,7 @@ export async function runCluster(perNode: number, local: LocalOptions, log: (l: 
       const r0 = sampleProcess(redis.pid).cpuMs;
       await paced(requests, 1000, () => (batch > 1 ? pub.batch('fan', batch) : pub.publish('fan')));
       const expected = pub.ok * batch * ok;
-      let s = await pool.stats();
-      let last = -1;
-      let lastChange = performance.now();
-      while (s.messages < expected && performance.now() - lastChange < 5000) {
-        await sleep(200);
-        s = await pool.stats();
-        if (s.messages !== last) {
-          last = s.messages;
-          lastChange = performance.now();
-        }
-      }
+      const { stats: s } = await pool.settle((x) => x.messages, expected, 5000, 200);
       const cpuMs = nodes.reduce((a, n, i) => a + sampleProcess(n.pid!).cpuMs - cpu0[i]!, 0);
       redisCpuMs += sampleProcess(redis.pid).cpuMs - r0;
       const step = { label, delivered: s.messages, expected, cpuMs, usPerMsg: usPerMessage(cpuMs, s.messages), latency: summarize(s.hist) };

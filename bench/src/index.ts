@@ -10,4 +10,3 @@ export { runIdle } from './idle.js';
 export { Publisher, paced } from './publisher.js';
 export { Histogram, summarize, usPerMessage, ratio, type LatencySummary } from './stats.js';
 export { sampleProcess } from './proc.js';
-export { signToken } from './jwt.js';

@@ -1,13 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
-const HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-
-/** An HS256 JWT signed with the secret string's UTF-8 bytes (PROTOCOL.md section 3). */
-export function signToken(secret: string, claims: Record<string, unknown>): string {
-  const body = `${HEADER}.${b64url(JSON.stringify(claims))}`;
-  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
-}
+// Tokens are minted with @river/node's signToken (River's one signer); this file only verifies, for the baselines.
 
 /** Checks an HS256 token's signature (for the Socket.IO baseline's auth); returns its claims or undefined. */
 export function verifyToken(secret: string, token: string): Record<string, unknown> | undefined {

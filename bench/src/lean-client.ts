@@ -142,8 +142,8 @@ export class LeanConnection {
 
   private stamp(buf: Buffer, start: number, end: number): void {
     const t = findStamp(buf, start, end);
-    if (t === t) {
-      if (this.chunkNow !== this.chunkNow) this.chunkNow = nowMs();
+    if (!Number.isNaN(t)) {
+      if (Number.isNaN(this.chunkNow)) this.chunkNow = nowMs();
       this.counters.hist.record(this.chunkNow - t);
     }
   }
@@ -232,8 +232,8 @@ export class LeanConnection {
       if (kind === C('M')) {
         this.counters.messages++;
         const t = readNumber(buf, pos + 1, pos + RAW_RECORD);
-        if (t === t) {
-          if (this.chunkNow !== this.chunkNow) this.chunkNow = nowMs();
+        if (!Number.isNaN(t)) {
+          if (Number.isNaN(this.chunkNow)) this.chunkNow = nowMs();
           this.counters.hist.record(this.chunkNow - t);
         }
       } else if (kind === C('R') && this.state === 'auth') {

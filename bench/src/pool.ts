@@ -63,19 +63,8 @@ class WorkerHandle {
   }
 }
 
-export interface PoolStats {
-  messages: number;
-  presence: number;
-  other: number;
-  open: number;
-  dropped: number;
-  errors: number;
-  lastError: string;
-  closes: Record<string, number>;
-  hist: Histogram;
-  /** CPU time of all worker processes so far, ms. */
-  cpuMs: number;
-}
+/** The workers' stats summed (cpuMs: of all worker processes so far), their histograms merged. */
+export type PoolStats = Omit<WorkerStats, 'hist'> & { hist: Histogram };
 
 export interface OpenTotals {
   ok: number;
@@ -163,6 +152,25 @@ export class WorkerPool {
       hist,
       cpuMs: sum((s) => s.cpuMs),
     };
+  }
+
+  /**
+   * Polls the stats until `count` of them reaches `expected`, or stops moving for `quietMs`.
+   * `doneAt`: when it last moved (performance.now()).
+   */
+  async settle(count: (s: PoolStats) => number, expected: number, quietMs: number, pollMs: number): Promise<{ stats: PoolStats; doneAt: number }> {
+    let stats = await this.stats();
+    let last = count(stats);
+    let doneAt = performance.now();
+    while (count(stats) < expected && performance.now() - doneAt < quietMs) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      stats = await this.stats();
+      if (count(stats) !== last) {
+        last = count(stats);
+        doneAt = performance.now();
+      }
+    }
+    return { stats, doneAt };
   }
 
   /** Makes a group's connections stop reading (slow consumers), or read again. */

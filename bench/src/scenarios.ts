@@ -3,7 +3,7 @@
  * accept rate, presence storm. CPU comes from the target process's own accounting (/proc), so the
  * generator's cost never shows up in a server figure.
  */
-import { LOOPBACK_SOURCES, WorkerPool, type OpenTotals } from './pool.js';
+import { LOOPBACK_SOURCES, type WorkerPool, type OpenTotals } from './pool.js';
 import { sampleProcess, type ProcSample } from './proc.js';
 import { paced, type Publisher } from './publisher.js';
 import { summarize, usPerMessage, type LatencySummary } from './stats.js';
@@ -89,20 +89,9 @@ export async function fanoutStep(ctx: Ctx, o: StepOptions): Promise<StepResult> 
   const send = o.batch > 1 ? () => publisher.batch(o.channel, o.batch, o.coalesce) : () => publisher.publish(o.channel);
   await paced(o.requests, 1000 / o.rate, send, o.maxInFlight ?? 64);
   const expected = publisher.ok * o.batch * o.subscribers;
-  let stats = await pool.stats();
-  let last = stats.messages;
-  let lastChange = performance.now();
-  let tDone = performance.now();
-  const stallMs = o.stallMs ?? 5000;
-  while (stats.messages < expected && performance.now() - lastChange < stallMs) {
-    await sleep(100);
-    stats = await pool.stats();
-    if (stats.messages !== last) {
-      last = stats.messages;
-      lastChange = performance.now();
-      tDone = lastChange;
-    }
-  }
+  const settled = await pool.settle((s) => s.messages, expected, o.stallMs ?? 5000, 100);
+  const { stats } = settled;
+  let tDone = settled.doneAt;
   if (stats.messages >= expected) tDone = Math.min(tDone, performance.now());
   const cpu1 = sample(target);
   const cpuMs = cpu0 && cpu1 ? cpu1.cpuMs - cpu0.cpuMs : NaN;
@@ -266,17 +255,7 @@ export async function presenceStorm(ctx: Ctx, members: number, channel = 'presen
   const cpu0 = sample(target);
   const open = await pool.open(openSpec(target, 'presence', channel, 50), members);
   const expectedFrames = (open.ok * (open.ok - 1)) / 2;
-  let stats = await pool.stats();
-  let last = -1;
-  let lastChange = performance.now();
-  while (stats.presence < expectedFrames && performance.now() - lastChange < 3000) {
-    await sleep(100);
-    stats = await pool.stats();
-    if (stats.presence !== last) {
-      last = stats.presence;
-      lastChange = performance.now();
-    }
-  }
+  const { stats } = await pool.settle((s) => s.presence, expectedFrames, 3000, 100);
   const cpu1 = sample(target);
   const cpuMs = cpu0 && cpu1 ? cpu1.cpuMs - cpu0.cpuMs : NaN;
   return {

@@ -62,17 +62,7 @@ export async function slowConsumers(ctx: Ctx, readers = 80, stalled = 20, batche
   try {
     await paced(batches, 50, () => publisher.batch('flood', 10, undefined, pad), 4);
     const expected = publisher.ok * 10 * readers;
-    let s = await pool.stats();
-    let last = -1;
-    let lastChange = performance.now();
-    while (s.messages < expected && performance.now() - lastChange < 5000) {
-      await sleep(200);
-      s = await pool.stats();
-      if (s.messages !== last) {
-        last = s.messages;
-        lastChange = performance.now();
-      }
-    }
+    const { stats: s } = await pool.settle((x) => x.messages, expected, 5000, 200);
     const delivered = Math.min(s.messages, expected);
     // Let the stalled sockets read again: they get what the kernel held, then the close frame.
     await pool.pause('slow-stalled', false);

@@ -4,7 +4,7 @@
  * addresses, counts what they receive and answers the coordinator's commands over IPC. It exits when
  * the coordinator goes away or after a hard time limit, so a crashed benchmark leaves nothing behind.
  */
-import { signToken } from './jwt.js';
+import { signToken } from '@river/node';
 import { Counters, LeanConnection } from './lean-client.js';
 import { Histogram } from './stats.js';
 import type { WorkerCommand, WorkerReply, OpenResult, WorkerStats } from './worker-protocol.js';
@@ -35,7 +35,7 @@ async function open(cmd: Extract<WorkerCommand, { cmd: 'open' }>): Promise<OpenR
           ? spec.auth.token
           : spec.auth.secret === ''
             ? ''
-            : signToken(spec.auth.secret, { sub: `${spec.auth.subPrefix}${n}`, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 });
+            : await signToken(spec.auth.secret, { sub: `${spec.auth.subPrefix}${n}` }, { expiresIn: 3600 });
       const conn = new LeanConnection(
         {
           ...spec.target,

@@ -20,6 +20,8 @@ export interface Context {
   /** Aborted when the user asks the process to stop (SIGINT, SIGTERM). Long-running commands end on it. */
   signal: AbortSignal;
   now(): number;
+  /** Waits `ms` or until `signal` aborts (never rejects). Absent: a real timer (cli/src/sleep.ts); tests pass a fake clock's. */
+  sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** A logger for an in-process River node (pino on stderr in a process, silent in tests). */
   logger(level: string): Logger;
   server(): Promise<ServerModule>;

@@ -1,5 +1,5 @@
 /**
- * The CLI's error classes and its exit-code table (PROTOCOL.md section 8).
+ * The CLI's error classes and its exit-code table (docs/cli.md#exit-codes).
  * docs/cli.md is checked against EXIT_CODES by errors.test.ts.
  */
 

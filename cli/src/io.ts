@@ -76,7 +76,7 @@ export interface IO {
 }
 
 /**
- * The no-terminal rule of PROTOCOL.md section 8 on top of a driver: without a terminal a
+ * The no-terminal rule of docs/cli.md#exit-codes on top of a driver: without a terminal a
  * question takes its default where that is safe, else fails with exit 1 naming the flag.
  */
 export function guardedPrompts(driver: PromptDriver, isTTY: boolean): Prompts {

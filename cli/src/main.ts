@@ -44,7 +44,7 @@ const ctx: Context = {
   server: () => import('@river/server'),
   cloud: async (region) => {
     const { AwsCloud } = await import('./cloud/aws.js');
-    return new AwsCloud({ region });
+    return new AwsCloud({ region, customEndpoint: Boolean(env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS) });
   },
   deployer: async () => {
     const { ToolkitDeployer } = await import('./cloud/deployer.js');

@@ -1,6 +1,6 @@
 /**
  * The `river` command: a thin commander host over the command modules. `run` never exits the
- * process; it returns the exit code (PROTOCOL.md section 8), so tests run it in-process.
+ * process; it returns the exit code (docs/cli.md#exit-codes), so tests run it in-process.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';

@@ -1,6 +1,6 @@
 /**
  * Which River node `publish`, `listen` and `token` talk to, and with which key and secret
- * (docs/cli.md#which-node): `--url`, else `--deployed`, else RIVER_URL, else the running `river dev`
+ * (docs/cli.md#where-publish-listen-and-token-find-the-node-key-and-secret): `--url`, else `--deployed`, else RIVER_URL, else the running `river dev`
  * node recorded in .river/dev.json, else the deployment (.river/outputs.json, or the stack's outputs
  * read from CloudFormation when that file is absent, as on a fresh clone). The key and secret come
  * from the flag or the environment first, else from the same place as the URL. `.river/` and

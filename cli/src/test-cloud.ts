@@ -1,6 +1,6 @@
 /** A scripted Cloud and Deployer for command tests. Not part of the build. */
 import type { RiverConfig } from '@river/templates';
-import type { Cloud, Deployer, DeployHooks, DeployOptions, DeployResult, LogEvent, StackStatus } from './cloud/cloud.js';
+import type { Cloud, Deployer, DeployHooks, DeployOptions, DeployResult, LogEvent, StackDiff, StackStatus } from './cloud/cloud.js';
 
 export const OUTPUTS = {
   WebSocketUrl: 'wss://rt.example.com/v1/ws',
@@ -21,10 +21,17 @@ export function fakeCloud(overrides: Partial<Cloud> & { stacks?: Record<string, 
     stackStatus: async (name) => stacks[name],
     stackOutputs: async (name) => (stacks[name] ? { ...OUTPUTS } : undefined),
     serviceCounts: async () => ({ status: 'ACTIVE', running: 2, desired: 2, pending: 0, rolloutState: 'COMPLETED' }),
+    serviceDetails: async () => ({ status: 'ACTIVE', running: 2, desired: 2, pending: 0, rolloutState: 'COMPLETED', taskDefinition: 'river:1', events: [], tasks: [], targetGroupArns: [] }),
+    targetHealth: async () => [],
+    alarms: async () => [],
     getSecret: async () => 'a-deployed-secret-of-sixty-four-characters-0123456789abcdefghijkl',
-    putSecret: async () => {},
+    secretVersions: async () => [{ versionId: 'v1', stages: ['AWSCURRENT'], createdAt: new Date('2026-01-01T00:00:00Z') }],
+    stageSecret: async () => 'v2',
+    promoteSecret: async () => {},
+    runningTasks: async () => [],
     liveTail: async () => {},
     filterLogs: async () => ({ events: [] as LogEvent[] }),
+    ecrLogin: async (opts) => ({ registry: `123456789012.dkr.ecr.${opts.region}.amazonaws.com`, username: 'AWS', password: 'ecr-token' }),
   };
   const merged = { ...base, ...overrides } as Cloud;
   const recorded = {} as Cloud;
@@ -41,6 +48,7 @@ export interface FakeDeployerScript {
   /** What deploy does with the hooks before resolving (progress, questions). */
   deploy?: (config: RiverConfig, opts: DeployOptions) => Promise<DeployResult>;
   destroy?: (config: RiverConfig, hooks: DeployHooks) => Promise<void>;
+  diff?: (config: RiverConfig) => Promise<StackDiff>;
 }
 
 export function fakeDeployer(script: FakeDeployerScript = {}): Deployer & { deployed: DeployOptions[]; destroyed: number } {
@@ -61,6 +69,10 @@ export function fakeDeployer(script: FakeDeployerScript = {}): Deployer & { depl
     async destroy(config: RiverConfig, hooks: DeployHooks) {
       self.destroyed += 1;
       if (script.destroy) return script.destroy(config, hooks);
+    },
+    async diff(config: RiverConfig): Promise<StackDiff> {
+      if (script.diff) return script.diff(config);
+      return { stackName: config.name, changes: [], security: { broadening: false, iam: [], securityGroups: [] } };
     },
   };
   return self;

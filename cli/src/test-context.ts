@@ -19,6 +19,7 @@ export interface TestContextOptions extends FakeIOOptions {
   /** Default: every program answers with exit code 0 (a running Docker daemon). */
   exec?: Exec;
   now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface TestRun {
@@ -39,6 +40,7 @@ export function testContext(opts: TestContextOptions): TestRun {
     cwd: opts.cwd,
     signal: controller.signal,
     now: opts.now ?? (() => Date.now()),
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
     logger: () => pino({ level: 'silent' }),
     server: () => import('@river/server'),
     cloud: async () => {

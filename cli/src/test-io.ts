@@ -3,8 +3,11 @@ import { guardedPrompts, makeStyle, plainSpinner, type ConfirmSpec, type InputSp
 
 export interface FakeIOOptions {
   isTTY?: boolean;
-  /** Scripted answers keyed by the question's flag (e.g. '--region'); asked questions are recorded. */
-  answers?: Record<string, string | boolean | number>;
+  /**
+   * Scripted answers keyed by the question's flag (e.g. '--region'); asked questions are recorded. A list
+   * is typed in turn, like a user retrying: each answer the prompt's validation refuses goes to `rejected`.
+   */
+  answers?: Record<string, string | boolean | number | string[]>;
 }
 
 export interface FakeIO extends IO {
@@ -14,6 +17,10 @@ export interface FakeIO extends IO {
   readonly stderr: string[];
   /** flags of the questions asked on the (fake) terminal, in order */
   readonly asked: string[];
+  /** the text of each question asked, by flag */
+  readonly messages: Record<string, string>;
+  /** answers a prompt's validation refused, with what it said */
+  readonly rejected: Array<{ flag: string; value: string; verdict: string }>;
   readonly stdoutText: () => string;
   readonly stderrText: () => string;
 }
@@ -22,6 +29,8 @@ export function fakeIO(options: FakeIOOptions = {}): FakeIO {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const asked: string[] = [];
+  const rejected: Array<{ flag: string; value: string; verdict: string }> = [];
+  const messages: Record<string, string> = {};
   const isTTY = options.isTTY ?? false;
   const answers = options.answers ?? {};
   const answer = (spec: InputSpec | SelectSpec<unknown> | ConfirmSpec): unknown => {
@@ -32,6 +41,17 @@ export function fakeIO(options: FakeIOOptions = {}): FakeIO {
   };
   const driver = {
     async input(spec: InputSpec) {
+      messages[spec.flag] = spec.message;
+      const scripted = answers[spec.flag];
+      if (Array.isArray(scripted)) {
+        asked.push(spec.flag);
+        for (const value of scripted) {
+          const verdict = spec.validate?.(value) ?? true;
+          if (verdict === true) return value;
+          rejected.push({ flag: spec.flag, value, verdict });
+        }
+        throw new Error(`test-io: no scripted answer for ${spec.flag} passes its validation`);
+      }
       const value = String(answer(spec));
       const verdict = spec.validate?.(value) ?? true;
       if (verdict !== true) throw new Error(`test-io: scripted answer for ${spec.flag} is invalid: ${verdict}`);
@@ -54,6 +74,8 @@ export function fakeIO(options: FakeIOOptions = {}): FakeIO {
     stdout,
     stderr,
     asked,
+    rejected,
+    messages,
     stdoutText: () => stdout.join('\n'),
     stderrText: () => stderr.join('\n'),
     out: (line) => {

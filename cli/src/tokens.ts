@@ -1,5 +1,5 @@
-/** Client JWTs (PROTOCOL.md section 3), minted the way an app backend would: HS256 over the secret's UTF-8 bytes. */
-import { SignJWT } from 'jose';
+/** Client JWTs (docs/protocol.md#5-channels-and-tokens), minted the way an app backend would: HS256 over the secret's UTF-8 bytes. */
+import { signToken } from '@river/node';
 import { DEFAULTS, isValidPattern } from '@river/protocol';
 import { UserError } from './errors.js';
 
@@ -62,17 +62,8 @@ export function checkSub(sub: string): string {
   return sub;
 }
 
-/** Signs `claims` with `secret`, valid from `nowMs` for `ttlSeconds`. */
-export async function mintToken(secret: string, claims: TokenClaims, ttlSeconds: number, nowMs: number): Promise<string> {
-  const iat = Math.floor(nowMs / 1000);
-  const payload: Record<string, unknown> = {};
-  if (claims.channels) payload.channels = claims.channels;
-  if (claims.publish) payload.publish = claims.publish;
-  if (claims.info) payload.info = claims.info;
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(claims.sub)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ttlSeconds)
-    .sign(new TextEncoder().encode(secret));
+/** Signs `claims` with `secret` (@river/node's signer), valid from `nowMs` for `ttlSeconds`. */
+export function mintToken(secret: string, claims: TokenClaims, ttlSeconds: number, nowMs: number): Promise<string> {
+  const { sub, channels, publish, info } = claims;
+  return signToken(secret, { sub, ...(channels && { channels }), ...(publish && { publish }), ...(info && { info }) }, { expiresIn: ttlSeconds, now: nowMs });
 }

@@ -4,15 +4,11 @@
  * (to the same URL, normally the load balancer) and resubscribes with `since` = the last offset it
  * got. It records every message offset it receives, duplicates included, so tests can count.
  */
-import { SignJWT } from 'jose';
+import { signToken } from '@river/node';
 import WebSocket from 'ws';
 
-export async function mintToken(secret: string, claims: { sub: string; info?: Record<string, unknown> }, ttlSeconds = 3600): Promise<string> {
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(new TextEncoder().encode(secret));
+export function mintToken(secret: string, claims: { sub: string; info?: Record<string, unknown> }, ttlSeconds = 3600): Promise<string> {
+  return signToken(secret, claims, { expiresIn: ttlSeconds });
 }
 
 export interface Frame {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { River } from '@river/node';
-import { loadOrCreateDevState as cliLoadOrCreate, readDevState as cliReadDevState } from '@river/cli';
-import { testContext } from '../../cli/src/test-context.js'; // a test helper: not part of @river/cli's API
+import { loadOrCreateDevState as cliLoadOrCreate, readDevState as cliReadDevState } from 'river';
+import { testContext } from '../../cli/src/test-context.js'; // a test helper: not part of the `river` package's API
 import { startDevNode, type DevNode } from './dev-node.js';
 
 let dir: string;

@@ -1,11 +1,11 @@
 /**
  * The River dev node `npm run example` starts when RIVER_URL is unset, sharing `.river/dev.json`
- * with `river dev` through @river/cli's own functions (readDevState, loadOrCreateDevState,
+ * with `river dev` through the `river` package's own functions (readDevState, loadOrCreateDevState,
  * writeDevState), so the secret and API key are created once and reused by both, and `river token`,
  * `river listen` and `river publish` find this node through the `url` recorded there while it runs.
  */
 import { join } from 'node:path';
-import { loadOrCreateDevState, readDevState, writeDevState } from '@river/cli';
+import { loadOrCreateDevState, readDevState, writeDevState } from 'river';
 import type { Config, RiverNode } from '@river/server';
 
 /** Like `river dev`: nobody needs 10 s of spread-out closes on Ctrl+C. */

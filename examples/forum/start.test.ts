@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { writeDevState } from '@river/cli';
+import { writeDevState } from 'river';
 import { loadConfig, startRiver } from '@river/server';
 import { listenOn } from './ports.js';
 

@@ -12,7 +12,7 @@
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { createForumApp } from './app.js';
-import { readDevState } from '@river/cli';
+import { readDevState } from 'river';
 import { devStatePath, startDevNode } from './dev-node.js';
 import { isPortTaken, listenOn } from './ports.js';
 

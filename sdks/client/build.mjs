@@ -13,7 +13,8 @@ const common = {
   conditions: ['river-source'],
   logLevel: 'warning',
 };
-await build({ ...common, outfile: 'dist/index.js', sourcemap: true });
+await build({ ...common, outfile: 'dist/index.js' }); // readable ESM, no map: bundlers map it themselves
+// The minified file is served to browsers as is: its map (sources inlined) ships in the package.
 await build({ ...common, outfile: 'dist/river.min.js', minify: true, sourcemap: true });
 const min = readFileSync('dist/river.min.js');
 console.log(`@river/client: dist/river.min.js ${min.length} B minified, ${gzipSync(min, { level: 9 }).length} B min+gzip`);

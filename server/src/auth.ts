@@ -1,5 +1,5 @@
 /**
- * Client token verification (PROTOCOL.md section 3): HS256 only, current and previous secret,
+ * Client token verification (docs/protocol.md#5-channels-and-tokens): HS256 only, current and previous secret,
  * claims parsed once into a typed `Identity`.
  */
 import type { webcrypto } from 'node:crypto';

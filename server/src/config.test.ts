@@ -110,7 +110,7 @@ describe('loadConfig', () => {
     fails({ ...base, RIVER_LOG_LEVEL: 'loud' }, 'RIVER_LOG_LEVEL');
   });
 
-  // H4: the cache AUTH token arrives as its own variable (ECS secrets) and joins the Redis URL.
+  // The cache AUTH token arrives as its own variable (ECS secrets) and joins the Redis URL.
   it('puts RIVER_REDIS_PASSWORD into the Redis URL', () => {
     const env = { RIVER_JWT_SECRET: 's'.repeat(32), RIVER_API_KEY: 'k' };
     expect(loadConfig({ ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_PASSWORD: 'Tok3n' }).redisUrl)
@@ -120,7 +120,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...env, RIVER_REDIS_PASSWORD: 'unused' }).redisUrl).toBeUndefined();
   });
 
-  // H6: ECS sets ECS_CONTAINER_METADATA_URI_V4 in every task; main.ts watches the task with it.
+  // ECS sets ECS_CONTAINER_METADATA_URI_V4 in every task; main.ts watches the task with it.
   it('reads the ECS task metadata endpoint', () => {
     expect(loadConfig(base).ecsMetadataUri).toBeUndefined();
     expect(loadConfig({ ...base, ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }).ecsMetadataUri).toBe('http://169.254.170.2/v4/abc');

@@ -1,5 +1,5 @@
 /**
- * Server configuration from the environment (PROTOCOL.md section 7). The only module besides
+ * Server configuration from the environment (docs/configuration.md). The only module besides
  * main.ts that looks at environment variables, and it only reads the record it is given.
  */
 import { DEFAULTS } from '@river/protocol';
@@ -122,7 +122,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   }
 
   const serviceName = text(env, 'RIVER_SERVICE_NAME') ?? 'river';
-  if (!/^[A-Za-z0-9_.\-]{1,255}$/.test(serviceName)) {
+  if (!/^[A-Za-z0-9_.-]{1,255}$/.test(serviceName)) {
     throw new ConfigError('RIVER_SERVICE_NAME must be 1 to 255 characters of letters, digits, _ - and .');
   }
 
@@ -153,7 +153,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   if (jwtPreviousSecret !== undefined) config.jwtPreviousSecret = jwtPreviousSecret;
   if (jwtSecretId !== undefined) config.jwtSecretId = jwtSecretId;
-  // H4: RIVER_REDIS_PASSWORD (the cache AUTH token, injected by ECS from Secrets Manager as its own
+  // RIVER_REDIS_PASSWORD (the cache AUTH token, injected by ECS from Secrets Manager as its own
   // variable) becomes the password of the Redis URL, so every engine connection uses it.
   const redisPassword = env.RIVER_REDIS_PASSWORD;
   if (redisUrl !== undefined) config.redisUrl = redisPassword ? withPassword(redisUrl, redisPassword) : redisUrl;

@@ -25,7 +25,7 @@ export class TokenError extends Error {
   }
 }
 
-/** A refused request, with the error code of PROTOCOL.md section 5 and its HTTP status. */
+/** A refused request, with the error code of docs/protocol.md#7-codes and its HTTP status. */
 export class RequestError extends Error {
   readonly code: ErrorCode;
   readonly status: number;

@@ -6,7 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisAvailable, startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
-import { secretsManagerReader } from './aws-secret-source.js';
+import { secretsManagerReader } from './aws/aws-secret-source.js';
 import { createLambdaHandler, type Handler, type HttpApiEvent } from './lambda.js';
 import { API_KEY, startTestNode, token, type TestNode } from './test-support.js';
 

@@ -1,12 +1,12 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { secretsManagerReader } from './aws-secret-source.js';
+import { secretsManagerReader } from './aws/aws-secret-source.js';
 import type { Config } from './config.js';
-import type { Engines } from './engines.js';
+import type { Engines } from './engines/engines.js';
 import { createLambdaHandler, KEY_TTL_MS, type HttpApiEvent } from './lambda.js';
-import { MemoryBus } from './memory-bus.js';
-import { MemoryPresence } from './memory-presence.js';
+import { MemoryBus } from './engines/memory/memory-bus.js';
+import { MemoryPresence } from './engines/memory/memory-presence.js';
 
 const KEY_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:river-api-key-AbCdEf';
 const PW_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:river-cache-AbCdEf';

@@ -7,17 +7,16 @@
  * - RIVER_API_KEY_SECRET_ID: Secrets Manager secret holding the API key (or RIVER_API_KEY, a
  *   comma-separated list, for local use); re-read after KEY_TTL_MS so a changed key takes effect.
  * - RIVER_REDIS_URL, RIVER_REDIS_CLUSTER, RIVER_REDIS_PASSWORD_SECRET_ID (the AUTH token's secret)
- *   or RIVER_REDIS_PASSWORD, and the other RIVER_* variables of PROTOCOL.md section 7.
+ *   or RIVER_REDIS_PASSWORD, and the other RIVER_* variables of docs/configuration.md.
  * The engines are created once per container and reused by every invocation. They start
  * publish-only: this process never joins the control channel (a frozen Lambda could not answer,
  * and every `POST /v1/disconnect` would wait for its timeout).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { secretsManagerReader, regionOf, type SecretReader } from './aws-secret-source.js';
-import type { BusHandlers } from './bus.js';
+import { secretsManagerReader, regionOf, type SecretReader } from './aws/aws-secret-source.js';
 import { loadConfig, type Config } from './config.js';
-import { createEngines, type Engines } from './engines.js';
-import { createApi, maxBodyBytes, type Api, type ApiResponse } from './http-api.js';
+import { createEngines, type Engines } from './engines/engines.js';
+import { createApi, maxBodyBytes, type Api, type ApiResponse } from './http/http-api.js';
 
 /** The parts of an API Gateway HTTP API (payload 2.0) event that River reads. */
 export interface HttpApiEvent {
@@ -66,19 +65,13 @@ function failure(status: number, code: string, message: string): HttpApiResult {
 
 async function startPublishOnly(config: Config): Promise<Engines> {
   const engines = await createEngines(config);
-  if (config.redisUrl === undefined) {
-    // Embedded engines (a local run without Redis): nothing else shares them, so handlers are inert.
-    await engines.bus.start({ message() {}, control: () => 0 });
-  } else {
-    // bus.ts: an engine started without handlers is publish-only (sends control commands, never answers them).
-    await (engines.bus.start as (handlers?: BusHandlers) => Promise<void>).call(engines.bus);
-  }
+  await engines.bus.startPublishOnly();
   await engines.presence.start({ expired() {} });
   return engines;
 }
 
 async function readRequired(reader: SecretReader, secretId: string, what: string): Promise<string> {
-  const v = await reader.read(secretId, 'AWSCURRENT');
+  const v = (await reader.read(secretId, 'AWSCURRENT'))?.value;
   if (v === undefined || v === '') throw new Error(`the ${what} secret ${secretId} has no value`);
   return v;
 }

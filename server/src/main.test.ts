@@ -26,6 +26,24 @@ describe('main (process entry)', () => {
     expect(p.err().trim().split('\n')).toEqual([expect.stringContaining('RIVER_JWT_SECRET is required')]);
   });
 
+  it('prints an unreadable JWT secret (RIVER_JWT_SECRET_ID) as one line and exits 1', async () => {
+    // Secrets Manager at a closed loopback port: the first read fails fast, nothing leaves the machine.
+    const p = run({
+      RIVER_JWT_SECRET_ID: 'river/jwt',
+      RIVER_API_KEY: API_KEY,
+      RIVER_PORT: '0',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE',
+      AWS_SECRET_ACCESS_KEY: 'fake',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_MAX_ATTEMPTS: '1',
+    });
+    expect(await p.exited).toBe(1);
+    // The last line (the AWS SDK may print a Node version warning before it).
+    expect(p.err().trim().split('\n').at(-1)).toMatch(/^river: cannot read the JWT secret river\/jwt from Secrets Manager/);
+  }, 30_000);
+
   it('logs one listening line with the port, serves, and drains to exit 0 on SIGTERM', async () => {
     const p = run({ RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_DRAIN_MS: '100' });
     const deadline = Date.now() + 15_000;

@@ -4,11 +4,9 @@
  * stderr and exit code 1.
  */
 import { pino } from 'pino';
-import type { SecretSource } from './auth.js';
-import { AwsSecretSource } from './aws-secret-source.js';
 import { loadConfig, type Config } from './config.js';
-import { watchEcsTask } from './ecs-task-watch.js';
-import { startEmfMetrics } from './emf-metrics.js';
+import { watchEcsTask } from './aws/ecs-task-watch.js';
+import { startEmfMetrics } from './aws/emf-metrics.js';
 import { ConfigError } from './errors.js';
 import { startRiver } from './node.js';
 
@@ -26,22 +24,13 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { service: 'river' } });
   // A stray rejected promise is a bug to log, not a reason to drop every client's connection.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  // H4: RIVER_JWT_SECRET_ID: the JWT secrets come from Secrets Manager (AWSCURRENT + AWSPREVIOUS,
-  // re-read every 5 minutes); a failed first read is a startup error.
-  let secrets: SecretSource | undefined;
-  if (config.jwtSecretId !== undefined) {
-    try {
-      secrets = await AwsSecretSource.start({ secretId: config.jwtSecretId, logger });
-    } catch (err) {
-      process.stderr.write(`river: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    }
-  }
   let node;
   try {
-    node = await startRiver(config, { logger, ...(secrets === undefined ? {} : { secrets }) });
+    // RIVER_JWT_SECRET_ID: startRiver loads the Secrets Manager source (node.ts, the one place, lazily;
+    // AWSCURRENT + AWSPREVIOUS, re-read every 5 minutes): a failed first read is a startup error.
+    node = await startRiver(config, { logger });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || (err instanceof Error && (err as Error & { code?: unknown }).code === 'secret_unavailable')) {
       process.stderr.write(`river: ${err.message}\n`);
       process.exit(1);
     }

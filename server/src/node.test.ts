@@ -2,7 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startTestNode, TestClient, waitFor } from './test-support.js';
 
-describe('node lifecycle (PROTOCOL.md 6) and upgrades', () => {
+describe('node lifecycle (docs/protocol.md#9-draining-and-deploys) and upgrades', () => {
   it('checks RIVER_ALLOWED_ORIGINS on upgrade (403) and the path (404)', async () => {
     const t = await startTestNode({ RIVER_ALLOWED_ORIGINS: 'https://app.example,https://*.preview.example' });
     try {

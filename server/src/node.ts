@@ -9,16 +9,16 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { DEFAULTS, matchAny } from '@river/protocol';
 import { staticSecrets, TokenVerifier, type SecretSource } from './auth.js';
-import type { Bus } from './bus.js';
+import type { Bus } from './engines/bus.js';
 import type { Config } from './config.js';
-import { createEngines } from './engines.js';
+import { createEngines } from './engines/engines.js';
 import { ConfigError } from './errors.js';
-import { createApi, maxBodyBytes } from './http-api.js';
-import { requestListener } from './http-server.js';
-import { CLOSE_GRACE_MS } from './connection.js';
-import { Hub } from './hub.js';
+import { createApi, maxBodyBytes } from './http/http-api.js';
+import { requestListener } from './http/http-server.js';
+import { CLOSE_GRACE_MS } from './core/connection.js';
+import { Hub } from './core/hub.js';
 import { Metrics } from './metrics.js';
-import type { Presence } from './presence.js';
+import type { Presence } from './engines/presence.js';
 
 export interface RiverDeps {
   logger?: Logger;
@@ -37,7 +37,7 @@ export interface RiverNode {
   readonly ready: boolean;
   /** WebSocket connections this node holds now (authenticating or open; what `river_connections` shows). */
   readonly connections: number;
-  /** PROTOCOL.md section 6: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
+  /** docs/protocol.md#9-draining-and-deploys: readyz 503 at once, refuse upgrades, 4000 closes spread over drainMs, stop. */
   drain(): Promise<void>;
   /** Stops at once: sockets are dropped. */
   close(): Promise<void>;
@@ -64,8 +64,9 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   let secrets = deps.secrets;
   let stopSecrets = () => {};
   if (secrets === undefined && config.jwtSecretId !== undefined) {
-    // Loaded only when used, so a node on a plain secret never loads the AWS SDK.
-    const { AwsSecretSource } = await import('./aws-secret-source.js');
+    // The one place it is loaded, and only when used: a node on a plain secret never loads the AWS SDK.
+    // Throws SecretUnavailableError (code secret_unavailable) when the first read fails.
+    const { AwsSecretSource } = await import('./aws/aws-secret-source.js');
     const source = await AwsSecretSource.start({ secretId: config.jwtSecretId, logger });
     stopSecrets = () => source.close();
     secrets = source;
@@ -95,7 +96,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     noServer: true,
     perMessageDeflate: false,
     clientTracking: false,
-    // PROTOCOL.md 2.6: a frame larger than maxMessageBytes closes with 1009.
+    // docs/protocol.md#8-heartbeat-limits-and-slow-consumers: a frame larger than maxMessageBytes closes with 1009.
     maxPayload: config.maxMessageBytes,
     // ws >= 8.23 (not in @types/ws yet): how long a closed socket may wait for the client's close frame.
     closeTimeout: CLOSE_GRACE_MS,

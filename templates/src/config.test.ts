@@ -22,6 +22,7 @@ describe('parseRiverConfig', () => {
     expect(defaultRiverConfig()).toEqual({
       name: 'river', region: 'us-east-1', taskCpu: 256, taskMemory: 512, minTasks: 2, maxTasks: 10,
       cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' }, natGateways: 0, logRetentionDays: 30,
+      publishConcurrency: 20, publishRateLimit: 1000, publishBurstLimit: 2000, accessLogs: false, containerInsights: false,
     });
   });
 
@@ -32,8 +33,17 @@ describe('parseRiverConfig', () => {
       taskCpu: 1024, taskMemory: 4096, minTasks: 3, maxTasks: 30, natGateways: 2, logRetentionDays: 365,
       cache: { mode: 'serverless', engine: 'redis', nodeType: 'cache.r7g.large' }, image: 'public.ecr.aws/x/river:1.0',
       allowedOrigins: ['https://app.example.com', 'https://*.example.com', 'http://localhost:3000'],
+      publishConcurrency: 0, publishRateLimit: 50, publishBurstLimit: 100, accessLogs: true, containerInsights: true,
     };
     expect(parseRiverConfig(raw)).toEqual(raw);
+  });
+
+  it('checks the operations settings', () => {
+    fails({ publishConcurrency: -1 }, 'publishConcurrency', /integer from 0 to 1000/);
+    fails({ publishRateLimit: 0 }, 'publishRateLimit', /integer from 1 to 100000/);
+    fails({ publishBurstLimit: 5001 }, 'publishBurstLimit', /integer from 1 to 5000/);
+    fails({ accessLogs: 'yes' }, 'accessLogs', /true or false/);
+    fails({ containerInsights: 1 }, 'containerInsights', /true or false/);
   });
 
   it('merges a partial cache section with its defaults', () => {
@@ -59,6 +69,10 @@ describe('parseRiverConfig', () => {
     fails({ cache: { nodeType: 't4g.micro' } }, 'cache.nodeType', /ElastiCache node type/);
     fails({ cache: { size: 1 } }, 'cache.size', /not a known setting/);
     fails({ image: 'has space' }, 'image', /without spaces/);
+    fails({ baseImage: 'mirror.example.com/node:24 slim' }, 'baseImage', /without spaces/);
+    fails({ baseImage: 7 }, 'baseImage', /string|without spaces/);
+    fails({ image: 'public.ecr.aws/x/river:1.0', baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }, 'baseImage', /no effect with "image".*remove one/);
+    expect(parseRiverConfig({ baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }).baseImage).toBe('mirror.example.com/library/node:24-bookworm-slim');
     fails({ allowedOrigins: 'https://a.example.com' }, 'allowedOrigins', /list of 1 to 50 origins/);
     fails({ allowedOrigins: [] }, 'allowedOrigins', /list of 1 to 50 origins/);
     fails({ allowedOrigins: ['https://a.example.com/'] }, 'allowedOrigins', /no path or trailing slash \(got "https:\/\/a\.example\.com\/"\)/);

@@ -34,14 +34,32 @@ export interface RiverConfig {
   cache: RiverCacheConfig;
   /** NAT gateways (0: tasks in public subnets with a public IP, reachable only from the ALB). */
   natGateways: number;
-  /** Prebuilt container image URI; absent: built from server/Dockerfile at deploy time. */
+  /** Prebuilt container image URI; absent: built at deploy time from the image/ folder of the installed @river/server. */
   image?: string;
+  /**
+   * Base of that build (its BASE_IMAGE build argument; default `node:24-bookworm-slim` from Docker Hub),
+   * e.g. a copy of it in a registry mirror. Must have Node 24 at /usr/local/bin/node and a `node` user.
+   */
+  baseImage?: string;
   logRetentionDays: number;
   /**
    * Origins allowed to open WebSockets (RIVER_ALLOWED_ORIGINS on the tasks): `https://app.example.com`,
    * `https://*.example.com`, `http://localhost:3000`. Absent: every origin (`*`).
    */
   allowedOrigins?: string[];
+  /**
+   * Reserved concurrency of the publish Lambda: at most this many run at once, whatever reaches the
+   * HTTP API (the API key is checked inside the Lambda). 0: none reserved (accounts whose Lambda
+   * concurrency quota is below 120, such as new ones, cannot reserve any).
+   */
+  publishConcurrency: number;
+  /** HTTP API throttle for the whole API: steady requests per second, and burst. */
+  publishRateLimit: number;
+  publishBurstLimit: number;
+  /** ALB access logs in an S3 bucket of the stack (objects expire after `logRetentionDays`). */
+  accessLogs: boolean;
+  /** ECS Container Insights on the cluster (per-task CPU, memory, network; billed per metric). */
+  containerInsights: boolean;
 }
 
 export class RiverConfigError extends Error {
@@ -66,6 +84,11 @@ export function defaultRiverConfig(): RiverConfig {
     cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' },
     natGateways: 0,
     logRetentionDays: 30,
+    publishConcurrency: 20,
+    publishRateLimit: 1000,
+    publishBurstLimit: 2000,
+    accessLogs: false,
+    containerInsights: false,
   };
 }
 
@@ -87,9 +110,12 @@ export const LOG_RETENTION_DAYS = [
 
 const KEYS = new Set([
   '$schema', 'name', 'region', 'domain', 'certificateArn', 'hostedZoneId', 'hostedZoneName', 'taskCpu',
-  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'logRetentionDays', 'allowedOrigins',
+  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'baseImage', 'logRetentionDays', 'allowedOrigins',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
+/** Operations settings (issue 16): publish flood caps, access logs, Container Insights. */
+const OPERATIONS_KEYS = ['publishConcurrency', 'publishRateLimit', 'publishBurstLimit', 'accessLogs', 'containerInsights'] as const;
+for (const key of OPERATIONS_KEYS) KEYS.add(key);
 
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
@@ -120,17 +146,24 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
     cache: cache(raw.cache, d.cache),
     natGateways: int(raw, 'natGateways', d.natGateways, 0, 2),
     logRetentionDays: oneOf(raw, 'logRetentionDays', d.logRetentionDays, LOG_RETENTION_DAYS),
+    publishConcurrency: int(raw, 'publishConcurrency', d.publishConcurrency, 0, 1000),
+    publishRateLimit: int(raw, 'publishRateLimit', d.publishRateLimit, 1, 100_000),
+    publishBurstLimit: int(raw, 'publishBurstLimit', d.publishBurstLimit, 1, 5000),
+    accessLogs: bool(raw, 'accessLogs', d.accessLogs),
+    containerInsights: bool(raw, 'containerInsights', d.containerInsights),
   };
   const domain = optStr(raw, 'domain', HOSTNAME, 'must be a lowercase DNS name such as "rt.example.com"');
   const certificateArn = optStr(raw, 'certificateArn', CERT_ARN, 'must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)');
   const hostedZoneId = optStr(raw, 'hostedZoneId', ZONE_ID, 'must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"');
   const hostedZoneName = optStr(raw, 'hostedZoneName', ZONE_NAME, 'must be a lowercase DNS name such as "example.com"');
   const image = optStr(raw, 'image', IMAGE, 'must be a container image URI without spaces');
+  const baseImage = optStr(raw, 'baseImage', IMAGE, 'must be a container image reference without spaces');
   if (domain !== undefined) config.domain = domain;
   if (certificateArn !== undefined) config.certificateArn = certificateArn;
   if (hostedZoneId !== undefined) config.hostedZoneId = hostedZoneId;
   if (hostedZoneName !== undefined) config.hostedZoneName = hostedZoneName.replace(/\.$/, '');
   if (image !== undefined) config.image = image;
+  if (baseImage !== undefined) config.baseImage = baseImage;
   const allowedOrigins = origins(raw.allowedOrigins);
   if (allowedOrigins !== undefined) config.allowedOrigins = allowedOrigins;
   checkRelations(config);
@@ -138,6 +171,9 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
 }
 
 function checkRelations(c: RiverConfig): void {
+  if (c.image !== undefined && c.baseImage !== undefined) {
+    throw new RiverConfigError('baseImage', 'has no effect with "image" (a prebuilt image is not built): remove one of them');
+  }
   const memory = FARGATE_MEMORY[c.taskCpu] ?? [];
   if (!memory.includes(c.taskMemory)) {
     throw new RiverConfigError('taskMemory', `must be one of ${memory.join(', ')} for taskCpu ${c.taskCpu} (got ${c.taskMemory})`);
@@ -223,6 +259,13 @@ function int(o: Record<string, unknown>, key: string, def: number, min: number, 
   return v;
 }
 
+function bool(o: Record<string, unknown>, key: string, def: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new RiverConfigError(key, `must be true or false (got ${show(v)})`);
+  return v;
+}
+
 function oneOf<T extends string | number>(o: Record<string, unknown>, key: string, def: T, allowed: readonly T[], prefix = ''): T {
   const v = o[key];
   if (v === undefined) return def;
@@ -237,3 +280,6 @@ function range(from: number, to: number, step: number): number[] {
   for (let v = from; v <= to; v += step) out.push(v);
   return out;
 }
+
+/** The patterns river.config.json fields are checked against, for `river init` to check each answer at its prompt. */
+export const CONFIG_PATTERNS = { region: REGION, hostname: HOSTNAME, zoneName: ZONE_NAME, certificateArn: CERT_ARN, zoneId: ZONE_ID } as const;

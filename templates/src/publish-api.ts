@@ -59,6 +59,8 @@ export class PublishApi extends Construct {
       vpcSubnets: network.isolatedSubnets,
       securityGroups: [securityGroup],
       logGroup: fnLogs,
+      // Caps what an unauthenticated flood can run at once (the key is checked inside the function).
+      ...(config.publishConcurrency > 0 ? { reservedConcurrentExecutions: config.publishConcurrency } : {}),
       environment: {
         RIVER_API_KEY_SECRET_ID: secrets.apiKey.secretArn,
         RIVER_REDIS_URL: cache.url,
@@ -79,7 +81,7 @@ export class PublishApi extends Construct {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit: 1000, burstLimit: 2000 },
+      throttle: { rateLimit: config.publishRateLimit, burstLimit: config.publishBurstLimit },
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs) },
     });
     this.url = `https://${this.api.apiId}.execute-api.${this.api.stack.region}.${this.api.stack.urlSuffix}`;

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import type { RiverCache } from './cache.js';
 import type { RiverConfig } from './config.js';
 import type { RiverNetwork } from './network.js';
+import { enableAccessLogs, grantEcrPull } from './operations.js';
 import type { RiverSecrets } from './secrets.js';
 
 export const CONTAINER_PORT = 4400;
@@ -69,6 +70,9 @@ export const NOFILE = 65_536;
 export const CPU_TARGET_PERCENT = 60;
 /** Connections per task the scaling policy aims at, per 256 CPU units (an idle connection costs ~5 KB). */
 export const CONNECTIONS_PER_256_CPU = 5000;
+/** Both scaling policies (docs/deploy-aws.md, "Autoscaling"): out within a minute, in 10 minutes apart. */
+export const SCALE_OUT_COOLDOWN_SECONDS = 60;
+export const SCALE_IN_COOLDOWN_SECONDS = 600;
 /** The node's own connection metric (CloudWatch EMF, server/src/emf-metrics.ts): one datapoint per task per minute. */
 export function connectionsMetric(serviceName: string): cloudwatch.Metric {
   return new cloudwatch.Metric({
@@ -81,12 +85,26 @@ export function connectionsMetric(serviceName: string): cloudwatch.Metric {
   });
 }
 
+/**
+ * The image built from @river/server's image/ folder, for x86_64 whatever the deploying machine is
+ * (the task's CPU architecture; the Dockerfile has no RUN step, so no emulation is needed). Build
+ * arguments only when set, so the asset hash of a default build depends on the context alone.
+ */
+function builtImage(config: RiverConfig, imageDir: string | undefined): ecs.ContainerImage {
+  if (imageDir === undefined) throw new Error('RiverService: imageDir is required when config.image is not set');
+  return ecs.ContainerImage.fromAsset(imageDir, {
+    platform: Platform.LINUX_AMD64,
+    ...(config.baseImage === undefined ? {} : { buildArgs: { BASE_IMAGE: config.baseImage } }),
+  });
+}
+
 export interface RiverServiceProps {
   config: RiverConfig;
   network: RiverNetwork;
   secrets: RiverSecrets;
   cache: RiverCache;
-  sourceDir: string;
+  /** The image build context (Dockerfile + app/); required unless `config.image` is set. */
+  imageDir?: string;
 }
 
 export class RiverService extends Construct {
@@ -111,23 +129,23 @@ export class RiverService extends Construct {
       service: 'logs', resource: 'log-group', resourceName: this.logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      ...(config.containerInsights ? { containerInsightsV2: ecs.ContainerInsights.ENABLED } : {}),
+    });
 
     const taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: config.taskCpu,
       memoryLimitMiB: config.taskMemory,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
-    const image = config.image !== undefined
-      ? ecs.ContainerImage.fromRegistry(config.image)
-      // Built for x86_64 whatever the deploying machine is, to match the task's CPU architecture.
-      : ecs.ContainerImage.fromAsset(props.sourceDir, { file: 'server/Dockerfile', platform: Platform.LINUX_AMD64 });
+    const image = config.image !== undefined ? ecs.ContainerImage.fromRegistry(config.image) : builtImage(config, props.imageDir);
 
     const environment: Record<string, string> = {
       RIVER_PORT: String(CONTAINER_PORT),
       RIVER_HOST: '0.0.0.0',
-      // The node reads AWSCURRENT and AWSPREVIOUS itself and re-reads them every 5 minutes, so a
-      // rotation reaches running tasks without a restart and without dropping a connection.
+      // The node reads AWSCURRENT, AWSPENDING and AWSPREVIOUS itself and re-reads them every 5 minutes,
+      // so a rotation reaches running tasks without a restart and without dropping a connection.
       RIVER_JWT_SECRET_ID: secrets.jwt.secretArn,
       RIVER_REDIS_URL: cache.url,
       RIVER_REDIS_CLUSTER: String(cache.cluster),
@@ -155,6 +173,7 @@ export class RiverService extends Construct {
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
     });
     secrets.jwt.grantRead(taskDefinition.taskRole);
+    grantEcrPull(taskDefinition, config.image);
 
     const taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
       vpc,
@@ -186,6 +205,7 @@ export class RiverService extends Construct {
       idleTimeout: Duration.seconds(IDLE_TIMEOUT_SECONDS),
       dropInvalidHeaderFields: true,
     });
+    if (config.accessLogs) enableAccessLogs(this, this.alb, config);
     const targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
       vpc,
       port: CONTAINER_PORT,
@@ -272,16 +292,17 @@ export class RiverService extends Construct {
    */
   private addScaling(config: RiverConfig): void {
     const scaling = this.service.autoScaleTaskCount({ minCapacity: config.minTasks, maxCapacity: config.maxTasks });
+    // Both policies: scaling in closes a task's connections (they reconnect elsewhere), so be slow.
     scaling.scaleOnCpuUtilization('Cpu', {
       targetUtilizationPercent: CPU_TARGET_PERCENT,
-      scaleInCooldown: Duration.seconds(300),
-      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(SCALE_IN_COOLDOWN_SECONDS),
+      scaleOutCooldown: Duration.seconds(SCALE_OUT_COOLDOWN_SECONDS),
     });
     scaling.scaleToTrackCustomMetric('Connections', {
       metric: connectionsMetric(config.name),
       targetValue: CONNECTIONS_PER_256_CPU * (config.taskCpu / 256),
-      scaleInCooldown: Duration.seconds(600), // scaling in closes a task's connections (they reconnect elsewhere): be slow
-      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(SCALE_IN_COOLDOWN_SECONDS),
+      scaleOutCooldown: Duration.seconds(SCALE_OUT_COOLDOWN_SECONDS),
     });
   }
 }

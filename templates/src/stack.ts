@@ -4,6 +4,7 @@ import { RiverCache } from './cache.js';
 import type { RiverConfig } from './config.js';
 import { RiverNetwork } from './network.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { retainProviderLogs } from './operations.js';
 import { OUTPUT_KEYS, type OutputKey } from './outputs.js';
 import { PublishApi } from './publish-api.js';
 import { RiverSecrets } from './secrets.js';
@@ -12,7 +13,8 @@ import { RiverService } from './service.js';
 export interface RiverStackProps extends StackProps {
   config: RiverConfig;
   lambdaDir: string;
-  sourceDir: string;
+  /** The image build context (absent when `config.image` names a prebuilt image). */
+  imageDir?: string;
 }
 
 /** One River deployment: network, secrets, cache, the ECS service behind its ALB, the publish API. */
@@ -30,7 +32,7 @@ export class RiverStack extends Stack {
     const cache = new RiverCache(this, 'Cache', {
       name: config.name, cache: config.cache, vpc: network.vpc, subnets: network.isolatedSubnets, authToken: secrets.cacheAuth,
     });
-    const service = new RiverService(this, 'River', { config, network, secrets, cache, sourceDir: props.sourceDir });
+    const service = new RiverService(this, 'River', { config, network, secrets, cache, ...(props.imageDir === undefined ? {} : { imageDir: props.imageDir }) });
     const publish = new PublishApi(this, 'Publish', { config, network, secrets, cache, lambdaDir: props.lambdaDir });
 
     const outputs: Record<OutputKey, [string, string]> = {
@@ -51,6 +53,7 @@ export class RiverStack extends Stack {
       value: service.alb.loadBalancerDnsName,
       description: 'ALB DNS name (point a CNAME at it when River does not manage the DNS record)',
     });
+    retainProviderLogs(this, config.logRetentionDays);
     acknowledgeNagFindings(this);
   }
 }

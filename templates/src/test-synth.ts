@@ -2,25 +2,27 @@
  * Test helper: synthesizes the variants of issue 6 once per test file (synthesis costs seconds and
  * ~500 MB), with the cdk-nag AwsSolutions pack attached, into a temporary directory.
  */
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildRiverApp, DEFAULT_SOURCE_DIR } from './app.js';
+import { buildImageContext, IMAGE_DIR } from '../../server/build-image.mjs';
+import { buildRiverApp } from './app.js';
 import { parseRiverConfig, type RiverConfig } from './config.js';
 import { bundleLambda } from './lambda-bundle.js';
 
 export const DOMAIN = 'rt.example.com';
 export const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 export const IMAGE = 'public.ecr.aws/example/river:1.2.3';
+export const ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/team/river:1.2.3';
 
 /**
  * Each setting of the issue both ways: domain on/off, imported/new certificate, replication group/serverless,
  * Valkey/Redis OSS (both modes), NAT on/off.
  */
 export const VARIANTS = {
-  /** The defaults: no domain (plain HTTP), replication group, no NAT, image built from server/Dockerfile. */
+  /** The defaults: no domain (plain HTTP), replication group, no NAT, image built from @river/server's image/ folder. */
   plain: {},
   /** Domain with an imported certificate (no DNS managed), serverless cache, one NAT gateway. */
   imported: { name: 'rt-imported', domain: DOMAIN, certificateArn: CERT_ARN, cache: { mode: 'serverless' }, natGateways: 1 },
@@ -33,6 +35,11 @@ export const VARIANTS = {
   redisServerless: {
     name: 'rt-redis-sl', cache: { mode: 'serverless', engine: 'redis' }, image: IMAGE,
     allowedOrigins: ['https://app.example.com', 'https://*.example.com'],
+  },
+  /** Operations settings: a private ECR image, ALB access logs, Container Insights, publish caps. */
+  operations: {
+    name: 'rt-ops', image: ECR_IMAGE, accessLogs: true, containerInsights: true,
+    publishConcurrency: 50, publishRateLimit: 200, publishBurstLimit: 400, logRetentionDays: 14,
   },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
@@ -60,17 +67,28 @@ export interface TemplateJson {
 }
 
 let lambdaDir: Promise<string> | undefined;
-
-/** Build output, dependencies and local state: never part of an image build context. */
-const NOT_SOURCE = new Set(['node_modules', '.git', 'dist', 'cdk.out', 'coverage', '.river']);
+let imageDir: Promise<string> | undefined;
 
 /**
- * A snapshot of this repository's sources (everything but NOT_SOURCE) in a temporary folder: the
- * real image build context and .dockerignore, which tests may then edit without touching the checkout.
+ * The image build context as @river/server ships it (server/image/Dockerfile and app/ bundled from
+ * the current sources), built once per test file into a temporary folder: the tests do not depend on
+ * `npm run build` having run, and never write into the checkout.
  */
-export function repoSourceCopy(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'river-repo-'));
-  cpSync(DEFAULT_SOURCE_DIR, dir, { recursive: true, filter: (src) => !NOT_SOURCE.has(basename(src)) });
+export function testImageDir(): Promise<string> {
+  imageDir ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'river-image-'));
+    copyFileSync(join(IMAGE_DIR, 'Dockerfile'), join(dir, 'Dockerfile'));
+    await buildImageContext(join(dir, 'app'));
+    return dir;
+  })();
+  return imageDir;
+}
+
+/** A copy of a build context in a new temporary folder (as another user's install of the same package). */
+export function copyImageDir(from: string): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'river-install-')), 'node_modules', '@river', 'server', 'image');
+  mkdirSync(dir, { recursive: true });
+  cpSync(from, dir, { recursive: true });
   return dir;
 }
 
@@ -84,17 +102,26 @@ export function testLambdaDir(): Promise<string> {
   return lambdaDir;
 }
 
-export async function synth(name: VariantName, opts: { nag?: boolean; sourceDir?: string } = {}): Promise<Synthesized> {
-  const config = parseRiverConfig(VARIANTS[name]);
+export interface SynthOptions {
+  nag?: boolean;
+  /** The image build context (default: testImageDir()). */
+  imageDir?: string;
+  /** Settings laid over the variant's river.config.json. */
+  override?: Record<string, unknown>;
+}
+
+export async function synth(name: VariantName, opts: SynthOptions = {}): Promise<Synthesized> {
+  const config = parseRiverConfig({ ...VARIANTS[name], ...opts.override });
   const dir = mkdtempSync(join(tmpdir(), `river-synth-${name}-`));
   const build = async (withNag: boolean) => {
     const lambda = await testLambdaDir();
+    const image = opts.imageDir ?? (await testImageDir());
     // A deprecated aws-cdk-lib API throws instead of printing "[WARNING] … is deprecated" during `river synth`.
     const deprecated = process.env.JSII_DEPRECATED;
     process.env.JSII_DEPRECATED = 'fail';
     try {
       const { app, stackName } = buildRiverApp(config, {
-        outdir: dir, lambdaDir: lambda, ...(opts.sourceDir === undefined ? {} : { sourceDir: opts.sourceDir }),
+        outdir: dir, lambdaDir: lambda, imageDir: image,
       });
       if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
       return { assembly: app.synth(), stackName };

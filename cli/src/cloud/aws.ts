@@ -4,23 +4,44 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import {
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { UserError } from '../errors.js';
+import { describeAlarms, describeService, describeTargetHealth } from './aws-status.js';
 import {
   LiveTailUnavailable,
+  type AlarmState,
   type CallerIdentity,
   type Cloud,
   type FilterLogsOptions,
   type LiveTailOptions,
   type LogEvent,
+  type RegistryLogin,
+  type SecretVersionInfo,
   type ServiceCounts,
+  type ServiceDetails,
   type StackStatus,
+  type TargetHealth,
 } from './cloud.js';
 
 export interface AwsCloudOptions {
   region: string;
+  /**
+   * An endpoint override is in effect (AWS_ENDPOINT_URL…: an emulator such as moto). It serves every
+   * operation on its one host, so the `streaming-` host prefix of StartLiveTail is not added (which
+   * would send live tail to a host that does not exist).
+   */
+  customEndpoint?: boolean;
 }
 
 const CREDENTIALS_HINT = 'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID), then run the command again';
@@ -59,16 +80,30 @@ function credentialsOr(err: unknown): never {
   throw err;
 }
 
+/** "AccessDeniedException: User … is not authorized to perform: logs:StartLiveTail …": the error as AWS gave it, one line. */
+function why(err: unknown): string {
+  const name = nameOf(err);
+  const message = ((err as Error | undefined)?.message ?? String(err)).split('\n')[0]!.trim();
+  const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+  const text = name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message || name || 'unknown error';
+  return status !== undefined && !text.includes(String(status)) ? `${text} (HTTP ${status})` : text;
+}
+
 export class AwsCloud implements Cloud {
   private readonly region: string;
+  private readonly customEndpoint: boolean;
   private sts?: STSClient;
   private cfn?: CloudFormationClient;
   private ecs?: ECSClient;
   private sm?: SecretsManagerClient;
   private logs?: CloudWatchLogsClient;
+  private elb?: ElasticLoadBalancingV2Client;
+  private cw?: CloudWatchClient;
 
   constructor(opts: AwsCloudOptions) {
     this.region = opts.region;
+    this.customEndpoint = opts.customEndpoint ?? false;
   }
 
   private config() {
@@ -136,6 +171,35 @@ export class AwsCloud implements Cloud {
     }
   }
 
+  async serviceDetails(cluster: string, service: string): Promise<ServiceDetails | undefined> {
+    this.ecs ??= new ECSClient(this.config());
+    try {
+      return await describeService(this.ecs, cluster, service);
+    } catch (err) {
+      if (nameOf(err) === 'ClusterNotFoundException') return undefined;
+      return credentialsOr(err);
+    }
+  }
+
+  async targetHealth(targetGroupArn: string): Promise<TargetHealth[]> {
+    this.elb ??= new ElasticLoadBalancingV2Client(this.config());
+    try {
+      return await describeTargetHealth(this.elb, targetGroupArn);
+    } catch (err) {
+      if (nameOf(err) === 'TargetGroupNotFoundException') return [];
+      return credentialsOr(err);
+    }
+  }
+
+  async alarms(prefix: string): Promise<AlarmState[]> {
+    this.cw ??= new CloudWatchClient(this.config());
+    try {
+      return await describeAlarms(this.cw, prefix);
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
   async getSecret(id: string): Promise<string> {
     this.sm ??= new SecretsManagerClient(this.config());
     try {
@@ -150,18 +214,69 @@ export class AwsCloud implements Cloud {
     }
   }
 
-  async putSecret(id: string, value: string): Promise<void> {
+  async secretVersions(id: string): Promise<SecretVersionInfo[]> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    const versions: SecretVersionInfo[] = [];
+    try {
+      let token: string | undefined;
+      do {
+        const out = await this.sm.send(new ListSecretVersionIdsCommand({ SecretId: id, ...(token ? { NextToken: token } : {}) }));
+        for (const v of out.Versions ?? []) {
+          if (!v.VersionId || !v.VersionStages?.length) continue;
+          versions.push({ versionId: v.VersionId, stages: [...v.VersionStages], ...(v.CreatedDate ? { createdAt: v.CreatedDate } : {}) });
+        }
+        token = out.NextToken;
+      } while (token);
+    } catch (err) {
+      if (nameOf(err) === 'ResourceNotFoundException') {
+        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', { code: 'secret_missing', cause: err });
+      }
+      return credentialsOr(err);
+    }
+    return versions.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+  }
+
+  async stageSecret(id: string, value: string): Promise<string> {
     this.sm ??= new SecretsManagerClient(this.config());
     try {
-      // No VersionStages: Secrets Manager moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
-      await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value }));
+      const out = await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value, VersionStages: ['AWSPENDING'] }));
+      if (!out.VersionId) throw new Error(`PutSecretValue on ${id} returned no version id`);
+      return out.VersionId;
     } catch (err) {
       return credentialsOr(err);
     }
   }
 
+  async promoteSecret(id: string, versionId: string, fromVersionId: string): Promise<void> {
+    this.sm ??= new SecretsManagerClient(this.config());
+    try {
+      await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSCURRENT', MoveToVersionId: versionId, RemoveFromVersionId: fromVersionId }));
+      await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
+  async runningTasks(cluster: string, service: string): Promise<string[]> {
+    this.ecs ??= new ECSClient(this.config());
+    const ids: string[] = [];
+    try {
+      let token: string | undefined;
+      do {
+        const out = await this.ecs.send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus: 'RUNNING', ...(token ? { nextToken: token } : {}) }));
+        for (const arn of out.taskArns ?? []) ids.push(arn.slice(arn.lastIndexOf('/') + 1));
+        token = out.nextToken;
+      } while (token);
+    } catch (err) {
+      const name = nameOf(err);
+      if (name === 'ClusterNotFoundException' || name === 'ServiceNotFoundException') return [];
+      return credentialsOr(err);
+    }
+    return ids;
+  }
+
   async liveTail(logGroupArn: string, opts: LiveTailOptions): Promise<void> {
-    this.logs ??= new CloudWatchLogsClient(this.config());
+    this.logs ??= new CloudWatchLogsClient({ ...this.config(), ...(this.customEndpoint ? { disableHostPrefix: true } : {}) });
     const arn = logGroupArn.replace(/:\*$/, ''); // StartLiveTail refuses the `:*` suffix
     while (!opts.signal.aborted) {
       let stream: AsyncIterable<unknown> | undefined;
@@ -175,7 +290,7 @@ export class AwsCloud implements Cloud {
         if (opts.signal.aborted) return;
         const name = nameOf(err);
         if (name === 'CredentialsProviderError' || name === 'ExpiredTokenException' || name === 'UnrecognizedClientException') credentialsOr(err);
-        throw new LiveTailUnavailable(`live tail is not available (${name || (err as Error).message})`, { cause: err });
+        throw new LiveTailUnavailable(`live tail is not available: ${why(err)}`, { cause: err });
       }
       if (!stream) throw new LiveTailUnavailable('live tail returned no stream');
       const iterator = stream[Symbol.asyncIterator]();
@@ -208,13 +323,41 @@ export class AwsCloud implements Cloud {
       } catch (err) {
         if (opts.signal.aborted) return;
         if (err instanceof LiveTailUnavailable) throw err;
-        throw new LiveTailUnavailable(`live tail stopped (${nameOf(err) || (err as Error).message})`, { cause: err });
+        throw new LiveTailUnavailable(`live tail stopped: ${why(err)}`, { cause: err });
       }
     }
   }
 
+  async ecrLogin(opts: { region: string; roleArn?: string }): Promise<RegistryLogin> {
+    try {
+      let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+      if (opts.roleArn) {
+        const sts = new STSClient({ region: opts.region });
+        const out = await sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: 'river-image-publish', DurationSeconds: 3600 }));
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${opts.roleArn} returned no credentials`);
+        credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) };
+      }
+      const ecr = new ECRClient({ region: opts.region, ...(credentials ? { credentials } : {}) });
+      const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+      const data = out.authorizationData?.[0];
+      if (!data?.authorizationToken || !data.proxyEndpoint) throw new Error('ECR GetAuthorizationToken returned no token');
+      const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const login: RegistryLogin = {
+        registry: new URL(data.proxyEndpoint.includes('://') ? data.proxyEndpoint : `https://${data.proxyEndpoint}`).host,
+        username: decoded.slice(0, colon),
+        password: decoded.slice(colon + 1),
+      };
+      if (data.expiresAt) login.expiresAt = data.expiresAt;
+      return login;
+    } catch (err) {
+      return credentialsOr(err);
+    }
+  }
+
   async filterLogs(logGroupName: string, opts: FilterLogsOptions): Promise<{ events: LogEvent[]; nextToken?: string }> {
-    this.logs ??= new CloudWatchLogsClient(this.config());
+    this.logs ??= new CloudWatchLogsClient({ ...this.config(), ...(this.customEndpoint ? { disableHostPrefix: true } : {}) });
     try {
       const out = await this.logs.send(
         new FilterLogEventsCommand({

@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BootstrapEnvironments,
+  DiffMethod,
   StackSelectionStrategy,
   Toolkit,
   ToolkitError,
@@ -19,7 +20,9 @@ import {
 import type { RiverConfig } from '@river/templates';
 import { UserError } from '../errors.js';
 import { classifyChangeSet, type ChangeSetSummary } from './approval.js';
-import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion } from './cloud.js';
+import { readImageAssets } from './oci/image-assets.js';
+import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion, type StackDiff } from './cloud.js';
+import { summarizeDiff } from './diff-summary.js';
 
 const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => true };
 
@@ -164,10 +167,21 @@ export class ToolkitDeployer implements Deployer {
         await toolkit.bootstrap(BootstrapEnvironments.fromList([`aws://${opts.bootstrap.account}/${opts.bootstrap.region}`]));
       }
       const cx = await this.source(toolkit, config, undefined, true);
-      const result = await toolkit.deploy(cx, {
-        stacks: { strategy: StackSelectionStrategy.ALL_STACKS },
-        deploymentMethod: { method: 'change-set' },
-      });
+      const deployOptions = { stacks: { strategy: StackSelectionStrategy.ALL_STACKS }, deploymentMethod: { method: 'change-set' as const } };
+      let result;
+      if (opts.publishImages) {
+        // Synthesize once, push the images without a container builder, then deploy that same assembly:
+        // the toolkit finds the images published and skips their build (daemonless.ts says where).
+        const asm = await toolkit.synth(cx);
+        try {
+          await opts.publishImages(await readImageAssets(asm.cloudAssembly.directory));
+          result = await toolkit.deploy(asm, deployOptions);
+        } finally {
+          await asm.dispose();
+        }
+      } else {
+        result = await toolkit.deploy(cx, deployOptions);
+      }
       const stack = result.stacks[0];
       if (!stack) throw new Error('the toolkit deployed no stack');
       return { stackName: stack.stackName, outputs: { ...stack.outputs } };
@@ -183,6 +197,25 @@ export class ToolkitDeployer implements Deployer {
     try {
       const cx = await this.source(toolkit, config, undefined, true);
       await toolkit.destroy(cx, { stacks: { strategy: StackSelectionStrategy.ALL_STACKS } });
+    } catch (err) {
+      throw translate(err, host);
+    }
+  }
+
+  async diff(config: RiverConfig, hooks: Pick<DeployHooks, 'onInfo'> = {}): Promise<StackDiff> {
+    const host = new HookIoHost({ ...SILENT_HOOKS, ...hooks });
+    host.stackName = config.name;
+    const toolkit = this.toolkit(host);
+    try {
+      const cx = await this.source(toolkit, config, undefined, true);
+      // A change set says what CloudFormation would really replace; it is deleted again, never executed.
+      const diffs = await toolkit.diff(cx, {
+        stacks: { strategy: StackSelectionStrategy.ALL_STACKS },
+        method: DiffMethod.ChangeSet({ fallbackToTemplate: true }),
+      });
+      const [stackName, diff] = Object.entries(diffs)[0] ?? [];
+      if (stackName === undefined || diff === undefined) throw new Error('the toolkit compared no stack');
+      return summarizeDiff(stackName, diff);
     } catch (err) {
       throw translate(err, host);
     }

@@ -123,16 +123,16 @@ describe('river deploy', () => {
     }
   });
 
-  it('no container builder and no image: exit 1 with a hint; an image in the config needs none', async () => {
+  it('--builder docker, no container builder and no image: exit 1 with a hint; an image in the config needs none', async () => {
     const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: async () => false });
-    expect(await t.run(['deploy'])).toBe(1);
+    expect(await t.run(['deploy', '--builder', 'docker'])).toBe(1);
     expect(t.io.stderr.slice(-2)).toEqual(['error: no container builder: neither docker nor finch is on PATH', expect.stringMatching(/^hint: install Docker or Finch .* "image"/)]);
     await writeFile(join(project.dir, 'river.config.json'), JSON.stringify({ image: 'public.ecr.aws/river/river:1' }));
     const withImage = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: async () => false });
     expect(await withImage.run(['deploy'])).toBe(0);
   });
 
-  it('a container builder whose daemon does not answer: exit 1 with a hint, before any AWS call', async () => {
+  it('--builder docker, a container builder whose daemon does not answer: exit 1 with a hint, before any AWS call', async () => {
     const runs: string[] = [];
     const answering = (r: Partial<ExecResult>): Exec => async (cmd, args) => {
       runs.push(`${cmd} ${args.join(' ')}`);
@@ -147,7 +147,7 @@ describe('river deploy', () => {
       const cloud = fakeCloud();
       const deployer = fakeDeployer();
       const t = testContext({ cwd: project.dir, cloud, deployer, which: docker, exec: answering(answer) });
-      expect(await t.run(['deploy', '--yes'])).toBe(1);
+      expect(await t.run(['deploy', '--yes', '--builder', 'docker'])).toBe(1);
       expect(t.io.stderr).toEqual([expect.stringMatching(message), expect.stringMatching(/^hint: start it \(Docker Desktop.*or set "image" in river\.config\.json/)]);
       expect(cloud.calls).toEqual([]);
       expect(deployer.deployed).toEqual([]);
@@ -169,7 +169,7 @@ describe('river deploy', () => {
 
     const missing = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), env: { CDK_DOCKER: 'podman' },
       exec: async () => ({ timedOut: false, notFound: true, stderr: '' }) });
-    expect(await missing.run(['deploy'])).toBe(1);
+    expect(await missing.run(['deploy', '--builder', 'docker'])).toBe(1);
     expect(missing.io.stderr).toEqual(['error: CDK_DOCKER is "podman", which is not installed (not on PATH)', 'hint: set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it']);
   });
 
@@ -179,7 +179,7 @@ describe('river deploy', () => {
     await writeFile(script, '#!/bin/sh\necho "Cannot connect to the Docker daemon. Is the docker daemon running?" >&2\nexit 1\n');
     await chmod(script, 0o755);
     const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), exec: execProgram, env: { CDK_DOCKER: script } });
-    expect(await t.run(['deploy'])).toBe(1);
+    expect(await t.run(['deploy', '--builder', 'docker'])).toBe(1);
     expect(t.io.stderr[0]).toBe(`error: ${script} is installed but does not answer (\`${script} info\`: Cannot connect to the Docker daemon. Is the docker daemon running?)`);
     // A builder that hangs, and whose own child keeps stderr open after it is killed: still back on time.
     const slow = join(bin, 'slow');
@@ -256,13 +256,37 @@ describe('river destroy', () => {
 
   it('asks on a terminal; --yes destroys and forgets .river/outputs.json', async () => {
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
-    const no = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), isTTY: true, answers: { '--yes': false } });
+    const stacks = { river: { status: 'UPDATE_COMPLETE' } };
+    const no = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer: fakeDeployer(), isTTY: true, answers: { '--yes': false } });
     expect(await no.run(['destroy'])).toBe(1);
+    expect(no.io.stderr).toContain('account 123456789012, region us-east-1, stack river (UPDATE_COMPLETE)');
     expect(no.io.stderr.at(-2)).toBe('error: nothing was destroyed');
-    const deployer = fakeDeployer();
-    const yes = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer });
+    const deployer = fakeDeployer({ destroy: async () => void delete (stacks as Record<string, unknown>).river });
+    const yes = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
     expect(await yes.run(['destroy', '--yes'])).toBe(0);
     expect(deployer.destroyed).toBe(1);
+    expect(yes.io.stderr).toContain('destroyed river in account 123456789012, region us-east-1');
     await expect(readFile(join(project.dir, '.river/outputs.json'))).rejects.toThrow();
+  });
+
+  it('a stack still there after the toolkit returns (DELETE_FAILED) is exit 1, never "destroyed"', async () => {
+    const stacks: Record<string, { status: string; reason?: string }> = { river: { status: 'UPDATE_COMPLETE' } };
+    const deployer = fakeDeployer({ destroy: async () => void (stacks.river = { status: 'DELETE_FAILED', reason: 'The following resource(s) failed to delete: [CacheSubnets]' }) });
+    const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
+    expect(await t.run(['destroy', '--yes'])).toBe(1);
+    expect(t.io.stderr).toContain('error: the stack river in account 123456789012, region us-east-1 is still there (DELETE_FAILED: The following resource(s) failed to delete: [CacheSubnets])');
+    expect(t.io.stderr.join('\n')).not.toMatch(/destroyed river/);
+  });
+
+  it('with no stack where it looks (wrong region, already gone): exit 1 naming the account and region, nothing destroyed', async () => {
+    for (const stacks of [{}, { river: { status: 'DELETE_COMPLETE' } }] as Record<string, { status: string }>[]) {
+      const deployer = fakeDeployer();
+      const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
+      expect(await t.run(['destroy', '--yes'])).toBe(1);
+      expect(t.io.stderr[0]).toBe('error: no stack river in account 123456789012, region us-east-1: nothing was destroyed');
+      expect(t.io.stderr[1]).toMatch(/^hint: check "region"/);
+      expect(t.io.stderr.join('\n')).not.toMatch(/destroyed river/);
+      expect(deployer.destroyed).toBe(0);
+    }
   });
 });

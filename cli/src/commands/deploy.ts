@@ -1,8 +1,12 @@
 /** `river deploy`, `river synth` and `river destroy`: the CDK app of @river/templates through the Deployer. */
 import { rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { checkContainerBuilder } from '../cloud/container-builder.js';
+import { publishImagesDaemonless } from '../cloud/daemonless.js';
+import { DockerfileError } from '../cloud/oci/dockerfile.js';
+import { ImageAssetError, type ImageAsset } from '../cloud/oci/image-assets.js';
+import { RegistryError } from '../cloud/oci/registry.js';
 import { DeployFailed, type DeployHooks, type DeployProgress } from '../cloud/cloud.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
@@ -10,14 +14,44 @@ import type { Spinner } from '../io.js';
 import { readProjectConfig, templates } from '../project.js';
 import { readDeployedState, stateDir, writeDeployedState } from '../state.js';
 
+const BUILDERS = ['auto', 'docker', 'daemonless'] as const;
+type Builder = (typeof BUILDERS)[number];
+
+const DOCKER_HINT = 'run `npx river deploy --builder docker` with a running Docker or Finch, or set "image" in river.config.json to a prebuilt image';
+
+/** The daemonless builder's failures a user can act on become UserErrors; the rest propagate (exit 2). */
+function imageError(err: unknown): unknown {
+  if (err instanceof DockerfileError || err instanceof ImageAssetError) {
+    return new UserError(`the daemonless builder cannot build this image: ${err.message}`, DOCKER_HINT, { code: err.code, cause: err });
+  }
+  if (err instanceof RegistryError && err.status === 429) {
+    return new UserError(`the base image registry refused: too many requests (${err.message})`, 'set "baseImage" in river.config.json to public.ecr.aws/docker/library/node:24-bookworm-slim (the same image without Docker Hub\'s pull limit), then deploy again', {
+      code: 'registry_rate_limited',
+      cause: err,
+    });
+  }
+  if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
+    return new UserError(`pushing the River image was refused: ${err.message}`, 'use credentials that may assume the CDK bootstrap\'s image-publishing role (see docs/deploy-aws.md, "Deploying without Docker"), or ' + DOCKER_HINT, {
+      code: 'access_denied',
+      cause: err,
+    });
+  }
+  return err;
+}
+
 export function registerDeploy(program: Command, ctx: Context): void {
   program
     .command('deploy')
     .description('deploy River to AWS from river.config.json (CloudFormation via the CDK), then print and save the endpoints')
     .option('-y, --yes', 'approve broadened IAM or security-group rules and replaced stateful resources (secrets, cache, logs, network, load balancer, DNS) without asking; required for those without a terminal')
     .option('--json', 'print the stack outputs as one JSON line')
-    .addHelpText('after', '\nNeeds AWS credentials, and a running Docker or Finch (or the builder named by CDK_DOCKER) unless "image" is set in river.config.json.\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
-    .action(async (opts: { yes?: boolean; json?: boolean }) => {
+    .addOption(
+      new Option('--builder <builder>', 'how the River image is built: docker (Docker, Finch or CDK_DOCKER, a running daemon), daemonless (assembled on the Node base image and pushed to ECR over the registry API, no daemon), auto (docker when it answers, else daemonless)')
+        .choices(BUILDERS)
+        .default('auto'),
+    )
+    .addHelpText('after', '\nNeeds AWS credentials. Unless "image" is set in river.config.json, the River image is built with a running Docker or Finch\n(or the builder named by CDK_DOCKER), or without one (--builder daemonless; auto falls back to it).\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
+    .action(async (opts: { yes?: boolean; json?: boolean; builder?: Builder }) => {
       await deploy(ctx, opts);
     });
   program
@@ -42,14 +76,29 @@ function progressText(verb: string, stackName: string, p: DeployProgress): strin
   return `${verb} ${stackName}${count}${p.text ? `  ${p.text}` : ''}`;
 }
 
-export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean }): Promise<void> {
+export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean; builder?: Builder }): Promise<void> {
   const { io } = ctx;
   const config = await readProjectConfig(ctx);
   const { stackNameOf, OUTPUT_KEYS } = await templates();
   const stackName = stackNameOf(config);
   // Before any AWS call: a builder that is missing or whose daemon is down would fail the deploy
-  // minutes later, while publishing the image asset.
-  const containerBuilder = config.image === undefined ? await checkContainerBuilder(ctx) : undefined;
+  // minutes later, while publishing the image asset. auto falls back to the daemonless builder.
+  const mode = opts.builder ?? 'auto';
+  let containerBuilder: string | undefined;
+  let daemonless = false;
+  if (config.image === undefined) {
+    if (mode === 'daemonless') daemonless = true;
+    else if (mode === 'docker') containerBuilder = await checkContainerBuilder(ctx);
+    else {
+      try {
+        containerBuilder = await checkContainerBuilder(ctx);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        io.info(`${err.message}: building the image without a container builder (--builder daemonless)`);
+        daemonless = true;
+      }
+    }
+  }
   const cloud = await ctx.cloud(config.region);
   const who = await cloud.whoami();
   const toolkit = await cloud.stackStatus('CDKToolkit');
@@ -96,6 +145,30 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
       ...hooks,
       ...(bootstrap ? { bootstrap: { account: who.account, region: config.region } } : {}),
       ...(containerBuilder ? { containerBuilder } : {}),
+      ...(daemonless
+        ? {
+            publishImages: async (assets: ImageAsset[]) => {
+              try {
+                const published = await publishImagesDaemonless(assets, {
+                  cloud,
+                  account: who.account,
+                  region: config.region,
+                  fetch: ctx.fetch,
+                  onProgress: (line) => {
+                    lastText = line;
+                    spinner.update(line);
+                  },
+                });
+                spinner.stop();
+                for (const p of published) io.info(p.digest ? `pushed ${p.ref} (${p.seconds.toFixed(1)} s)` : `image ${p.ref} already published`);
+                lastText = `deploying ${stackName}…`;
+                spinner = io.spinner(lastText);
+              } catch (err) {
+                throw imageError(err);
+              }
+            },
+          }
+        : {}),
     });
   } catch (err) {
     spinner.fail(`deployment of ${stackName} failed`);
@@ -155,8 +228,14 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
   }
   const cloud = await ctx.cloud(config.region);
   const who = await cloud.whoami();
+  // The toolkit "destroys" a stack that is not there without a word: look first, and say where.
+  const found = await cloud.stackStatus(stackName);
+  if (found === undefined || found.status === 'DELETE_COMPLETE') {
+    throw new UserError(`no stack ${stackName} in account ${who.account}, region ${config.region}: nothing was destroyed`,
+      'check "region" (and "name") in river.config.json and which AWS account your credentials use (AWS_PROFILE); `npx river status` looks in the same place', { code: 'no_stack' });
+  }
   if (!opts.yes) {
-    io.info(`account ${who.account}, region ${config.region}`);
+    io.info(`account ${who.account}, region ${config.region}, stack ${stackName} (${found.status})`);
     if (!(await io.prompt.confirm(question))) {
       throw new UserError('nothing was destroyed', 'run `npx river destroy` again and answer yes, or pass --yes', { code: 'cancelled' });
     }
@@ -173,7 +252,14 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
     spinner.fail(`destroying ${stackName} failed`);
     throw err;
   }
-  spinner.succeed(`destroyed ${stackName}`);
+  // Only what CloudFormation reports counts as destroyed.
+  const left = await cloud.stackStatus(stackName);
+  if (left !== undefined && left.status !== 'DELETE_COMPLETE') {
+    spinner.fail(`${stackName} is still there`);
+    throw new UserError(`the stack ${stackName} in account ${who.account}, region ${config.region} is still there (${left.status}${left.reason ? `: ${left.reason}` : ''})`,
+      'see `npx river status` and the stack events in the CloudFormation console, then run `npx river destroy` again', { code: 'destroy_incomplete' });
+  }
+  spinner.succeed(`destroyed ${stackName} in account ${who.account}, region ${config.region}`);
   const saved = await readDeployedState(ctx.cwd).catch(() => undefined);
   if (saved?.stackName === stackName) await rm(join(stateDir(ctx.cwd), 'outputs.json'), { force: true });
 }

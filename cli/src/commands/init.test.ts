@@ -26,6 +26,7 @@ describe('river init', () => {
       name: 'river', region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
       taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 6, cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
       natGateways: 0, logRetentionDays: 30,
+      publishConcurrency: 20, publishRateLimit: 1000, publishBurstLimit: 2000, accessLogs: false, containerInsights: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
@@ -58,6 +59,10 @@ describe('river init', () => {
     const bad = testContext({ cwd: project.dir });
     expect(await bad.run(['init', '--yes', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
     expect(bad.io.stderr).toEqual([expect.stringMatching(/^error: river init: "allowedOrigins" must be a list of 1 to 50 origins .*\(got "app\.example\.com"\)$/), 'hint: pass a valid --allowed-origins']);
+    // On a terminal too, before the first question (no answer given in vain).
+    const tty = testContext({ cwd: project.dir, isTTY: true, answers: {} });
+    expect(await tty.run(['init', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
+    expect(tty.io.asked).toEqual([]);
   });
 
   it('without a terminal, a missing answer is exit 1 naming the flag', async () => {
@@ -77,6 +82,60 @@ describe('river init', () => {
     const cert = testContext({ cwd: project.dir });
     expect(await cert.run(['init', '--yes', '--certificate-arn', CERT])).toBe(1);
     expect(cert.io.stderr).toEqual(['error: --certificate-arn needs --domain', 'hint: pass --domain with it, or leave it out']);
+    await expect(readFile(join(project.dir, 'river.config.json'))).rejects.toThrow();
+  });
+
+  it('checks each answer at its prompt and asks again, keeping the earlier answers', async () => {
+    const inOtherRegion = 'arn:aws:acm:us-east-1:123456789012:certificate/abc-123';
+    const t = testContext({
+      cwd: project.dir,
+      isTTY: true,
+      answers: {
+        '--region': ['eu-west-one', 'eu-west-1'], '--domain': ['RT.example.com!', 'rt.example.com'],
+        '--certificate-arn': [inOtherRegion, 'arn:aws:iam::1:role/x', CERT], '--hosted-zone': '',
+        '--cpu': 512, '--memory': 2048, '--min-tasks': ['0', '3'], '--max-tasks': ['2', '6'], '--cache': 'node',
+      },
+    });
+    expect(await t.run(['init'])).toBe(0);
+    expect(t.io.rejected).toEqual([
+      { flag: '--region', value: 'eu-west-one', verdict: 'an AWS region such as us-east-1' },
+      { flag: '--domain', value: 'RT.example.com!', verdict: 'a lowercase DNS name such as rt.example.com, or blank for none' },
+      { flag: '--certificate-arn', value: inOtherRegion, verdict: 'a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)' },
+      { flag: '--certificate-arn', value: 'arn:aws:iam::1:role/x', verdict: 'an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or blank' },
+      { flag: '--min-tasks', value: '0', verdict: 'a whole number from 1 to 1000' },
+      { flag: '--max-tasks', value: '2', verdict: 'a whole number from 3 to 1000' },
+    ]);
+    expect(t.io.messages['--hosted-zone']).toBe('Route 53 hosted zone id for rt.example.com (blank: none, you create the DNS record)');
+    expect(await written()).toMatchObject({ region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, taskCpu: 512, taskMemory: 2048, minTasks: 3, maxTasks: 6 });
+  });
+
+  it('without a certificate the zone is required, and its prompt says so; the zone name must hold the domain', async () => {
+    const t = testContext({
+      cwd: project.dir,
+      isTTY: true,
+      answers: {
+        '--region': 'eu-west-1', '--domain': 'rt.example.com', '--certificate-arn': '', '--hosted-zone': ['', 'Z0123456789ABCDEFGHIJ'],
+        '--zone-name': ['other.com', 'example.com'], '--cpu': 256, '--memory': 512, '--min-tasks': '2', '--max-tasks': '4', '--cache': 'node',
+      },
+    });
+    expect(await t.run(['init'])).toBe(0);
+    expect(t.io.messages['--hosted-zone']).toBe('Route 53 hosted zone id for rt.example.com (required without a certificate: River creates one and validates it there)');
+    expect(t.io.rejected.map((r) => r.flag)).toEqual(['--hosted-zone', '--zone-name']);
+    expect(t.io.rejected[0]!.verdict).toMatch(/^a Route 53 hosted zone id: without a certificate ARN/);
+    expect(t.io.rejected[1]!.verdict).toBe("the zone's name: rt.example.com or a parent of it, such as example.com");
+    expect(await written()).toMatchObject({ domain: 'rt.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
+    expect(await written()).not.toHaveProperty('certificateArn');
+  });
+
+  it('a flag that fails its check is exit 1 naming it, before anything else is asked', async () => {
+    const t = testContext({ cwd: project.dir, isTTY: true, answers: {} });
+    expect(await t.run(['init', '--region', 'eu-west-1', '--domain', 'rt.example.com', '--certificate-arn', 'arn:aws:acm:us-east-1:123456789012:certificate/abc'])).toBe(1);
+    expect(t.io.stderr[0]).toBe('error: river init: --certificate-arn "arn:aws:acm:us-east-1:123456789012:certificate/abc": expected a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)');
+    expect(t.io.stderr[1]).toBe('hint: pass a valid --certificate-arn');
+    expect(t.io.asked).toEqual([]);
+    const noZone = testContext({ cwd: project.dir });
+    expect(await noZone.run(['init', '--yes', '--domain', 'rt.example.com'])).toBe(1);
+    expect(noZone.io.stderr[0]).toMatch(/^error: river init: --hosted-zone \(blank\): expected a Route 53 hosted zone id: without a certificate ARN/);
     await expect(readFile(join(project.dir, 'river.config.json'))).rejects.toThrow();
   });
 

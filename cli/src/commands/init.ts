@@ -74,17 +74,26 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     const where = relative(ctx.cwd, existing);
     throw new UserError(`${where === CONFIG_FILE ? CONFIG_FILE : `${where} (this project's ${CONFIG_FILE})`} already exists`, 'pass --force to overwrite it, or edit it by hand', { code: 'config_exists' });
   }
-  const { defaultRiverConfig, FARGATE_MEMORY } = await templates();
+  const { defaultRiverConfig, FARGATE_MEMORY, CONFIG_PATTERNS: P } = await templates();
   const d = defaultRiverConfig();
   const unanswered = (flag: string) =>
     new UserError(`river init needs ${flag} and there is no terminal to ask`, `pass ${flag}, or --yes to take the defaults`, { code: 'no_terminal' });
+  type Check = (v: string) => true | string;
 
-  /** A flag's value, else the default under --yes, else a prompt (a terminal) or exit 1 naming the flag. */
-  const text = async (given: string | undefined, flag: string, message: string, def: string, validate?: (v: string) => true | string) => {
-    if (given !== undefined) return given.trim();
-    if (opts.yes) return def;
+  /**
+   * A flag's value, else the default under --yes, else a prompt (a terminal) or exit 1 naming the flag.
+   * Every answer is checked where it is given: a prompt asks again (earlier answers are kept), a flag
+   * or default that fails is exit 1 naming the flag, before anything else is asked.
+   */
+  const text = async (given: string | undefined, flag: string, message: string, def: string, validate?: Check) => {
+    const fromFlag = given !== undefined ? given.trim() : opts.yes ? def : undefined;
+    if (fromFlag !== undefined) {
+      const verdict = validate?.(fromFlag) ?? true;
+      if (verdict !== true) throw new UserError(`river init: ${flag} ${fromFlag === '' ? '(blank)' : `"${fromFlag}"`}: expected ${verdict}`, `pass a valid ${flag}`, { code: 'bad_flag' });
+      return fromFlag;
+    }
     if (!io.isTTY) throw unanswered(flag);
-    return (await io.prompt.input({ message, flag, default: def, ...(validate ? { validate } : {}) })).trim();
+    return (await io.prompt.input({ message, flag, default: def, ...(validate ? { validate: (v: string) => validate(v.trim()) } : {}) })).trim();
   };
   const choose = async <T>(given: T | undefined, flag: string, message: string, choices: readonly Choice<T>[], def: T) => {
     if (given !== undefined) return given;
@@ -92,29 +101,62 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     if (!io.isTTY) throw unanswered(flag);
     return io.prompt.select({ message, flag, choices, default: def });
   };
-  const wholeNumber = (v: string) => (/^\d+$/.test(v.trim()) ? true : 'a whole number, please');
+  const wholeNumber = (min: number, max: number): Check => (v) => {
+    const n = Number(v);
+    return /^\d+$/.test(v) && n >= min && n <= max ? true : `a whole number from ${min} to ${max}`;
+  };
+  const checkRegion: Check = (v) => (P.region.test(v) ? true : 'an AWS region such as us-east-1');
+  const checkDomain: Check = (v) => (v === '' || P.hostname.test(v) ? true : 'a lowercase DNS name such as rt.example.com, or blank for none');
 
-  const region = await text(opts.region, '--region', 'AWS region', d.region, (v) => (/^[a-z]{2}(-[a-z]+)+-\d$/.test(v.trim()) ? true : 'an AWS region such as us-east-1'));
-  const domain = await text(opts.domain, '--domain', 'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)', '');
+  // The settings that are not asked are checked before the first question: no answer is lost to them.
+  const origins = opts.allowedOrigins?.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  await validateConfig({ name: opts.name ?? d.name, ...(origins !== undefined ? { allowedOrigins: origins } : {}) }, 'river init');
+
+  const region = await text(opts.region, '--region', 'AWS region', d.region, checkRegion);
+  const domain = await text(opts.domain, '--domain', 'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)', '', checkDomain);
   let certificateArn = '';
   let hostedZoneId = '';
   let hostedZoneName = '';
   if (domain !== '') {
-    certificateArn = await text(opts.certificateArn, '--certificate-arn', `ACM certificate ARN for ${domain} in ${region} (blank: create one, DNS-validated in a Route 53 zone)`, '');
-    hostedZoneId = await text(opts.hostedZone, '--hosted-zone', `Route 53 hosted zone id for ${domain} (blank: none, you create the DNS record)`, '');
-    if (hostedZoneId !== '') hostedZoneName = await text(opts.zoneName, '--zone-name', 'Hosted zone name', parentZone(domain));
+    const checkCertificate: Check = (v) => {
+      if (v === '') return true;
+      const m = P.certificateArn.exec(v);
+      if (m === null) return 'an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or blank';
+      return m[1] === region ? true : `a certificate in ${region}, the deployment region (the load balancer can only use those; this one is in ${m[1]})`;
+    };
+    certificateArn = await text(opts.certificateArn, '--certificate-arn', `ACM certificate ARN for ${domain} in ${region} (blank: create one, DNS-validated in a Route 53 zone)`, '', checkCertificate);
+    // Without a certificate the zone is required (the new certificate is validated in it); with one it is optional.
+    const zoneRequired = certificateArn === '';
+    const checkZoneId: Check = (v) => {
+      if (v === '') return zoneRequired ? `a Route 53 hosted zone id: without a certificate ARN, River creates the certificate and validates it in ${domain}'s zone` : true;
+      return P.zoneId.test(v) ? true : 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ';
+    };
+    const zoneMessage = zoneRequired
+      ? `Route 53 hosted zone id for ${domain} (required without a certificate: River creates one and validates it there)`
+      : `Route 53 hosted zone id for ${domain} (blank: none, you create the DNS record)`;
+    hostedZoneId = await text(opts.hostedZone, '--hosted-zone', zoneMessage, '', checkZoneId);
+    const checkZoneName: Check = (v) => (P.zoneName.test(v) && (domain === v.replace(/\.$/, '') || domain.endsWith(`.${v.replace(/\.$/, '')}`))
+      ? true : `the zone's name: ${domain} or a parent of it, such as ${parentZone(domain)}`);
+    if (hostedZoneId !== '') hostedZoneName = await text(opts.zoneName, '--zone-name', `Hosted zone name (${domain} or a parent of it)`, parentZone(domain), checkZoneName);
   } else {
     for (const [flag, v] of [['--certificate-arn', opts.certificateArn], ['--hosted-zone', opts.hostedZone], ['--zone-name', opts.zoneName]] as const) {
       if (v) throw new UserError(`${flag} needs --domain`, 'pass --domain with it, or leave it out', { code: 'bad_flag' });
     }
   }
   const cpuGiven = opts.cpu === undefined ? undefined : int(opts.cpu, '--cpu');
+  if (cpuGiven !== undefined && !CPU_CHOICES.includes(cpuGiven)) {
+    throw new UserError(`river init: --cpu ${cpuGiven}: expected one of ${CPU_CHOICES.join(', ')}`, 'pass a valid --cpu', { code: 'bad_flag' });
+  }
   const taskCpu = await choose(cpuGiven, '--cpu', 'Fargate task CPU', CPU_CHOICES.map((c) => ({ name: `${c / 1024} vCPU (${c})`, value: c })), d.taskCpu);
+  // Only the memory sizes Fargate allows with that CPU are offered; a flag outside them is refused here.
   const memories = FARGATE_MEMORY[taskCpu] ?? [];
   const memGiven = opts.memory === undefined ? undefined : int(opts.memory, '--memory');
+  if (memGiven !== undefined && !memories.includes(memGiven)) {
+    throw new UserError(`river init: "taskMemory" must be one of ${memories.join(', ')} for taskCpu ${taskCpu} (got ${memGiven})`, 'pass a valid --memory', { code: 'bad_flag' });
+  }
   const taskMemory = await choose(memGiven, '--memory', 'Fargate task memory', memories.map((m) => ({ name: `${m} MiB`, value: m })), memories.includes(d.taskMemory) ? d.taskMemory : (memories[0] ?? d.taskMemory));
-  const minTasks = int(await text(opts.minTasks, '--min-tasks', 'Fewest running tasks (2 or more survives a task or AZ failure)', String(d.minTasks), wholeNumber), '--min-tasks');
-  const maxTasks = int(await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber), '--max-tasks');
+  const minTasks = int(await text(opts.minTasks, '--min-tasks', 'Fewest running tasks (2 or more survives a task or AZ failure)', String(d.minTasks), wholeNumber(1, 1000)), '--min-tasks');
+  const maxTasks = int(await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber(minTasks, 1000)), '--max-tasks');
   const cacheChoices: Choice<string>[] = [
     { name: 'node: Valkey replication group (primary + replica), cheapest at steady load', value: 'node' },
     { name: 'serverless: ElastiCache Serverless, pay per use, no sizing', value: 'serverless' },
@@ -135,7 +177,7 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   if (hostedZoneId) raw.hostedZoneId = hostedZoneId;
   if (hostedZoneName) raw.hostedZoneName = hostedZoneName;
   // Not asked: every origin is allowed unless this flag narrows it (RIVER_ALLOWED_ORIGINS on the tasks).
-  if (opts.allowedOrigins !== undefined) raw.allowedOrigins = opts.allowedOrigins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (origins !== undefined) raw.allowedOrigins = origins;
   const config = await validateConfig(raw, 'river init');
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
   io.info(`wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`);

@@ -1,12 +1,12 @@
 /**
  * `river listen CHANNEL…`: subscribes over the WebSocket endpoint and prints each message as one
- * JSON line on stdout until Ctrl+C. Close codes follow PROTOCOL.md section 5: 45xx stops with
+ * JSON line on stdout until Ctrl+C. Close codes follow docs/protocol.md#7-codes: 45xx stops with
  * exit 1, 4000 and 4002 reconnect at once, anything else reconnects with backoff and full jitter;
  * every resubscription carries `since`, so nothing published meanwhile is lost (within history).
  */
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { closeName, reconnectPolicy, type StreamPosition } from '@river/protocol';
+import { backoffDelay, closeName, reconnectPolicy, type StreamPosition } from '@river/protocol';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
@@ -16,8 +16,6 @@ import { checkChannel } from './publish.js';
 
 export const LISTENER_SUB = 'cli-listener';
 const TOKEN_TTL_SECONDS = 24 * 3600;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
 
 export interface ListenOptions {
   url?: string;
@@ -41,11 +39,6 @@ export function registerListen(program: Command, ctx: Context): void {
     .action(async (channels: string[], opts: ListenOptions) => {
       await listen(ctx, channels, opts);
     });
-}
-
-/** Full-jitter exponential backoff as in @river/client: min + a random part in [0, min(max, min·2^attempt)), at most max. */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.floor(random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt)));
 }
 
 type Outcome =
@@ -89,7 +82,7 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
       ctx.io.warn(`the node closed the connection (${text})`);
     }
     const policy = outcome.kind === 'closed' ? reconnectPolicy(outcome.code) : 'backoff';
-    const delay = policy === 'backoff' ? backoffMs(attempt++) : 0;
+    const delay = policy === 'backoff' ? backoffDelay(attempt++) : 0;
     ctx.io.info(delay > 0 ? `reconnecting in ${(delay / 1000).toFixed(1)} s…` : 'reconnecting now…');
     await sleep(delay, ctx.signal);
   }

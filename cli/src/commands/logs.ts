@@ -65,7 +65,8 @@ export async function logs(ctx: Context, opts: LogsOptions): Promise<void> {
   if (!opts.follow || ctx.signal.aborted) return;
 
   const arn = d.outputs.LogGroupArn;
-  if (arn) {
+  if (!arn) ctx.io.warn(`live tail is not available: the stack ${d.stackName} has no LogGroupArn output (run \`npx river deploy\` again); polling every ${POLL_INTERVAL_MS / 1000} s instead`);
+  else {
     try {
       await d.cloud.liveTail(arn, { ...filter, signal: ctx.signal, onEvent: print });
       return;

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { readDevState } from '../state.js';
 import { deployedJwtSecret, fromDevFile } from '../target.js';
+import { MAX_TOKEN_LIFETIME_MS } from './secret.js';
 import { checkSub, mintToken, parseDuration, parseInfo, parsePatterns, type TokenClaims } from '../tokens.js';
 
 export interface TokenOptions {
@@ -42,6 +43,12 @@ export async function token(ctx: Context, opts: TokenOptions): Promise<void> {
   if (opts.publish !== undefined) claims.publish = parsePatterns(opts.publish, '--publish');
   if (opts.info !== undefined) claims.info = parseInfo(opts.info);
   const ttl = parseDuration(opts.ttl, '--ttl');
+  if (opts.deployed && ttl * 1000 > MAX_TOKEN_LIFETIME_MS) {
+    // Past this, a token could outlive two secret rotations (docs/deploy-aws.md, rotation).
+    throw new UserError(`--ttl ${opts.ttl} is longer than a deployment's maximum token lifetime (${MAX_TOKEN_LIFETIME_MS / 3_600_000}h)`, 'pass --ttl 24h or less: tokens signed with a rotated-out secret must expire before the next rotation', {
+      code: 'bad_flag',
+    });
+  }
   const secret = await signingSecret(ctx, Boolean(opts.deployed));
   const jwt = await mintToken(secret, claims, ttl, ctx.now());
   ctx.io.out(opts.json ? JSON.stringify({ token: jwt, expiresIn: ttl }) : jwt);

@@ -1,5 +1,5 @@
 // A channel's position and members as a user sees them, driven through an in-memory WebSocket: the
-// server resetting a channel with an unsolicited `subscribed` (PROTOCOL.md 2.4; server catch-up.ts).
+// server resetting a channel with an unsolicited `subscribed` (docs/protocol.md#told-while-subscribed-an-unsolicited-subscribed; server catch-up.ts).
 import { beforeEach, describe, expect, it } from 'vitest';
 import { River } from './river.js';
 import { FakeClock, FakeSocket, flush } from './test-fakes.js';

@@ -7,7 +7,7 @@ export interface Member<Info = Record<string, unknown>> {
   info: Info;
 }
 
-/** A channel's stream position (PROTOCOL.md 2.4). */
+/** A channel's stream position (docs/protocol.md#3-recovery-no-message-lost-across-reconnects). */
 export interface StreamPosition {
   epoch: string;
   offset: number;

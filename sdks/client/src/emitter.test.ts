@@ -17,6 +17,7 @@ describe('Emitter', () => {
       em.on('x', async () => {
         throw new Error('async bug');
       });
+      // biome-ignore lint/suspicious/noThenProperty: a thenable listener is the case under test
       em.on('x', () => ({ then: (_ok: unknown, fail: (e: Error) => void) => fail(new Error('thenable bug')) }));
       em.on('x', (n: number) => seen.push(n));
       expect(() => em.emit('x', 1)).not.toThrow();

@@ -1,6 +1,6 @@
 /** An error reported by the River client: a server `error` frame, a refused publish, a lost connection. */
 export class RiverError extends Error {
-  /** Stable machine code: an error-frame code of PROTOCOL.md section 5 (`forbidden`, `bad_channel` …),
+  /** Stable machine code: an error-frame code of docs/protocol.md#7-codes (`forbidden`, `bad_channel` …),
    *  a close reason (`token_invalid`, `user_disconnected` …), or `disconnected`, `closed`, `timeout`,
    *  `queue_full`, `token_error`, `handler_error`. */
   readonly code: string;

@@ -15,6 +15,13 @@ function make(extra: Partial<RiverOptions> = {}) {
   return { river, states, errors };
 }
 
+/** A network-status source whose `online`/`offline` listeners the test calls. */
+function fakeNetwork() {
+  const listeners = new Map<string, () => void>();
+  const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+  return { listeners, network };
+}
+
 beforeEach(() => {
   clock = new FakeClock();
   FakeSocket.all = [];
@@ -114,7 +121,7 @@ describe('River client state machine', () => {
     // The token endpoint keeps handing out expired tokens: the server closes 4002 at auth each time.
     FakeSocket.last().open();
     FakeSocket.last().drop(4002);
-    expect(clock.pending()).toEqual([0]); // the first one: at once (PROTOCOL.md 5)
+    expect(clock.pending()).toEqual([0]); // the first one: at once (docs/protocol.md#7-codes)
     await clock.advance(0);
     FakeSocket.last().open();
     expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t2.s' });
@@ -531,8 +538,7 @@ describe('River client state machine', () => {
   });
 
   it('offline drops the connection; online reconnects at once', async () => {
-    const listeners = new Map<string, () => void>();
-    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { listeners, network } = fakeNetwork();
     const { river, states } = make({ network });
     await flush();
     FakeSocket.last().accept();
@@ -548,8 +554,7 @@ describe('River client state machine', () => {
   });
 
   it('online abandons a hanging connection attempt and connects at once, with reason online', async () => {
-    const listeners = new Map<string, () => void>();
-    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { listeners, network } = fakeNetwork();
     const { river, states } = make({ network });
     await flush();
     FakeSocket.last().accept();
@@ -572,8 +577,7 @@ describe('River client state machine', () => {
   });
 
   it('online during the reconnect after 4002 still fetches a fresh token', async () => {
-    const listeners = new Map<string, () => void>();
-    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { listeners, network } = fakeNetwork();
     let n = 0;
     make({ network, token: async () => `h.t${++n}.s` });
     await flush();
@@ -586,8 +590,7 @@ describe('River client state machine', () => {
   });
 
   it('repeated offline events do not push the backoff further', async () => {
-    const listeners = new Map<string, () => void>();
-    const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+    const { listeners, network } = fakeNetwork();
     const { states } = make({ network });
     await flush();
     FakeSocket.last().accept();

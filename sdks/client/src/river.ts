@@ -1,5 +1,5 @@
 import { isValidChannel } from '@river/protocol';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '@river/protocol';
 import { Channel, type AnyChannel, type ChannelFrame, type EventMap, type StreamPosition } from './channel.js';
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';

@@ -19,7 +19,7 @@ describe('connection state table', () => {
   });
 });
 
-describe('afterClose (PROTOCOL.md section 5)', () => {
+describe('afterClose (docs/protocol.md#7-codes)', () => {
   const healthy = { wasReady: true, canRefresh: true, retriedToken: false, retriedExpired: false };
 
   it('4000 reconnects at once after a healthy connection, with backoff otherwise', () => {

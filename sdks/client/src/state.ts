@@ -48,7 +48,7 @@ export interface CloseContext {
 }
 
 /**
- * The close-code policy of PROTOCOL.md section 5: 4000 reconnects at once; 4002 at once with a fresh
+ * The close-code policy of docs/protocol.md#7-codes: 4000 reconnects at once; 4002 at once with a fresh
  * token; 4500 (token_invalid) once more with a fresh token, then stops; other 45xx stop (4503 means the
  * app's backend disconnected this user, which a retry would undo); anything else backs off.
  * A server that keeps refusing can never cause a tight loop: 4000 reconnects at once only after a

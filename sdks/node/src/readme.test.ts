@@ -31,7 +31,7 @@ afterAll(async () => {
 /** Writes the README block tagged `js <tag>` as a module whose imports resolve from here, and imports it. */
 async function runBlock(tag: string): Promise<Record<string, unknown>> {
   const readme = await readFile(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
-  const m = new RegExp('```js ' + tag + '\\n([\\s\\S]*?)```').exec(readme);
+  const m = new RegExp(`\`\`\`js ${tag}\\n([\\s\\S]*?)\`\`\``).exec(readme);
   if (!m) throw new Error(`README.md has no \`\`\`js ${tag} block`);
   const code = m[1]!
     .replace(`'@river/node'`, JSON.stringify(pathToFileURL(fileURLToPath(new URL('./index.ts', import.meta.url))).href))

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  ChannelResponse,
+  DisconnectResponse,
+  HistoryMessage,
+  HistoryResponse,
+  Member,
+  PresenceResponse,
+  PublishResponse,
+} from '@river/protocol';
 import { RiverError } from './errors.js';
 import { defaultRetryDelay, request, type HttpOptions } from './http.js';
 import { makeTokenHandler, signToken, type ClaimsFor, type TokenClaims, type TokenOptions } from './token.js';
@@ -27,38 +36,16 @@ export interface PublishOptions {
   idempotencyKey?: string;
 }
 
-export interface PublishResult {
-  channel: string;
-  offset: number;
-}
+/** The wire types are @river/protocol's (docs/protocol.md#6-http-api), under this SDK's names. */
+export type PublishResult = PublishResponse;
+export type History = HistoryResponse;
+export type ChannelInfo = ChannelResponse;
+export type { HistoryMessage, Member };
 export interface BatchMessage extends PublishOptions {
   channel?: string;
   channels?: string[];
   event: string;
   data?: unknown;
-}
-export interface HistoryMessage {
-  channel: string;
-  event: string;
-  data: unknown;
-  offset: number;
-  ts: number;
-}
-export interface History {
-  channel: string;
-  epoch: string;
-  offset: number;
-  messages: HistoryMessage[];
-}
-export interface Member {
-  userId: string;
-  info: Record<string, unknown>;
-}
-export interface ChannelInfo {
-  channel: string;
-  subscribers: number;
-  epoch: string;
-  offset: number;
 }
 
 /**
@@ -66,7 +53,7 @@ export interface ChannelInfo {
  * whatever the framework added (Express's `req.get()`, a session's `req.user` …). Pass your framework's
  * type for full checking: `river.tokenHandler<express.Request>((req) => …)`.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a framework's request carries fields River cannot know (see above)
 export type FrameworkRequest = IncomingMessage & { [key: string]: any };
 
 /** River's backend SDK: publishes and queries over the HTTP API, mints client tokens. */
@@ -129,7 +116,7 @@ export class River {
   }
 
   /** Members of a presence channel. */
-  presence(channel: string): Promise<{ channel: string; members: Member[] }> {
+  presence(channel: string): Promise<PresenceResponse> {
     return this.#call('GET', `/v1/channels/${encodeURIComponent(channel)}/presence`);
   }
 
@@ -139,7 +126,7 @@ export class River {
   }
 
   /** Closes every connection of `userId` on every node (4503 user_disconnected). */
-  disconnect(userId: string): Promise<{ disconnected: number }> {
+  disconnect(userId: string): Promise<DisconnectResponse> {
     return this.#call('POST', '/v1/disconnect', { userId });
   }
 

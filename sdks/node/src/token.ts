@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** Claims of a River client token (PROTOCOL.md section 3). */
+/** Claims of a River client token (docs/protocol.md#5-channels-and-tokens). */
 export interface TokenClaims {
   sub: string;
   channels?: string[];
@@ -13,12 +13,17 @@ export interface TokenClaims {
 export interface TokenOptions {
   /** Lifetime: seconds, or a jose time span like `'1h'`, `'15m'`, `'30s'`. Default `'1h'`. */
   expiresIn?: string | number;
+  /** The signing time (`iat`; `exp` counts from it), in ms since the epoch. Default: now. */
+  now?: number;
 }
 
-/** Signs an HS256 JWT with the River secret (its UTF-8 bytes are the HMAC key), with `iat` and `exp`. */
+/**
+ * Signs an HS256 JWT with the River secret (its UTF-8 bytes are the HMAC key), with `iat` and `exp`.
+ * River's one token signer: the CLI, the e2e harness and the load generator mint with it too.
+ */
 export async function signToken(secret: string, claims: TokenClaims, options: TokenOptions = {}): Promise<string> {
   const { expiresIn = '1h' } = options;
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor((options.now ?? Date.now()) / 1000);
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt(now)

@@ -1,5 +1,5 @@
 /**
- * Channel names and patterns (PROTOCOL.md section 3).
+ * Channel names and patterns (docs/protocol.md#5-channels-and-tokens).
  *
  * A channel name is 1 to 200 characters of `A-Z a-z 0-9 _ - = @ , . ; :`.
  * A pattern is a channel name in which `*` matches any run of characters (including none).

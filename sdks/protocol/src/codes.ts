@@ -1,5 +1,5 @@
 /**
- * River's wire codes, in one table each (PROTOCOL.md section 5).
+ * River's wire codes, in one table each (docs/protocol.md#7-codes).
  * docs/protocol.md is checked against these tables by codes.test.ts.
  */
 

@@ -1,4 +1,4 @@
-/** Server defaults of PROTOCOL.md section 7, shared by the server, the SDKs and the docs check. */
+/** Server defaults (docs/configuration.md), shared by the server, the SDKs and the docs check. */
 export const DEFAULTS = {
   port: 4400,
   host: '0.0.0.0',

@@ -1,5 +1,5 @@
 /**
- * Wire frames of River protocol v1 (PROTOCOL.md section 2). Every frame is one UTF-8 JSON object
+ * Wire frames of River protocol v1 (docs/protocol.md#2-frames). Every frame is one UTF-8 JSON object
  * with a string `type`. Unknown fields are ignored.
  */
 import type { ErrorCode } from './codes.js';

@@ -1,0 +1,282 @@
+/**
+ * The hub: a node's local connections, and the registry of its channels (`channel.ts`, one per
+ * channel with local subscribers). It is the bus's handler: messages go to their channel.
+ *
+ * - Bus subscriptions are reference-counted: the hub subscribes the bus when it opens a channel for
+ *   its first local subscriber and unsubscribes it when the last leaves (calls per channel are
+ *   chained, so a quick unsubscribe/subscribe pair reaches the engine in order).
+ * - Presence (`presence-` channels) lives in `presence-tracker.ts`.
+ * - Time (`connection-timers.ts`): one node-wide tick checks auth deadlines, token expiry and
+ *   heartbeats (no timer per socket).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  BAD_CHANNEL_MESSAGE,
+  CLOSE_CODES,
+  isPresenceChannel,
+  isValidChannel,
+  matchAny,
+  type RequestId,
+  type SubscribeFrame,
+} from '@river/protocol';
+import type { Bus, BusHandlers, BusMessage, ControlCommand } from '../engines/bus.js';
+import { Channel, type ChannelPort } from './channel.js';
+import type { Presence } from '../engines/presence.js';
+import type { TokenVerifier } from '../auth.js';
+import type { Config } from '../config.js';
+import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
+import { fewDelete, fewHas, fewList, fewSize } from './few.js';
+import type { Metrics } from '../metrics.js';
+import { Outbox } from './outbox.js';
+import { ConnectionTimers } from './connection-timers.js';
+import { unsubscribedFrame } from './frames.js';
+import { PresenceTracker } from './presence-tracker.js';
+
+export interface HubDeps {
+  config: Config;
+  bus: Bus;
+  presence: Presence;
+  verifier: TokenVerifier;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
+  readonly config: Config;
+  readonly bus: Bus;
+  readonly verifier: TokenVerifier;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly outbox: Outbox;
+  readonly now: () => number;
+  readonly presence: PresenceTracker;
+  readonly historySize: number;
+  /**
+   * Connections whose socket is still open (closing ones included: `state` tells them apart). One
+   * node-wide set entry per connection; the not-yet-released ones are only counted.
+   */
+  private readonly sockets = new Set<Connection>();
+  /** Connections not yet released (authenticating or open). */
+  private unreleased = 0;
+  private readonly channels = new Map<string, Channel>();
+  private readonly busOps = new Map<string, Promise<void>>();
+  /** Connection ids are `<idPrefix>.<seq in base 36>`, built when asked for (no string kept per connection). */
+  readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
+  private counter = 0;
+  private readonly timers: ConnectionTimers;
+
+  constructor(deps: HubDeps) {
+    this.config = deps.config;
+    this.bus = deps.bus;
+    this.verifier = deps.verifier;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.outbox = new Outbox(deps.config.maxBufferedBytes);
+    this.historySize = deps.config.historySize;
+    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, (msg) => this.message(msg));
+    this.timers = new ConnectionTimers(deps.config, this.now, this.sockets, this.outbox, () => this.presence.heartbeat());
+  }
+
+  /** Starts the node-wide tick (connection-timers.ts). */
+  start(): void {
+    this.timers.start();
+  }
+
+  stop(): void {
+    this.timers.stop();
+  }
+
+  get connectionCount(): number {
+    return this.unreleased;
+  }
+
+  /** Takes over an upgraded WebSocket and its socket. The upgrade request is not kept. */
+  accept(ws: WebSocket, socket: Socket): Connection {
+    const conn = new Connection(this.counter++, ws, socket, this);
+    this.sockets.add(conn);
+    this.unreleased++;
+    this.timers.accepted(conn);
+    this.metrics.connections.inc();
+    return conn;
+  }
+
+  // ---- ConnectionHost ------------------------------------------------------------------------
+
+  authenticated(conn: Connection): void {
+    this.timers.authenticated(conn);
+  }
+
+  /** Once per connection (the connection's state machine guarantees it). */
+  release(conn: Connection): void {
+    this.unreleased--;
+    this.timers.released(conn);
+    this.metrics.connections.dec();
+    const subs = conn.subs;
+    conn.subs = null;
+    for (const name of fewList(subs)) void this.detach(conn, name);
+  }
+
+  closed(conn: Connection): void {
+    this.sockets.delete(conn);
+  }
+
+  /** Checks the request, then subscribes through the channel's recovery seam (channel.ts). */
+  async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
+    const { channel: name, id } = frame;
+    if (!isValidChannel(name)) {
+      conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
+      return;
+    }
+    if (fewHas(conn.subs, name)) {
+      conn.sendError('bad_request', 'already subscribed to this channel', id, name);
+      return;
+    }
+    if (fewSize(conn.subs) >= this.config.maxSubscriptions) {
+      conn.sendError('too_many_subscriptions', `at most ${this.config.maxSubscriptions} subscriptions per connection`, id, name);
+      return;
+    }
+    const patterns = conn.identity!.channels;
+    if (patterns === undefined ? this.config.requireChannelClaims : !matchAny(patterns, name)) {
+      conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
+      return;
+    }
+    return (this.channels.get(name) ?? this.open(name)).attach(conn, frame);
+  }
+
+  async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
+    if (!isValidChannel(name)) {
+      conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
+      return;
+    }
+    if (!fewHas(conn.subs, name)) {
+      conn.sendError('not_subscribed', 'not subscribed to this channel', id, name);
+      return;
+    }
+    conn.subs = fewDelete(conn.subs, name);
+    const leaving = this.detach(conn, name);
+    conn.send(unsubscribedFrame({ channel: name, id }));
+    await leaving;
+  }
+
+  // ---- BusHandlers ---------------------------------------------------------------------------
+
+  message(msg: BusMessage): void {
+    this.channels.get(msg.channel)?.receive(msg);
+  }
+
+  isOpen(ch: Channel): boolean {
+    return this.channels.get(ch.name) === ch;
+  }
+
+  /** The sequence number of one of this node's connection ids; -1 for any other string. */
+  seqOf(id: string): number {
+    if (!id.startsWith(this.idPrefix)) return -1;
+    const digits = id.slice(this.idPrefix.length);
+    const seq = parseInt(digits, 36);
+    return Number.isSafeInteger(seq) && seq.toString(36) === digits ? seq : -1;
+  }
+
+  control(cmd: ControlCommand): number {
+    if (cmd.type !== 'disconnect') return 0;
+    let n = 0;
+    for (const conn of this.sockets) {
+      if (conn.state === OPEN && conn.userId === cmd.userId) {
+        conn.close(CLOSE_CODES.user_disconnected, 'user_disconnected');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The bus may have missed messages of these channels (e.g. a Redis reconnect). Each catches up
+   * (catch-up.ts): live frames are held while history fills the gap, then delivered after it;
+   * where history cannot fill it, live subscribers get an unsolicited `subscribed` with
+   * `recovered: false` and the new position. Call it as soon as the subscriptions are back.
+   * Presence frames are not in history: the presence channels' members are read again instead
+   * (their subscribers get the joins and leaves they missed, presence-tracker.ts).
+   */
+  resync(channels: string[]): void {
+    const presence: string[] = [];
+    for (const name of channels) {
+      const ch = this.channels.get(name);
+      if (ch === undefined) continue;
+      if (ch.presence) presence.push(name);
+      ch.resync();
+    }
+    if (presence.length > 0) void this.presence.resync(presence);
+  }
+
+  status(ready: boolean): void {
+    this.logger.info({ ready }, ready ? 'bus ready' : 'bus unavailable');
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Closes every connection with 4000, spread over `drainMs`; resolves when their sockets are gone. */
+  async drain(drainMs: number): Promise<void> {
+    const list = [...this.sockets].filter((c) => c.state < CLOSING);
+    // Evenly over drainMs: at most one step per 20 ms, at most one step per connection.
+    const steps = Math.max(1, Math.min(list.length, Math.floor(drainMs / 20)));
+    const perStep = Math.ceil(list.length / steps);
+    let i = 0;
+    while (i < list.length) {
+      for (let k = 0; k < perStep && i < list.length; k++) list[i++]!.close(CLOSE_CODES.server_restarting, 'server_restarting');
+      if (i < list.length) await new Promise((r) => setTimeout(r, drainMs / steps));
+    }
+    const deadline = this.now() + CLOSE_GRACE_MS + 500;
+    while (this.sockets.size > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Drops every socket at once. */
+  terminateAll(): void {
+    for (const conn of [...this.sockets]) conn.terminate();
+  }
+
+  // ---- channels ----------------------------------------------------------------------------------
+
+  /** Opens the channel for its first local subscriber: registers it and starts its bus subscription. */
+  private open(name: string): Channel {
+    const ch = new Channel(
+      name,
+      this,
+      this.busOp(name, () => this.bus.subscribe(name)),
+    );
+    this.channels.set(name, ch);
+    this.metrics.channels.inc();
+    return ch;
+  }
+
+  /** Removes one local subscription; resolves when its presence entry (if any) is gone. */
+  detach(conn: Connection, name: string): Promise<void> {
+    const ch = this.channels.get(name);
+    if (ch !== undefined) {
+      ch.remove(conn);
+      if (ch.idle) {
+        this.channels.delete(name);
+        this.metrics.channels.dec();
+        void this.busOp(name, () => this.bus.unsubscribe(name)).catch((err: unknown) =>
+          this.logger.warn({ err, channel: name }, 'bus unsubscribe failed'),
+        );
+      }
+    }
+    return ch?.presence || isPresenceChannel(name) ? this.presence.leave(name, conn) : Promise.resolve();
+  }
+
+  /** Runs bus (un)subscribe calls of one channel in call order. */
+  private busOp(name: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.busOps.get(name);
+    const next = prev === undefined ? op() : prev.catch(() => undefined).then(op);
+    this.busOps.set(name, next);
+    const cleanup = () => {
+      if (this.busOps.get(name) === next) this.busOps.delete(name);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+}

@@ -1,0 +1,454 @@
+/**
+ * The embedded bus: one process, no dependencies, River's default engine. Passes `bus.contract.ts`.
+ *
+ * State lives in a `MemoryBackend`. Each `MemoryBus` is one node attached to a backend; a bus
+ * created without one gets its own. Several buses sharing one backend behave like several River
+ * nodes on one Redis (that is how the contract suite tests cross-node behaviour in memory).
+ *
+ * Memory stays bounded for any number of channels, with no timer per channel:
+ * - Channels sit in one `Map` in last-activity order (a publish deletes and re-sets the entry, which
+ *   moves it to the end). Expired channels are swept from the front by one unref'd interval timer
+ *   per backend, at most `sweepBatch` entries per run so a mass expiry never blocks the event loop
+ *   for long, and a little at every publish. Reads check the one channel they touch, so expiry is
+ *   exact whatever the sweep has reached.
+ * - Reads never create state for a channel no node is subscribed to: `position`/`history` of a
+ *   channel without state answer offset 0 in the backend's *empty epoch* (one string per backend,
+ *   never the epoch of any state) and store nothing, so a flood of reads of unique channels (HTTP
+ *   `GET /v1/channels/{c}`, `/history`) costs no memory. A read of a channel some node is
+ *   subscribed to creates its state (a fresh epoch), kept while subscribed.
+ * - Expiry rule: a channel's state (epoch, offset, history) expires `historyTtlSeconds` after its
+ *   last publish, or after its creation by a read, unless a node of this backend is subscribed to
+ *   it: a subscribed channel keeps its state (so a quiet channel keeps its epoch and a reconnecting
+ *   client recovers), and its TTL restarts when the last node unsubscribes. An expired channel
+ *   loses offset, epoch and history: the next publish starts a new epoch at offset 1. Every read
+ *   and publish also sweeps a few expired entries, so creating state faster than the timer sweeps
+ *   (subscribe/unsubscribe churn over unique channels) cannot outgrow the TTL's worth of channels.
+ * - Idempotency keys (scoped per channel) sit in one `Map` in insertion order, which is expiry order
+ *   (the window is fixed), and are swept the same way.
+ *
+ * Delivery is synchronous from `publish`, through one backend-wide queue: a handler that publishes
+ * while handling a message has its message delivered after the current one to every node, so each
+ * node sees each channel's offsets in increasing order.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  BusUnavailableError,
+  type Bus,
+  type BusHandlers,
+  type BusMessage,
+  type BusOptions,
+  type ControlCommand,
+  type HistoryResult,
+  type PublishRequest,
+  type PublishResult,
+  type StreamPosition,
+} from '../bus.js';
+import { messageFrame } from '../../core/frames.js';
+import { fewAdd, fewDelete, fewHas, type Few } from '../../core/few.js';
+
+/** Figures for /metrics and for tests: how much state the backend holds right now. */
+export interface MemoryBusStats {
+  /** Channels with live state (epoch, offset, history). */
+  channels: number;
+  /** Idempotency keys still inside their window. */
+  idempotencyKeys: number;
+  /** Channels at least one node is subscribed to. */
+  subscribedChannels: number;
+}
+
+export interface MemoryBackendOptions extends BusOptions {
+  /** How often the sweep timer runs. Default: a quarter of the TTL, between 100 ms and 5 s. */
+  sweepIntervalMs?: number;
+  /** Most entries one timer run removes (the next runs go on). Default 20000. */
+  sweepBatch?: number;
+}
+
+export interface MemoryBusOptions extends MemoryBackendOptions {
+  /**
+   * Called when a handler throws (a bug: handlers must not throw); delivery to the other nodes
+   * goes on. Default: rethrown on the next tick, as an uncaught exception.
+   */
+  onHandlerError?: (err: unknown) => void;
+}
+
+interface ChannelState {
+  epoch: string;
+  offset: number;
+  /** Oldest first, at most historySize; null until the first publish (nothing kept for a quiet channel). */
+  history: BusMessage[] | null;
+  /** Last publish or creation (ms), for expiry. */
+  touchedAt: number;
+}
+
+interface IdempotencyEntry {
+  result: PublishResult;
+  expiresAt: number;
+}
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+export class MemoryBackend {
+  readonly historySize: number;
+  readonly historyTtlMs: number;
+  readonly idempotencyWindowMs: number;
+  readonly now: () => number;
+  readonly sweepIntervalMs: number;
+  readonly sweepBatch: number;
+
+  /** Epoch of every channel without state (reads store nothing); never the epoch of a state. */
+  readonly emptyEpoch = newEpoch();
+  /** Last-activity order: the front expires first. */
+  private readonly channels = new Map<string, ChannelState>();
+  /** Insertion order == expiry order. Key: channel + '\n' + idempotencyKey. */
+  private readonly idempotency = new Map<string, IdempotencyEntry>();
+  /** Nodes subscribed per channel (the node itself while there is one). */
+  private readonly subscribed = new Map<string, Few<MemoryBus>>();
+  /** Local subscriber counts reported per node, per channel (one entry per channel, no Map per channel). */
+  private readonly counts = new Map<MemoryBus, Map<string, number>>();
+  /** Started nodes, in start order. */
+  private readonly nodes = new Set<MemoryBus>();
+  private readonly queue: { node: MemoryBus; msg: BusMessage }[] = [];
+  private draining = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: MemoryBackendOptions) {
+    if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
+      throw new RangeError(`historySize must be a non-negative integer, got ${opts.historySize}`);
+    }
+    if (!(opts.historyTtlSeconds > 0)) throw new RangeError(`historyTtlSeconds must be positive, got ${opts.historyTtlSeconds}`);
+    if (!(opts.idempotencyWindowMs >= 0)) {
+      throw new RangeError(`idempotencyWindowMs must be non-negative, got ${opts.idempotencyWindowMs}`);
+    }
+    this.historySize = opts.historySize;
+    this.historyTtlMs = opts.historyTtlSeconds * 1000;
+    this.idempotencyWindowMs = opts.idempotencyWindowMs;
+    this.now = opts.now ?? (() => Date.now());
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, this.historyTtlMs / 4));
+    this.sweepBatch = opts.sweepBatch ?? 20_000;
+  }
+
+  stats(): MemoryBusStats {
+    return { channels: this.channels.size, idempotencyKeys: this.idempotency.size, subscribedChannels: this.subscribed.size };
+  }
+
+  /**
+   * Drops up to `max` expired channels and as many expired idempotency keys, from the front of
+   * their maps: O(number removed). Returns how many it removed.
+   */
+  sweep(max = Number.POSITIVE_INFINITY): number {
+    const now = this.now();
+    let removed = 0;
+    for (const [name, state] of this.channels) {
+      if (removed >= max || state.touchedAt + this.historyTtlMs > now) break;
+      this.channels.delete(name);
+      // A channel some node is subscribed to keeps its state: re-append it with a fresh TTL.
+      if (this.subscribed.has(name)) {
+        state.touchedAt = now;
+        this.channels.set(name, state);
+      } else removed += 1;
+    }
+    let keys = 0;
+    for (const [key, entry] of this.idempotency) {
+      if (keys >= max || entry.expiresAt > now) break;
+      this.idempotency.delete(key);
+      keys += 1;
+    }
+    return removed + keys;
+  }
+
+  // ---- used by MemoryBus ---------------------------------------------------------------------
+
+  attach(node: MemoryBus): void {
+    this.nodes.add(node);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.sweep(this.sweepBatch), this.sweepIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  detach(node: MemoryBus): void {
+    this.nodes.delete(node);
+    for (const channel of [...this.subscribed.keys()]) this.unsubscribe(node, channel);
+    this.counts.delete(node);
+    if (this.nodes.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  publish(req: PublishRequest): PublishResult {
+    // Serialize first: a value JSON cannot represent throws here, before any state changes.
+    const dataJson = JSON.stringify(req.data) ?? 'null';
+    this.sweep(8);
+    const now = this.now();
+    let idemKey: string | undefined;
+    if (req.idempotencyKey !== undefined) {
+      idemKey = `${req.channel}\n${req.idempotencyKey}`;
+      const seen = this.idempotency.get(idemKey);
+      if (seen !== undefined) {
+        if (seen.expiresAt > now) return { ...seen.result, duplicate: true };
+        this.idempotency.delete(idemKey);
+      }
+    }
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
+    // Move to the end of the activity order.
+    this.channels.delete(req.channel);
+    this.channels.set(req.channel, state);
+    state.touchedAt = now;
+    state.offset += 1;
+    const msg: BusMessage = {
+      channel: req.channel,
+      offset: state.offset,
+      epoch: state.epoch,
+      frame: messageFrame({ channel: req.channel, event: req.event, data: dataJson, offset: state.offset, ts: now }),
+      ts: now,
+    };
+    if (req.excludeConnectionId !== undefined) msg.excludeConnectionId = req.excludeConnectionId;
+    if (this.historySize > 0) {
+      const history = (state.history ??= []);
+      history.push(msg);
+      if (history.length > this.historySize) history.shift();
+    }
+    const result: PublishResult = { channel: req.channel, epoch: state.epoch, offset: state.offset };
+    if (idemKey !== undefined && this.idempotencyWindowMs > 0) {
+      this.idempotency.set(idemKey, { result, expiresAt: now + this.idempotencyWindowMs });
+    }
+    this.deliver(msg);
+    return { ...result };
+  }
+
+  broadcast(channel: string, frame: string): void {
+    this.deliver({ channel, frame, ts: this.now() });
+  }
+
+  position(channel: string): StreamPosition {
+    const state = this.read(channel);
+    return state === undefined ? { epoch: this.emptyEpoch, offset: 0 } : { epoch: state.epoch, offset: state.offset };
+  }
+
+  history(channel: string, since: number, limit: number): HistoryResult {
+    const state = this.read(channel);
+    if (state === undefined) return { position: { epoch: this.emptyEpoch, offset: 0 }, messages: [], complete: since === 0 };
+    const position = { epoch: state.epoch, offset: state.offset };
+    const h = state.history ?? [];
+    const oldest = h.length > 0 ? (h[0]!.offset as number) : state.offset + 1;
+    const complete = since >= oldest - 1 && since <= state.offset;
+    const start = Math.max(0, since - oldest + 1);
+    const messages = limit > 0 && start < h.length ? h.slice(start, start + limit) : [];
+    return { position, messages, complete };
+  }
+
+  subscribe(node: MemoryBus, channel: string): void {
+    this.subscribed.set(channel, fewAdd(this.subscribed.get(channel) ?? null, node));
+  }
+
+  unsubscribe(node: MemoryBus, channel: string): void {
+    const nodes = this.subscribed.get(channel);
+    if (nodes === undefined || !fewHas(nodes, node)) return;
+    const rest = fewDelete(nodes, node);
+    if (rest !== null) {
+      this.subscribed.set(channel, rest);
+      return;
+    }
+    this.subscribed.delete(channel);
+    // The last node left: the channel's TTL starts now.
+    const state = this.channels.get(channel);
+    if (state !== undefined) {
+      this.channels.delete(channel);
+      state.touchedAt = Math.max(state.touchedAt, this.now());
+      this.channels.set(channel, state);
+    }
+  }
+
+  control(cmd: ControlCommand): number {
+    let sum = 0;
+    for (const node of [...this.nodes]) sum += node.runControl(cmd);
+    return sum;
+  }
+
+  report(node: MemoryBus, channel: string, localCount: number): void {
+    let local = this.counts.get(node);
+    if (localCount > 0) {
+      if (local === undefined) this.counts.set(node, (local = new Map()));
+      local.set(channel, localCount);
+    } else {
+      local?.delete(channel);
+    }
+  }
+
+  subscriberCount(channel: string): number {
+    let sum = 0;
+    for (const local of this.counts.values()) sum += local.get(channel) ?? 0;
+    return sum;
+  }
+
+  /** The channel's state unless it has expired (then it is dropped here, whatever the sweep has reached). */
+  private live(channel: string, now: number): ChannelState | undefined {
+    const state = this.channels.get(channel);
+    if (state === undefined || state.touchedAt + this.historyTtlMs > now || this.subscribed.has(channel)) return state;
+    this.channels.delete(channel);
+    return undefined;
+  }
+
+  /** The state a read sees: created (and kept) only when a node is subscribed to the channel. */
+  private read(channel: string): ChannelState | undefined {
+    this.sweep(8);
+    const now = this.now();
+    let state = this.live(channel, now);
+    if (state === undefined && this.subscribed.has(channel)) {
+      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  /** Queues the message for every subscribed node; drains unless a drain is already running up the stack. */
+  private deliver(msg: BusMessage): void {
+    const nodes = this.subscribed.get(msg.channel);
+    if (nodes === undefined || nodes === null) return;
+    if (nodes instanceof Set) for (const node of nodes) this.queue.push({ node, msg });
+    else this.queue.push({ node: nodes, msg });
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.queue.length; i++) {
+        const item = this.queue[i]!;
+        item.node.runMessage(item.msg);
+      }
+    } finally {
+      this.queue.length = 0;
+      this.draining = false;
+    }
+  }
+}
+
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+export class MemoryBus implements Bus {
+  readonly backend: MemoryBackend;
+  private handlers: BusHandlers | undefined;
+  private started = false;
+  private closed = false;
+  private readonly onHandlerError: (err: unknown) => void;
+
+  /** With `backend`, this bus is one more node on that shared state and the backend's options govern. */
+  constructor(opts: MemoryBusOptions, backend?: MemoryBackend) {
+    this.backend = backend ?? new MemoryBackend(opts);
+    this.onHandlerError = opts.onHandlerError ?? rethrowLater;
+  }
+
+  get ready(): boolean {
+    return this.started && !this.closed;
+  }
+
+  /** Embedded: nothing else shares the backend, so a publish-only bus is one with inert handlers. */
+  startPublishOnly(): Promise<void> {
+    return this.start({ message() {}, control: () => 0 });
+  }
+
+  async start(handlers: BusHandlers): Promise<void> {
+    if (this.closed) throw new BusUnavailableError('the bus was closed');
+    this.handlers = handlers;
+    if (!this.started) {
+      this.started = true;
+      this.backend.attach(this);
+      handlers.status?.(true);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const wasStarted = this.started;
+    this.closed = true;
+    if (wasStarted) {
+      this.backend.detach(this);
+      this.handlers?.status?.(false);
+    }
+  }
+
+  /** What the backend holds (shared by every node on it). */
+  stats(): MemoryBusStats {
+    return this.backend.stats();
+  }
+
+  /** Drops expired state now (the timer does this too). Returns how many entries it removed. */
+  sweep(): number {
+    return this.backend.sweep();
+  }
+
+  async publish(req: PublishRequest): Promise<PublishResult> {
+    this.assertReady();
+    return this.backend.publish(req);
+  }
+
+  async broadcast(channel: string, frame: string): Promise<void> {
+    this.assertReady();
+    this.backend.broadcast(channel, frame);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.assertReady();
+    this.backend.subscribe(this, channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    if (!this.ready) return;
+    this.backend.unsubscribe(this, channel);
+  }
+
+  async position(channel: string): Promise<StreamPosition> {
+    this.assertReady();
+    return this.backend.position(channel);
+  }
+
+  async history(channel: string, opts: { since?: number; limit?: number }): Promise<HistoryResult> {
+    this.assertReady();
+    return this.backend.history(channel, opts.since ?? 0, opts.limit ?? Number.POSITIVE_INFINITY);
+  }
+
+  async control(cmd: ControlCommand): Promise<number> {
+    this.assertReady();
+    return this.backend.control(cmd);
+  }
+
+  reportSubscribers(channel: string, localCount: number): void {
+    if (this.ready) this.backend.report(this, channel, localCount);
+  }
+
+  async subscriberCount(channel: string): Promise<number> {
+    this.assertReady();
+    return this.backend.subscriberCount(channel);
+  }
+
+  /** @internal Called by the backend's delivery queue. */
+  runMessage(msg: BusMessage): void {
+    if (!this.ready || this.handlers === undefined) return;
+    try {
+      this.handlers.message(msg);
+    } catch (err) {
+      this.onHandlerError(err);
+    }
+  }
+
+  /** @internal Called by the backend for `control`. */
+  runControl(cmd: ControlCommand): number {
+    if (!this.ready || this.handlers === undefined) return 0;
+    try {
+      const n = this.handlers.control(cmd);
+      return Number.isFinite(n) ? n : 0;
+    } catch (err) {
+      this.onHandlerError(err);
+      return 0;
+    }
+  }
+
+  private assertReady(): void {
+    if (!this.ready) throw new BusUnavailableError(this.closed ? 'the bus was closed' : 'the bus was not started');
+  }
+}

@@ -1,0 +1,127 @@
+/** The Redis engines in cluster mode (sharded pub/sub) against a real 3-master Redis Cluster. */
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisAvailable, startRedisCluster, type RedisClusterInstance } from '../../../../e2e/harness/redis.js';
+import { busContract } from '../bus.contract.js';
+import { presenceContract } from '../presence.contract.js';
+import { RedisBus } from './redis-bus.js';
+import { hashSlot } from './redis-keys.js';
+import { RedisPresence } from './redis-presence.js';
+import { startTestNode } from '../../test-support.js';
+
+let redis: RedisClusterInstance;
+let cluster = 0;
+const prefix = () => `c${process.pid}-${++cluster}`;
+
+describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
+  beforeAll(async () => {
+    redis = await startRedisCluster(3);
+  }, 60_000);
+  afterAll(() => redis?.stop());
+
+  busContract('redis cluster', (opts) => {
+    const p = prefix();
+    return { node: () => new RedisBus({ ...opts, url: redis.url, cluster: true, prefix: p, livenessIntervalMs: 500 }) };
+  });
+  presenceContract('redis cluster', (opts) => {
+    const p = prefix();
+    return { node: () => new RedisPresence({ ...opts, url: redis.url, cluster: true, prefix: p }) };
+  });
+
+  it('spreads channels over every shard, each channel delivered through its own shard', async () => {
+    const opts = { historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: prefix() };
+    const a = new RedisBus(opts);
+    const b = new RedisBus(opts);
+    const got: string[] = [];
+    await a.start({ message: (m) => got.push(`${m.channel}#${m.offset}`), control: () => 0 });
+    await b.start({ message: () => undefined, control: () => 0 });
+    try {
+      const channels = Array.from({ length: 30 }, (_, i) => `room-${i}`);
+      // 30 channels land on slots owned by all 3 masters (slots are split in 3 ranges).
+      const shards = new Set(channels.map((c) => Math.floor(hashSlot(a.keys.live(c)) / (16384 / 3))));
+      expect(shards.size).toBe(3);
+      for (const c of channels) await a.subscribe(c);
+      for (const c of channels) await b.publish({ channel: c, event: 'e', data: null });
+      await expect.poll(() => got.length, { timeout: 5000 }).toBe(30);
+      expect(new Set(got)).toEqual(new Set(channels.map((c) => `${c}#1`)));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  /** Kills every pub/sub client connection on these masters (what a shard restart or a network blip does to them). */
+  function killPubSubClients(ports = redis.ports): void {
+    for (const port of ports) {
+      const r = spawnSync('redis-cli', ['-p', String(port), 'CLIENT', 'KILL', 'TYPE', 'pubsub'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`CLIENT KILL failed: ${r.stderr}`);
+    }
+  }
+
+  /** The port of the master serving a slot (from CLUSTER SLOTS). */
+  function masterOf(slot: number): number {
+    const r = spawnSync('redis-cli', ['-p', String(redis.ports[0]), '--json', 'CLUSTER', 'SLOTS'], { encoding: 'utf8' });
+    const ranges = JSON.parse(r.stdout) as [number, number, [string, number, string]][];
+    const range = ranges.find(([lo, hi]) => slot >= lo && slot <= hi);
+    if (range === undefined) throw new Error(`no master for slot ${slot}`);
+    return range[2][1];
+  }
+
+  it('resyncs the channels of a shard whose subscriber connection ioredis replaced by itself, and only those', async () => {
+    const opts = { historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: prefix() };
+    const a = new RedisBus(opts);
+    const b = new RedisBus(opts);
+    const resyncs: string[] = [];
+    await a.start({ message: () => undefined, control: () => 0, resync: (cs) => resyncs.push(...cs) });
+    await b.startPublishOnly();
+    try {
+      const channels = Array.from({ length: 12 }, (_, i) => `shard-kill-${i}`);
+      for (const c of channels) await a.subscribe(c);
+      const victim = masterOf(hashSlot(a.keys.live(channels[0]!)));
+      const onVictim = channels.filter((c) => masterOf(hashSlot(a.keys.live(c))) === victim);
+      expect(onVictim.length).toBeLessThan(channels.length);
+      killPubSubClients([victim]);
+      await expect.poll(() => new Set(resyncs), { timeout: 10_000 }).toEqual(new Set(onVictim));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(new Set(resyncs)).toEqual(new Set(onVictim));
+      // Subscribed again: live delivery works on every shard.
+      const got: string[] = [];
+      const c = new RedisBus(opts);
+      await c.start({ message: (m) => got.push(m.channel), control: () => 0 });
+      for (const ch of channels) await c.subscribe(ch);
+      for (const ch of channels) await b.publish({ channel: ch, event: 'e', data: null });
+      await expect.poll(() => got.length, { timeout: 5000 }).toBe(12);
+      await c.close();
+      expect(a.ready).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("delivers what was published while a node's sharded subscriber connections were down, once", async () => {
+    const p = prefix();
+    const t = await startTestNode({ RIVER_REDIS_URL: redis.url, RIVER_REDIS_CLUSTER: 'true', RIVER_REDIS_PREFIX: p });
+    const publisher = new RedisBus({ historySize: 100, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: p });
+    await publisher.startPublishOnly();
+    try {
+      const c = await t.client();
+      const channels = ['kill-a', 'kill-b', 'kill-c', 'kill-d', 'kill-e', 'kill-f'];
+      for (const ch of channels) await c.subscribe(ch);
+      for (const ch of channels) await publisher.publish({ channel: ch, event: 'e', data: 'before' });
+      for (const ch of channels) expect((await c.messages(ch, 1))[0]).toMatchObject({ offset: 1, data: 'before' });
+      killPubSubClients();
+      // Published right after the kill: no subscriber connection is there to receive it live.
+      for (const ch of channels) await publisher.publish({ channel: ch, event: 'e', data: 'during' });
+      for (const ch of channels) expect((await c.messages(ch, 1, 15_000))[0]).toMatchObject({ offset: 2, data: 'during' });
+      for (const ch of channels) await publisher.publish({ channel: ch, event: 'e', data: 'after' });
+      for (const ch of channels) expect((await c.messages(ch, 1))[0]).toMatchObject({ offset: 3, data: 'after' });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(c.frames.filter((f) => f.type === 'message' || f.type === 'subscribed')).toEqual([]);
+      expect(c.closeInfo).toBeUndefined();
+    } finally {
+      await publisher.close();
+      await t.close();
+    }
+  });
+});
