@@ -73,6 +73,7 @@ describe.skipIf(!built)('river as a process: Ctrl+C', () => {
 });
 
 const hasScript = existsSync('/usr/bin/script');
+if (!hasScript && built && process.env.CI) throw new Error('`script` is missing: apt-get install bsdutils (util-linux)');
 describe.skipIf(!built || !hasScript)('river on a terminal: colours', () => {
   /** Runs `node bin/river ARGS` under a pseudo-terminal (util-linux `script`); returns what it printed. */
   async function onTerminal(args: string[], env: Record<string, string> = {}): Promise<string> {
