@@ -10,6 +10,8 @@ export const EXIT_CODES = {
   user: 1,
   /** an unexpected failure (a bug, or a cloud/network failure we cannot explain) */
   failure: 2,
+  /** Ctrl+C (SIGINT): 128 + 2, as shells report it, and what npx / npm exec report whatever the program returns */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];

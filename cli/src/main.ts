@@ -4,15 +4,18 @@
  */
 import { pino } from 'pino';
 import type { Context } from './context.js';
+import { EXIT_CODES } from './errors.js';
 import { createNodeIO } from './node-io.js';
 import { run } from './program.js';
 import { onPath } from './which.js';
 
 const controller = new AbortController();
 let signals = 0;
-const onSignal = () => {
+let firstSignal: NodeJS.Signals | undefined;
+const onSignal = (signal: NodeJS.Signals) => {
   signals += 1;
-  if (signals > 1) process.exit(130); // a second Ctrl+C does not wait for the drain
+  firstSignal ??= signal;
+  if (signals > 1) process.exit(EXIT_CODES.interrupted); // a second Ctrl+C does not wait for the drain
   controller.abort();
 };
 process.on('SIGINT', onSignal);
@@ -27,8 +30,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const env = process.env;
+const argv = process.argv.slice(2);
+// https://no-color.org: NO_COLOR set and not empty, or --no-color anywhere on the line.
+const colour = !env.NO_COLOR && !argv.includes('--no-color');
+if (!colour) env.NO_COLOR ||= '1'; // for the prompts (loaded later) and child processes too
 const ctx: Context = {
-  io: createNodeIO({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
+  io: createNodeIO({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }, { colour }),
   env,
   cwd: process.cwd(),
   signal: controller.signal,
@@ -48,7 +55,11 @@ const ctx: Context = {
   fetch: globalThis.fetch,
 };
 
-const code = await run(process.argv.slice(2), ctx);
+// Ctrl+C ends every command with 130, after `dev` and `listen` have shut down cleanly: under npx
+// (npm exec) the exit status is 130 whatever this process returns, so `node bin/river` says the same.
+// SIGTERM keeps the command's own code (0 after a clean shutdown of dev or listen).
+const returned = await run(argv, ctx);
+const code = firstSignal === 'SIGINT' ? EXIT_CODES.interrupted : returned;
 process.exitCode = code;
 // Lingering handles (keep-alive sockets, SDK clients) must not keep a finished command alive.
 process.stdout.write('', () => process.exit(code));

@@ -32,9 +32,10 @@ const inquirerDriver: PromptDriver = {
   },
 };
 
-export function createNodeIO(streams: NodeIOStreams): IO {
+/** `colour: false` (NO_COLOR, --no-color) turns colours off even on a terminal, spinners' included. */
+export function createNodeIO(streams: NodeIOStreams, options: { colour?: boolean } = {}): IO {
   const isTTY = Boolean(streams.stdin.isTTY && streams.stderr.isTTY);
-  const colour = Boolean(streams.stderr.isTTY) && chalk.level > 0;
+  const colour = options.colour !== false && Boolean(streams.stderr.isTTY) && chalk.level > 0;
   const style = makeStyle(colour);
   const err = (line: string) => {
     streams.stderr.write(`${line}\n`);
@@ -55,16 +56,18 @@ export function createNodeIO(streams: NodeIOStreams): IO {
     prompt: guardedPrompts(inquirerDriver, isTTY),
     spinner(text): Spinner {
       if (!isTTY) return plainSpinner(err, text);
-      const s = ora({ text, stream: streams.stderr }).start();
+      const s = ora({ text, stream: streams.stderr, ...(colour ? {} : { color: false as const }) }).start();
       return {
         update(next) {
           s.text = next;
         },
         succeed(done) {
-          s.succeed(done);
+          if (colour) s.succeed(done);
+          else s.stopAndPersist({ symbol: '✔', ...(done === undefined ? {} : { text: done }) });
         },
         fail(done) {
-          s.fail(done);
+          if (colour) s.fail(done);
+          else s.stopAndPersist({ symbol: '✖', ...(done === undefined ? {} : { text: done }) });
         },
         stop() {
           s.stop();

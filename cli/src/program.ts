@@ -30,6 +30,7 @@ export function buildProgram(ctx: Context): Command {
     .description('River: real-time channels for web apps. Run a node locally, mint tokens, publish, listen, deploy to AWS.')
     .version(version(), '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces and debug logs')
+    .option('--no-color', 'no colours, even on a terminal (also NO_COLOR=1)')
     .configureOutput({
       writeOut: (s) => ctx.io.out(s.replace(/\n$/, '')),
       writeErr: (s) => ctx.io.info(s.replace(/\n$/, '')),

@@ -177,12 +177,21 @@ async function findDeploymentFromStack(ctx: Context, ignoreSavedOutputs = true):
 
 /** The HTTP API key: --key, RIVER_API_KEY, else the dev node's or the deployment's. */
 export async function apiKeyFor(ctx: Context, located: Located, flagKey: string | undefined): Promise<string> {
-  if (flagKey !== undefined && flagKey !== '') return flagKey;
+  return (await findApiKey(ctx, located, flagKey)).key;
+}
+
+/** The API key and where it came from (`--key`, `RIVER_API_KEY`, `.river/dev.json`, `the deployment`), for messages. */
+export async function findApiKey(ctx: Context, located: Located, flagKey: string | undefined): Promise<{ key: string; from: string }> {
+  if (flagKey !== undefined) {
+    // `--key "$UNSET"`: a missing key, not a reason to fall back on another one.
+    if (flagKey.trim() === '') throw new UserError('--key is empty', 'pass the node\'s API key, or leave --key out to use RIVER_API_KEY or the dev node\'s key', { code: 'no_key' });
+    return { key: flagKey, from: '--key' };
+  }
   const envKey = ctx.env.RIVER_API_KEY?.split(',')[0]?.trim();
-  if (envKey && !located.deployedFlag) return envKey;
+  if (envKey && !located.deployedFlag) return { key: envKey, from: 'RIVER_API_KEY' };
   const { target, dev, deployed } = located;
-  if (target.source !== 'deployed' && dev) return fromDevFile(dev, 'RIVER_API_KEY', dev.apiKey);
-  if (target.source === 'deployed' && deployed) return (await deployedSecret(ctx, deployed, 'ApiKeySecretArn')).split(',')[0]!.trim();
+  if (target.source !== 'deployed' && dev) return { key: fromDevFile(dev, 'RIVER_API_KEY', dev.apiKey), from: '.river/dev.json' };
+  if (target.source === 'deployed' && deployed) return { key: (await deployedSecret(ctx, deployed, 'ApiKeySecretArn')).split(',')[0]!.trim(), from: 'the deployment' };
   throw new UserError('no API key for this node', 'pass --key or set RIVER_API_KEY', { code: 'no_key' });
 }
 

@@ -74,7 +74,8 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
       ctx.io.warn(`connection lost (${outcome.err.message})`);
     } else {
       const name = closeName(outcome.code) ?? 'closed';
-      const text = `${outcome.code} ${name}${outcome.reason ? `: ${outcome.reason}` : ''}`;
+      // The server's reason is usually the code's name again: print it only when it says more.
+      const text = `${outcome.code} ${name}${outcome.reason && outcome.reason !== name ? `: ${outcome.reason}` : ''}`;
       if (outcome.code >= 4500 && outcome.code <= 4999) {
         throw new UserError(`the node closed the connection (${text})`, hintFor(outcome.code), { code: name });
       }
@@ -82,7 +83,7 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
     }
     const policy = outcome.kind === 'closed' ? reconnectPolicy(outcome.code) : 'backoff';
     const delay = policy === 'backoff' ? backoffDelay(attempt++) : 0;
-    ctx.io.info(`reconnecting${delay > 0 ? ` in ${(delay / 1000).toFixed(1)}s` : ''}…`);
+    ctx.io.info(delay > 0 ? `reconnecting in ${(delay / 1000).toFixed(1)} s…` : 'reconnecting now…');
     await sleep(delay, ctx.signal);
   }
 }

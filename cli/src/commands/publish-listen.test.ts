@@ -51,7 +51,7 @@ describe('river publish / river listen against a real node', () => {
   it('--url and --key override the dev node; a wrong key is exit 1 with a hint', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['publish', 'dogs', 'e', '1', '--url', node.urls.http, '--key', 'wrong'])).toBe(1);
-    expect(t.io.stderr).toEqual([`using ${node.urls.http} (--url)`, expect.stringMatching(/^error: .* refused the API key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
+    expect(t.io.stderr).toEqual([`using ${node.urls.http} (--url)`, expect.stringMatching(/^error: .* refused the API key from --key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
     const env = testContext({ cwd: project.dir, env: { RIVER_URL: node.urls.ws, RIVER_API_KEY: KEY } });
     expect(await env.run(['publish', 'dogs', 'e', '"text"', '--json'])).toBe(0);
   });

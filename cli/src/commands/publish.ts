@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isValidChannel } from '@river/protocol';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
-import { apiKeyFor, locate, unreachable } from '../target.js';
+import { findApiKey, locate, unreachable } from '../target.js';
 
 export interface PublishOptions {
   url?: string;
@@ -54,7 +54,7 @@ export async function publish(ctx: Context, channel: string, event: string, json
   if (event.trim() === '') throw new UserError('the event name is empty', 'e.g. npx river publish dogs new-post', { code: 'bad_event' });
   const data = parseData(json);
   const located = await locate(ctx, opts.url, { deployed: Boolean(opts.deployed) });
-  const key = await apiKeyFor(ctx, located, opts.key);
+  const { key, from: keyFrom } = await findApiKey(ctx, located, opts.key);
   const { target } = located;
   ctx.io.info(`using ${target.httpUrl} (${target.origin})`);
   let res: Response;
@@ -84,7 +84,7 @@ export async function publish(ctx: Context, channel: string, event: string, json
     const hint = devKeyElsewhere
       ? `the key used is the river dev node's (.river/dev.json), and ${target.httpUrl} (${target.origin}) is another node: pass --key or set RIVER_API_KEY to its key`
       : 'pass --key or set RIVER_API_KEY to the node\'s key';
-    throw new UserError(`${target.httpUrl} refused the API key (401 ${code})`, hint, { code: 'unauthorized' });
+    throw new UserError(`${target.httpUrl} refused the API key from ${keyFrom} (401 ${code})`, hint, { code: 'unauthorized' });
   }
   if (res.status === 404) {
     throw new UserError(`${target.httpUrl}/v1/publish does not exist (404)`, 'check --url: it is the node\'s HTTP base URL, e.g. http://127.0.0.1:4400', { code: 'not_found' });

@@ -1,10 +1,10 @@
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 
-/** A member of a presence channel: the token's `sub` and `info`. */
-export interface Member {
+/** A member of a presence channel: the token's `sub` and `info` (typed by `subscribe<Events, Info>`). */
+export interface Member<Info = Record<string, unknown>> {
   userId: string;
-  info: Record<string, unknown>;
+  info: Info;
 }
 
 /** A channel's stream position (docs/protocol.md#3-recovery-no-message-lost-across-reconnects). */
@@ -24,6 +24,26 @@ export interface MessageMeta {
 export interface SubscribedInfo extends StreamPosition {
   recovered: boolean;
 }
+
+/** The events River itself emits on a channel, and their listeners. An app's event map may not use
+ *  these names (nor `*`): `subscribe<{ error: … }>()` does not compile. */
+export interface ReservedEvents<Info = Record<string, unknown>> {
+  subscribed: (info: SubscribedInfo) => void;
+  recovered: (info: { recovered: boolean }) => void;
+  'member-added': (member: Member<Info>) => void;
+  'member-removed': (member: Member<Info>) => void;
+  error: (error: RiverError) => void;
+}
+export type ReservedEventName = keyof ReservedEvents | '*';
+
+/** The constraint on an app's event map `E` (event name → the type of its `data`, e.g.
+ *  `{ message: { text: string } }`): any names but the reserved ones. Without a map, any event name
+ *  is accepted and `data` is `unknown` (or what the listener declares). */
+export type EventMap<E> = { [K in keyof E]: K extends ReservedEventName ? never : E[K] };
+
+/** A channel whatever its type parameters (the client's own bookkeeping). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyChannel = Channel<any, any>;
 
 /** The server frames a channel consumes (validated loosely: the server is trusted past the socket). */
 export interface ChannelFrame {
@@ -47,7 +67,7 @@ const FINAL_REFUSALS = new Set(['forbidden', 'bad_channel', 'too_many_subscripti
 
 /** What a channel needs from its River. */
 export interface ChannelHost {
-  unsubscribe(channel: Channel): void;
+  unsubscribe(channel: AnyChannel): void;
   report(error: unknown): void;
 }
 
@@ -62,9 +82,9 @@ export interface ChannelHost {
  * (`unavailable`, `internal`) is retried on the same connection with backoff (subscriptions.ts).
  * An app event named like a reserved one reaches the same listeners.
  */
-export class Channel {
+export class Channel<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>> {
   /** Current members of a presence channel (empty for other channels). */
-  members: Member[] = [];
+  members: Member<Info>[] = [];
   #pos: StreamPosition | undefined;
   #events: Emitter;
   #active = true;
@@ -97,11 +117,11 @@ export class Channel {
     return this.#error;
   }
 
-  on(event: 'recovered', fn: (info: { recovered: boolean }) => void): () => void;
-  on(event: 'subscribed', fn: (info: SubscribedInfo) => void): () => void;
-  on(event: 'member-added' | 'member-removed', fn: (member: Member) => void): () => void;
-  on(event: 'error', fn: (error: RiverError) => void): () => void;
-  on<T = unknown>(event: string, fn: (data: T, meta: MessageMeta) => void): () => void;
+  on<E extends keyof ReservedEvents>(event: E, fn: ReservedEvents<Info>[E]): () => void;
+  on(event: '*', fn: (data: Events[keyof Events], meta: MessageMeta) => void): () => void;
+  on<E extends keyof Events & string>(event: E, fn: (data: Events[E], meta: MessageMeta) => void): () => void;
+  /** Without an event map: any event, `data` typed by the listener (`(post: Post) => …`), unchecked. */
+  on<T = unknown>(event: string extends keyof Events ? string : never, fn: (data: T, meta: MessageMeta) => void): () => void;
   /** Adds a listener; returns a function that removes it. */
   on(event: string, fn: (...args: never[]) => void): () => void {
     return this.#events.on(event, fn);
@@ -138,7 +158,7 @@ export class Channel {
         // way a position that was not recovered is replaced, so a new epoch's low offsets get through.
         const recovered = f.recovered === true && this.#pos?.epoch === f.epoch;
         if (!recovered) this.#pos = { epoch: f.epoch!, offset: f.offset! };
-        if (f.members) this.#setMembers(f.members);
+        if (f.members) this.#setMembers(f.members as Member<Info>[]);
         ev.emit('subscribed', { epoch: f.epoch, offset: f.offset, recovered });
         ev.emit('recovered', { recovered });
         return;
@@ -156,7 +176,7 @@ export class Channel {
         return;
       }
       case 'presence': {
-        const m = f.member!;
+        const m = f.member as Member<Info>;
         const i = this.members.findIndex((x) => x.userId === m.userId);
         if (f.action === 'join') {
           if (i >= 0) this.members[i] = m;
@@ -184,7 +204,7 @@ export class Channel {
    * as in pusher-js: read `members` on `subscribed`); after a resubscribe, listeners hear what changed
    * while away.
    */
-  #setMembers(next: Member[]): void {
+  #setMembers(next: Member<Info>[]): void {
     const before = new Map(this.members.map((m) => [m.userId, m]));
     const after = new Set(next.map((m) => m.userId));
     const diff = this.#hasMembers;

@@ -1,5 +1,8 @@
 /** The client's options and the seams tests inject (WebSocket, clock, network events). */
 import type { ConnectionState } from './state.js';
+import type { TokenSource } from './token.js';
+
+export type { TokenSource, TokenResponse } from './token.js';
 
 /** Timers and time, injectable so tests can drive them. */
 export interface Clock {
@@ -21,12 +24,13 @@ export interface NetworkEvents {
   removeEventListener(type: string, fn: () => void): void;
 }
 
-export type TokenSource = string | (() => string | Promise<string>);
 
 export interface RiverOptions {
   /** The WebSocket endpoint, e.g. `wss://rt.example.com/v1/ws`. */
   url: string;
-  /** A JWT, or a function returning one; called again before `exp`, on 4002 and once on 4500. */
+  /** A JWT, or a function returning one (or the token endpoint's fetch `Response`); called again
+   *  before `exp`, on 4002 and once on 4500. A Response that is not ok, or a string that is not a
+   *  JWT, is never sent: it is an `error` event (`token_error`) and the client retries with backoff. */
   token: TokenSource;
   /** WebSocket implementation (default `globalThis.WebSocket`; pass `ws`'s export in Node 20). */
   WebSocket?: WebSocketConstructor;

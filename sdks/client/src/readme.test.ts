@@ -42,6 +42,7 @@ it('the README quickstart runs against a real node', async () => {
   const code = (await quickstart(fileURLToPath(new URL('../README.md', import.meta.url))))
     .replace(`'@river/client'`, JSON.stringify(pathToFileURL(fileURLToPath(new URL('./index.ts', import.meta.url))).href))
     .replace(`'ws'`, JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('ws')).href));
+  expect(code).toContain('if (!res.ok)'); // the quickstart shows the check a token function needs
   const file = join(dir, 'quickstart.mjs');
   await writeFile(file, code);
   process.env.RIVER_WS_URL = node.urls.ws;

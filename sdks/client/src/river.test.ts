@@ -73,7 +73,8 @@ describe('River client state machine', () => {
     for (const o of [1, 2, 3]) ws3.receive({ type: 'message', channel: 'dogs', event: 'x', data: o, offset: o, ts: 1 });
     expect(got).toEqual([1, 2, 3]);
     expect(recovered).toEqual([false, true]);
-    // After a successful connection the backoff starts over.
+    // After a connection that stayed up 30 s the backoff starts over.
+    await clock.advance(30_000);
     ws3.drop(1006);
     expect(clock.pending()).toEqual([750]);
   });
@@ -98,7 +99,7 @@ describe('River client state machine', () => {
 
   it('reconnects at once on 4000 and with a fresh token on 4002', async () => {
     let n = 0;
-    const { states } = make({ token: async () => `t${++n}` });
+    const { states } = make({ token: async () => `h.t${++n}.s` });
     await flush();
     FakeSocket.last().accept();
     FakeSocket.last().drop(4000);
@@ -106,16 +107,16 @@ describe('River client state machine', () => {
     expect(clock.pending()).toEqual([0]);
     await clock.advance(0);
     FakeSocket.last().accept();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't1' }); // cached token reused
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t1.s' }); // cached token reused
     FakeSocket.last().drop(4002);
     await clock.advance(0);
     FakeSocket.last().open();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t2.s' });
   });
 
   it('a 4002 before ready (token already expired at auth) reconnects at once with a fresh token once, then backs off until a ready', async () => {
     let n = 0;
-    const { states } = make({ token: async () => `t${++n}` });
+    const { states } = make({ token: async () => `h.t${++n}.s` });
     await flush();
     // The token endpoint keeps handing out expired tokens: the server closes 4002 at auth each time.
     FakeSocket.last().open();
@@ -123,29 +124,30 @@ describe('River client state machine', () => {
     expect(clock.pending()).toEqual([0]); // the first one: at once (docs/protocol.md#7-codes)
     await clock.advance(0);
     FakeSocket.last().open();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t2.s' });
     FakeSocket.last().drop(4002);
     expect(clock.pending()).toEqual([750]); // again before ready: backoff, as for other 4xxx
     await clock.advance(750);
     FakeSocket.last().open();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't3' }); // still a fresh token
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t3.s' }); // still a fresh token
     FakeSocket.last().drop(4002);
     expect(clock.pending()).toEqual([1000]);
     await clock.advance(1000);
     expect(FakeSocket.all).toHaveLength(4);
     expect(states.at(-1)).toMatchObject({ from: 'connecting', to: 'reconnecting', reason: 'token_expired', code: 4002 });
-    // A good token: after ready, the next 4002 reconnects at once again, and so does the first one before ready.
+    // A good token: after ready, the next 4002 reconnects at once again, and so does the first one
+    // before ready; a connection that lasted less than 30 s does not start the backoff over.
     FakeSocket.last().accept();
     FakeSocket.last().drop(4002);
     expect(clock.pending()).toEqual([0]);
     await clock.advance(0);
     FakeSocket.last().open();
     FakeSocket.last().drop(4002);
-    expect(clock.pending()).toEqual([750]);
+    expect(clock.pending()).toEqual([1500]);
   });
 
   it('on 4500 retries once with a fresh token, then stops with the reason and rejects pending publishes', async () => {
-    const token = vi.fn(async () => 'bad');
+    const token = vi.fn(async () => 'h.bad.s');
     const { river, states } = make({ token });
     await flush();
     FakeSocket.last().open();
@@ -162,7 +164,7 @@ describe('River client state machine', () => {
   });
 
   it('stops at once on 4503 (the app disconnected the user) and connect() starts again', async () => {
-    const { river, states } = make({ token: async () => 't' });
+    const { river, states } = make({ token: async () => 'h.t.s' });
     await flush();
     FakeSocket.last().accept();
     FakeSocket.last().drop(4503);
@@ -577,14 +579,14 @@ describe('River client state machine', () => {
   it('online during the reconnect after 4002 still fetches a fresh token', async () => {
     const { listeners, network } = fakeNetwork();
     let n = 0;
-    make({ network, token: async () => `t${++n}` });
+    make({ network, token: async () => `h.t${++n}.s` });
     await flush();
     FakeSocket.last().accept();
     FakeSocket.last().drop(4002);
     listeners.get('online')!(); // before the immediate retry ran
     await clock.advance(0);
     FakeSocket.last().open();
-    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 't2' });
+    expect(FakeSocket.last().sent[0]).toEqual({ type: 'auth', token: 'h.t2.s' });
   });
 
   it('repeated offline events do not push the backoff further', async () => {

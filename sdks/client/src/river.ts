@@ -1,13 +1,17 @@
 import { isValidChannel } from '@river/protocol';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import { Channel, type ChannelFrame, type StreamPosition } from './channel.js';
+import { Channel, type AnyChannel, type ChannelFrame, type EventMap, type StreamPosition } from './channel.js';
 import { Emitter } from './emitter.js';
 import { RiverError } from './errors.js';
 import { refreshPlan } from './jwt.js';
 import { Publishes, type PublishAck } from './publishes.js';
 import { Subscriptions } from './subscriptions.js';
+import { asTokenError, fetchToken } from './token.js';
 import { realClock, validateOptions, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
 import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
+
+/** A connection that stayed `connected` this long was healthy: the next drop starts the backoff over. */
+const STABLE_MS = 30_000;
 
 /** The longest delay setTimeout honours (2^31-1 ms): browsers and Node fire a longer one after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,14 +26,16 @@ export class River {
   #clock: Clock;
   #WS: WebSocketConstructor;
   #events = new Emitter((e) => this.#report(e, true));
-  #channels = new Map<string, Channel>();
+  #channels = new Map<string, AnyChannel>();
   #pubs: Publishes;
   #subs: Subscriptions;
   #nextId = 1;
   #ws: Socket | undefined;
   #gen = 0;
   #ready = false;
+  /** Reconnect attempts since the last healthy connection (see STABLE_MS): the backoff grows with it. */
   #attempt = 0;
+  #readyAt = 0;
   #retriedToken = false;
   #retriedExpired = false;
   #heartbeatMs = 25_000;
@@ -105,11 +111,11 @@ export class River {
    * a known position, e.g. the one a server-rendered page was built at. On a channel whose subscribe
    * was refused (`channel.error`), subscribing again retries it.
    */
-  subscribe(name: string, options?: { since?: StreamPosition }): Channel {
+  subscribe<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string, options?: { since?: StreamPosition }): Channel<Events, Info> {
     if (!isValidChannel(name)) throw new RiverError('bad_channel', `invalid channel name "${String(name)}"`);
-    let ch = this.#channels.get(name);
+    let ch = this.#channels.get(name) as Channel<Events, Info> | undefined;
     if (!ch) {
-      ch = new Channel(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
+      ch = new Channel<Events, Info>(name, { unsubscribe: (c) => this.#unsubscribe(c), report: (e) => this.#report(e) }, options?.since);
       this.#channels.set(name, ch);
       this.#sub(ch);
     } else if (ch._retry()) {
@@ -119,7 +125,7 @@ export class River {
   }
 
   /** The channel `name` if subscribed. */
-  channel(name: string): Channel | undefined {
+  channel<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string): Channel<Events, Info> | undefined {
     return this.#channels.get(name);
   }
 
@@ -157,7 +163,7 @@ export class River {
       if (gen === this.#gen) this.#needFresh = false;
     } catch (error) {
       if (gen !== this.#gen) return;
-      this.#report(new RiverError('token_error', 'the token function failed', { cause: error }));
+      this.#report(asTokenError(error));
       return this.#lost('token_error', 'backoff');
     }
     if (gen !== this.#gen || this.#state === 'disconnected') return;
@@ -182,8 +188,7 @@ export class River {
     const plan = this.#plan;
     // The cached token is reused until it is due for refresh (it may be near its end by then).
     if (!fresh && this.#token && (!plan || this.#clock.now() < plan.refreshAt)) return this.#token;
-    const token = await src();
-    if (typeof token !== 'string' || !token) throw new RiverError('token_error', 'the token function returned no token');
+    const token = await fetchToken(src);
     this.#token = token;
     this.#plan = refreshPlan(token, this.#clock.now());
     return token;
@@ -232,7 +237,7 @@ export class River {
     this.#heartbeatMs = heartbeatMs > 0 ? heartbeatMs : 25_000;
     this.#ready = true;
     this.#offline = false;
-    this.#attempt = 0;
+    this.#readyAt = this.#clock.now();
     this.#retriedToken = this.#retriedExpired = false;
     this.#arm(this.#heartbeatMs * 2, 'heartbeat_timeout');
     this.#scheduleRefresh();
@@ -260,6 +265,8 @@ export class River {
   #drop(): void {
     const ws = this.#ws;
     this.#ws = undefined;
+    // Not at `ready`: a server that accepts and then cuts at once (4003, 4008 …) must meet a growing backoff.
+    if (this.#ready && this.#clock.now() - this.#readyAt >= STABLE_MS) this.#attempt = 0;
     this.#ready = false;
     this.#subs.reset();
     for (const t of [this.#liveTimer, this.#refreshTimer, this.#retryTimer]) if (t !== undefined) this.#clock.clearTimeout(t);
@@ -340,7 +347,7 @@ export class River {
         this.#scheduleRefresh(true);
       } catch (error) {
         // The server closes with 4002 at exp; the reconnect fetches a token again.
-        this.#report(error instanceof RiverError ? error : new RiverError('token_error', 'the token function failed', { cause: error }));
+        this.#report(asTokenError(error));
       }
     }, wait);
   }
@@ -366,11 +373,11 @@ export class River {
 
   // ---- channels and frames -----------------------------------------------------------------------
 
-  #sub(ch: Channel, again = false): void {
+  #sub(ch: AnyChannel, again = false): void {
     if (this.#ready) this.#subs.subscribe(ch, again);
   }
 
-  #unsubscribe(ch: Channel): void {
+  #unsubscribe(ch: AnyChannel): void {
     if (this.#channels.get(ch.name) !== ch) return;
     this.#channels.delete(ch.name);
     if (this.#subs.unsubscribe(ch)) this.#send({ type: 'unsubscribe', channel: ch.name });

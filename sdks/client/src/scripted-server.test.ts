@@ -129,7 +129,7 @@ describe('client against a scripted server', () => {
   it('4000 reconnects at once; 4500 twice stops with the reason', async () => {
     script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
     let calls = 0;
-    const { river, states } = client({ token: async () => `t${++calls}`, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 10_000 });
+    const { river, states } = client({ token: async () => `h.t${++calls}.s`, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 10_000 });
     river.subscribe('dogs');
     await waitFor(() => river.state === 'connected');
     const t0 = Date.now();
@@ -146,12 +146,12 @@ describe('client against a scripted server', () => {
   it('4002 reconnects at once with a fresh token; 4503 stops without a retry', async () => {
     script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
     let calls = 0;
-    const { river, states } = client({ token: async () => `t${++calls}`, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 10_000, random: () => 0.99 });
+    const { river, states } = client({ token: async () => `h.t${++calls}.s`, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 10_000, random: () => 0.99 });
     river.subscribe('dogs');
     await waitFor(() => river.state === 'connected');
     conns[0]!.ws.close(4002, 'token_expired');
     const auth = await (await waitFor(() => conns[1])).next('auth');
-    expect(auth.token).toBe('t2');
+    expect(auth.token).toBe('h.t2.s');
     await waitFor(() => river.state === 'connected');
     conns[1]!.ws.close(4503, 'user_disconnected');
     await waitFor(() => river.state === 'disconnected');

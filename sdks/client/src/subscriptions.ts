@@ -1,5 +1,5 @@
 /** The subscribe requests of the current connection. */
-import type { Channel, StreamPosition } from './channel.js';
+import type { AnyChannel as Channel, StreamPosition } from './channel.js';
 import type { Clock } from './options.js';
 
 /** Refusals of a passing trouble on the server (its bus reconnecting): retried on the same connection. */
