@@ -77,7 +77,11 @@ const ok = filledStats.channels === channels && afterStats.channels === 0 && aft
 
 console.log(`channels: ${channels} (one ~100-byte message and one idempotency key each), history TTL ${ttlSeconds} s`);
 console.log(`baseline       heapUsed ${mib(baseline.heapUsed)}  rss ${mib(baseline.rss)}`);
-console.log(`after filling  heapUsed ${mib(filled.heapUsed)}  rss ${mib(filled.rss)}  stats ${JSON.stringify(filledStats)}  (${fillMs.toFixed(0)} ms, ${(added / channels).toFixed(0)} B/channel)`);
-console.log(`after TTL      heapUsed ${mib(after.heapUsed)}  rss ${mib(after.rss)}  stats ${JSON.stringify(afterStats)}  (swept within ${sweepWaitMs.toFixed(0)} ms)`);
+console.log(
+  `after filling  heapUsed ${mib(filled.heapUsed)}  rss ${mib(filled.rss)}  stats ${JSON.stringify(filledStats)}  (${fillMs.toFixed(0)} ms, ${(added / channels).toFixed(0)} B/channel)`,
+);
+console.log(
+  `after TTL      heapUsed ${mib(after.heapUsed)}  rss ${mib(after.rss)}  stats ${JSON.stringify(afterStats)}  (swept within ${sweepWaitMs.toFixed(0)} ms)`,
+);
 console.log(`residue over baseline: ${mib(residue)} (allowed ${mib(margin)}): ${ok ? 'OK' : 'FAIL'}`);
 process.exit(ok ? 0 : 1);

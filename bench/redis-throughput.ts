@@ -46,7 +46,9 @@ try {
   const data = { text: 'x'.repeat(60), n: 0 }; // ~100-byte frames
 
   // Warm-up (script load, JIT).
-  await Promise.all(Array.from({ length: 2000 }, (_, i) => publisher.publish({ channel: channels[i % channelCount]!, event: 'warm', data })));
+  await Promise.all(
+    Array.from({ length: 2000 }, (_, i) => publisher.publish({ channel: channels[i % channelCount]!, event: 'warm', data })),
+  );
   while (delivered < 2000) await new Promise((r) => setTimeout(r, 5));
   delivered = 0;
 

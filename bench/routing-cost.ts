@@ -35,7 +35,10 @@ const channels = Array.from({ length: channelCount }, (_, i) => `ch-${i}`);
 /** all-to-all-json: as all-to-all, but every message is JSON-parsed before the local check, as receivers with a JSON envelope (Soketi, the original River) do. */
 type Mode = 'per-channel' | 'all-to-all' | 'all-to-all-json';
 type ToWorker = { t: 'start' } | { t: 'stop' };
-type FromWorker = { t: 'ready' } | { t: 'count'; received: number; local: number } | { t: 'cpu'; micros: number; received: number; local: number };
+type FromWorker =
+  | { t: 'ready' }
+  | { t: 'count'; received: number; local: number }
+  | { t: 'cpu'; micros: number; received: number; local: number };
 
 if (values.worker !== undefined) await worker(Number(values.worker), values.mode as Mode, values.redis!);
 else await main();
@@ -108,9 +111,13 @@ async function main(): Promise<void> {
       const workers: ChildProcess[] = [];
       await Promise.all(
         Array.from({ length: nodeCount }, (_, i) => {
-          const w = fork(SELF, ['--worker', String(i), '--mode', mode, '--redis', redis.url, '--channels', String(channelCount), '--nodes', String(nodeCount)], {
-            execArgv: ['--import', 'tsx'],
-          });
+          const w = fork(
+            SELF,
+            ['--worker', String(i), '--mode', mode, '--redis', redis.url, '--channels', String(channelCount), '--nodes', String(nodeCount)],
+            {
+              execArgv: ['--import', 'tsx'],
+            },
+          );
           workers.push(w);
           return new Promise<void>((resolve) =>
             w.on('message', (m: FromWorker) => {
@@ -139,7 +146,8 @@ async function main(): Promise<void> {
       );
       const expectLocal = total;
       const deadline = Date.now() + 120_000;
-      while ([...last.values()].reduce((s, v) => s + v.local, 0) < expectLocal && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while ([...last.values()].reduce((s, v) => s + v.local, 0) < expectLocal && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       const seconds = (performance.now() - t0) / 1000;
       const rcpu = (await redisCpu()) - r0;
       await bus.close();
@@ -162,8 +170,12 @@ async function main(): Promise<void> {
     for (const r of results) console.log(JSON.stringify(r));
     console.log(
       JSON.stringify({
-        nodeCpuRatioAllToAllOverPerChannel: Number((a2a!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2)),
-        nodeCpuRatioAllToAllJsonOverPerChannel: Number((a2aJson!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2)),
+        nodeCpuRatioAllToAllOverPerChannel: Number(
+          (a2a!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2),
+        ),
+        nodeCpuRatioAllToAllJsonOverPerChannel: Number(
+          (a2aJson!.nodeCpuMicrosPerPublishedMessage / pc!.nodeCpuMicrosPerPublishedMessage).toFixed(2),
+        ),
         redisCpuRatioAllToAllOverPerChannel: Number((a2a!.redisCpuMicrosPerMessage / pc!.redisCpuMicrosPerMessage).toFixed(2)),
       }),
     );

@@ -97,10 +97,18 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
           expect(r.status, r.stderr).toBe(0);
         }
       }
-      for (const ch of channels) expect((await api(node(2).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: i, idempotencyKey: `${ch}-${i}` })).status).toBe(200);
+      for (const ch of channels)
+        expect(
+          (await api(node(2).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: i, idempotencyKey: `${ch}-${i}` })).status,
+        ).toBe(200);
       await new Promise((r) => setTimeout(r, 25));
     }
-    await waitUntil(() => cs.every((c) => channels.every((ch) => c.offsets.get(ch)!.length >= total)), 20_000, 'every message on every client', 50);
+    await waitUntil(
+      () => cs.every((c) => channels.every((ch) => c.offsets.get(ch)!.length >= total)),
+      20_000,
+      'every message on every client',
+      50,
+    );
     for (const c of cs) {
       for (const ch of channels) expect(countOf(c.offsets.get(ch)!, total), ch).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
       expect(c.closes).toEqual([]);

@@ -95,7 +95,11 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
   });
 
   it('disconnects a user on every node', async () => {
-    const cs = [await client(node(0).ws, 'u-dc', ['dc'], { reconnect: false }), await client(node(1).ws, 'u-dc', ['dc'], { reconnect: false }), await client(node(2).ws, 'u-dc', ['dc'], { reconnect: false })];
+    const cs = [
+      await client(node(0).ws, 'u-dc', ['dc'], { reconnect: false }),
+      await client(node(1).ws, 'u-dc', ['dc'], { reconnect: false }),
+      await client(node(2).ws, 'u-dc', ['dc'], { reconnect: false }),
+    ];
     const other = await client(node(1).ws, 'u-other', ['dc']);
     const r = await api(node(0).http, KEY, '/v1/disconnect', { userId: 'u-dc' });
     expect(r).toEqual({ status: 200, json: { disconnected: 3 } });
@@ -226,8 +230,15 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
     await redis.restart();
     await waitUntil(async () => (await Promise.all(cluster.nodes.map((n) => isReady(n.http)))).every(Boolean), 20_000, 'nodes ready again');
     // Each client is told its position is gone (new epoch) instead of silently missing messages.
-    await waitUntil(() => cs.every((c) => c.subscribed.some((s) => s.recovered === false)), 20_000, 'recovered: false everywhere', 50).catch((err: Error) => {
-      throw new Error(`${err.message}: ${JSON.stringify(cs.map((c) => ({ closes: c.closes, frames: c.frames.filter((f) => f.type !== 'message').slice(-4) })))}`);
+    await waitUntil(
+      () => cs.every((c) => c.subscribed.some((s) => s.recovered === false)),
+      20_000,
+      'recovered: false everywhere',
+      50,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: ${JSON.stringify(cs.map((c) => ({ closes: c.closes, frames: c.frames.filter((f) => f.type !== 'message').slice(-4) })))}`,
+      );
     });
     await waitUntil(() => cs.every((c) => c.open), 10_000, 'clients open');
     // Told with an unsolicited subscribed (the new epoch and offset), not by closing the connection.

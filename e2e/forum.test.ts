@@ -127,7 +127,10 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CLIENT_BUNDLE)) throw new Error(`${CLIENT_BUNDLE} is missing: run \`npm run build\` first`);
     dataDir = await mkdtemp(join(tmpdir(), 'river-forum-e2e-'));
-    river = await startRiver({ RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_HEARTBEAT_MS: '1000', RIVER_DRAIN_MS: '200' }, 'forum-river');
+    river = await startRiver(
+      { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_HEARTBEAT_MS: '1000', RIVER_DRAIN_MS: '200' },
+      'forum-river',
+    );
     proxy = await startTcpProxy(river.port);
     browser = await launchBrowser();
     base = await forumApp();
@@ -166,7 +169,9 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     const shots = [await a.screenshot(), await b.screenshot()].map((png) => `data:image/png;base64,${png.toString('base64')}`);
     const board = await contexts[0]!.newPage();
     await board.setViewportSize({ width: 1320, height: 540 });
-    await board.setContent(`<body style="margin:0;padding:10px;display:flex;gap:20px;background:#333">${shots.map((s) => `<img style="width:640px;height:520px;flex:none" src="${s}">`).join('')}</body>`);
+    await board.setContent(
+      `<body style="margin:0;padding:10px;display:flex;gap:20px;background:#333">${shots.map((s) => `<img style="width:640px;height:520px;flex:none" src="${s}">`).join('')}</body>`,
+    );
     await board.screenshot({ path: join(OUTPUT, 'forum-two-pages.png') });
     await board.close();
   });
@@ -254,7 +259,13 @@ describe.skipIf(skipWithoutChromium())('forum example in Chromium', () => {
     expect(sockets).toBe(1);
     expect(await page.getAttribute('#status', 'data-connects')).toBe('1');
     const backend = new River({ url: river.http, apiKey: API_KEY });
-    await backend.publish('cats', 'new-post', { id: 1_000_000, forum: 'cats', author: 'River', text: 'still live after refreshes', ts: Date.now() });
+    await backend.publish('cats', 'new-post', {
+      id: 1_000_000,
+      forum: 'cats',
+      author: 'River',
+      text: 'still live after refreshes',
+      ts: Date.now(),
+    });
     await expectPosts(page, ['still live after refreshes'], 10_000);
     await expectDelivered(page, [1_000_000]);
     expect(sockets).toBe(1);
@@ -285,7 +296,10 @@ describe('CI detection for the harnesses', () => {
     };
     try {
       for (const ci of ['false', '0', '', 'FALSE']) expect(await check(ci), `CI=${ci}`).toEqual(['skip', 'skip']);
-      expect(await check('true')).toEqual([expect.stringMatching(/^redis-server is not installed/), expect.stringMatching(/^haproxy is not installed/)]);
+      expect(await check('true')).toEqual([
+        expect.stringMatching(/^redis-server is not installed/),
+        expect.stringMatching(/^haproxy is not installed/),
+      ]);
     } finally {
       vi.unstubAllEnvs();
       vi.resetModules();

@@ -27,7 +27,10 @@ const KEY = `e2e-${randomBytes(8).toString('hex')}`;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 const MOTO_INSTALL_HINT = 'moto_server is not installed: pip install "moto[server]"';
@@ -48,7 +51,13 @@ async function startMoto(): Promise<{ url: string; stop: () => void }> {
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (await fetch(`${url}/moto-api/`).then((r) => r.ok, () => false)) return { url, stop };
+    if (
+      await fetch(`${url}/moto-api/`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, stop };
     if (child.exitCode !== null || Date.now() > deadline) {
       stop();
       throw new Error('moto_server did not start');
@@ -64,7 +73,8 @@ async function createSecret(moto: string, name: string, value: string): Promise<
     headers: {
       'content-type': 'application/x-amz-json-1.1',
       'x-amz-target': 'secretsmanager.CreateSecret',
-      authorization: 'AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0',
     },
     body: JSON.stringify({ Name: name, SecretString: value }),
   });
@@ -90,10 +100,26 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     const started = Date.now();
     // As the CDK builds it (--platform linux/amd64), in Docker's image format as `docker build` makes
     // (podman's default OCI format drops HEALTHCHECK).
-    await podman(['build', '--format', 'docker', '--platform', 'linux/amd64', ...PODMAN_LIMITS, '--network', 'host', '--build-arg', `BASE_IMAGE=${base.name}`, '--iidfile', join(dir, 'iid'), context]);
+    await podman([
+      'build',
+      '--format',
+      'docker',
+      '--platform',
+      'linux/amd64',
+      ...PODMAN_LIMITS,
+      '--network',
+      'host',
+      '--build-arg',
+      `BASE_IMAGE=${base.name}`,
+      '--iidfile',
+      join(dir, 'iid'),
+      context,
+    ]);
     imageId = (await readFile(join(dir, 'iid'), 'utf8')).trim().replace(/^sha256:/, '');
     const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', imageId]));
-    console.log(`river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${basename(packed.tarball)} ${packed.tarballBytes} bytes`);
+    console.log(
+      `river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${basename(packed.tarball)} ${packed.tarballBytes} bytes`,
+    );
   }, 600_000);
 
   afterAll(async () => {
@@ -102,27 +128,41 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('is built from the package\'s image/ folder alone: a Dockerfile without RUN and the bundled node', async () => {
+  it("is built from the package's image/ folder alone: a Dockerfile without RUN and the bundled node", async () => {
     expect(await listFiles(context)).toEqual(['Dockerfile', 'app/main.mjs']);
     expect(await readFile(join(context, 'Dockerfile'), 'utf8')).not.toMatch(/^\s*RUN\b/m);
     const config = JSON.parse(await podman(['image', 'inspect', '--format', '{{json .Config}}', imageId!])) as {
-      User: string; Cmd: string[]; ExposedPorts: Record<string, unknown>; StopSignal: string;
+      User: string;
+      Cmd: string[];
+      ExposedPorts: Record<string, unknown>;
+      StopSignal: string;
     };
     expect(config).toMatchObject({ User: 'node', Cmd: ['node', '/app/main.mjs'], StopSignal: 'SIGTERM' });
     expect(Object.keys(config.ExposedPorts)).toEqual(['4400/tcp']);
   });
 
   it('runs: /readyz, a WebSocket subscribe receives an HTTP publish, as user node; SIGTERM drains (4000) and exits 0', async () => {
-    const { id: containerId, port, http } = await runRiver(imageId!, { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '500' });
+    const {
+      id: containerId,
+      port,
+      http,
+    } = await runRiver(imageId!, { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '500' });
     expect((await fetch(`${http}/readyz`)).status).toBe(200);
-    expect(await podman(['exec', containerId, 'node', '-e', 'console.log(process.getuid(), process.version.split(".")[0])'])).toBe('1000 v24');
+    expect(await podman(['exec', containerId, 'node', '-e', 'console.log(process.getuid(), process.version.split(".")[0])'])).toBe(
+      '1000 v24',
+    );
     await podman(['healthcheck', 'run', containerId]); // the image's HEALTHCHECK (GET /healthz) exits 0
 
     const client = await subscriber(port, SECRET, 'dogs', 'u1');
     const published = await publish(http, KEY, 'dogs', 'new-post', { title: 'from the container' });
     expect(published.status).toBe(200);
     const { offset } = (await published.json()) as { offset: number };
-    expect(await client.next('message')).toMatchObject({ channel: 'dogs', event: 'new-post', offset, data: { title: 'from the container' } });
+    expect(await client.next('message')).toMatchObject({
+      channel: 'dogs',
+      event: 'new-post',
+      offset,
+      data: { title: 'from the container' },
+    });
 
     await podman(['kill', '--signal', 'SIGTERM', containerId]);
     expect(await client.closed).toBe(4000);
@@ -138,7 +178,12 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
 
     it('deliver a message published on one to a subscriber on the other (the bundled Redis engines, loaded lazily)', async () => {
       redis = await startRedis();
-      const env = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_REDIS_URL: redis.url, RIVER_REDIS_PREFIX: `e2e-image-${randomBytes(3).toString('hex')}` };
+      const env = {
+        RIVER_JWT_SECRET: SECRET,
+        RIVER_API_KEY: KEY,
+        RIVER_REDIS_URL: redis.url,
+        RIVER_REDIS_PREFIX: `e2e-image-${randomBytes(3).toString('hex')}`,
+      };
       const [a, b] = [await runRiver(imageId!, env), await runRiver(imageId!, env)];
       const client = await subscriber(a.port, SECRET, 'cats', 'u3');
       const r = await publish(b.http, KEY, 'cats', 'meow', { via: 'redis' });
@@ -157,8 +202,12 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
       const secret = randomBytes(32).toString('base64url');
       const arn = await createSecret(moto.url, `river-e2e-${randomBytes(4).toString('hex')}`, secret);
       const { port } = await runRiver(imageId!, {
-        RIVER_JWT_SECRET_ID: arn, RIVER_API_KEY: KEY, AWS_ENDPOINT_URL: moto.url,
-        AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true',
+        RIVER_JWT_SECRET_ID: arn,
+        RIVER_API_KEY: KEY,
+        AWS_ENDPOINT_URL: moto.url,
+        AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE',
+        AWS_SECRET_ACCESS_KEY: 'fake',
+        AWS_EC2_METADATA_DISABLED: 'true',
       });
       const client = openClient(`ws://127.0.0.1:${port}/v1/ws`);
       await new Promise<void>((resolve, reject) => {

@@ -15,7 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
-import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { motoAvailable, motoEnv, startMoto, type MotoInstance } from './harness/moto.js';
@@ -33,7 +38,11 @@ interface Result {
 
 function river(cwd: string, env: Record<string, string>, args: string[], onStderr?: (text: string) => void): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: cwd, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -61,7 +70,12 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
   let closedPort: number;
   const clients = () => {
     const cfg = { region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-    return { sm: new SecretsManagerClient(cfg), ecs: new ECSClient(cfg), logs: new CloudWatchLogsClient(cfg), cfn: new CloudFormationClient(cfg) };
+    return {
+      sm: new SecretsManagerClient(cfg),
+      ecs: new ECSClient(cfg),
+      logs: new CloudWatchLogsClient(cfg),
+      cfn: new CloudFormationClient(cfg),
+    };
   };
 
   beforeAll(async () => {
@@ -74,10 +88,25 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     jwtArn = (await sm.send(new CreateSecretCommand({ Name: 'river-jwt', SecretString: FIRST }))).ARN!;
     const keyArn = (await sm.send(new CreateSecretCommand({ Name: 'river-key', SecretString: 'api-key-0123456789' }))).ARN!;
     await ecs.send(new CreateClusterCommand({ clusterName: 'river-cluster' }));
-    const td = await ecs.send(new RegisterTaskDefinitionCommand({ family: 'river', containerDefinitions: [{ name: 'river', image: 'public.ecr.aws/river/river:1', memory: 512 }] }));
+    const td = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'river',
+        containerDefinitions: [{ name: 'river', image: 'public.ecr.aws/river/river:1', memory: 512 }],
+      }),
+    );
     const tdArn = td.taskDefinition!.taskDefinitionArn!;
-    await ecs.send(new CreateServiceCommand({ cluster: 'river-cluster', serviceName: 'river-service', taskDefinition: tdArn, desiredCount: 2, launchType: 'FARGATE' }));
-    const run = await ecs.send(new RunTaskCommand({ cluster: 'river-cluster', taskDefinition: tdArn, count: 2, launchType: 'FARGATE', startedBy: 'ecs-svc/1' }));
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: 'river-cluster',
+        serviceName: 'river-service',
+        taskDefinition: tdArn,
+        desiredCount: 2,
+        launchType: 'FARGATE',
+      }),
+    );
+    const run = await ecs.send(
+      new RunTaskCommand({ cluster: 'river-cluster', taskDefinition: tdArn, count: 2, launchType: 'FARGATE', startedBy: 'ecs-svc/1' }),
+    );
     tasks = (run.tasks ?? []).map((t) => t.taskArn!.split('/').at(-1)!);
     expect(tasks).toHaveLength(2);
     outputs = {
@@ -95,14 +124,24 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
       Outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { Value: v }])),
     };
     await cfn.send(new CreateStackCommand({ StackName: 'river', TemplateBody: JSON.stringify(template) }));
-    for (let i = 0; (await cfn.send(new DescribeStacksCommand({ StackName: 'river' }))).Stacks?.[0]?.StackStatus !== 'CREATE_COMPLETE'; i++) {
+    for (
+      let i = 0;
+      (await cfn.send(new DescribeStacksCommand({ StackName: 'river' }))).Stacks?.[0]?.StackStatus !== 'CREATE_COMPLETE';
+      i++
+    ) {
       if (i > 50) throw new Error('the stub stack did not complete');
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const task of tasks) {
       const stream = `river/river/${task}`;
       await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: stream }));
-      await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: stream, logEvents: [{ timestamp: Date.now(), message: `{"level":30,"msg":"listening","task":"${task}"}` }] }));
+      await logs.send(
+        new PutLogEventsCommand({
+          logGroupName: LOG_GROUP,
+          logStreamName: stream,
+          logEvents: [{ timestamp: Date.now(), message: `{"level":30,"msg":"listening","task":"${task}"}` }],
+        }),
+      );
     }
   }, 180_000);
 
@@ -121,20 +160,34 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     const json = await river(dir, env, ['status', '--json']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { stackName: string; region: string; stack: { status: string }; tasks: { desired: number } };
-    expect(parsed).toMatchObject({ stackName: 'river', region: 'us-east-1', stack: { status: 'CREATE_COMPLETE' }, tasks: { desired: 2 }, service: { taskDefinition: 'river:1' }, alarms: [] });
+    expect(parsed).toMatchObject({
+      stackName: 'river',
+      region: 'us-east-1',
+      stack: { status: 'CREATE_COMPLETE' },
+      tasks: { desired: 2 },
+      service: { taskDefinition: 'river:1' },
+      alarms: [],
+    });
   });
 
-  it('logs: the nodes\' lines of the last hour, --json one object per line', async () => {
+  it("logs: the nodes' lines of the last hour, --json one object per line", async () => {
     const r = await river(dir, env, ['logs', '--since', '1h', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { stream: string; message: string });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stream: string; message: string });
     expect(lines.map((l) => l.stream).sort()).toEqual(tasks.map((t) => `river/river/${t}`).sort());
     expect(lines.every((l) => l.message.includes('"msg":"listening"'))).toBe(true);
   });
 
   it('logs --follow: says why live tail is unavailable (the error moto returns), then polls until Ctrl+C', async () => {
     let seen = '';
-    const child = spawn(process.execPath, [BIN, 'logs', '--follow', '--since', '1h'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'logs', '--follow', '--since', '1h'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (seen += d.toString()));
@@ -149,7 +202,13 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(seen).toMatch(/^warning: live tail is not available: \S.*; polling every 2 s instead$/m);
     expect(seen).not.toMatch(/not available: (Error|undefined)?;/);
     expect(seen).not.toContain('ENOTFOUND'); // no DNS lookup of a prefixed host: moto's own answer
-    await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: `river/river/${tasks[0]}`, logEvents: [{ timestamp: Date.now(), message: 'a line written while following' }] }));
+    await logs.send(
+      new PutLogEventsCommand({
+        logGroupName: LOG_GROUP,
+        logStreamName: `river/river/${tasks[0]}`,
+        logEvents: [{ timestamp: Date.now(), message: 'a line written while following' }],
+      }),
+    );
     while (!stdout.includes('a line written while following') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     process.kill(child.pid!, 'SIGINT');
     expect(await exited).toBe(0);
@@ -178,8 +237,18 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
       }
       expect((await sm.send(new GetSecretValueCommand({ SecretId: jwtArn }))).SecretString).toBe(FIRST); // not promoted yet
       for (const task of tasks) {
-        const message = JSON.stringify({ level: 30, msg: 'JWT secrets loaded', jwtSecretVersions: [`AWSCURRENT:x`, `AWSPENDING:${pendingId}`] });
-        await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: `river/river/${task}`, logEvents: [{ timestamp: Date.now(), message }] }));
+        const message = JSON.stringify({
+          level: 30,
+          msg: 'JWT secrets loaded',
+          jwtSecretVersions: [`AWSCURRENT:x`, `AWSPENDING:${pendingId}`],
+        });
+        await logs.send(
+          new PutLogEventsCommand({
+            logGroupName: LOG_GROUP,
+            logStreamName: `river/river/${task}`,
+            logEvents: [{ timestamp: Date.now(), message }],
+          }),
+        );
       }
     })();
     const rotate = await river(dir, env, ['secret', 'rotate']);
@@ -200,14 +269,24 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
 
     const again = await river(dir, env, ['secret', 'rotate']);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^error: the last rotation was at .* and this rotation makes them invalid\nhint: wait until .*, or pass --force/m);
-    expect(((await sm.send(new ListSecretVersionIdsCommand({ SecretId: jwtArn }))).Versions ?? []).some((v) => v.VersionStages?.includes('AWSPENDING'))).toBe(false);
+    expect(again.stderr).toMatch(
+      /^error: the last rotation was at .* and this rotation makes them invalid\nhint: wait until .*, or pass --force/m,
+    );
+    expect(
+      ((await sm.send(new ListSecretVersionIdsCommand({ SecretId: jwtArn }))).Versions ?? []).some((v) =>
+        v.VersionStages?.includes('AWSPENDING'),
+      ),
+    ).toBe(false);
   }, 180_000);
 
   it('diff: the real toolkit against the stub stack (template comparison where moto makes no change set), deploying nothing', async () => {
     const r = await river(dir, env, ['diff', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const d = JSON.parse(r.stdout) as { stackExists: boolean; changes: Array<{ logicalId: string; resourceType: string; action: string; stateful: boolean }>; security: { broadening: boolean; iam: string[] } };
+    const d = JSON.parse(r.stdout) as {
+      stackExists: boolean;
+      changes: Array<{ logicalId: string; resourceType: string; action: string; stateful: boolean }>;
+      security: { broadening: boolean; iam: string[] };
+    };
     expect(d.stackExists).toBe(true);
     // The stub's log group is not in River's template: its removal is marked stateful.
     expect(d.changes).toContainEqual({ logicalId: 'Logs', resourceType: 'AWS::Logs::LogGroup', action: 'remove', stateful: true });
@@ -239,7 +318,10 @@ describe.skipIf(!motoAvailable())('river day-2 commands against moto', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('destroyed river in account 123456789012, region us-east-1');
     const { cfn } = clients();
-    const left = await cfn.send(new DescribeStacksCommand({ StackName: 'river' })).then((o) => o.Stacks?.[0]?.StackStatus, () => undefined);
+    const left = await cfn.send(new DescribeStacksCommand({ StackName: 'river' })).then(
+      (o) => o.Stacks?.[0]?.StackStatus,
+      () => undefined,
+    );
     expect([undefined, 'DELETE_COMPLETE']).toContain(left);
     const again = await river(dir, env, ['destroy', '--yes']);
     expect(again.code).toBe(1);

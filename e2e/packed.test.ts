@@ -14,7 +14,18 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, skipWithoutChromium } from './harness/browser.js';
-import { appEnv, duBytes, installApp, linksInto, packedApp, PUBLISHABLE, REPO_DIR, removePackedApp, run, type PackedApp } from './harness/packed.js';
+import {
+  appEnv,
+  duBytes,
+  installApp,
+  linksInto,
+  packedApp,
+  PUBLISHABLE,
+  REPO_DIR,
+  removePackedApp,
+  run,
+  type PackedApp,
+} from './harness/packed.js';
 
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
@@ -103,7 +114,10 @@ describe('the tarballs', () => {
       const stray = t.files.filter((f) => /(^|\/)test-[^/]*$|\.test\.|\.contract\.|(^|\/)src\/|\.tsbuildinfo$/.test(f));
       expect(stray, `${t.name} ships tests, test helpers or sources`).toEqual([]);
       // Source maps only where intended: the client's minified browser file, whose map inlines its sources.
-      expect(t.files.filter((f) => f.endsWith('.map') && f !== 'dist/river.min.js.map'), `${t.name} ships source maps`).toEqual([]);
+      expect(
+        t.files.filter((f) => f.endsWith('.map') && f !== 'dist/river.min.js.map'),
+        `${t.name} ships source maps`,
+      ).toEqual([]);
       expect(t.files).toContain('package.json');
       expect(t.files, `${t.name} has no README for its npm page`).toContain('README.md');
       expect(t.files.some((f) => f.startsWith('dist/') && f.endsWith('.js'))).toBe(true);
@@ -164,7 +178,9 @@ describe('the app that installed them', () => {
     const lock = await readFile(join(app.dir, 'package-lock.json'), 'utf8');
     expect(lock).not.toContain(REPO_DIR);
     expect(lock).not.toContain('"link": true');
-    console.log(`install size of the app (river, @river/client, @river/node, esbuild): ${mb(await duBytes(join(app.dir, 'node_modules')))}`);
+    console.log(
+      `install size of the app (river, @river/client, @river/node, esbuild): ${mb(await duBytes(join(app.dir, 'node_modules')))}`,
+    );
   });
 
   it('river --help lists the commands', async () => {
@@ -217,7 +233,7 @@ describe('river dev in the app', () => {
   });
 
   // Needs `.river/` found by walking up from the current folder (cli/src/state.ts, issue 12 point 6).
-  it('river token --sub u1 from the app\'s src/ prints a JWT signed with the dev secret', async () => {
+  it("river token --sub u1 from the app's src/ prints a JWT signed with the dev secret", async () => {
     const r = await app.river(['token', '--sub', 'u1'], { cwd: join(app.dir, 'src') });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
@@ -232,15 +248,20 @@ describe('river dev in the app', () => {
   });
 
   it('a backend script with @river/node mints a token and publishes', async () => {
-    await writeFile(join(app.dir, 'backend.mjs'), [
-      "import { River } from '@river/node';",
-      'const river = new River({ url: process.env.RIVER_URL, apiKey: process.env.RIVER_API_KEY, secret: process.env.RIVER_JWT_SECRET });',
-      "const token = await river.createToken({ sub: 'backend-user', channels: ['dogs'] }, { expiresIn: '10m' });",
-      "const ack = await river.publish('dogs', 'from-backend', { n: 1 });",
-      'console.log(JSON.stringify({ token, offset: ack.offset }));',
-      '',
-    ].join('\n'));
-    const r = await app.node(['backend.mjs'], { env: { RIVER_URL: urls.http, RIVER_API_KEY: devState.apiKey, RIVER_JWT_SECRET: devState.secret } });
+    await writeFile(
+      join(app.dir, 'backend.mjs'),
+      [
+        "import { River } from '@river/node';",
+        'const river = new River({ url: process.env.RIVER_URL, apiKey: process.env.RIVER_API_KEY, secret: process.env.RIVER_JWT_SECRET });',
+        "const token = await river.createToken({ sub: 'backend-user', channels: ['dogs'] }, { expiresIn: '10m' });",
+        "const ack = await river.publish('dogs', 'from-backend', { n: 1 });",
+        'console.log(JSON.stringify({ token, offset: ack.offset }));',
+        '',
+      ].join('\n'),
+    );
+    const r = await app.node(['backend.mjs'], {
+      env: { RIVER_URL: urls.http, RIVER_API_KEY: devState.apiKey, RIVER_JWT_SECRET: devState.secret },
+    });
     expect(r.code, r.stderr).toBe(0);
     const { token, offset } = JSON.parse(r.stdout) as { token: string; offset: number };
     expect(offset).toBeGreaterThan(0);
@@ -255,21 +276,27 @@ describe('river dev in the app', () => {
   });
 
   it.skipIf(skipWithoutChromium())('a browser bundle of @river/client (built with esbuild in the app) receives a publish', async () => {
-    await writeFile(join(app.dir, 'src', 'browser.js'), [
-      "import { River } from '@river/client';",
-      'const q = new URLSearchParams(location.search);',
-      "const river = new River({ url: q.get('ws'), token: q.get('token') });",
-      'window.received = [];',
-      "const dogs = river.subscribe('dogs');",
-      "dogs.on('subscribed', () => { document.body.dataset.subscribed = 'yes'; });",
-      "dogs.on('from-cli', (data) => window.received.push(data));",
-      '',
-    ].join('\n'));
-    await writeFile(join(app.dir, 'build.mjs'), [
-      "import { build } from 'esbuild';",
-      "await build({ entryPoints: ['src/browser.js'], bundle: true, format: 'esm', outfile: 'public/app.js', logLevel: 'warning' });",
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(app.dir, 'src', 'browser.js'),
+      [
+        "import { River } from '@river/client';",
+        'const q = new URLSearchParams(location.search);',
+        "const river = new River({ url: q.get('ws'), token: q.get('token') });",
+        'window.received = [];',
+        "const dogs = river.subscribe('dogs');",
+        "dogs.on('subscribed', () => { document.body.dataset.subscribed = 'yes'; });",
+        "dogs.on('from-cli', (data) => window.received.push(data));",
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(app.dir, 'build.mjs'),
+      [
+        "import { build } from 'esbuild';",
+        "await build({ entryPoints: ['src/browser.js'], bundle: true, format: 'esm', outfile: 'public/app.js', logLevel: 'warning' });",
+        '',
+      ].join('\n'),
+    );
     const built = await app.node(['build.mjs']);
     expect(built.code, built.stderr).toBe(0);
     const bundle = await readFile(join(app.dir, 'public', 'app.js'));

@@ -41,7 +41,9 @@ export async function buildImageContext(outdir = APP_DIR) {
     conditions: ['river-source'],
     external: ['bufferutil', 'utf-8-validate'],
     // CommonJS dependencies (ioredis, pino, ws) call require(): give the ESM bundle one.
-    banner: { js: "import { createRequire as __riverCreateRequire } from 'node:module'; const require = __riverCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __riverCreateRequire } from 'node:module'; const require = __riverCreateRequire(import.meta.url);",
+    },
     legalComments: 'eof',
     minifySyntax: true,
     minifyWhitespace: true,

@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { publishApi } from './publish-api.js';
 
 const RECORD = 100;
-const { values } = parseArgs({ options: { port: { type: 'string' }, 'http-port': { type: 'string' }, key: { type: 'string' }, host: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, 'http-port': { type: 'string' }, key: { type: 'string' }, host: { type: 'string' } },
+});
 const host = values.host ?? '127.0.0.1';
 /** Sockets by channel: a client's first line names its channel. */
 const channels = new Map<string, Set<net.Socket>>();

@@ -12,7 +12,9 @@ import { Server } from 'socket.io';
 import { verifyToken } from '../src/jwt.js';
 import { publishApi } from './publish-api.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } },
+});
 const secret = values.secret ?? '';
 
 interface PublishBody {

@@ -14,7 +14,9 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { verifyToken } from '../src/jwt.js';
 import { publishApi } from './publish-api.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, key: { type: 'string' }, secret: { type: 'string' }, host: { type: 'string' } },
+});
 const secret = values.secret ?? '';
 const channels = new Map<string, Set<WebSocket>>();
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Duplex })._socket;
@@ -39,7 +41,9 @@ const server = http.createServer(
   publishApi<Body>(values.key!, (url, body) => {
     for (const m of url === '/v1/batch' ? (body.messages ?? []) : [body]) {
       const ch = m.channel ?? '';
-      const f = frame(`{"type":"message","channel":${JSON.stringify(ch)},"event":${JSON.stringify(m.event)},"data":${JSON.stringify(m.data)},"offset":${++offset},"ts":${Date.now()}}`);
+      const f = frame(
+        `{"type":"message","channel":${JSON.stringify(ch)},"event":${JSON.stringify(m.event)},"data":${JSON.stringify(m.data)},"offset":${++offset},"ts":${Date.now()}}`,
+      );
       for (const ws of channels.get(ch) ?? []) socketOf(ws).write(f);
     }
     return true;

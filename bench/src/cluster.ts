@@ -37,9 +37,13 @@ async function redisPing(port: number): Promise<boolean> {
 
 export async function startRedis(): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '1000'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '1000'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   process.on('exit', () => {
     if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
   });
@@ -81,7 +85,9 @@ export async function runCluster(perNode: number, local: LocalOptions, log: (l: 
     }
     await sleep(3000);
     const rssPerConnBytes = nodes.map((n, i) => (sampleProcess(n.pid!).rssBytes - rss0[i]!) / perNode);
-    log(`  two nodes over Redis: ${ok} connections (${failed} failed), RSS per connection ${rssPerConnBytes.map((b) => (b / 1024).toFixed(2)).join(' / ')} KB`);
+    log(
+      `  two nodes over Redis: ${ok} connections (${failed} failed), RSS per connection ${rssPerConnBytes.map((b) => (b / 1024).toFixed(2)).join(' / ')} KB`,
+    );
     const pub = new Publisher(nodes[0]!.httpUrl, nodes[0]!.apiKey);
     publisher.push(pub);
     const steps: ClusterResult['steps'] = [];
@@ -101,7 +107,9 @@ export async function runCluster(perNode: number, local: LocalOptions, log: (l: 
       redisCpuMs += sampleProcess(redis.pid).cpuMs - r0;
       const step = { label, delivered: s.messages, expected, cpuMs, usPerMsg: usPerMessage(cpuMs, s.messages), latency: summarize(s.hist) };
       steps.push(step);
-      log(`  ${label} across both nodes: ${step.delivered}/${step.expected} delivered, ${step.usPerMsg.toFixed(2)} µs/msg (both nodes), p99 ${step.latency.p99.toFixed(1)} ms`);
+      log(
+        `  ${label} across both nodes: ${step.delivered}/${step.expected} delivered, ${step.usPerMsg.toFixed(2)} µs/msg (both nodes), p99 ${step.latency.p99.toFixed(1)} ms`,
+      );
     }
     return { nodes: 2, connections: ok, failed, rssPerConnBytes, steps, redisCpuMs };
   } finally {

@@ -26,7 +26,9 @@ export async function runIdle(
         `RSS ${(m.rssBeforeBytes / 1048576).toFixed(1)} → ${(m.rssAfterBytes / 1048576).toFixed(1)} MB, ` +
         `${(m.rssPerConnBytes / 1024).toFixed(2)} KB RSS per connection (delta / connections), ` +
         `${(m.rssSlopeBytes / 1024).toFixed(2)} KB marginal (second half)` +
-        (m.heapPerConnBytes !== undefined ? `; heap ${(m.heapPerConnBytes / 1024).toFixed(2)} KB per connection, ${((m.heapSlopeBytes ?? NaN) / 1024).toFixed(2)} KB marginal` : '') +
+        (m.heapPerConnBytes !== undefined
+          ? `; heap ${(m.heapPerConnBytes / 1024).toFixed(2)} KB per connection, ${((m.heapSlopeBytes ?? NaN) / 1024).toFixed(2)} KB marginal`
+          : '') +
         `; accepted ${Math.round(m.open.perSecond)}/s`,
     );
     return m;

@@ -8,7 +8,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Histogram, nowMs } from './stats.js';
-import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, encodeClientFrame, encodeClientText, findStamp, readNumber } from './ws-frame.js';
+import {
+  FrameReader,
+  OP_CLOSE,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  encodeClientFrame,
+  encodeClientText,
+  findStamp,
+  readNumber,
+} from './ws-frame.js';
 
 export type TargetKind = 'river' | 'socketio' | 'raw';
 
@@ -74,7 +84,10 @@ export class LeanConnection {
   /** Resolves when the connection is authenticated and subscribed (raw: when the server said ready). */
   readonly ready: Promise<void>;
 
-  constructor(private readonly spec: ConnectSpec, private readonly counters: Counters) {
+  constructor(
+    private readonly spec: ConnectSpec,
+    private readonly counters: Counters,
+  ) {
     this.reader = new FrameReader((op, buf, start, end) => this.onFrame(op, buf, start, end));
     this.ready = new Promise<void>((resolve, reject) => {
       this.settle = (err) => {

@@ -39,10 +39,13 @@ process.on('SIGTERM', () => process.exit(143));
 const resultsDir = path.join(repoRoot(), 'bench', 'results');
 const local: LocalOptions = values.profile ? { profileDir: path.join(resultsDir, 'profiles') } : {};
 const startedAt = new Date().toISOString();
-const hardStop = setTimeout(() => {
-  console.error('bench: hard time limit reached, exiting');
-  process.exit(2);
-}, (values.full ? 40 : 10) * 60_000);
+const hardStop = setTimeout(
+  () => {
+    console.error('bench: hard time limit reached, exiting');
+    process.exit(2);
+  },
+  (values.full ? 40 : 10) * 60_000,
+);
 hardStop.unref();
 
 async function main(): Promise<void> {
@@ -68,7 +71,10 @@ async function main(): Promise<void> {
         await target.stop();
       }
     }
-    const file = writeResult({ startedAt, mode: 'idle', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, targets }, resultsDir);
+    const file = writeResult(
+      { startedAt, mode: 'idle', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, targets },
+      resultsDir,
+    );
     log(`result: ${path.relative(process.cwd(), file)}`);
     if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
     return;
@@ -77,8 +83,16 @@ async function main(): Promise<void> {
   if (values.sizes) plan.sizes = values.sizes.split(',').map(Number);
 
   const names = (values.only ?? 'raw,ws,river,socketio').split(',');
-  const run: RunResult = { startedAt, mode: values.full ? 'full' : 'quick', machine: machine(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), targets: [] };
-  log(`River bench (${run.mode}) on ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node}, load ${run.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`);
+  const run: RunResult = {
+    startedAt,
+    mode: values.full ? 'full' : 'quick',
+    machine: machine(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    targets: [],
+  };
+  log(
+    `River bench (${run.mode}) on ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node}, load ${run.machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   for (const name of names) {
     const start = starters[name];
     if (!start) throw new Error(`unknown target "${name}" (river, socketio, raw, ws)`);

@@ -89,7 +89,10 @@ export class WorkerPool {
 
   static async start(count: number): Promise<WorkerPool> {
     const { file, execArgv } = siblingModule('worker');
-    const workers = Array.from({ length: count }, () => new WorkerHandle(fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+    const workers = Array.from(
+      { length: count },
+      () => new WorkerHandle(fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
+    );
     const pool = new WorkerPool(workers);
     await Promise.all(workers.map((w) => w.request({ cmd: 'reset' }, 30_000)));
     return pool;
@@ -108,7 +111,8 @@ export class WorkerPool {
     const parts = this.workers.map((w, i) => {
       const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
       const firstIndex = base + Math.floor(count / n) * i + Math.min(i, count % n);
-      if (share === 0) return Promise.resolve<OpenResult>({ ok: 0, failed: 0, firstError: '', elapsedMs: 0, handshakes: new Histogram().toJSON() });
+      if (share === 0)
+        return Promise.resolve<OpenResult>({ ok: 0, failed: 0, firstError: '', elapsedMs: 0, handshakes: new Histogram().toJSON() });
       const perWorker = { ...spec, count: share, firstIndex, concurrency: Math.max(1, Math.ceil(spec.concurrency / n)) };
       return w.request<OpenResult>({ cmd: 'open', spec: perWorker }, timeoutMs);
     });
@@ -158,7 +162,12 @@ export class WorkerPool {
    * Polls the stats until `count` of them reaches `expected`, or stops moving for `quietMs`.
    * `doneAt`: when it last moved (performance.now()).
    */
-  async settle(count: (s: PoolStats) => number, expected: number, quietMs: number, pollMs: number): Promise<{ stats: PoolStats; doneAt: number }> {
+  async settle(
+    count: (s: PoolStats) => number,
+    expected: number,
+    quietMs: number,
+    pollMs: number,
+  ): Promise<{ stats: PoolStats; doneAt: number }> {
     let stats = await this.stats();
     let last = count(stats);
     let doneAt = performance.now();

@@ -66,7 +66,13 @@ function shortUrl(url: string): string {
 export function renderProfile(file: string, top = 20): string {
   const s = summarizeProfile(file, top);
   const rows = s.lines.map((l) => `| ${(l.share * 100).toFixed(1)} % | ${l.selfMs.toFixed(0)} | \`${l.fn}\` | ${l.where} |`);
-  return [`${path.basename(file)}: ${s.busyMs.toFixed(0)} ms busy, ${s.idleMs.toFixed(0)} ms idle`, '', '| self % of busy | self ms | function | where |', '|---|---|---|---|', ...rows].join('\n');
+  return [
+    `${path.basename(file)}: ${s.busyMs.toFixed(0)} ms busy, ${s.idleMs.toFixed(0)} ms idle`,
+    '',
+    '| self % of busy | self ms | function | where |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href) {

@@ -25,7 +25,11 @@ export class Publisher {
   failed = 0;
   lastError = '';
 
-  constructor(baseUrl: string, private readonly apiKey: string, maxSockets = 32) {
+  constructor(
+    baseUrl: string,
+    private readonly apiKey: string,
+    maxSockets = 32,
+  ) {
     this.base = new URL(baseUrl);
     this.mod = this.base.protocol === 'https:' ? https : http;
     this.agent = new this.mod.Agent({ keepAlive: true, maxSockets });

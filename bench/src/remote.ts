@@ -47,14 +47,19 @@ export async function runRemoteBench(opts: RemoteBenchOptions): Promise<{ run: R
     const step = async (r: Promise<StepResult>, into: StepResult[]) => {
       const s = await r;
       into.push(s);
-      log(`${s.label}: ${Math.round(s.deliveredPerSec)} msg/s delivered (${s.delivered}/${s.expected}), p50 ${s.latency.p50.toFixed(1)} ms, p99 ${s.latency.p99.toFixed(1)} ms`);
+      log(
+        `${s.label}: ${Math.round(s.deliveredPerSec)} msg/s delivered (${s.delivered}/${s.expected}), p50 ${s.latency.p50.toFixed(1)} ms, p99 ${s.latency.p99.toFixed(1)} ms`,
+      );
       return s;
     };
     const rate = Math.max(1, Math.min(50, Math.round(20_000 / subs)));
     await step(fanoutStep(ctx, { label: 'single', channel, subscribers: subs, rate, requests: rate * 4, batch: 1 }), res.steps);
     await step(fanoutStep(ctx, { label: 'batch10', channel, subscribers: subs, rate: 1, requests: 4, batch: 10 }), res.steps);
     for (let r = 4; r <= (opts.maxRate ?? 64); r *= 2) {
-      const s = await step(fanoutStep(ctx, { label: `rate ${r}/s`, channel, subscribers: subs, rate: r, requests: r * 3, batch: 1, stallMs: 3000 }), res.rateSteps);
+      const s = await step(
+        fanoutStep(ctx, { label: `rate ${r}/s`, channel, subscribers: subs, rate: r, requests: r * 3, batch: 1, stallMs: 3000 }),
+        res.rateSteps,
+      );
       if (s.deliveredPerSec < 0.9 * s.offeredPerSec || s.latency.p99 > 500 || Object.keys(s.closes).length > 0) break;
     }
   } finally {

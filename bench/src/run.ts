@@ -5,7 +5,13 @@ import path from 'node:path';
 import type { RunResult } from './report.js';
 
 export function machine(): RunResult['machine'] {
-  return { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, kernel: os.release(), loadavg: os.loadavg() };
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: os.release(),
+    loadavg: os.loadavg(),
+  };
 }
 
 /** Writes the run as JSON into `dir` (created if needed); returns the file path. */

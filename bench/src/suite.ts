@@ -119,8 +119,17 @@ export async function runPlan(name: string, start: () => Promise<Target>, plan: 
           { group: 'fan', channel: 'fan', count: size },
           { group: 'idle', channel: 'idle-{i}', count: plan.idle - size },
         ]);
-        res.accept.push({ label: 'idle', connections: res.memory.open.ok, failed: res.memory.open.failed, perSecond: res.memory.open.perSecond, firstError: res.memory.open.firstError, handshake: res.memory.open.handshake });
-        log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal); accepted ${Math.round(res.memory.open.perSecond)}/s`);
+        res.accept.push({
+          label: 'idle',
+          connections: res.memory.open.ok,
+          failed: res.memory.open.failed,
+          perSecond: res.memory.open.perSecond,
+          firstError: res.memory.open.firstError,
+          handshake: res.memory.open.handshake,
+        });
+        log(
+          `  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal); accepted ${Math.round(res.memory.open.perSecond)}/s`,
+        );
         await stepsAt(ctx, size, res);
       });
       return res;
@@ -129,7 +138,9 @@ export async function runPlan(name: string, start: () => Promise<Target>, plan: 
     // Full: a fresh instance holds plan.idle idle connections for the memory figure.
     await withContext(target, workersFor(plan.idle), log, async (ctx) => {
       res.memory = await idleMemory(ctx, [{ group: 'idle', channel: 'idle-{i}', count: plan.idle }]);
-      log(`  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal)`);
+      log(
+        `  idle: ${res.memory.connections} connections, ${(res.memory.rssPerConnBytes / 1024).toFixed(2)} KB RSS each (${(res.memory.rssSlopeBytes / 1024).toFixed(2)} KB marginal)`,
+      );
     });
     await target.stop();
     target = await start();
@@ -161,7 +172,15 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   let best = 0;
   const want = (await ctx.pool.stats()).open;
   for (const rate of [4, 8, 16, 32, 64, 128]) {
-    const r = await fanoutStep(ctx, { label: `rate ${rate}/s`, channel: 'fan', subscribers: size, rate, requests: rate * 3, batch: 1, stallMs: 3000 });
+    const r = await fanoutStep(ctx, {
+      label: `rate ${rate}/s`,
+      channel: 'fan',
+      subscribers: size,
+      rate,
+      requests: rate * 3,
+      batch: 1,
+      stallMs: 3000,
+    });
     res.rateSteps.push(r);
     log(stepLine(r));
     await refill(ctx, want, 'fan');
@@ -171,7 +190,14 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   }
   if (best === 0) best = res.rateSteps[0]?.deliveredPerSec ?? size;
   const halfRate = Math.max(1, Math.round(best / 2 / size));
-  const half: StepOptions = { label: `half load ${halfRate}/s`, channel: 'fan', subscribers: size, rate: halfRate, requests: halfRate * 5, batch: 1 };
+  const half: StepOptions = {
+    label: `half load ${halfRate}/s`,
+    channel: 'fan',
+    subscribers: size,
+    rate: halfRate,
+    requests: halfRate * 5,
+    batch: 1,
+  };
   res.halfLoad = await fanoutStep(ctx, half);
   log(stepLine(res.halfLoad));
 
@@ -183,7 +209,13 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   res.accept.push(busy);
   await connector.close();
   // The same fanout load for every server (8 msg/s to 5k = 40k deliveries/s), to compare servers.
-  const common = await acceptRate(ctx, 2000, 'acc-common', { label: 'accept under 8/s', channel: 'fan', subscribers: size, rate: 8, requests: 48, batch: 1 }, connector);
+  const common = await acceptRate(
+    ctx,
+    2000,
+    'acc-common',
+    { label: 'accept under 8/s', channel: 'fan', subscribers: size, rate: 8, requests: 48, batch: 1 },
+    connector,
+  );
   res.accept.push({ ...common, label: 'while fanning out 40k msg/s' });
   await connector.close();
   await connector.stop();
@@ -194,14 +226,24 @@ async function fiveK(ctx: Ctx, res: TargetResult): Promise<void> {
   );
 
   await ctx.pool.open(openSpec(ctx.target, 'hot', 'hot'), 500);
-  res.hot = await fanoutStep(ctx, { label: 'hot channel 300/s', channel: 'hot', subscribers: 500, rate: 300, requests: 900, batch: 1, maxInFlight: 32 });
+  res.hot = await fanoutStep(ctx, {
+    label: 'hot channel 300/s',
+    channel: 'hot',
+    subscribers: 500,
+    rate: 300,
+    requests: 900,
+    batch: 1,
+    maxInFlight: 32,
+  });
   log(stepLine(res.hot));
   await ctx.pool.close('hot');
 
   if (ctx.target.kind !== 'raw' && ctx.target.name !== 'bare ws') {
     res.presence = await presenceStorm(ctx, 1000);
     const p = res.presence;
-    log(`  presence storm: ${p.members} members in ${p.joinSeconds.toFixed(1)} s, ${p.presenceFrames}/${p.expectedFrames} join frames, ${p.usPerFrame.toFixed(2)} µs/frame`);
+    log(
+      `  presence storm: ${p.members} members in ${p.joinSeconds.toFixed(1)} s, ${p.presenceFrames}/${p.expectedFrames} join frames, ${p.usPerFrame.toFixed(2)} µs/frame`,
+    );
     await ctx.pool.close('presence');
   }
   if (ctx.target.kind !== 'raw') {

@@ -127,7 +127,10 @@ export interface LocalOptions {
 function profArgs(opts: LocalOptions, name: string): string[] {
   // One directory per server process: node names each thread's profile itself (a loader thread
   // writes one too, so a fixed --cpu-prof-name would let the threads overwrite each other).
-  return [...(opts.nodeArgs ?? []), ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.profileDir, `${name}-${Date.now()}`)}`] : [])];
+  return [
+    ...(opts.nodeArgs ?? []),
+    ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.profileDir, `${name}-${Date.now()}`)}`] : []),
+  ];
 }
 
 const isTs = import.meta.url.endsWith('.ts');
@@ -180,38 +183,86 @@ export async function startRiver(opts: LocalOptions = {}): Promise<Target> {
 export async function startSocketIo(opts: LocalOptions = {}): Promise<Target> {
   const { file, execArgv } = baselineFile('socketio-server');
   const port = await freePort();
-  const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'socketio'), file, '--port', String(port), '--key', KEY, '--secret', SECRET], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...execArgv, ...profArgs(opts, 'socketio'), file, '--port', String(port), '--key', KEY, '--secret', SECRET],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   track(child);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
-  return { name: 'Socket.IO 4', kind: 'socketio', host: '127.0.0.1', port, tls: false, wsPath: '/socket.io/', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
+  return {
+    name: 'Socket.IO 4',
+    kind: 'socketio',
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    wsPath: '/socket.io/',
+    httpUrl,
+    apiKey: KEY,
+    secret: SECRET,
+    pid: child.pid!,
+    stop: stopper(child),
+  };
 }
 
 export async function startWs(opts: LocalOptions = {}): Promise<Target> {
   const { file, execArgv } = baselineFile('ws-server');
   const port = await freePort();
-  const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'ws'), file, '--port', String(port), '--key', KEY, '--secret', SECRET], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...execArgv, ...profArgs(opts, 'ws'), file, '--port', String(port), '--key', KEY, '--secret', SECRET],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   track(child);
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
-  return { name: 'bare ws', kind: 'river', host: '127.0.0.1', port, tls: false, wsPath: '/v1/ws', httpUrl, apiKey: KEY, secret: SECRET, pid: child.pid!, stop: stopper(child) };
+  return {
+    name: 'bare ws',
+    kind: 'river',
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    wsPath: '/v1/ws',
+    httpUrl,
+    apiKey: KEY,
+    secret: SECRET,
+    pid: child.pid!,
+    stop: stopper(child),
+  };
 }
 
 export async function startRaw(opts: LocalOptions = {}): Promise<Target> {
   const { file, execArgv } = baselineFile('raw-server');
   const port = await freePort();
   const httpPort = await freePort();
-  const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, 'raw'), file, '--port', String(port), '--http-port', String(httpPort), '--key', KEY], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...execArgv, ...profArgs(opts, 'raw'), file, '--port', String(port), '--http-port', String(httpPort), '--key', KEY],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   track(child);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
-  return { name: 'raw floor', kind: 'raw', host: '127.0.0.1', port, tls: false, wsPath: '', httpUrl, apiKey: KEY, secret: '', pid: child.pid!, stop: stopper(child) };
+  return {
+    name: 'raw floor',
+    kind: 'raw',
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    wsPath: '',
+    httpUrl,
+    apiKey: KEY,
+    secret: '',
+    pid: child.pid!,
+    stop: stopper(child),
+  };
 }
 
 export interface RemoteOptions {

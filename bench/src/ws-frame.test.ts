@@ -3,7 +3,19 @@ import { FrameReader, OP_CLOSE, OP_TEXT, encodeClientFrame, encodeClientText, fi
 
 function serverFrame(op: number, payload: Buffer): Buffer {
   const n = payload.length;
-  const head = n < 126 ? Buffer.from([0x80 | op, n]) : n < 65_536 ? Buffer.from([0x80 | op, 126, n >> 8, n & 0xff]) : Buffer.concat([Buffer.from([0x80 | op, 127]), (() => { const b = Buffer.alloc(8); b.writeUInt32BE(n, 4); return b; })()]);
+  const head =
+    n < 126
+      ? Buffer.from([0x80 | op, n])
+      : n < 65_536
+        ? Buffer.from([0x80 | op, 126, n >> 8, n & 0xff])
+        : Buffer.concat([
+            Buffer.from([0x80 | op, 127]),
+            (() => {
+              const b = Buffer.alloc(8);
+              b.writeUInt32BE(n, 4);
+              return b;
+            })(),
+          ]);
   return Buffer.concat([head, payload]);
 }
 
@@ -22,7 +34,12 @@ describe('FrameReader', () => {
 
   it('reads several frames from one chunk, with 7-bit, 16-bit and 64-bit lengths', () => {
     const got = collect([Buffer.concat([small, medium, large, close])]);
-    expect(got.map(([op, s]) => [op, s.length])).toEqual([[OP_TEXT, 15], [OP_TEXT, 300], [OP_TEXT, 70_000], [OP_CLOSE, 3]]);
+    expect(got.map(([op, s]) => [op, s.length])).toEqual([
+      [OP_TEXT, 15],
+      [OP_TEXT, 300],
+      [OP_TEXT, 70_000],
+      [OP_CLOSE, 3],
+    ]);
     expect(got[0]![1]).toBe('{"type":"ping"}');
   });
 
@@ -30,7 +47,11 @@ describe('FrameReader', () => {
     const all = Buffer.concat([small, medium, close]);
     for (let cut = 1; cut < all.length; cut++) {
       const got = collect([all.subarray(0, cut), all.subarray(cut)]);
-      expect(got.map(([op, s]) => [op, s.length])).toEqual([[OP_TEXT, 15], [OP_TEXT, 300], [OP_CLOSE, 3]]);
+      expect(got.map(([op, s]) => [op, s.length])).toEqual([
+        [OP_TEXT, 15],
+        [OP_TEXT, 300],
+        [OP_CLOSE, 3],
+      ]);
     }
   });
 

@@ -41,7 +41,9 @@ describe.skipIf(!built)('bin/river as a process (after npm run build)', () => {
   });
 
   it('a user mistake exits 1 with an error and a hint on stderr, nothing on stdout', async () => {
-    const err = await run(process.execPath, [`${root}bin/river`, 'token', '--sub', 'u1', '--ttl', 'x'], { cwd: project.dir }).catch((e: unknown) => e);
+    const err = await run(process.execPath, [`${root}bin/river`, 'token', '--sub', 'u1', '--ttl', 'x'], { cwd: project.dir }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 1, stdout: '' });
     expect((err as { stderr: string }).stderr).toMatch(/^error: --ttl "x" is not a duration\nhint: /);
   });

@@ -16,7 +16,9 @@ describe('docs/cli.md', () => {
 
   it('documents every command and every flag', () => {
     const program = buildProgram(testContext({ cwd: '/' }).ctx);
-    const leaves = program.commands.flatMap((c) => (c.commands.length > 0 ? c.commands.map((s) => ({ name: `${c.name()} ${s.name()}`, cmd: s })) : [{ name: c.name(), cmd: c }]));
+    const leaves = program.commands.flatMap((c) =>
+      c.commands.length > 0 ? c.commands.map((s) => ({ name: `${c.name()} ${s.name()}`, cmd: s })) : [{ name: c.name(), cmd: c }],
+    );
     for (const { name, cmd } of leaves) {
       const heading = doc.indexOf(`### \`river ${name}`);
       expect(heading, `docs/cli.md has no section for river ${name}`).toBeGreaterThan(-1);

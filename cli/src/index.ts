@@ -4,5 +4,16 @@ export type { IO, Prompts, PromptDriver, Spinner, InputSpec, SelectSpec, Confirm
 export { guardedPrompts, plainSpinner } from './io.js';
 export { EXIT_CODES, UserError, ExitError, type ExitCode } from './errors.js';
 export { readDevState, loadOrCreateDevState, writeDevState, type DevState, type DevEnvVar } from './state.js';
-export type { Cloud, Deployer, DeployHooks, DeployProgress, DeployQuestion, DeployResult, CallerIdentity, StackStatus, ServiceCounts, LogEvent } from './cloud/cloud.js';
+export type {
+  Cloud,
+  Deployer,
+  DeployHooks,
+  DeployProgress,
+  DeployQuestion,
+  DeployResult,
+  CallerIdentity,
+  StackStatus,
+  ServiceCounts,
+  LogEvent,
+} from './cloud/cloud.js';
 export { DeployFailed, LiveTailUnavailable } from './cloud/cloud.js';

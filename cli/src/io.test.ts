@@ -12,7 +12,17 @@ describe('prompts without a terminal', () => {
   const prompts = guardedPrompts(driver, false);
   it('take the default where one is given', async () => {
     expect(await prompts.input({ message: 'Region', flag: '--region', default: 'us-east-1' })).toBe('us-east-1');
-    expect(await prompts.select({ message: 'Cache', flag: '--cache', choices: [{ name: 'a', value: 'a' }, { name: 'b', value: 'b' }], default: 'a' })).toBe('a');
+    expect(
+      await prompts.select({
+        message: 'Cache',
+        flag: '--cache',
+        choices: [
+          { name: 'a', value: 'a' },
+          { name: 'b', value: 'b' },
+        ],
+        default: 'a',
+      }),
+    ).toBe('a');
     expect(await prompts.confirm({ message: 'Go?', flag: '--yes', default: false, safeWithoutTerminal: true })).toBe(false);
   });
   it('fail with a UserError naming the flag otherwise (never wait)', async () => {

@@ -22,7 +22,9 @@ describe.skipIf(!built)('river as a process: Ctrl+C', () => {
   let node: RiverNode;
   let project: { dir: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
-    node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: 'k', RIVER_LOG_LEVEL: 'silent' }));
+    node = await startRiver(
+      loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: 'k', RIVER_LOG_LEVEL: 'silent' }),
+    );
     project = await tempProject();
   });
   afterAll(async () => {
@@ -79,7 +81,9 @@ describe.skipIf(!built || !hasScript)('river on a terminal: colours', () => {
   async function onTerminal(args: string[], env: Record<string, string> = {}): Promise<string> {
     const cmd = [process.execPath, `${root}bin/river`, ...args].map((a) => `'${a}'`).join(' ');
     const run = promisify(execFile);
-    const result = await run('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env } }).catch((e: { stdout: string }) => e);
+    const result = await run('script', ['-qec', cmd, '/dev/null'], {
+      env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+    }).catch((e: { stdout: string }) => e);
     return result.stdout;
   }
   const args = ['token', '--sub', 'u1', '--ttl', 'x'];
@@ -91,7 +95,11 @@ describe.skipIf(!built || !hasScript)('river on a terminal: colours', () => {
   });
 
   it('NO_COLOR=1 and --no-color: the same lines, no escape codes', async () => {
-    for (const out of [await onTerminal(args, { NO_COLOR: '1' }), await onTerminal([...args, '--no-color']), await onTerminal(['--no-color', ...args])]) {
+    for (const out of [
+      await onTerminal(args, { NO_COLOR: '1' }),
+      await onTerminal([...args, '--no-color']),
+      await onTerminal(['--no-color', ...args]),
+    ]) {
       expect(out).toContain('error: --ttl "x" is not a duration');
       expect(out).not.toContain('\u001b[');
     }

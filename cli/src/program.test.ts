@@ -43,7 +43,11 @@ describe('river (the command host)', () => {
   });
 
   it('an unexpected failure is exit 2 with one line; the stack only with --verbose', async () => {
-    await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: { JwtSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x' } });
+    await writeDeployedState(project.dir, {
+      stackName: 'river',
+      region: 'us-east-1',
+      outputs: { JwtSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x' },
+    });
     const cloud = { getSecret: async () => Promise.reject(new Error('socket hang up')) } as unknown as Cloud;
     const t = testContext({ cwd: project.dir, cloud });
     expect(await t.run(['token', '--sub', 'u1', '--deployed'])).toBe(2);

@@ -84,7 +84,7 @@ function report(err: unknown, io: IO, verbose: boolean, program: Command, argv: 
     const sub = argv.find((a) => program.commands.some((c) => c.name() === a));
     const help = sub ? `river ${sub} --help` : 'river --help';
     io.error(first.startsWith('error:') ? first : `error: ${first}`);
-    io.info(`hint: ${suggestion ? `${suggestion.slice(1, -1).replace(/^Did/, "did")} See \`${help}\`` : `see \`${help}\``}`);
+    io.info(`hint: ${suggestion ? `${suggestion.slice(1, -1).replace(/^Did/, 'did')} See \`${help}\`` : `see \`${help}\``}`);
     return EXIT_CODES.user;
   }
   if (err instanceof Error && err.name === 'ExitPromptError') {

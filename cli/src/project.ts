@@ -42,7 +42,10 @@ export async function validateConfig(raw: unknown, source: string): Promise<Rive
     if (err instanceof RiverConfigError) {
       const flag = FIELD_FLAGS[err.field];
       const message = err.message.replace(/^river\.config\.json: /, '');
-      throw new UserError(`${source}: ${message}`, flag ? `pass a valid ${flag}` : `fix "${err.field}" in ${CONFIG_FILE}`, { code: err.code, cause: err });
+      throw new UserError(`${source}: ${message}`, flag ? `pass a valid ${flag}` : `fix "${err.field}" in ${CONFIG_FILE}`, {
+        code: err.code,
+        cause: err,
+      });
     }
     throw err;
   }
@@ -55,7 +58,11 @@ export async function readProjectConfig(ctx: Context): Promise<RiverConfig> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError(`no ${CONFIG_FILE} in ${ctx.cwd} or a folder above it`, 'run `npx river init` first (or cd to the directory that has it)', { code: 'no_config' });
+      throw new UserError(
+        `no ${CONFIG_FILE} in ${ctx.cwd} or a folder above it`,
+        'run `npx river init` first (or cd to the directory that has it)',
+        { code: 'no_config' },
+      );
     }
     throw err;
   }
@@ -63,14 +70,20 @@ export async function readProjectConfig(ctx: Context): Promise<RiverConfig> {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${CONFIG_FILE} is not valid JSON`, `fix it, or write a new one with \`npx river init --force\``, { code: 'config_invalid', cause: err });
+    throw new UserError(`${CONFIG_FILE} is not valid JSON`, `fix it, or write a new one with \`npx river init --force\``, {
+      code: 'config_invalid',
+      cause: err,
+    });
   }
   const { parseRiverConfig, RiverConfigError } = await templates();
   try {
     return parseRiverConfig(raw);
   } catch (err) {
     if (err instanceof RiverConfigError) {
-      throw new UserError(err.message, `fix "${err.field}" in ${CONFIG_FILE}, or write a new one with \`npx river init --force\``, { code: err.code, cause: err });
+      throw new UserError(err.message, `fix "${err.field}" in ${CONFIG_FILE}, or write a new one with \`npx river init --force\``, {
+        code: err.code,
+        cause: err,
+      });
     }
     throw err;
   }
@@ -89,7 +102,9 @@ export async function findDeployment(ctx: Context, opts: { ignoreSavedOutputs?: 
   if (saved) return { ...saved, cloud: await ctx.cloud(saved.region) };
   const config = await readProjectConfig(ctx).catch((err: unknown) => {
     if (err instanceof UserError && err.code === 'no_config') {
-      throw new UserError('no River deployment recorded here', 'run `npx river init` and `npx river deploy` first', { code: 'no_deployment' });
+      throw new UserError('no River deployment recorded here', 'run `npx river init` and `npx river deploy` first', {
+        code: 'no_deployment',
+      });
     }
     throw err;
   });
@@ -98,7 +113,9 @@ export async function findDeployment(ctx: Context, opts: { ignoreSavedOutputs?: 
   const cloud = await ctx.cloud(config.region);
   const outputs = await cloud.stackOutputs(stackName);
   if (!outputs) {
-    throw new UserError(`the stack ${stackName} does not exist in ${config.region}`, 'deploy it with `npx river deploy`', { code: 'no_stack' });
+    throw new UserError(`the stack ${stackName} does not exist in ${config.region}`, 'deploy it with `npx river deploy`', {
+      code: 'no_stack',
+    });
   }
   return { stackName, region: config.region, outputs, cloud };
 }
@@ -106,7 +123,11 @@ export async function findDeployment(ctx: Context, opts: { ignoreSavedOutputs?: 
 export function output(d: Pick<Deployment, 'outputs' | 'stackName'>, key: string): string {
   const v = d.outputs[key];
   if (v === undefined) {
-    throw new UserError(`the stack ${d.stackName} has no ${key} output`, 'run `npx river deploy` again (it updates the stack and .river/outputs.json)', { code: 'output_missing' });
+    throw new UserError(
+      `the stack ${d.stackName} has no ${key} output`,
+      'run `npx river deploy` again (it updates the stack and .river/outputs.json)',
+      { code: 'output_missing' },
+    );
   }
   return v;
 }

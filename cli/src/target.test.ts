@@ -19,7 +19,9 @@ let node: RiverNode;
 let project: { dir: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' }),
+  );
 });
 afterAll(async () => {
   await node.close();
@@ -76,7 +78,10 @@ describe('.river/ is found from a subfolder, as git finds .git', () => {
     await mkdir(sub);
     const t = testContext({ cwd: sub });
     expect(await t.run(['init', '--yes'])).toBe(1);
-    expect(t.io.stderr).toEqual(["error: ../river.config.json (this project's river.config.json) already exists", 'hint: pass --force to overwrite it, or edit it by hand']);
+    expect(t.io.stderr).toEqual([
+      "error: ../river.config.json (this project's river.config.json) already exists",
+      'hint: pass --force to overwrite it, or edit it by hand',
+    ]);
   });
 });
 
@@ -87,13 +92,25 @@ describe('a .river/dev.json whose node is gone', () => {
   ])('%s: publish and listen send nothing, even when another node now listens on that port', async (_name, pid, why) => {
     // Another node (the test's) listens where dev.json points: the old code published there with the dev key.
     const recorded = await pid();
-    await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, ...(recorded === undefined ? {} : { pid: recorded }) });
+    await writeDevState(project.dir, {
+      secret: SECRET,
+      apiKey: KEY,
+      url: node.urls.http,
+      ...(recorded === undefined ? {} : { pid: recorded }),
+    });
     const before = await offsetOf('stale');
-    for (const argv of [['publish', 'stale', 'e', '1'], ['listen', 'stale']]) {
+    for (const argv of [
+      ['publish', 'stale', 'e', '1'],
+      ['listen', 'stale'],
+    ]) {
       const t = testContext({ cwd: project.dir });
       expect(await t.run(argv)).toBe(1);
       expect(t.io.stderr).toHaveLength(2);
-      expect(t.io.stderr[0]).toMatch(new RegExp(`^error: the river dev node recorded in \\.river/dev\\.json \\(${node.urls.http.replace(/\./g, '\\.')}\\) is not running: ${why}$`));
+      expect(t.io.stderr[0]).toMatch(
+        new RegExp(
+          `^error: the river dev node recorded in \\.river/dev\\.json \\(${node.urls.http.replace(/\./g, '\\.')}\\) is not running: ${why}$`,
+        ),
+      );
       expect(t.io.stderr[1]).toBe('hint: start it with `npx river dev`, or pass --url (or set RIVER_URL) to use another node');
     }
     expect(await offsetOf('stale')).toBe(before);
@@ -107,7 +124,9 @@ describe('a .river/dev.json whose node is gone', () => {
     await writeDevState(project.dir, { secret: SECRET, apiKey: 'the-dev-nodes-key-not-this-ones-0123456789' });
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['publish', 'dogs', 'e', '--url', node.urls.http])).toBe(1);
-    expect(t.io.stderr[2]).toBe(`hint: the key used is the river dev node's (.river/dev.json), and ${node.urls.http} (--url) is another node: pass --key or set RIVER_API_KEY to its key`);
+    expect(t.io.stderr[2]).toBe(
+      `hint: the key used is the river dev node's (.river/dev.json), and ${node.urls.http} (--url) is another node: pass --key or set RIVER_API_KEY to its key`,
+    );
   });
 });
 
@@ -140,7 +159,12 @@ describe('the deployment without .river/outputs.json (a fresh clone, a CI job)',
   });
 
   it('--deployed wins over a running dev node and over RIVER_URL / RIVER_API_KEY', async () => {
-    await writeDevState(project.dir, { secret: 'dev-secret-0123456789abcdefghijklmnopqrstu', apiKey: 'dev-key', url: 'http://127.0.0.1:9', pid: process.pid });
+    await writeDevState(project.dir, {
+      secret: 'dev-secret-0123456789abcdefghijklmnopqrstu',
+      apiKey: 'dev-key',
+      url: 'http://127.0.0.1:9',
+      pid: process.pid,
+    });
     const before = await offsetOf('forced');
     const p = testContext({ cwd: project.dir, cloud: deployedCloud(), env: { RIVER_URL: 'http://127.0.0.1:9', RIVER_API_KEY: 'env-key' } });
     expect(await p.run(['publish', 'forced', 'e', '--deployed'])).toBe(0);
@@ -156,17 +180,21 @@ describe('the deployment without .river/outputs.json (a fresh clone, a CI job)',
   it('a stale .river/outputs.json (its secret is gone): the stack outputs are used, with a warning', async () => {
     const old = { ...OUTPUTS, JwtSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:old-jwt-XyZ' };
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: old });
-    const gone = Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' });
+    const gone = Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException' });
     const cloud = deployedCloud({ getSecret: async (arn) => (arn === old.JwtSecretArn ? Promise.reject(gone) : SECRET) });
     const t = testContext({ cwd: project.dir, cloud });
     expect(await t.run(['token', '--deployed', '--sub', 'u1'])).toBe(0);
     await jwtVerify(t.io.stdout[0]!, new TextEncoder().encode(SECRET));
-    expect(t.io.stderrText()).toContain('.river/outputs.json is stale (its JwtSecretArn is gone); using the outputs of the stack river in us-east-1');
+    expect(t.io.stderrText()).toContain(
+      '.river/outputs.json is stale (its JwtSecretArn is gone); using the outputs of the stack river in us-east-1',
+    );
   });
 
   it('a stale .river/outputs.json and no stack: exit 1 with a hint, never 2', async () => {
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
-    const deleted = Object.assign(new Error("You can't perform this operation on the secret because it was marked for deletion."), { name: 'InvalidRequestException' });
+    const deleted = Object.assign(new Error("You can't perform this operation on the secret because it was marked for deletion."), {
+      name: 'InvalidRequestException',
+    });
     const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks: {}, getSecret: async () => Promise.reject(deleted) }) });
     expect(await t.run(['token', '--deployed', '--sub', 'u1'])).toBe(1);
     expect(t.io.stderr).toEqual([

@@ -11,7 +11,16 @@ import { DEFAULTS } from '@river/protocol';
 import type { Context } from './context.js';
 import { UserError } from './errors.js';
 import { findDeployment } from './project.js';
-import { devNodeRunning, findConfigFile, readDeployedState, readDevState, stateDir, type DeployedState, type DevEnvVar, type DevState } from './state.js';
+import {
+  devNodeRunning,
+  findConfigFile,
+  readDeployedState,
+  readDevState,
+  stateDir,
+  type DeployedState,
+  type DevEnvVar,
+  type DevState,
+} from './state.js';
 
 export type TargetSource = 'flag' | 'env' | 'dev' | 'deployed';
 
@@ -37,7 +46,9 @@ export function urlsFrom(text: string, flag: string): { httpUrl: string; wsUrl: 
   }
   const isWs = url.protocol === 'ws:' || url.protocol === 'wss:';
   if (!isWs && url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UserError(`${flag} "${text}" must be an http(s):// or ws(s):// URL`, 'e.g. --url http://127.0.0.1:4400', { code: 'bad_flag' });
+    throw new UserError(`${flag} "${text}" must be an http(s):// or ws(s):// URL`, 'e.g. --url http://127.0.0.1:4400', {
+      code: 'bad_flag',
+    });
   }
   let base = url.pathname.replace(/\/+$/, '');
   if (base.endsWith(DEFAULTS.wsPath)) base = base.slice(0, -DEFAULTS.wsPath.length);
@@ -142,7 +153,11 @@ async function deployedSecret(ctx: Context, deployed: DeployedState, key: 'JwtSe
   const arn = deployed.outputs[key];
   const file = relativeStateFile(ctx, 'outputs.json');
   if (arn === undefined) {
-    throw new UserError(`the deployment ${deployed.stackName} has no ${key} output`, `run \`npx river deploy\` again, or delete ${file} to read the stack's outputs`, { code: 'state_invalid' });
+    throw new UserError(
+      `the deployment ${deployed.stackName} has no ${key} output`,
+      `run \`npx river deploy\` again, or delete ${file} to read the stack's outputs`,
+      { code: 'state_invalid' },
+    );
   }
   const cloud = await ctx.cloud(deployed.region);
   try {
@@ -154,9 +169,15 @@ async function deployedSecret(ctx: Context, deployed: DeployedState, key: 'JwtSe
     const fresh = findConfigFile(ctx.cwd) === undefined ? undefined : await findDeploymentFromStack(ctx).catch(() => undefined);
     const freshArn = fresh?.outputs[key];
     if (fresh === undefined || freshArn === undefined || freshArn === arn) {
-      throw new UserError(`${file} is stale: the secret it names (${arn}) is gone`, `run \`npx river deploy\`, or delete ${file} if the deployment was destroyed`, { code: 'state_stale', cause: err });
+      throw new UserError(
+        `${file} is stale: the secret it names (${arn}) is gone`,
+        `run \`npx river deploy\`, or delete ${file} if the deployment was destroyed`,
+        { code: 'state_stale', cause: err },
+      );
     }
-    ctx.io.warn(`${file} is stale (its ${key} is gone); using the outputs of the stack ${fresh.stackName} in ${fresh.region}. \`npx river deploy\` refreshes the file`);
+    ctx.io.warn(
+      `${file} is stale (its ${key} is gone); using the outputs of the stack ${fresh.stackName} in ${fresh.region}. \`npx river deploy\` refreshes the file`,
+    );
     return (await ctx.cloud(fresh.region)).getSecret(freshArn);
   }
 }
@@ -166,7 +187,9 @@ function isMissingSecret(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   const name = (err as { name?: unknown }).name;
   const message = err instanceof Error ? err.message : '';
-  return code === 'secret_missing' || name === 'ResourceNotFoundException' || (name === 'InvalidRequestException' && /deletion/i.test(message));
+  return (
+    code === 'secret_missing' || name === 'ResourceNotFoundException' || (name === 'InvalidRequestException' && /deletion/i.test(message))
+  );
 }
 
 /** The deployment as river.config.json and CloudFormation describe it, ignoring .river/outputs.json. */
@@ -184,14 +207,18 @@ export async function apiKeyFor(ctx: Context, located: Located, flagKey: string 
 export async function findApiKey(ctx: Context, located: Located, flagKey: string | undefined): Promise<{ key: string; from: string }> {
   if (flagKey !== undefined) {
     // `--key "$UNSET"`: a missing key, not a reason to fall back on another one.
-    if (flagKey.trim() === '') throw new UserError('--key is empty', 'pass the node\'s API key, or leave --key out to use RIVER_API_KEY or the dev node\'s key', { code: 'no_key' });
+    if (flagKey.trim() === '')
+      throw new UserError('--key is empty', "pass the node's API key, or leave --key out to use RIVER_API_KEY or the dev node's key", {
+        code: 'no_key',
+      });
     return { key: flagKey, from: '--key' };
   }
   const envKey = ctx.env.RIVER_API_KEY?.split(',')[0]?.trim();
   if (envKey && !located.deployedFlag) return { key: envKey, from: 'RIVER_API_KEY' };
   const { target, dev, deployed } = located;
   if (target.source !== 'deployed' && dev) return { key: fromDevFile(dev, 'RIVER_API_KEY', dev.apiKey), from: '.river/dev.json' };
-  if (target.source === 'deployed' && deployed) return { key: (await deployedSecret(ctx, deployed, 'ApiKeySecretArn')).split(',')[0]!.trim(), from: 'the deployment' };
+  if (target.source === 'deployed' && deployed)
+    return { key: (await deployedSecret(ctx, deployed, 'ApiKeySecretArn')).split(',')[0]!.trim(), from: 'the deployment' };
   throw new UserError('no API key for this node', 'pass --key or set RIVER_API_KEY', { code: 'no_key' });
 }
 
@@ -202,7 +229,7 @@ export async function secretFor(ctx: Context, located: Located): Promise<string>
   const { target, dev, deployed } = located;
   if (target.source !== 'deployed' && dev) return fromDevFile(dev, 'RIVER_JWT_SECRET', dev.secret);
   if (target.source === 'deployed' && deployed) return deployedSecret(ctx, deployed, 'JwtSecretArn');
-  throw new UserError('no JWT secret to sign a token for this node', 'set RIVER_JWT_SECRET to the node\'s secret', { code: 'no_secret' });
+  throw new UserError('no JWT secret to sign a token for this node', "set RIVER_JWT_SECRET to the node's secret", { code: 'no_secret' });
 }
 
 /** The dev file's secret or key, unless the dev node took that one from its own environment. */

@@ -27,15 +27,23 @@ export function parseDuration(text: string, flag: string): number {
 
 /** `a,b*` → ['a', 'b*'], each a valid channel pattern. */
 export function parsePatterns(text: string, flag: string): string[] {
-  const list = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const p of list) {
     if (!isValidPattern(p)) {
-      throw new UserError(`${flag}: "${p}" is not a channel pattern`, 'use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; : and * as a wildcard', {
-        code: 'bad_flag',
-      });
+      throw new UserError(
+        `${flag}: "${p}" is not a channel pattern`,
+        'use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; : and * as a wildcard',
+        {
+          code: 'bad_flag',
+        },
+      );
     }
   }
-  if (list.length === 0) throw new UserError(`${flag} is empty`, `give a comma-separated list, e.g. ${flag} 'dogs,doc-*'`, { code: 'bad_flag' });
+  if (list.length === 0)
+    throw new UserError(`${flag} is empty`, `give a comma-separated list, e.g. ${flag} 'dogs,doc-*'`, { code: 'bad_flag' });
   return list;
 }
 
@@ -50,7 +58,9 @@ export function parseInfo(text: string): Record<string, unknown> {
     throw new UserError('--info must be a JSON object', `e.g. --info '{"name":"Ada"}'`, { code: 'bad_flag' });
   }
   if (Buffer.byteLength(JSON.stringify(value)) > DEFAULTS.maxInfoBytes) {
-    throw new UserError(`--info is over ${DEFAULTS.maxInfoBytes} bytes`, 'keep presence info small: a name, an avatar URL', { code: 'bad_flag' });
+    throw new UserError(`--info is over ${DEFAULTS.maxInfoBytes} bytes`, 'keep presence info small: a name, an avatar URL', {
+      code: 'bad_flag',
+    });
   }
   return value as Record<string, unknown>;
 }
@@ -65,5 +75,9 @@ export function checkSub(sub: string): string {
 /** Signs `claims` with `secret` (@river/node's signer), valid from `nowMs` for `ttlSeconds`. */
 export function mintToken(secret: string, claims: TokenClaims, ttlSeconds: number, nowMs: number): Promise<string> {
   const { sub, channels, publish, info } = claims;
-  return signToken(secret, { sub, ...(channels && { channels }), ...(publish && { publish }), ...(info && { info }) }, { expiresIn: ttlSeconds, now: nowMs });
+  return signToken(
+    secret,
+    { sub, ...(channels && { channels }), ...(publish && { publish }), ...(info && { info }) },
+    { expiresIn: ttlSeconds, now: nowMs },
+  );
 }

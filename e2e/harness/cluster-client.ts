@@ -99,7 +99,8 @@ export class ClusterClient {
           const channel = f.channel as string;
           const known = this.positions.get(channel);
           // Fresh start, or history could not fill the gap: continue from the current position.
-          if (known === undefined || f.recovered === false) this.positions.set(channel, { epoch: f.epoch as string, offset: f.offset as number });
+          if (known === undefined || f.recovered === false)
+            this.positions.set(channel, { epoch: f.epoch as string, offset: f.offset as number });
           pendingSubs.delete(channel);
           if (pendingSubs.size === 0) this.fireReady();
           break;
@@ -146,7 +147,13 @@ export class ClusterClient {
 }
 
 /** POSTs to the HTTP API; retries network errors and 5xx with the same idempotency key until `deadlineMs`. */
-export async function api(base: string | (() => string), apiKey: string, path: string, body?: unknown, deadlineMs = 15_000): Promise<{ status: number; json: any }> {
+export async function api(
+  base: string | (() => string),
+  apiKey: string,
+  path: string,
+  body?: unknown,
+  deadlineMs = 15_000,
+): Promise<{ status: number; json: any }> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const url = typeof base === 'string' ? base : base();

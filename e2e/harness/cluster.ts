@@ -97,10 +97,14 @@ export async function startNode(opts: NodeOptions): Promise<RiverProcess> {
   let gone = false;
   void exited.then(() => (gone = true));
   try {
-    await waitUntil(async () => {
-      if (gone) throw new Error('exited');
-      return isReady(http);
-    }, opts.readyTimeoutMs ?? 20_000, `${opts.name} /readyz`);
+    await waitUntil(
+      async () => {
+        if (gone) throw new Error('exited');
+        return isReady(http);
+      },
+      opts.readyTimeoutMs ?? 20_000,
+      `${opts.name} /readyz`,
+    );
   } catch (err) {
     await proc.stop(500);
     throw new Error(`River node ${opts.name} did not become ready: ${(err as Error).message}\n${out}`);

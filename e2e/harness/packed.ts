@@ -62,7 +62,8 @@ export interface PackedApp {
 }
 
 /** npm settings from the environment that say where packages come from (a CI mirror, a proxy, a cache): kept. */
-const NPM_SOURCE_SETTINGS = /^npm_config_(.*registry.*|cache|cafile|ca|userconfig|globalconfig|proxy|https_proxy|noproxy|strict_ssl|fund|audit|update_notifier|prefer_offline)$/i;
+const NPM_SOURCE_SETTINGS =
+  /^npm_config_(.*registry.*|cache|cafile|ca|userconfig|globalconfig|proxy|https_proxy|noproxy|strict_ssl|fund|audit|update_notifier|prefer_offline)$/i;
 
 /**
  * The environment of every process started in the app: this process's, without what would tie
@@ -80,16 +81,25 @@ export function appEnv(extra: Record<string, string> = {}): Record<string, strin
 }
 
 /** Runs a command to its exit (never throws on a non-zero exit; kills it after timeoutMs). */
-export function run(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    execFile(cmd, args, { cwd: opts.cwd, env: opts.env ?? appEnv(), timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number' && (err as { killed?: boolean }).killed !== true) {
-        reject(err);
-        return;
-      }
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolvePromise({ code, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd, env: opts.env ?? appEnv(), timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && typeof (err as { code?: unknown }).code !== 'number' && (err as { killed?: boolean }).killed !== true) {
+          reject(err);
+          return;
+        }
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -107,10 +117,22 @@ export async function packWorkspaces(dest: string): Promise<Map<PackageName, Tar
   await mkdir(dest, { recursive: true });
   const args = ['pack', '--json', '--ignore-scripts', '--pack-destination', dest, ...PUBLISHABLE.flatMap(({ name }) => ['-w', name])];
   const out = await mustRun('npm', args, { cwd: REPO_DIR, timeoutMs: 180_000 });
-  const listed = JSON.parse(out) as { name: PackageName; filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
+  const listed = JSON.parse(out) as {
+    name: PackageName;
+    filename: string;
+    size: number;
+    unpackedSize: number;
+    files: { path: string }[];
+  }[];
   const tarballs = new Map<PackageName, Tarball>();
   for (const t of listed) {
-    tarballs.set(t.name, { name: t.name, file: join(dest, t.filename), size: t.size, unpackedSize: t.unpackedSize, files: t.files.map((f) => f.path) });
+    tarballs.set(t.name, {
+      name: t.name,
+      file: join(dest, t.filename),
+      size: t.size,
+      unpackedSize: t.unpackedSize,
+      files: t.files.map((f) => f.path),
+    });
   }
   return tarballs;
 }
@@ -119,7 +141,11 @@ export async function packWorkspaces(dest: string): Promise<Map<PackageName, Tar
  * A new app folder in os.tmpdir() whose package.json depends on `deps` (tarball packages by name,
  * others by registry range) and on nothing else, installed with npm. Resolves the folder.
  */
-export async function installApp(tarballs: ReadonlyMap<PackageName, Tarball>, deps: Record<string, string | 'tarball'>, prefix = 'river-app-'): Promise<string> {
+export async function installApp(
+  tarballs: ReadonlyMap<PackageName, Tarball>,
+  deps: Record<string, string | 'tarball'>,
+  prefix = 'river-app-',
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const tgz = (name: PackageName) => `file:${tarballs.get(name)!.file}`;
   const dependencies: Record<string, string> = {};
@@ -174,7 +200,12 @@ export function packedApp(): Promise<PackedApp> {
     const work = await mkdtemp(join(tmpdir(), 'river-packed-'));
     const tarballs = await packWorkspaces(join(work, 'tarballs'));
     const esbuildRange = '^0.28.2';
-    const dir = await installApp(tarballs, { river: 'tarball', '@river/client': 'tarball', '@river/node': 'tarball', esbuild: esbuildRange });
+    const dir = await installApp(tarballs, {
+      river: 'tarball',
+      '@river/client': 'tarball',
+      '@river/node': 'tarball',
+      esbuild: esbuildRange,
+    });
     await mkdir(join(dir, 'src'), { recursive: true });
     const riverBin = join(dir, 'node_modules', 'river', 'bin', 'river.js');
     if (!(await lstat(riverBin)).isFile()) throw new Error(`${riverBin} is not a file`);
@@ -182,9 +213,12 @@ export function packedApp(): Promise<PackedApp> {
       dir,
       tarballs,
       riverBin,
-      river: (args, opts = {}) => run(process.execPath, [riverBin, ...args], { cwd: opts.cwd ?? dir, env: appEnv(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 }),
-      spawnRiver: (args, opts = {}) => spawn(process.execPath, [riverBin, ...args], { cwd: opts.cwd ?? dir, env: appEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] }),
-      node: (args, opts = {}) => run(process.execPath, args, { cwd: opts.cwd ?? dir, env: appEnv(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 }),
+      river: (args, opts = {}) =>
+        run(process.execPath, [riverBin, ...args], { cwd: opts.cwd ?? dir, env: appEnv(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 }),
+      spawnRiver: (args, opts = {}) =>
+        spawn(process.execPath, [riverBin, ...args], { cwd: opts.cwd ?? dir, env: appEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] }),
+      node: (args, opts = {}) =>
+        run(process.execPath, args, { cwd: opts.cwd ?? dir, env: appEnv(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 }),
     };
   })();
   return memo;

@@ -16,8 +16,9 @@ let available: boolean | undefined;
 
 /** Whether `podman --runtime runc info` answers (podman and runc installed, storage usable). */
 export function podmanAvailable(): boolean {
-  available ??= spawnSync('podman', [...GLOBAL_ARGS, 'info'], { stdio: 'ignore', timeout: 60_000 }).status === 0
-    && spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
+  available ??=
+    spawnSync('podman', [...GLOBAL_ARGS, 'info'], { stdio: 'ignore', timeout: 60_000 }).status === 0 &&
+    spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
   return available;
 }
 
@@ -40,9 +41,14 @@ export class PodmanError extends Error {
 /** Runs `podman --runtime runc ARGS…`; resolves its stdout (trimmed); rejects with its stderr. */
 export function podman(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('podman', [...GLOBAL_ARGS, ...args], { timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new PodmanError(`podman ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { cause: err }));
-      else resolve(stdout.trim());
-    });
+    execFile(
+      'podman',
+      [...GLOBAL_ARGS, ...args],
+      { timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new PodmanError(`podman ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { cause: err }));
+        else resolve(stdout.trim());
+      },
+    );
   });
 }

@@ -48,7 +48,19 @@ export async function startRegistry(): Promise<RegistryInstance> {
   const config = join(dir, 'config.yml');
   await writeFile(
     config,
-    ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'),
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
   );
   const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -60,7 +72,10 @@ export async function startRegistry(): Promise<RegistryInstance> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr}`);
-    const ok = await fetch(`${url}/v2/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -90,7 +105,11 @@ export async function startRegistry(): Promise<RegistryInstance> {
  * ECR Public serve the official Node images) or in Docker's v2 format (`v2s2`, as older registries do).
  */
 export async function copyFromPodman(image: string, ref: string, format: 'oci' | 'v2s2' = 'oci'): Promise<void> {
-  await promisify(execFile)('skopeo', ['copy', '--quiet', '--format', format, '--dest-tls-verify=false', `containers-storage:${image}`, `docker://${ref}`], { timeout: 300_000 });
+  await promisify(execFile)(
+    'skopeo',
+    ['copy', '--quiet', '--format', format, '--dest-tls-verify=false', `containers-storage:${image}`, `docker://${ref}`],
+    { timeout: 300_000 },
+  );
 }
 
 /** A fetch that counts the request body bytes it sends (Buffers, strings and streamed bodies). */

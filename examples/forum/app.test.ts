@@ -20,9 +20,18 @@ let base: string;
 let dir: string;
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }),
+  );
   dir = await mkdtemp(join(tmpdir(), 'river-forum-unit-'));
-  const { app } = await createForumApp({ riverUrl: node.urls.http, apiKey: API_KEY, secret: SECRET, dataFile: join(dir, 'posts.json'), tokenTtl: 120, log: () => {} });
+  const { app } = await createForumApp({
+    riverUrl: node.urls.http,
+    apiKey: API_KEY,
+    secret: SECRET,
+    dataFile: join(dir, 'posts.json'),
+    tokenTtl: 120,
+    log: () => {},
+  });
   server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
@@ -43,7 +52,13 @@ describe('forum app', () => {
     expect(res.headers.get('set-cookie')).toMatch(/^forum_user=[a-f0-9]{16}\.[A-Za-z0-9-]+;/);
     const html = await res.text();
     const config = JSON.parse(/<script type="application\/json" id="forum-config">(.*?)<\/script>/.exec(html)![1]!);
-    expect(config).toMatchObject({ forum: 'dogs', channel: 'dogs', presence: 'presence-forum-dogs', wsUrl: node.urls.ws, since: { offset: 0 } });
+    expect(config).toMatchObject({
+      forum: 'dogs',
+      channel: 'dogs',
+      presence: 'presence-forum-dogs',
+      wsUrl: node.urls.ws,
+      since: { offset: 0 },
+    });
     expect((await fetch(`${base}/f/hamsters`)).status).toBe(404);
   });
 
@@ -59,21 +74,40 @@ describe('forum app', () => {
     expect(published).toBe(true);
     expect(post.author).toBe('Test User');
     const history = await new River({ url: node.urls.http, apiKey: API_KEY }).history('cats');
-    expect(history.messages).toEqual([expect.objectContaining({ event: 'new-post', data: expect.objectContaining({ id: post.id, text: '<script>alert(1)</script> hi' }) })]);
+    expect(history.messages).toEqual([
+      expect.objectContaining({ event: 'new-post', data: expect.objectContaining({ id: post.id, text: '<script>alert(1)</script> hi' }) }),
+    ]);
     const html = await (await fetch(`${base}/f/cats`, { headers: { cookie } })).text();
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; hi');
     expect(html).not.toContain('<script>alert(1)');
     // A plain form post (no JavaScript) is redirected back to the forum.
-    const form = await fetch(`${base}/f/cats/posts`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'text=plain+form', redirect: 'manual' });
+    const form = await fetch(`${base}/f/cats/posts`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'text=plain+form',
+      redirect: 'manual',
+    });
     expect(form.status).toBe(303);
-    expect((await fetch(`${base}/f/cats/posts`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{"text":"  "}' })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${base}/f/cats/posts`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/json' },
+          body: '{"text":"  "}',
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('mints tokens for the cookie user with name, channels and the configured lifetime', async () => {
     const res = await fetch(`${base}/river-token`, { headers: { cookie: 'forum_user=0123456789abcdef.Test-User' } });
     expect(res.status).toBe(200);
     const { payload } = await jwtVerify(await res.text(), new TextEncoder().encode(SECRET));
-    expect(payload).toMatchObject({ sub: '0123456789abcdef', info: { name: 'Test User' }, channels: ['dogs', 'cats', 'birds', 'presence-forum-*'] });
+    expect(payload).toMatchObject({
+      sub: '0123456789abcdef',
+      info: { name: 'Test User' },
+      channels: ['dogs', 'cats', 'birds', 'presence-forum-*'],
+    });
     expect(payload.exp! - payload.iat!).toBe(120);
   });
 
@@ -114,7 +148,11 @@ describe('forum app', () => {
     const store = await PostStore.open(file);
     await Promise.all([1, 2, 3].map((n) => store.add({ forum: 'birds', userId: 'u', author: 'A', text: `p${n}` })));
     const again = await PostStore.open(file);
-    expect(again.list('birds').map((p) => [p.id, p.text])).toEqual([[1, 'p1'], [2, 'p2'], [3, 'p3']]);
+    expect(again.list('birds').map((p) => [p.id, p.text])).toEqual([
+      [1, 'p1'],
+      [2, 'p2'],
+      [3, 'p3'],
+    ]);
     expect(JSON.parse(await readFile(file, 'utf8')).nextId).toBe(4);
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

@@ -43,7 +43,7 @@ const pick = <T>(a: T[]): T => a[randomBytes(1)[0]! % a.length]!;
 function userOf(req: Request, res: Response): User {
   const m = /(?:^|;\s*)forum_user=([a-f0-9]{16})\.([A-Za-z0-9-]{1,40})/.exec(req.headers.cookie ?? '');
   if (m) return { id: m[1]!, name: m[2]!.replace(/-/g, ' ') };
-  const user = { id: randomBytes(8).toString('hex'), name: `${pick(ADJECTIVES)} ${pick(ANIMALS)} ${randomBytes(1)[0]! % 90 + 10}` };
+  const user = { id: randomBytes(8).toString('hex'), name: `${pick(ADJECTIVES)} ${pick(ANIMALS)} ${(randomBytes(1)[0]! % 90) + 10}` };
   res.cookie('forum_user', `${user.id}.${user.name.replace(/ /g, '-')}`, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 86_400_000 });
   return user;
 }

@@ -29,7 +29,13 @@ describe('the forum dev node and .river/dev.json', () => {
     expect(first.created).toBe(true);
     expect(first.config.drainMs).toBe(1000); // like river dev: Ctrl+C drains in 1 s, not 10
     const state = await cliReadDevState(dir);
-    expect(state).toEqual({ secret: first.secret, apiKey: first.apiKey, url: first.node.urls.http, wsUrl: first.node.urls.ws, pid: process.pid });
+    expect(state).toEqual({
+      secret: first.secret,
+      apiKey: first.apiKey,
+      url: first.node.urls.http,
+      wsUrl: first.node.urls.ws,
+      pid: process.pid,
+    });
     expect((await stat(join(dir, '.river', 'dev.json'))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(dir, '.river', '.gitignore'), 'utf8')).toBe('*\n');
 
@@ -60,7 +66,11 @@ describe('the forum dev node and .river/dev.json', () => {
     nodes.push(a);
     expect([a.secret, a.apiKey, a.created]).toEqual([state.secret, state.apiKey, false]);
     await a.stop();
-    const b = await startDevNode(dir, { ...env, RIVER_JWT_SECRET: 'env-secret-0123456789-abcdefghijklmnopqrstuvwxyz', RIVER_API_KEY: 'env-key' });
+    const b = await startDevNode(dir, {
+      ...env,
+      RIVER_JWT_SECRET: 'env-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
+      RIVER_API_KEY: 'env-key',
+    });
     nodes.push(b);
     expect([b.secret, b.apiKey]).toEqual(['env-secret-0123456789-abcdefghijklmnopqrstuvwxyz', 'env-key']);
     // The file keeps the dev ones, and says which the running node took from its environment, so

@@ -48,7 +48,13 @@ export async function startDevNode(cwd: string, env: Record<string, string | und
   const node = await startRiver(config);
   const { fromEnv: _stale, ...kept } = state;
   const fromEnv = (['RIVER_JWT_SECRET', 'RIVER_API_KEY'] as const).filter((v) => Boolean(env[v]));
-  await writeDevState(cwd, { ...kept, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid, ...(fromEnv.length > 0 ? { fromEnv } : {}) });
+  await writeDevState(cwd, {
+    ...kept,
+    url: node.urls.http,
+    wsUrl: node.urls.ws,
+    pid: process.pid,
+    ...(fromEnv.length > 0 ? { fromEnv } : {}),
+  });
   return {
     node,
     config,

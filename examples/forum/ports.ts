@@ -33,7 +33,12 @@ function listenOnce(server: Server, port: number, host: string): Promise<number>
  * Listens on `host:port`. When that port is taken and `fallback` is true (the port was a default,
  * not the user's choice), listens on a free port instead. Rejects with the EADDRINUSE error otherwise.
  */
-export async function listenOn(server: Server, port: number, host: string, fallback: boolean): Promise<{ port: number; fellBack: boolean }> {
+export async function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  fallback: boolean,
+): Promise<{ port: number; fellBack: boolean }> {
   try {
     return { port: await listenOnce(server, port, host), fellBack: false };
   } catch (err) {

@@ -48,7 +48,9 @@ describe('npm run example with a port taken', () => {
     const r = await runExample({ RIVER_PORT: String(takenPort) });
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
-    expect(lines[0]).toBe(`forum: port ${takenPort} on 127.0.0.1 (RIVER_PORT) is taken, so the example cannot start its River dev node there`);
+    expect(lines[0]).toBe(
+      `forum: port ${takenPort} on 127.0.0.1 (RIVER_PORT) is taken, so the example cannot start its River dev node there`,
+    );
     expect(r.stderr).toContain('RIVER_PORT=0 npm run example');
     expect(r.stderr).toContain(`RIVER_URL=http://127.0.0.1:${takenPort} npm run example`);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -65,10 +67,16 @@ describe('npm run example with a port taken', () => {
   it('RIVER_PORT taken by the running `river dev` of .river/dev.json: the forum uses that node', async () => {
     const secret = 'forum-start-secret-0123456789abcdefghijklmnop';
     const apiKey = 'forum-start-key';
-    const node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: secret, RIVER_API_KEY: apiKey, RIVER_LOG_LEVEL: 'silent' }));
+    const node = await startRiver(
+      loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: secret, RIVER_API_KEY: apiKey, RIVER_LOG_LEVEL: 'silent' }),
+    );
     // This test process plays `river dev`: its pid is alive.
     await writeDevState(dir, { secret, apiKey, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
-    const child = spawn(process.execPath, ['--import', tsx, start], { cwd: dir, env: { ...process.env, RIVER_PORT: String(node.port), PORT: '0', RIVER_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsx, start], {
+      cwd: dir,
+      env: { ...process.env, RIVER_PORT: String(node.port), PORT: '0', RIVER_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

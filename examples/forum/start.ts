@@ -46,8 +46,10 @@ if (!riverUrl) {
     // Most often `npx river dev` runs there: .river/dev.json has its address, pid, key and secret.
     const state = await readDevState(cwd).catch(() => undefined);
     const alive = (pid: number | undefined) => {
+      if (pid === undefined) return false;
       try {
-        return pid !== undefined && (process.kill(pid, 0), true);
+        process.kill(pid, 0);
+        return true;
       } catch {
         return false;
       }
@@ -59,7 +61,7 @@ if (!riverUrl) {
       console.log(`River: port ${port} is taken by the running \`river dev\` (pid ${state.pid}, ${devStatePath(cwd)}): using it`);
     } else {
       await fail(`port ${port} on 127.0.0.1 (RIVER_PORT) is taken, so the example cannot start its River dev node there`, [
-        'RIVER_PORT=0 npm run example          # the example\'s own River node on a free port',
+        "RIVER_PORT=0 npm run example          # the example's own River node on a free port",
         `RIVER_URL=http://127.0.0.1:${port} npm run example   # use the River node running there, e.g. \`npx river dev\` (key and secret: RIVER_API_KEY and RIVER_JWT_SECRET, or ${devStatePath(cwd)})`,
       ]);
     }
@@ -92,7 +94,10 @@ try {
   console.log(`Forum: http://127.0.0.1:${port}/f/dogs  (open it in two windows)`);
 } catch (err) {
   if (!isPortTaken(err)) throw err;
-  await fail(`port ${wanted} on ${host} (PORT) is taken`, ['PORT=0 npm run example   # any free port', 'or leave PORT unset: the forum then takes a free port when 3000 is taken']);
+  await fail(`port ${wanted} on ${host} (PORT) is taken`, [
+    'PORT=0 npm run example   # any free port',
+    'or leave PORT unset: the forum then takes a free port when 3000 is taken',
+  ]);
 }
 
 let stopping = false;

@@ -8,15 +8,18 @@ const B = 'b'.repeat(32);
 const C = 'c'.repeat(32);
 
 function sign(secret: string, claims: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ sub: 'u1', ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .sign(new TextEncoder().encode(secret));
+  return new SignJWT({ sub: 'u1', ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
 }
 
 /** A source whose secrets the test changes, like a rotation picked up from Secrets Manager. */
 function mutableSource(...initial: string[]): SecretSource & { set(...s: string[]): void } {
   let list = initial;
-  return { secrets: () => list, set: (...s) => { list = s; } };
+  return {
+    secrets: () => list,
+    set: (...s) => {
+      list = s;
+    },
+  };
 }
 
 describe('TokenVerifier', () => {

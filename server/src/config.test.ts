@@ -113,9 +113,12 @@ describe('loadConfig', () => {
   // The cache AUTH token arrives as its own variable (ECS secrets) and joins the Redis URL.
   it('puts RIVER_REDIS_PASSWORD into the Redis URL', () => {
     const env = { RIVER_JWT_SECRET: 's'.repeat(32), RIVER_API_KEY: 'k' };
-    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_PASSWORD: 'Tok3n' }).redisUrl)
-      .toBe('rediss://:Tok3n@cache.example:6379');
-    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://user:old@h:1', RIVER_REDIS_PASSWORD: 'a/b@c' }).redisUrl).toBe('redis://user:a%2Fb%40c@h:1');
+    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_PASSWORD: 'Tok3n' }).redisUrl).toBe(
+      'rediss://:Tok3n@cache.example:6379',
+    );
+    expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://user:old@h:1', RIVER_REDIS_PASSWORD: 'a/b@c' }).redisUrl).toBe(
+      'redis://user:a%2Fb%40c@h:1',
+    );
     expect(loadConfig({ ...env, RIVER_REDIS_URL: 'redis://h:1' }).redisUrl).toBe('redis://h:1');
     expect(loadConfig({ ...env, RIVER_REDIS_PASSWORD: 'unused' }).redisUrl).toBeUndefined();
   });
@@ -123,12 +126,17 @@ describe('loadConfig', () => {
   // ECS sets ECS_CONTAINER_METADATA_URI_V4 in every task; main.ts watches the task with it.
   it('reads the ECS task metadata endpoint', () => {
     expect(loadConfig(base).ecsMetadataUri).toBeUndefined();
-    expect(loadConfig({ ...base, ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }).ecsMetadataUri).toBe('http://169.254.170.2/v4/abc');
+    expect(loadConfig({ ...base, ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }).ecsMetadataUri).toBe(
+      'http://169.254.170.2/v4/abc',
+    );
   });
 
   it('reads the EMF metric switch and the service name', () => {
     expect(loadConfig(base)).toMatchObject({ emfMetrics: false, serviceName: 'river' });
-    expect(loadConfig({ ...base, RIVER_EMF_METRICS: 'true', RIVER_SERVICE_NAME: 'chat-prod' })).toMatchObject({ emfMetrics: true, serviceName: 'chat-prod' });
+    expect(loadConfig({ ...base, RIVER_EMF_METRICS: 'true', RIVER_SERVICE_NAME: 'chat-prod' })).toMatchObject({
+      emfMetrics: true,
+      serviceName: 'chat-prod',
+    });
     fails({ ...base, RIVER_EMF_METRICS: 'sometimes' }, 'RIVER_EMF_METRICS');
     fails({ ...base, RIVER_SERVICE_NAME: 'has space' }, 'RIVER_SERVICE_NAME');
   });

@@ -85,7 +85,9 @@ function secret(env: Env, name: string): string | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   if (Buffer.byteLength(v, 'utf8') < MIN_SECRET_BYTES) {
-    throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); generate one with \`openssl rand -base64 48\`.`);
+    throw new ConfigError(
+      `${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); generate one with \`openssl rand -base64 48\`.`,
+    );
   }
   return v;
 }
@@ -103,8 +105,12 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     throw new ConfigError(`RIVER_JWT_SECRET is required: set it to a random string of at least ${MIN_SECRET_BYTES} bytes${hint}.`);
   }
   const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET');
-  const apiKeys = (env.RIVER_API_KEY ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
-  if (apiKeys.length === 0) throw new ConfigError(`RIVER_API_KEY is required: set it to the key your backend sends to the HTTP API${hint}.`);
+  const apiKeys = (env.RIVER_API_KEY ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  if (apiKeys.length === 0)
+    throw new ConfigError(`RIVER_API_KEY is required: set it to the key your backend sends to the HTTP API${hint}.`);
 
   const redisUrl = text(env, 'RIVER_REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -115,7 +121,10 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     throw new ConfigError('RIVER_REDIS_PREFIX must be 1 to 64 characters of letters, digits, _ - : and .');
   }
 
-  const origins = (text(env, 'RIVER_ALLOWED_ORIGINS') ?? '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const origins = (text(env, 'RIVER_ALLOWED_ORIGINS') ?? '*')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
   const logLevel = (text(env, 'RIVER_LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`RIVER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);

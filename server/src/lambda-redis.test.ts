@@ -41,7 +41,12 @@ describe.skipIf(!redisAvailable())('publish Lambda on Redis', () => {
     sm.on(GetSecretValueCommand, { SecretId: KEY_ID, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: API_KEY });
     sm.on(GetSecretValueCommand, { SecretId: PW_ID, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: PASSWORD });
     handler = createLambdaHandler({
-      env: { RIVER_API_KEY_SECRET_ID: KEY_ID, RIVER_REDIS_PASSWORD_SECRET_ID: PW_ID, RIVER_REDIS_URL: redis.url, RIVER_REDIS_PREFIX: prefix },
+      env: {
+        RIVER_API_KEY_SECRET_ID: KEY_ID,
+        RIVER_REDIS_PASSWORD_SECRET_ID: PW_ID,
+        RIVER_REDIS_URL: redis.url,
+        RIVER_REDIS_PREFIX: prefix,
+      },
       reader: secretsManagerReader(new SecretsManagerClient({ region: 'us-east-1' })),
     });
   });
@@ -53,14 +58,33 @@ describe.skipIf(!redisAvailable())('publish Lambda on Redis', () => {
   it('publishes to clients of the node, with the offsets and history the node sees', async () => {
     const client = await node.client();
     await client.subscribe('lambda-dogs');
-    expect(await call('POST', '/v1/publish', { channel: 'lambda-dogs', event: 'new-post', data: { id: 1 } })).toEqual({ status: 200, body: { channel: 'lambda-dogs', offset: 1 } });
-    expect((await node.publish({ channel: 'lambda-dogs', event: 'new-post', data: { id: 2 } })).body).toEqual({ channel: 'lambda-dogs', offset: 2 });
+    expect(await call('POST', '/v1/publish', { channel: 'lambda-dogs', event: 'new-post', data: { id: 1 } })).toEqual({
+      status: 200,
+      body: { channel: 'lambda-dogs', offset: 1 },
+    });
+    expect((await node.publish({ channel: 'lambda-dogs', event: 'new-post', data: { id: 2 } })).body).toEqual({
+      channel: 'lambda-dogs',
+      offset: 2,
+    });
     const got = await client.messages('lambda-dogs', 2);
-    expect(got.map((m) => [m.event, m.data, m.offset])).toEqual([['new-post', { id: 1 }, 1], ['new-post', { id: 2 }, 2]]);
+    expect(got.map((m) => [m.event, m.data, m.offset])).toEqual([
+      ['new-post', { id: 1 }, 1],
+      ['new-post', { id: 2 }, 2],
+    ]);
     const history = await call('GET', '/v1/channels/lambda-dogs/history', undefined, 'since=0');
     expect(history.body.messages.map((m: { offset: number }) => m.offset)).toEqual([1, 2]);
-    const batch = await call('POST', '/v1/batch', { messages: [{ channel: 'lambda-dogs', event: 'e', data: 3 }, { channel: 'lambda-cats', event: 'e', data: 1 }] });
-    expect(batch.body).toEqual({ results: [{ channel: 'lambda-dogs', offset: 3 }, { channel: 'lambda-cats', offset: 1 }] });
+    const batch = await call('POST', '/v1/batch', {
+      messages: [
+        { channel: 'lambda-dogs', event: 'e', data: 3 },
+        { channel: 'lambda-cats', event: 'e', data: 1 },
+      ],
+    });
+    expect(batch.body).toEqual({
+      results: [
+        { channel: 'lambda-dogs', offset: 3 },
+        { channel: 'lambda-cats', offset: 1 },
+      ],
+    });
   });
 
   it('deduplicates by idempotency key across the node and the Lambda', async () => {
@@ -74,8 +98,10 @@ describe.skipIf(!redisAvailable())('publish Lambda on Redis', () => {
     const member = await node.connect();
     await member.auth(await token({ sub: 'lambda-user', info: { name: 'Ada' } }));
     await member.subscribe('presence-lambda-room');
-    expect((await call('GET', '/v1/channels/presence-lambda-room/presence')).body)
-      .toEqual({ channel: 'presence-lambda-room', members: [{ userId: 'lambda-user', info: { name: 'Ada' } }] });
+    expect((await call('GET', '/v1/channels/presence-lambda-room/presence')).body).toEqual({
+      channel: 'presence-lambda-room',
+      members: [{ userId: 'lambda-user', info: { name: 'Ada' } }],
+    });
     const t0 = Date.now();
     expect((await call('POST', '/v1/disconnect', { userId: 'lambda-user' })).body).toEqual({ disconnected: 1 });
     expect(Date.now() - t0).toBeLessThan(900); // the publish-only Lambda is not among the nodes a control command waits for
@@ -83,7 +109,10 @@ describe.skipIf(!redisAvailable())('publish Lambda on Redis', () => {
   });
 
   it('refuses a wrong key and reports the bus down as 503 (nothing published)', async () => {
-    const wrong = await handler({ ...event('POST', '/v1/publish', { channel: 'a', event: 'e', data: 1 }), headers: { 'x-api-key': 'nope' } });
+    const wrong = await handler({
+      ...event('POST', '/v1/publish', { channel: 'a', event: 'e', data: 1 }),
+      headers: { 'x-api-key': 'nope' },
+    });
     expect(wrong.statusCode).toBe(401);
     await redis.stop();
     try {

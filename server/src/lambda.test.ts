@@ -34,7 +34,11 @@ describe('publish Lambda (memory engines)', () => {
 
   async function memoryEngines(config: Config): Promise<Engines> {
     configs.push(config);
-    const bus = new MemoryBus({ historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds, idempotencyWindowMs: 300_000 });
+    const bus = new MemoryBus({
+      historySize: config.historySize,
+      historyTtlSeconds: config.historyTtlSeconds,
+      idempotencyWindowMs: 300_000,
+    });
     const presence = new MemoryPresence({ ttlMs: 50_000 });
     await bus.start({ message() {}, control: () => 0 });
     await presence.start({ expired() {} });
@@ -65,14 +69,22 @@ describe('publish Lambda (memory engines)', () => {
   it('publishes with the API key from Secrets Manager and answers like a node', async () => {
     stages('key-1');
     const handler = createLambdaHandler({ env, reader, engines: memoryEngines, now: () => clock });
-    const ok = await handler(event('POST', '/v1/publish', { key: 'key-1', body: JSON.stringify({ channel: 'dogs', event: 'new', data: { n: 1 } }) }));
+    const ok = await handler(
+      event('POST', '/v1/publish', { key: 'key-1', body: JSON.stringify({ channel: 'dogs', event: 'new', data: { n: 1 } }) }),
+    );
     expect(ok.statusCode).toBe(200);
     expect(JSON.parse(ok.body)).toEqual({ channel: 'dogs', offset: 1 });
-    const second = await handler(event('POST', '/v1/publish', { key: 'key-1', base64: true, body: JSON.stringify({ channel: 'dogs', event: 'new', data: 2 }) }));
+    const second = await handler(
+      event('POST', '/v1/publish', { key: 'key-1', base64: true, body: JSON.stringify({ channel: 'dogs', event: 'new', data: 2 }) }),
+    );
     expect(JSON.parse(second.body)).toEqual({ channel: 'dogs', offset: 2 });
     const history = await handler(event('GET', '/v1/channels/dogs/history', { key: 'key-1', query: 'since=1' }));
     expect(history.statusCode).toBe(200);
-    expect(JSON.parse(history.body)).toMatchObject({ channel: 'dogs', offset: 2, messages: [{ channel: 'dogs', event: 'new', data: 2, offset: 2 }] });
+    expect(JSON.parse(history.body)).toMatchObject({
+      channel: 'dogs',
+      offset: 2,
+      messages: [{ channel: 'dogs', event: 'new', data: 2, offset: 2 }],
+    });
     expect(opened).toHaveLength(1); // engines are created once per container
     expect(configs[0]!.historySize).toBe(10);
   });
@@ -98,7 +110,11 @@ describe('publish Lambda (memory engines)', () => {
 
   it('puts the cache AUTH token from Secrets Manager into the Redis URL it gives the engines', async () => {
     stages('key-1', 'Secr3tTok3n');
-    const handler = createLambdaHandler({ env: { ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_CLUSTER: 'true' }, reader, engines: memoryEngines });
+    const handler = createLambdaHandler({
+      env: { ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_CLUSTER: 'true' },
+      reader,
+      engines: memoryEngines,
+    });
     await handler(event('GET', '/healthz'));
     expect(configs[0]!.redisUrl).toBe('rediss://:Secr3tTok3n@cache.example:6379');
     expect(configs[0]!.redisCluster).toBe(true);
@@ -124,7 +140,12 @@ describe('publish Lambda (memory engines)', () => {
   it('answers 503 when it cannot start, and retries on the next invocation', async () => {
     sm.on(GetSecretValueCommand).rejects(new Error('AccessDenied'));
     const errors: string[] = [];
-    const handler = createLambdaHandler({ env, reader, engines: memoryEngines, logError: (msg, err) => void errors.push(`${msg}: ${err}`) });
+    const handler = createLambdaHandler({
+      env,
+      reader,
+      engines: memoryEngines,
+      logError: (msg, err) => void errors.push(`${msg}: ${err}`),
+    });
     const res = await handler(event('POST', '/v1/publish', { key: 'key-1', body: '{"channel":"a","event":"e","data":1}' }));
     expect(res.statusCode).toBe(503);
     expect(errors).toEqual(['publish Lambda cannot start: AccessDenied']);

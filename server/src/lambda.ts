@@ -60,7 +60,11 @@ function result(res: ApiResponse): HttpApiResult {
 }
 
 function failure(status: number, code: string, message: string): HttpApiResult {
-  return result({ status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify({ error: { code, message } }) });
+  return result({
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body: JSON.stringify({ error: { code, message } }),
+  });
 }
 
 async function startPublishOnly(config: Config): Promise<Engines> {
@@ -97,7 +101,8 @@ export function createLambdaHandler(deps: LambdaDeps): Handler {
   let runtime: Promise<Runtime> | undefined;
 
   async function start(): Promise<Runtime> {
-    const password = passwordSecretId === undefined ? env.RIVER_REDIS_PASSWORD : await readRequired(secrets(), passwordSecretId, 'cache AUTH token');
+    const password =
+      passwordSecretId === undefined ? env.RIVER_REDIS_PASSWORD : await readRequired(secrets(), passwordSecretId, 'cache AUTH token');
     const config = loadConfig({
       ...env,
       RIVER_API_KEY: await readKeys(),
@@ -114,7 +119,10 @@ export function createLambdaHandler(deps: LambdaDeps): Handler {
   async function freshKeys(rt: Runtime): Promise<void> {
     if (keySecretId === undefined || now() - rt.keysReadAt < KEY_TTL_MS) return;
     try {
-      const apiKeys = (await readKeys()).split(',').map((k) => k.trim()).filter((k) => k !== '');
+      const apiKeys = (await readKeys())
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== '');
       if (apiKeys.length > 0) {
         rt.config = { ...rt.config, apiKeys };
         rt.api = createApi({ bus: rt.engines.bus, presence: rt.engines.presence, config: rt.config });

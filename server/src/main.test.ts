@@ -49,7 +49,10 @@ describe('main (process entry)', () => {
     const deadline = Date.now() + 15_000;
     let port: number | undefined;
     while (port === undefined && Date.now() < deadline) {
-      const line = p.out().split('\n').find((l) => l.includes('"listening"'));
+      const line = p
+        .out()
+        .split('\n')
+        .find((l) => l.includes('"listening"'));
       if (line !== undefined) port = (JSON.parse(line) as { port: number }).port;
       else await new Promise((r) => setTimeout(r, 50));
     }

@@ -37,7 +37,11 @@ export class Metrics {
       labelNames: ['source'],
       registers,
     });
-    this.delivered = new Counter({ name: 'river_messages_delivered_total', help: 'Message frames queued to local subscribers.', registers });
+    this.delivered = new Counter({
+      name: 'river_messages_delivered_total',
+      help: 'Message frames queued to local subscribers.',
+      registers,
+    });
     this.closes = new Counter({
       name: 'river_closes_total',
       help: 'Connections closed by the server, by close reason (slow_consumer, rate_limited, …).',

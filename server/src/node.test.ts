@@ -25,17 +25,19 @@ describe('node lifecycle (docs/protocol.md#9-draining-and-deploys) and upgrades'
         'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
       await Promise.all(
-        Array.from({ length: 20 }, () =>
-          new Promise<void>((resolve) => {
-            const s = net.connect(Number(port), '127.0.0.1', () => {
-              s.write(request);
-              setTimeout(() => {
-                s.resetAndDestroy();
-                resolve();
-              }, 1);
-            });
-            s.on('error', () => resolve());
-          }),
+        Array.from(
+          { length: 20 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect(Number(port), '127.0.0.1', () => {
+                s.write(request);
+                setTimeout(() => {
+                  s.resetAndDestroy();
+                  resolve();
+                }, 1);
+              });
+              s.on('error', () => resolve());
+            }),
         ),
       );
       await new Promise((r) => setTimeout(r, 200));

@@ -26,7 +26,12 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export interface TestNode {
   node: RiverNode;
   config: Config;
-  http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  http(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   publish(body: unknown): Promise<{ status: number; body: any }>;
   connect(opts?: { origin?: string; autoPong?: boolean }): Promise<TestClient>;
   /** A connected, authenticated client. */
@@ -88,7 +93,11 @@ export async function token(
   return jwt.sign(new TextEncoder().encode(opts.secret ?? SECRET));
 }
 
-export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = WAIT_MS): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -135,7 +144,9 @@ export class TestClient {
     const c = new TestClient(ws, opts.autoPong ?? true);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(c));
-      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+      );
       ws.once('error', reject);
     });
   }
@@ -163,7 +174,8 @@ export class TestClient {
       if (i !== -1) return this.frames.splice(i, 1)[0]!;
       if (this.closeInfo !== undefined) throw new Error(`connection closed (${this.closeInfo.code}) while waiting for ${String(match)}`);
       const left = end - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${typeof match === 'string' ? match : 'a frame'}; have ${JSON.stringify(this.frames)}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting for ${typeof match === 'string' ? match : 'a frame'}; have ${JSON.stringify(this.frames)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -47,7 +47,9 @@ describe('buildRiverApp', () => {
     writeFileSync(join(empty, 'Dockerfile'), 'FROM scratch\n');
     fails(empty, /not built \(.*app is missing or empty\)/);
     // A prebuilt image needs no context.
-    expect(() => buildRiverApp({ ...defaultRiverConfig(), image: 'example/river:1' }, { lambdaDir, imageDir: empty, outdir: temp('river-out-') })).not.toThrow();
+    expect(() =>
+      buildRiverApp({ ...defaultRiverConfig(), image: 'example/river:1' }, { lambdaDir, imageDir: empty, outdir: temp('river-out-') }),
+    ).not.toThrow();
   });
 
   it('finds the image build context in @river/server by module resolution (here: the workspace link to server/image)', () => {

@@ -44,12 +44,17 @@ export function serverImageDir(): string | undefined {
   }
 }
 
-const BUILD_HINT = 'run `npm run build -w @river/server` in a River checkout, reinstall @river/server, or set "image" in river.config.json to a prebuilt River image';
+const BUILD_HINT =
+  'run `npm run build -w @river/server` in a River checkout, reinstall @river/server, or set "image" in river.config.json to a prebuilt River image';
 
 /** Throws RiverBuildError unless `dir` holds a built image context (Dockerfile and a non-empty app/). */
 function checkImageDir(dir: string | undefined): string {
-  if (dir === undefined) throw new RiverBuildError(`the River image build context was not found (@river/server is not installed beside @river/templates): ${BUILD_HINT}`);
-  if (!existsSync(join(dir, 'Dockerfile'))) throw new RiverBuildError(`the River image build context is missing its Dockerfile (${join(dir, 'Dockerfile')}): ${BUILD_HINT}`);
+  if (dir === undefined)
+    throw new RiverBuildError(
+      `the River image build context was not found (@river/server is not installed beside @river/templates): ${BUILD_HINT}`,
+    );
+  if (!existsSync(join(dir, 'Dockerfile')))
+    throw new RiverBuildError(`the River image build context is missing its Dockerfile (${join(dir, 'Dockerfile')}): ${BUILD_HINT}`);
   const app = join(dir, 'app');
   if (!existsSync(app) || readdirSync(app).length === 0) {
     throw new RiverBuildError(`the River image build context is not built (${app} is missing or empty): ${BUILD_HINT}`);
@@ -69,7 +74,9 @@ export function stackNameOf(config: Pick<RiverConfig, 'name'>): string {
 export function buildRiverApp(config: RiverConfig, opts: BuildRiverAppOptions = {}): { app: App; stackName: string } {
   const lambdaDir = opts.lambdaDir ?? DEFAULT_LAMBDA_DIR;
   if (!existsSync(join(lambdaDir, 'index.mjs'))) {
-    throw new RiverBuildError(`the publish Lambda bundle is missing (${join(lambdaDir, 'index.mjs')}): run \`npm run build -w @river/templates\``);
+    throw new RiverBuildError(
+      `the publish Lambda bundle is missing (${join(lambdaDir, 'index.mjs')}): run \`npm run build -w @river/templates\``,
+    );
   }
   const imageDir = config.image === undefined ? checkImageDir(opts.imageDir ?? serverImageDir()) : undefined;
   const app = new App({

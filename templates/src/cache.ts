@@ -27,13 +27,17 @@ export class RiverCache extends Construct {
   /** What clients must reach: 6379 (and 6380, the serverless reader endpoint). */
   readonly ports: ec2.Port;
 
-  constructor(scope: Construct, id: string, props: {
-    name: string;
-    cache: RiverCacheConfig;
-    vpc: ec2.IVpc;
-    subnets: ec2.SubnetSelection;
-    authToken: secretsmanager.ISecret;
-  }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: {
+      name: string;
+      cache: RiverCacheConfig;
+      vpc: ec2.IVpc;
+      subnets: ec2.SubnetSelection;
+      authToken: secretsmanager.ISecret;
+    },
+  ) {
     super(scope, id);
     const { cache, vpc } = props;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {

@@ -20,20 +20,45 @@ describe('parseRiverConfig', () => {
   it('fills every default from an empty file', () => {
     expect(parseRiverConfig({})).toEqual(defaultRiverConfig());
     expect(defaultRiverConfig()).toEqual({
-      name: 'river', region: 'us-east-1', taskCpu: 256, taskMemory: 512, minTasks: 2, maxTasks: 10,
-      cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' }, natGateways: 0, logRetentionDays: 30,
-      publishConcurrency: 20, publishRateLimit: 1000, publishBurstLimit: 2000, accessLogs: false, containerInsights: false,
+      name: 'river',
+      region: 'us-east-1',
+      taskCpu: 256,
+      taskMemory: 512,
+      minTasks: 2,
+      maxTasks: 10,
+      cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' },
+      natGateways: 0,
+      logRetentionDays: 30,
+      publishConcurrency: 20,
+      publishRateLimit: 1000,
+      publishBurstLimit: 2000,
+      accessLogs: false,
+      containerInsights: false,
     });
   });
 
   it('keeps a full valid config', () => {
     const raw = {
-      name: 'chat-prod', region: 'eu-west-1', domain: 'rt.example.com', hostedZoneId: 'Z0123456789ABC',
-      hostedZoneName: 'example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
-      taskCpu: 1024, taskMemory: 4096, minTasks: 3, maxTasks: 30, natGateways: 2, logRetentionDays: 365,
-      cache: { mode: 'serverless', engine: 'redis', nodeType: 'cache.r7g.large' }, image: 'public.ecr.aws/x/river:1.0',
+      name: 'chat-prod',
+      region: 'eu-west-1',
+      domain: 'rt.example.com',
+      hostedZoneId: 'Z0123456789ABC',
+      hostedZoneName: 'example.com',
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
+      taskCpu: 1024,
+      taskMemory: 4096,
+      minTasks: 3,
+      maxTasks: 30,
+      natGateways: 2,
+      logRetentionDays: 365,
+      cache: { mode: 'serverless', engine: 'redis', nodeType: 'cache.r7g.large' },
+      image: 'public.ecr.aws/x/river:1.0',
       allowedOrigins: ['https://app.example.com', 'https://*.example.com', 'http://localhost:3000'],
-      publishConcurrency: 0, publishRateLimit: 50, publishBurstLimit: 100, accessLogs: true, containerInsights: true,
+      publishConcurrency: 0,
+      publishRateLimit: 50,
+      publishBurstLimit: 100,
+      accessLogs: true,
+      containerInsights: true,
     };
     expect(parseRiverConfig(raw)).toEqual(raw);
   });
@@ -47,7 +72,11 @@ describe('parseRiverConfig', () => {
   });
 
   it('merges a partial cache section with its defaults', () => {
-    expect(parseRiverConfig({ cache: { mode: 'serverless' } }).cache).toEqual({ mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' });
+    expect(parseRiverConfig({ cache: { mode: 'serverless' } }).cache).toEqual({
+      mode: 'serverless',
+      engine: 'valkey',
+      nodeType: 'cache.t4g.micro',
+    });
   });
 
   it('names the field and the rule of each mistake', () => {
@@ -71,17 +100,29 @@ describe('parseRiverConfig', () => {
     fails({ image: 'has space' }, 'image', /without spaces/);
     fails({ baseImage: 'mirror.example.com/node:24 slim' }, 'baseImage', /without spaces/);
     fails({ baseImage: 7 }, 'baseImage', /string|without spaces/);
-    fails({ image: 'public.ecr.aws/x/river:1.0', baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }, 'baseImage', /no effect with "image".*remove one/);
-    expect(parseRiverConfig({ baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }).baseImage).toBe('mirror.example.com/library/node:24-bookworm-slim');
+    fails(
+      { image: 'public.ecr.aws/x/river:1.0', baseImage: 'mirror.example.com/library/node:24-bookworm-slim' },
+      'baseImage',
+      /no effect with "image".*remove one/,
+    );
+    expect(parseRiverConfig({ baseImage: 'mirror.example.com/library/node:24-bookworm-slim' }).baseImage).toBe(
+      'mirror.example.com/library/node:24-bookworm-slim',
+    );
     fails({ allowedOrigins: 'https://a.example.com' }, 'allowedOrigins', /list of 1 to 50 origins/);
     fails({ allowedOrigins: [] }, 'allowedOrigins', /list of 1 to 50 origins/);
-    fails({ allowedOrigins: ['https://a.example.com/'] }, 'allowedOrigins', /no path or trailing slash \(got "https:\/\/a\.example\.com\/"\)/);
+    fails(
+      { allowedOrigins: ['https://a.example.com/'] },
+      'allowedOrigins',
+      /no path or trailing slash \(got "https:\/\/a\.example\.com\/"\)/,
+    );
     fails({ allowedOrigins: ['a.example.com'] }, 'allowedOrigins', /scheme and host/);
     fails({ allowedOrigins: ['https://A.example.com'] }, 'allowedOrigins', /lowercase/);
     fails({ allowedOrigins: ['https://a.example.com,https://b.example.com'] }, 'allowedOrigins', /scheme and host/);
     fails({ allowedOrigins: Array.from({ length: 51 }, (_, i) => `https://a${i}.example.com`) }, 'allowedOrigins', /1 to 50/);
     expect(parseRiverConfig({ allowedOrigins: ['*'] }).allowedOrigins).toEqual(['*']);
-    expect(parseRiverConfig({ allowedOrigins: ['https://a.example.com', 'https://a.example.com'] }).allowedOrigins).toEqual(['https://a.example.com']);
+    expect(parseRiverConfig({ allowedOrigins: ['https://a.example.com', 'https://a.example.com'] }).allowedOrigins).toEqual([
+      'https://a.example.com',
+    ]);
   });
 
   it('checks domain, certificate and hosted zone together', () => {
@@ -89,12 +130,18 @@ describe('parseRiverConfig', () => {
     fails({ domain: 'rt.example.com' }, 'certificateArn', /required with "domain"/);
     fails({ certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/x' }, 'certificateArn', /needs "domain"/);
     fails({ domain: 'rt.example.com', certificateArn: 'arn:aws:iam::123:x' }, 'certificateArn', /ACM certificate ARN/);
-    fails({ domain: 'rt.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/x' }, 'certificateArn', /deployment region us-east-1/);
+    fails(
+      { domain: 'rt.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/x' },
+      'certificateArn',
+      /deployment region us-east-1/,
+    );
     fails({ domain: 'rt.example.com', hostedZoneId: 'Z123' }, 'hostedZoneName', /give both/);
     fails({ domain: 'rt.example.com', hostedZoneName: 'example.com' }, 'hostedZoneId', /give both/);
     fails({ domain: 'rt.example.com', hostedZoneId: 'Z123', hostedZoneName: 'other.com' }, 'hostedZoneName', /parent of it/);
     fails({ domain: 'rt.example.com', hostedZoneId: 'z123', hostedZoneName: 'example.com' }, 'hostedZoneId', /hosted zone id/);
-    expect(parseRiverConfig({ domain: 'rt.example.com', hostedZoneId: 'Z123', hostedZoneName: 'example.com.' }).hostedZoneName).toBe('example.com');
+    expect(parseRiverConfig({ domain: 'rt.example.com', hostedZoneId: 'Z123', hostedZoneName: 'example.com.' }).hostedZoneName).toBe(
+      'example.com',
+    );
     expect(parseRiverConfig({ domain: 'example.com', hostedZoneId: 'Z123', hostedZoneName: 'example.com' }).domain).toBe('example.com');
   });
 });

@@ -109,8 +109,23 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 
 const KEYS = new Set([
-  '$schema', 'name', 'region', 'domain', 'certificateArn', 'hostedZoneId', 'hostedZoneName', 'taskCpu',
-  'taskMemory', 'minTasks', 'maxTasks', 'cache', 'natGateways', 'image', 'baseImage', 'logRetentionDays', 'allowedOrigins',
+  '$schema',
+  'name',
+  'region',
+  'domain',
+  'certificateArn',
+  'hostedZoneId',
+  'hostedZoneName',
+  'taskCpu',
+  'taskMemory',
+  'minTasks',
+  'maxTasks',
+  'cache',
+  'natGateways',
+  'image',
+  'baseImage',
+  'logRetentionDays',
+  'allowedOrigins',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
 /** Operations settings (issue 16): publish flood caps, access logs, Container Insights. */
@@ -137,7 +152,13 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
   }
   const d = defaultRiverConfig();
   const config: RiverConfig = {
-    name: str(raw, 'name', d.name, NAME, 'must be 1 to 32 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen'),
+    name: str(
+      raw,
+      'name',
+      d.name,
+      NAME,
+      'must be 1 to 32 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen',
+    ),
     region: str(raw, 'region', d.region, REGION, 'must be an AWS region name such as "us-east-1"'),
     taskCpu: oneOf(raw, 'taskCpu', d.taskCpu, Object.keys(FARGATE_MEMORY).map(Number)),
     taskMemory: int(raw, 'taskMemory', d.taskMemory, 512, 122880),
@@ -153,7 +174,12 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
     containerInsights: bool(raw, 'containerInsights', d.containerInsights),
   };
   const domain = optStr(raw, 'domain', HOSTNAME, 'must be a lowercase DNS name such as "rt.example.com"');
-  const certificateArn = optStr(raw, 'certificateArn', CERT_ARN, 'must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)');
+  const certificateArn = optStr(
+    raw,
+    'certificateArn',
+    CERT_ARN,
+    'must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)',
+  );
   const hostedZoneId = optStr(raw, 'hostedZoneId', ZONE_ID, 'must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"');
   const hostedZoneName = optStr(raw, 'hostedZoneName', ZONE_NAME, 'must be a lowercase DNS name such as "example.com"');
   const image = optStr(raw, 'image', IMAGE, 'must be a container image URI without spaces');
@@ -195,11 +221,17 @@ function checkRelations(c: RiverConfig): void {
     throw new RiverConfigError('hostedZoneName', `must be "${c.domain}" or a parent of it (got "${c.hostedZoneName}")`);
   }
   if (c.certificateArn === undefined && c.hostedZoneId === undefined) {
-    throw new RiverConfigError('certificateArn', 'is required with "domain" unless hostedZoneId and hostedZoneName are given (then a DNS-validated certificate is created)');
+    throw new RiverConfigError(
+      'certificateArn',
+      'is required with "domain" unless hostedZoneId and hostedZoneName are given (then a DNS-validated certificate is created)',
+    );
   }
   const certRegion = c.certificateArn === undefined ? undefined : CERT_ARN.exec(c.certificateArn)?.[1];
   if (certRegion !== undefined && certRegion !== c.region) {
-    throw new RiverConfigError('certificateArn', `must be a certificate in the deployment region ${c.region} (the ALB can only use those; got ${certRegion})`);
+    throw new RiverConfigError(
+      'certificateArn',
+      `must be a certificate in the deployment region ${c.region} (the ALB can only use those; got ${certRegion})`,
+    );
   }
 }
 
@@ -219,7 +251,8 @@ function cache(raw: unknown, d: RiverCacheConfig): RiverCacheConfig {
 function origins(raw: unknown): string[] | undefined {
   if (raw === undefined || raw === null) return undefined;
   const rule = `must be a list of 1 to ${MAX_ORIGINS} origins such as ["https://app.example.com", "https://*.example.com"]`;
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_ORIGINS) throw new RiverConfigError('allowedOrigins', `${rule} (got ${show(raw)})`);
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_ORIGINS)
+    throw new RiverConfigError('allowedOrigins', `${rule} (got ${show(raw)})`);
   for (const o of raw) {
     if (typeof o !== 'string' || !ORIGIN.test(o)) {
       throw new RiverConfigError('allowedOrigins', `${rule}: scheme and host, lowercase, no path or trailing slash (got ${show(o)})`);
@@ -282,4 +315,10 @@ function range(from: number, to: number, step: number): number[] {
 }
 
 /** The patterns river.config.json fields are checked against, for `river init` to check each answer at its prompt. */
-export const CONFIG_PATTERNS = { region: REGION, hostname: HOSTNAME, zoneName: ZONE_NAME, certificateArn: CERT_ARN, zoneId: ZONE_ID } as const;
+export const CONFIG_PATTERNS = {
+  region: REGION,
+  hostname: HOSTNAME,
+  zoneName: ZONE_NAME,
+  certificateArn: CERT_ARN,
+  zoneId: ZONE_ID,
+} as const;

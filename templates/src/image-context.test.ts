@@ -23,7 +23,10 @@ describe('the image context build', () => {
     for (const local of [process.cwd(), tmpdir(), '/home/', '/root/']) expect(text, local).not.toContain(local);
     // Everything the node imports is inside.
     for (const dep of ['ws', 'ioredis', 'jose', 'pino', 'prom-client', '@aws-sdk/client-secrets-manager']) {
-      expect(first.inputs.some((i) => i.includes(`node_modules/${dep}/`)), dep).toBe(true);
+      expect(
+        first.inputs.some((i) => i.includes(`node_modules/${dep}/`)),
+        dep,
+      ).toBe(true);
     }
     expect(first.inputs.some((i) => i.includes('protocol/src/'))).toBe(true);
     // Left to run time: node's own modules, and ws's optional native helpers (it falls back to JavaScript).
@@ -35,15 +38,22 @@ describe('the image Dockerfile', () => {
   // The contract a daemonless assembler relies on: one instruction per line, no continuation, only
   // these instructions, no RUN (nothing executes at build time), the command in exec form.
   it('keeps to the instructions a daemonless assembler can apply: no RUN, one COPY of app/, exec-form CMD of the bundle', () => {
-    const lines = readFileSync(join(IMAGE_DIR, 'Dockerfile'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const lines = readFileSync(join(IMAGE_DIR, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
     for (const l of lines) expect(l, l).not.toMatch(/\\$/);
     const ops = lines.map((l) => l.split(/\s+/, 1)[0]!);
-    for (const op of ops) expect(['ARG', 'FROM', 'ENV', 'WORKDIR', 'COPY', 'USER', 'EXPOSE', 'STOPSIGNAL', 'HEALTHCHECK', 'CMD']).toContain(op);
+    for (const op of ops)
+      expect(['ARG', 'FROM', 'ENV', 'WORKDIR', 'COPY', 'USER', 'EXPOSE', 'STOPSIGNAL', 'HEALTHCHECK', 'CMD']).toContain(op);
     expect(lines.slice(0, 2)).toEqual(['ARG BASE_IMAGE=node:24-bookworm-slim', 'FROM ${BASE_IMAGE}']);
     expect(lines.filter((l) => l.startsWith('COPY '))).toEqual(['COPY app/ /app/']);
-    expect(lines).toEqual(expect.arrayContaining(['WORKDIR /app', 'USER node', 'EXPOSE 4400', 'STOPSIGNAL SIGTERM', `CMD ["node", "/app/${ENTRY}"]`]));
+    expect(lines).toEqual(
+      expect.arrayContaining(['WORKDIR /app', 'USER node', 'EXPOSE 4400', 'STOPSIGNAL SIGTERM', `CMD ["node", "/app/${ENTRY}"]`]),
+    );
     const healthcheck = lines.find((l) => l.startsWith('HEALTHCHECK '));
-    if (healthcheck !== undefined) expect(JSON.parse(healthcheck.slice(healthcheck.indexOf(' CMD ') + 5))).toEqual(expect.arrayContaining(['node']));
+    if (healthcheck !== undefined)
+      expect(JSON.parse(healthcheck.slice(healthcheck.indexOf(' CMD ') + 5))).toEqual(expect.arrayContaining(['node']));
     expect(ops.filter((op) => op === 'CMD')).toHaveLength(1);
   });
 });

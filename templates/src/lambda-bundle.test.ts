@@ -29,10 +29,21 @@ describe.skipIf(!redisAvailable())('the bundled publish Lambda (dist/lambda/inde
   it('publishes through Redis with AUTH from a plain node process', async () => {
     const file = join(await testLambdaDir(), 'index.mjs');
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', SCRIPT, pathToFileURL(file).href], {
-        env: { PATH: process.env.PATH, RIVER_API_KEY: 'bundle-key', RIVER_REDIS_URL: redis.url, RIVER_REDIS_PASSWORD: 'bundlePassw0rd', AWS_EC2_METADATA_DISABLED: 'true' },
-        timeout: 30_000,
-      }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)));
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', SCRIPT, pathToFileURL(file).href],
+        {
+          env: {
+            PATH: process.env.PATH,
+            RIVER_API_KEY: 'bundle-key',
+            RIVER_REDIS_URL: redis.url,
+            RIVER_REDIS_PASSWORD: 'bundlePassw0rd',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
+          timeout: 30_000,
+        },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+      );
     });
     expect(JSON.parse(stdout)).toEqual([
       [200, { channel: 'bundle', offset: 1 }],

@@ -28,7 +28,9 @@ export async function bundleLambda(outdir: string = join(PACKAGE_DIR, 'dist', 'l
     format: 'esm',
     conditions: ['river-source'],
     // CommonJS dependencies (ioredis) call require(): give the ESM bundle one.
-    banner: { js: "import { createRequire as __riverCreateRequire } from 'node:module'; const require = __riverCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __riverCreateRequire } from 'node:module'; const require = __riverCreateRequire(import.meta.url);",
+    },
     legalComments: 'none',
     minifySyntax: true,
     logLevel: 'warning',

@@ -20,7 +20,8 @@ import type { Construct, IConstruct } from 'constructs';
 import type { RiverConfig } from './config.js';
 
 /** ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/REPO[:TAG|@DIGEST] */
-const ECR_IMAGE = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._\/-]+?)(?::[\w.-]+|@sha256:[a-f0-9]{64})?$/;
+const ECR_IMAGE =
+  /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+?)(?::[\w.-]+|@sha256:[a-f0-9]{64})?$/;
 
 /** The repository of a private ECR image URI, or undefined for any other registry. */
 export function ecrRepositoryOf(image: string): { account: string; region: string; repository: string } | undefined {
@@ -32,10 +33,12 @@ export function grantEcrPull(taskDefinition: ecs.TaskDefinition, image: string |
   const repo = image === undefined ? undefined : ecrRepositoryOf(image);
   if (repo === undefined) return;
   const partition = Stack.of(taskDefinition).partition;
-  taskDefinition.addToExecutionRolePolicy(new iam.PolicyStatement({
-    actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-    resources: [`arn:${partition}:ecr:${repo.region}:${repo.account}:repository/${repo.repository}`],
-  }));
+  taskDefinition.addToExecutionRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      resources: [`arn:${partition}:ecr:${repo.region}:${repo.account}:repository/${repo.repository}`],
+    }),
+  );
   // GetAuthorizationToken exists only on "*".
   taskDefinition.addToExecutionRolePolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
 }
@@ -46,7 +49,9 @@ export function enableAccessLogs(scope: Construct, alb: elbv2.ApplicationLoadBal
     encryption: s3.BucketEncryption.S3_MANAGED,
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     enforceSSL: true,
-    lifecycleRules: [{ id: 'expire', expiration: Duration.days(config.logRetentionDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    lifecycleRules: [
+      { id: 'expire', expiration: Duration.days(config.logRetentionDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ],
     removalPolicy: RemovalPolicy.DESTROY,
     autoDeleteObjects: true,
   });
@@ -56,8 +61,12 @@ export function enableAccessLogs(scope: Construct, alb: elbv2.ApplicationLoadBal
 
 /** Gives every CDK custom-resource provider Lambda of the stack a log group with `retentionDays`, removed on destroy. */
 export function retainProviderLogs(stack: Stack, retentionDays: number): void {
-  const providers = stack.node.findAll().filter((c: IConstruct): c is CfnResource =>
-    c instanceof CfnResource && c.cfnResourceType === 'AWS::Lambda::Function' && !(c instanceof lambda.CfnFunction));
+  const providers = stack.node
+    .findAll()
+    .filter(
+      (c: IConstruct): c is CfnResource =>
+        c instanceof CfnResource && c.cfnResourceType === 'AWS::Lambda::Function' && !(c instanceof lambda.CfnFunction),
+    );
   for (const fn of providers) {
     const scope = fn.node.scope as Construct;
     const group = new logs.LogGroup(scope, `${fn.node.id}Logs`, {

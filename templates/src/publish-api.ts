@@ -12,8 +12,8 @@ import type { RiverSecrets } from './secrets.js';
 
 /** Node 24 (the constant exists in aws-cdk-lib 2.276; the fallback keeps older libraries working). */
 const NODE_24: lambda.Runtime =
-  (lambda.Runtime as unknown as Record<string, lambda.Runtime | undefined>).NODEJS_24_X
-  ?? new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
+  (lambda.Runtime as unknown as Record<string, lambda.Runtime | undefined>).NODEJS_24_X ??
+  new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
 
 /**
  * The publish path of the original design: API Gateway HTTP API → a Lambda running the node's own
@@ -27,13 +27,17 @@ export class PublishApi extends Construct {
   /** https://ID.execute-api.REGION.amazonaws.com (no trailing slash). */
   readonly url: string;
 
-  constructor(scope: Construct, id: string, props: {
-    config: RiverConfig;
-    network: RiverNetwork;
-    secrets: RiverSecrets;
-    cache: RiverCache;
-    lambdaDir: string;
-  }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: {
+      config: RiverConfig;
+      network: RiverNetwork;
+      secrets: RiverSecrets;
+      cache: RiverCache;
+      lambdaDir: string;
+    },
+  ) {
     super(scope, id);
     const { config, network, secrets, cache } = props;
     const retention = config.logRetentionDays as logs.RetentionDays;

@@ -126,7 +126,10 @@ export class RiverService extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.logGroupArn = Stack.of(this).formatArn({
-      service: 'logs', resource: 'log-group', resourceName: this.logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: this.logGroup.logGroupName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
@@ -226,20 +229,27 @@ export class RiverService extends Construct {
     this.service.attachToApplicationTargetGroup(targetGroup);
 
     if (config.domain !== undefined) {
-      const zone = config.hostedZoneId !== undefined && config.hostedZoneName !== undefined
-        ? route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: config.hostedZoneId, zoneName: config.hostedZoneName })
-        : undefined;
-      const certificate = config.certificateArn !== undefined
-        ? acm.Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn)
-        : new acm.Certificate(this, 'Certificate', { domainName: config.domain, validation: acm.CertificateValidation.fromDns(zone) });
-      this.blockMetrics(this.alb.addListener('Https', {
-        port: 443,
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        certificates: [certificate],
-        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        open: true,
-        defaultTargetGroups: [targetGroup],
-      }));
+      const zone =
+        config.hostedZoneId !== undefined && config.hostedZoneName !== undefined
+          ? route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+              hostedZoneId: config.hostedZoneId,
+              zoneName: config.hostedZoneName,
+            })
+          : undefined;
+      const certificate =
+        config.certificateArn !== undefined
+          ? acm.Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn)
+          : new acm.Certificate(this, 'Certificate', { domainName: config.domain, validation: acm.CertificateValidation.fromDns(zone) });
+      this.blockMetrics(
+        this.alb.addListener('Https', {
+          port: 443,
+          protocol: elbv2.ApplicationProtocol.HTTPS,
+          certificates: [certificate],
+          sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+          open: true,
+          defaultTargetGroups: [targetGroup],
+        }),
+      );
       this.alb.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,
@@ -255,14 +265,18 @@ export class RiverService extends Construct {
       }
       this.webSocketUrl = `wss://${config.domain}/v1/ws`;
     } else {
-      this.blockMetrics(this.alb.addListener('Http', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        open: true,
-        defaultTargetGroups: [targetGroup],
-      }));
-      Annotations.of(this).addWarningV2('@river/templates:plainHttp',
-        'No "domain" in river.config.json: the load balancer serves plain HTTP (ws://). Tokens travel unencrypted; set a domain and certificate for production.');
+      this.blockMetrics(
+        this.alb.addListener('Http', {
+          port: 80,
+          protocol: elbv2.ApplicationProtocol.HTTP,
+          open: true,
+          defaultTargetGroups: [targetGroup],
+        }),
+      );
+      Annotations.of(this).addWarningV2(
+        '@river/templates:plainHttp',
+        'No "domain" in river.config.json: the load balancer serves plain HTTP (ws://). Tokens travel unencrypted; set a domain and certificate for production.',
+      );
       this.webSocketUrl = `ws://${this.alb.loadBalancerDnsName}/v1/ws`;
     }
 

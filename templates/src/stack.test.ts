@@ -7,11 +7,28 @@ import { isCI } from '../../e2e/harness/browser.js';
 import { OUTPUT_KEYS } from './outputs.js';
 import { SECRET_GENERATION } from './secrets.js';
 import {
-  CONNECTIONS_PER_256_CPU, CPU_TARGET_PERCENT, DEREGISTRATION_DELAY_SECONDS, DRAIN_MS, HEALTH_CHECK_GRACE_SECONDS, IDLE_TIMEOUT_SECONDS,
+  CONNECTIONS_PER_256_CPU,
+  CPU_TARGET_PERCENT,
+  DEREGISTRATION_DELAY_SECONDS,
+  DRAIN_MS,
+  HEALTH_CHECK_GRACE_SECONDS,
+  IDLE_TIMEOUT_SECONDS,
   STOP_TIMEOUT_SECONDS,
 } from './service.js';
 import {
-  CERT_ARN, copyImageDir, DOMAIN, ECR_IMAGE, IMAGE, only, resources, strings, synth, testImageDir, VARIANTS, type Synthesized, type VariantName,
+  CERT_ARN,
+  copyImageDir,
+  DOMAIN,
+  ECR_IMAGE,
+  IMAGE,
+  only,
+  resources,
+  strings,
+  synth,
+  testImageDir,
+  VARIANTS,
+  type Synthesized,
+  type VariantName,
 } from './test-synth.js';
 
 const NAMES = Object.keys(VARIANTS) as VariantName[];
@@ -41,13 +58,16 @@ interface ImageAsset {
 }
 /** The container image assets of a synthesized stack (the asset manifest's dockerImages). */
 function imageAssets(s: Synthesized): ImageAsset[] {
-  const manifest = JSON.parse(readFileSync(join(s.dir, `${s.stackName}.assets.json`), 'utf8')) as { dockerImages?: Record<string, { source: ImageAsset['source'] }> };
+  const manifest = JSON.parse(readFileSync(join(s.dir, `${s.stackName}.assets.json`), 'utf8')) as {
+    dockerImages?: Record<string, { source: ImageAsset['source'] }>;
+  };
   return Object.entries(manifest.dockerImages ?? {}).map(([hash, v]) => ({ hash, source: v.source }));
 }
 /** Every file under `dir`, relative, sorted. */
 function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listFiles(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`])).sort();
+    .flatMap((e) => (e.isDirectory() ? listFiles(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
 }
 function publishFunction(s: Synthesized): Obj {
   const fns = resources(s.json, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('PublishFunction'));
@@ -55,7 +75,9 @@ function publishFunction(s: Synthesized): Obj {
   return fns[0]![1];
 }
 function secretId(s: Synthesized, which: 'JwtSecret' | 'ApiKey' | 'CacheAuth'): string {
-  const id = Object.keys(s.json.Resources).find((k) => k.startsWith(`Secrets${which}`) && s.json.Resources[k]!.Type === 'AWS::SecretsManager::Secret');
+  const id = Object.keys(s.json.Resources).find(
+    (k) => k.startsWith(`Secrets${which}`) && s.json.Resources[k]!.Type === 'AWS::SecretsManager::Secret',
+  );
   if (id === undefined) throw new Error(`no ${which} secret`);
   return id;
 }
@@ -74,10 +96,14 @@ describe.each(NAMES)('the %s variant', (name) => {
     const secrets = resources(s.json, 'AWS::SecretsManager::Secret').map(([, p]) => p);
     expect(secrets).toHaveLength(3);
     for (const p of secrets) expect(p.SecretString).toBeUndefined();
-    const gen = (g: { passwordLength: number; excludePunctuation: boolean; includeSpace: boolean }) =>
-      ({ PasswordLength: g.passwordLength, ExcludePunctuation: g.excludePunctuation, IncludeSpace: g.includeSpace });
-    expect(secrets.map((p) => p.GenerateSecretString)).toEqual(expect.arrayContaining(
-      [gen(SECRET_GENERATION.jwt), gen(SECRET_GENERATION.apiKey), gen(SECRET_GENERATION.cacheAuth)]));
+    const gen = (g: { passwordLength: number; excludePunctuation: boolean; includeSpace: boolean }) => ({
+      PasswordLength: g.passwordLength,
+      ExcludePunctuation: g.excludePunctuation,
+      IncludeSpace: g.includeSpace,
+    });
+    expect(secrets.map((p) => p.GenerateSecretString)).toEqual(
+      expect.arrayContaining([gen(SECRET_GENERATION.jwt), gen(SECRET_GENERATION.apiKey), gen(SECRET_GENERATION.cacheAuth)]),
+    );
     // Every dynamic reference is a Secrets Manager one, and no property anywhere carries a SecretString value.
     expect(s.text).not.toMatch(/"SecretString"\s*:/);
     for (const str of strings(s.json)) if (str.includes('{{resolve:')) expect(str).toMatch(/^\{\{resolve:secretsmanager:$/);
@@ -93,7 +119,7 @@ describe.each(NAMES)('the %s variant', (name) => {
       { Name: 'RIVER_API_KEY', ValueFrom: ref(secretId(s, 'ApiKey')) },
       { Name: 'RIVER_REDIS_PASSWORD', ValueFrom: ref(secretId(s, 'CacheAuth')) },
     ]);
-    const lambdaEnv = ((publishFunction(s).Environment as Obj).Variables) as Obj;
+    const lambdaEnv = (publishFunction(s).Environment as Obj).Variables as Obj;
     for (const vars of [env(c.Environment), lambdaEnv]) {
       for (const [k, v] of Object.entries(vars)) {
         if (/KEY|PASSWORD|TOKEN|SECRET/.test(k)) {
@@ -152,7 +178,9 @@ describe.each(NAMES)('the %s variant', (name) => {
   it('deploys with the circuit breaker and rollback, never below the running count', () => {
     const svc = only(get(name).json, 'AWS::ECS::Service');
     expect(svc.DeploymentConfiguration).toEqual({
-      DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MaximumPercent: 200, MinimumHealthyPercent: 100,
+      DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      MaximumPercent: 200,
+      MinimumHealthyPercent: 100,
     });
     expect(svc.DesiredCount).toBeUndefined(); // autoscaling owns it; a deploy never resets it
     expect(svc.HealthCheckGracePeriodSeconds).toBe(HEALTH_CHECK_GRACE_SECONDS);
@@ -160,7 +188,11 @@ describe.each(NAMES)('the %s variant', (name) => {
 
   it('places the tasks in public subnets with a public IP without NAT, in private ones behind NAT', () => {
     const s = get(name);
-    const net = (only(s.json, 'AWS::ECS::Service').NetworkConfiguration as { AwsvpcConfiguration: { AssignPublicIp: string; Subnets: Array<{ Ref: string }> } }).AwsvpcConfiguration;
+    const net = (
+      only(s.json, 'AWS::ECS::Service').NetworkConfiguration as {
+        AwsvpcConfiguration: { AssignPublicIp: string; Subnets: Array<{ Ref: string }> };
+      }
+    ).AwsvpcConfiguration;
     const nat = s.config.natGateways > 0;
     expect(net.AssignPublicIp).toBe(nat ? 'DISABLED' : 'ENABLED');
     for (const sub of net.Subnets) expect(sub.Ref).toMatch(nat ? /PrivateSubnet/ : /PublicSubnet/);
@@ -169,17 +201,25 @@ describe.each(NAMES)('the %s variant', (name) => {
 
   it('admits traffic to the tasks only from the load balancer', () => {
     const s = get(name);
-    const taskSg = Object.keys(s.json.Resources).find((k) => k.startsWith('RiverTaskSecurityGroup') && s.json.Resources[k]!.Type === 'AWS::EC2::SecurityGroup')!;
+    const taskSg = Object.keys(s.json.Resources).find(
+      (k) => k.startsWith('RiverTaskSecurityGroup') && s.json.Resources[k]!.Type === 'AWS::EC2::SecurityGroup',
+    )!;
     expect(s.json.Resources[taskSg]!.Properties!.SecurityGroupIngress).toBeUndefined();
     const ingress = resources(s.json, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) => JSON.stringify(p.GroupId).includes(taskSg));
     expect(ingress).toHaveLength(1);
-    expect(ingress[0]![1]).toMatchObject({ FromPort: 4400, ToPort: 4400, SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^RiverLoadBalancerSecurityGroup/), 'GroupId'] } });
+    expect(ingress[0]![1]).toMatchObject({
+      FromPort: 4400,
+      ToPort: 4400,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^RiverLoadBalancerSecurityGroup/), 'GroupId'] },
+    });
   });
 
   it('balances WebSockets: long idle timeout, /readyz health check, no stickiness, deregistration matched to the drain', () => {
     const s = get(name);
-    expect(attributes(only(s.json, 'AWS::ElasticLoadBalancingV2::LoadBalancer'), 'LoadBalancerAttributes'))
-      .toMatchObject({ 'idle_timeout.timeout_seconds': String(IDLE_TIMEOUT_SECONDS), 'routing.http.drop_invalid_header_fields.enabled': 'true' });
+    expect(attributes(only(s.json, 'AWS::ElasticLoadBalancingV2::LoadBalancer'), 'LoadBalancerAttributes')).toMatchObject({
+      'idle_timeout.timeout_seconds': String(IDLE_TIMEOUT_SECONDS),
+      'routing.http.drop_invalid_header_fields.enabled': 'true',
+    });
     const tg = only(s.json, 'AWS::ElasticLoadBalancingV2::TargetGroup');
     expect(tg).toMatchObject({ HealthCheckPath: '/readyz', Matcher: { HttpCode: '200' }, Port: 4400, TargetType: 'ip' });
     const attrs = attributes(tg, 'TargetGroupAttributes');
@@ -195,7 +235,12 @@ describe.each(NAMES)('the %s variant', (name) => {
   it('rides out a cache failover: /readyz 503 on every node for a minute or more does not get the tasks replaced', () => {
     const s = get(name);
     const tg = only(s.json, 'AWS::ElasticLoadBalancingV2::TargetGroup');
-    expect(tg).toMatchObject({ HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 2, UnhealthyThresholdCount: 10 });
+    expect(tg).toMatchObject({
+      HealthCheckIntervalSeconds: 10,
+      HealthCheckTimeoutSeconds: 5,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 10,
+    });
     const secondsToUnhealthy = (tg.HealthCheckIntervalSeconds as number) * (tg.UnhealthyThresholdCount as number);
     expect(secondsToUnhealthy).toBeGreaterThanOrEqual(90); // ElastiCache failovers take tens of seconds
     // A new task is judged by the same checks after the grace period: never-ready tasks still get replaced.
@@ -214,9 +259,14 @@ describe.each(NAMES)('the %s variant', (name) => {
     }
     expect(listeners).toHaveLength(2);
     expect(byPort[80]).toMatchObject({
-      Protocol: 'HTTP', DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
+      Protocol: 'HTTP',
+      DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
     });
-    expect(byPort[443]).toMatchObject({ Protocol: 'HTTPS', SslPolicy: expect.stringMatching(/^ELBSecurityPolicy-TLS13/), DefaultActions: [{ Type: 'forward' }] });
+    expect(byPort[443]).toMatchObject({
+      Protocol: 'HTTPS',
+      SslPolicy: expect.stringMatching(/^ELBSecurityPolicy-TLS13/),
+      DefaultActions: [{ Type: 'forward' }],
+    });
     const certs = byPort[443]!.Certificates as Array<{ CertificateArn: unknown }>;
     if (s.config.certificateArn !== undefined) {
       expect(certs).toEqual([{ CertificateArn: CERT_ARN }]);
@@ -225,14 +275,22 @@ describe.each(NAMES)('the %s variant', (name) => {
     } else {
       const cert = resources(s.json, 'AWS::CertificateManager::Certificate');
       expect(cert).toHaveLength(1);
-      expect(cert[0]![1]).toMatchObject({ DomainName: DOMAIN, ValidationMethod: 'DNS', DomainValidationOptions: [{ DomainName: DOMAIN, HostedZoneId: 'Z0123456789ABCDEFGHIJ' }] });
+      expect(cert[0]![1]).toMatchObject({
+        DomainName: DOMAIN,
+        ValidationMethod: 'DNS',
+        DomainValidationOptions: [{ DomainName: DOMAIN, HostedZoneId: 'Z0123456789ABCDEFGHIJ' }],
+      });
       expect(certs).toEqual([{ CertificateArn: ref(cert[0]![0]) }]);
-      expect(only(s.json, 'AWS::Route53::RecordSet')).toMatchObject({ Name: `${DOMAIN}.`, Type: 'A', HostedZoneId: 'Z0123456789ABCDEFGHIJ' });
+      expect(only(s.json, 'AWS::Route53::RecordSet')).toMatchObject({
+        Name: `${DOMAIN}.`,
+        Type: 'A',
+        HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      });
     }
     expect(s.warnings.join('\n')).not.toMatch(/plain HTTP/);
   });
 
-  it('does not serve the node\'s /metrics on the public load balancer', () => {
+  it("does not serve the node's /metrics on the public load balancer", () => {
     const s = get(name);
     const rule = only(s.json, 'AWS::ElasticLoadBalancingV2::ListenerRule');
     expect(rule).toMatchObject({
@@ -247,15 +305,25 @@ describe.each(NAMES)('the %s variant', (name) => {
     const s = get(name);
     if (s.config.cache.mode === 'node') {
       expect(only(s.json, 'AWS::ElastiCache::ReplicationGroup')).toMatchObject({
-        Engine: s.config.cache.engine, CacheNodeType: 'cache.t4g.micro', TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true,
-        NumCacheClusters: 2, AutomaticFailoverEnabled: true, MultiAZEnabled: true,
+        Engine: s.config.cache.engine,
+        CacheNodeType: 'cache.t4g.micro',
+        TransitEncryptionEnabled: true,
+        AtRestEncryptionEnabled: true,
+        NumCacheClusters: 2,
+        AutomaticFailoverEnabled: true,
+        MultiAZEnabled: true,
       });
-      for (const sub of only(s.json, 'AWS::ElastiCache::SubnetGroup').SubnetIds as Array<{ Ref: string }>) expect(sub.Ref).toMatch(/IsolatedSubnet/);
+      for (const sub of only(s.json, 'AWS::ElastiCache::SubnetGroup').SubnetIds as Array<{ Ref: string }>)
+        expect(sub.Ref).toMatch(/IsolatedSubnet/);
     } else {
       // Serverless caches always use TLS; AUTH is the RBAC default user holding the token.
-      expect(only(s.json, 'AWS::ElastiCache::ServerlessCache')).toMatchObject({ Engine: s.config.cache.engine, UserGroupId: `${s.config.name}-users` });
+      expect(only(s.json, 'AWS::ElastiCache::ServerlessCache')).toMatchObject({
+        Engine: s.config.cache.engine,
+        UserGroupId: `${s.config.name}-users`,
+      });
       expect(only(s.json, 'AWS::ElastiCache::User')).toMatchObject({ UserName: 'default', AuthenticationMode: { Type: 'password' } });
-      for (const sub of only(s.json, 'AWS::ElastiCache::ServerlessCache').SubnetIds as Array<{ Ref: string }>) expect(sub.Ref).toMatch(/IsolatedSubnet/);
+      for (const sub of only(s.json, 'AWS::ElastiCache::ServerlessCache').SubnetIds as Array<{ Ref: string }>)
+        expect(sub.Ref).toMatch(/IsolatedSubnet/);
     }
     const cacheSg = Object.keys(s.json.Resources).find((k) => k.startsWith('CacheSecurityGroup'))!;
     const sources = resources(s.json, 'AWS::EC2::SecurityGroupIngress')
@@ -269,12 +337,18 @@ describe.each(NAMES)('the %s variant', (name) => {
     const fn = publishFunction(s);
     expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler' });
     for (const sub of (fn.VpcConfig as { SubnetIds: Array<{ Ref: string }> }).SubnetIds) expect(sub.Ref).toMatch(/IsolatedSubnet/);
-    const sg = Object.keys(s.json.Resources).find((k) => k.startsWith('PublishSecurityGroup') && s.json.Resources[k]!.Type === 'AWS::EC2::SecurityGroup')!;
+    const sg = Object.keys(s.json.Resources).find(
+      (k) => k.startsWith('PublishSecurityGroup') && s.json.Resources[k]!.Type === 'AWS::EC2::SecurityGroup',
+    )!;
     // No inline egress: CloudFormation drops the default allow-all rule once an egress rule is added.
     expect(s.json.Resources[sg]!.Properties!.SecurityGroupEgress).toBeUndefined();
-    const egress = resources(s.json, 'AWS::EC2::SecurityGroupEgress').filter(([, p]) => JSON.stringify(p.GroupId).includes(sg))
+    const egress = resources(s.json, 'AWS::EC2::SecurityGroupEgress')
+      .filter(([, p]) => JSON.stringify(p.GroupId).includes(sg))
       .map(([, p]) => (p.DestinationSecurityGroupId as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]);
-    expect(egress.sort()).toEqual([expect.stringMatching(/^CacheSecurityGroup/), expect.stringMatching(/^NetworkVpcSecretsManagerSecurityGroup/)]);
+    expect(egress.sort()).toEqual([
+      expect.stringMatching(/^CacheSecurityGroup/),
+      expect.stringMatching(/^NetworkVpcSecretsManagerSecurityGroup/),
+    ]);
     expect(only(s.json, 'AWS::EC2::VPCEndpoint')).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
     expect(only(s.json, 'AWS::ApiGatewayV2::Integration')).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
   });
@@ -291,16 +365,27 @@ describe.each(NAMES)('the %s variant', (name) => {
     const s = get(name);
     const target = only(s.json, 'AWS::ApplicationAutoScaling::ScalableTarget');
     expect(target).toMatchObject({
-      MinCapacity: s.config.minTasks, MaxCapacity: s.config.maxTasks, ScalableDimension: 'ecs:service:DesiredCount', ServiceNamespace: 'ecs',
+      MinCapacity: s.config.minTasks,
+      MaxCapacity: s.config.maxTasks,
+      ScalableDimension: 'ecs:service:DesiredCount',
+      ServiceNamespace: 'ecs',
     });
     // ECS's Application Auto Scaling service-linked role, not a role of the stack's own.
-    expect(JSON.stringify(target.RoleARN)).toContain('role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService');
-    for (const [, role] of resources(s.json, 'AWS::IAM::Role')) expect(JSON.stringify(role.AssumeRolePolicyDocument)).not.toContain('application-autoscaling');
+    expect(JSON.stringify(target.RoleARN)).toContain(
+      'role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService',
+    );
+    for (const [, role] of resources(s.json, 'AWS::IAM::Role'))
+      expect(JSON.stringify(role.AssumeRolePolicyDocument)).not.toContain('application-autoscaling');
 
-    const policies = resources(s.json, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => p.TargetTrackingScalingPolicyConfiguration as Obj);
+    const policies = resources(s.json, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(
+      ([, p]) => p.TargetTrackingScalingPolicyConfiguration as Obj,
+    );
     expect(policies).toHaveLength(2);
     const cpu = policies.find((p) => p.PredefinedMetricSpecification !== undefined)!;
-    expect(cpu).toMatchObject({ TargetValue: CPU_TARGET_PERCENT, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } });
+    expect(cpu).toMatchObject({
+      TargetValue: CPU_TARGET_PERCENT,
+      PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+    });
     const conns = policies.find((p) => p.CustomizedMetricSpecification !== undefined)!;
     expect(conns.TargetValue).toBe(CONNECTIONS_PER_256_CPU * (s.config.taskCpu / 256));
     // The metric the node writes (server/src/emf-metrics.ts), under the name the task gives it.
@@ -334,12 +419,16 @@ describe('all variants', () => {
     expect(third.text).not.toBe(first.text);
 
     // "baseImage": passed as the BASE_IMAGE build argument, and part of the hash.
-    const mirrored = await synth('plain', { nag: false, imageDir: a, override: { baseImage: 'mirror.example.com/library/node:24-bookworm-slim' } });
+    const mirrored = await synth('plain', {
+      nag: false,
+      imageDir: a,
+      override: { baseImage: 'mirror.example.com/library/node:24-bookworm-slim' },
+    });
     expect(imageAssets(mirrored)[0]!.source.dockerBuildArgs).toEqual({ BASE_IMAGE: 'mirror.example.com/library/node:24-bookworm-slim' });
     expect(imageAssets(mirrored)[0]!.hash).not.toBe(imageAssets(first)[0]!.hash);
   }, 240_000);
 
-  it('build the image for linux/amd64 from exactly the package\'s image/ folder (Dockerfile and the bundled node), with no build arguments by default', () => {
+  it("build the image for linux/amd64 from exactly the package's image/ folder (Dockerfile and the bundled node), with no build arguments by default", () => {
     const s = get('plain');
     const images = imageAssets(s);
     expect(images).toHaveLength(1);
@@ -372,26 +461,39 @@ describe('all variants', () => {
   // without it, skip with a note, except in CI (CI set), where a missing cfn-lint fails the suite.
   const ci = isCI();
   if (!hasLint && !ci) console.warn('cfn-lint is not installed (pip install cfn-lint): the cfn-lint check is skipped');
-  it.skipIf(!hasLint && !ci)('pass cfn-lint without errors, every variant\'s template', () => {
-    if (!hasLint) throw new Error('cfn-lint is required in CI: pip install cfn-lint');
-    const files = NAMES.map((n) => join(get(n).dir, `${get(n).stackName}.template.json`));
-    expect(files).toHaveLength(Object.keys(VARIANTS).length);
-    for (const f of files) expect(existsSync(f), f).toBe(true);
-    let text: string;
-    try {
-      text = execFileSync('cfn-lint', ['--format', 'json', '--', ...files], { encoding: 'utf8', maxBuffer: 16 << 20 });
-    } catch (err) {
-      text = (err as { stdout: string }).stdout; // non-zero exit when it found anything (warnings included)
-    }
-    const findings = JSON.parse(text) as Array<{ Level: string; Rule: { Id: string }; Message: string; Location: { Path: Array<string | number> }; Filename: string }>;
-    const errors = findings.filter((f) => f.Level === 'Error').filter((f) => {
-      if (f.Rule.Id !== 'E3002') return true;
-      const [, id] = f.Location.Path;
-      const type = get(NAMES.find((n) => f.Filename.includes(get(n).dir))!).json.Resources[String(id)]?.Type;
-      const falsePositive = (type === 'AWS::ElasticLoadBalancingV2::Listener' || type === 'AWS::ApplicationAutoScaling::ScalableTarget')
-        && KNOWN_FALSE_POSITIVE.test(f.Location.Path.join('/'));
-      return !falsePositive;
-    });
-    expect(errors.map((e) => `${e.Rule.Id} ${e.Location.Path.join('/')}: ${e.Message}`)).toEqual([]);
-  }, 60_000);
+  it.skipIf(!hasLint && !ci)(
+    "pass cfn-lint without errors, every variant's template",
+    () => {
+      if (!hasLint) throw new Error('cfn-lint is required in CI: pip install cfn-lint');
+      const files = NAMES.map((n) => join(get(n).dir, `${get(n).stackName}.template.json`));
+      expect(files).toHaveLength(Object.keys(VARIANTS).length);
+      for (const f of files) expect(existsSync(f), f).toBe(true);
+      let text: string;
+      try {
+        text = execFileSync('cfn-lint', ['--format', 'json', '--', ...files], { encoding: 'utf8', maxBuffer: 16 << 20 });
+      } catch (err) {
+        text = (err as { stdout: string }).stdout; // non-zero exit when it found anything (warnings included)
+      }
+      const findings = JSON.parse(text) as Array<{
+        Level: string;
+        Rule: { Id: string };
+        Message: string;
+        Location: { Path: Array<string | number> };
+        Filename: string;
+      }>;
+      const errors = findings
+        .filter((f) => f.Level === 'Error')
+        .filter((f) => {
+          if (f.Rule.Id !== 'E3002') return true;
+          const [, id] = f.Location.Path;
+          const type = get(NAMES.find((n) => f.Filename.includes(get(n).dir))!).json.Resources[String(id)]?.Type;
+          const falsePositive =
+            (type === 'AWS::ElasticLoadBalancingV2::Listener' || type === 'AWS::ApplicationAutoScaling::ScalableTarget') &&
+            KNOWN_FALSE_POSITIVE.test(f.Location.Path.join('/'));
+          return !falsePositive;
+        });
+      expect(errors.map((e) => `${e.Rule.Id} ${e.Location.Path.join('/')}: ${e.Message}`)).toEqual([]);
+    },
+    60_000,
+  );
 });

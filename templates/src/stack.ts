@@ -30,9 +30,19 @@ export class RiverStack extends Stack {
     const network = new RiverNetwork(this, 'Network', { natGateways: config.natGateways });
     const secrets = new RiverSecrets(this, 'Secrets', { name: config.name });
     const cache = new RiverCache(this, 'Cache', {
-      name: config.name, cache: config.cache, vpc: network.vpc, subnets: network.isolatedSubnets, authToken: secrets.cacheAuth,
+      name: config.name,
+      cache: config.cache,
+      vpc: network.vpc,
+      subnets: network.isolatedSubnets,
+      authToken: secrets.cacheAuth,
     });
-    const service = new RiverService(this, 'River', { config, network, secrets, cache, ...(props.imageDir === undefined ? {} : { imageDir: props.imageDir }) });
+    const service = new RiverService(this, 'River', {
+      config,
+      network,
+      secrets,
+      cache,
+      ...(props.imageDir === undefined ? {} : { imageDir: props.imageDir }),
+    });
     const publish = new PublishApi(this, 'Publish', { config, network, secrets, cache, lambdaDir: props.lambdaDir });
 
     const outputs: Record<OutputKey, [string, string]> = {

@@ -28,18 +28,36 @@ export const VARIANTS = {
   imported: { name: 'rt-imported', domain: DOMAIN, certificateArn: CERT_ARN, cache: { mode: 'serverless' }, natGateways: 1 },
   /** Domain in a hosted zone: new DNS-validated certificate and alias record; Redis OSS; two NATs; prebuilt image. */
   zone: {
-    name: 'rt-zone', domain: DOMAIN, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
-    cache: { engine: 'redis' }, natGateways: 2, image: IMAGE, logRetentionDays: 90, taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 20,
+    name: 'rt-zone',
+    domain: DOMAIN,
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    hostedZoneName: 'example.com',
+    cache: { engine: 'redis' },
+    natGateways: 2,
+    image: IMAGE,
+    logRetentionDays: 90,
+    taskCpu: 512,
+    taskMemory: 1024,
+    minTasks: 3,
+    maxTasks: 20,
   },
   /** Redis OSS serverless (cluster protocol, RBAC user of the redis engine), an origin allow-list, prebuilt image. */
   redisServerless: {
-    name: 'rt-redis-sl', cache: { mode: 'serverless', engine: 'redis' }, image: IMAGE,
+    name: 'rt-redis-sl',
+    cache: { mode: 'serverless', engine: 'redis' },
+    image: IMAGE,
     allowedOrigins: ['https://app.example.com', 'https://*.example.com'],
   },
   /** Operations settings: a private ECR image, ALB access logs, Container Insights, publish caps. */
   operations: {
-    name: 'rt-ops', image: ECR_IMAGE, accessLogs: true, containerInsights: true,
-    publishConcurrency: 50, publishRateLimit: 200, publishBurstLimit: 400, logRetentionDays: 14,
+    name: 'rt-ops',
+    image: ECR_IMAGE,
+    accessLogs: true,
+    containerInsights: true,
+    publishConcurrency: 50,
+    publishRateLimit: 200,
+    publishBurstLimit: 400,
+    logRetentionDays: 14,
   },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
@@ -121,7 +139,9 @@ export async function synth(name: VariantName, opts: SynthOptions = {}): Promise
     process.env.JSII_DEPRECATED = 'fail';
     try {
       const { app, stackName } = buildRiverApp(config, {
-        outdir: dir, lambdaDir: lambda, imageDir: image,
+        outdir: dir,
+        lambdaDir: lambda,
+        imageDir: image,
       });
       if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
       return { assembly: app.synth(), stackName };
@@ -160,8 +180,10 @@ function readReport(dir: string): string {
     const report = JSON.parse(readFileSync(join(dir, 'validation-report.json'), 'utf8')) as {
       pluginReports?: Array<{ violations?: Array<{ ruleName: string; violatingConstructs?: Array<{ constructPath: string }> }> }>;
     };
-    return (report.pluginReports ?? []).flatMap((p) => p.violations ?? [])
-      .map((v) => `${v.ruleName} at ${(v.violatingConstructs ?? []).map((c) => c.constructPath).join(', ')}`).join('\n');
+    return (report.pluginReports ?? [])
+      .flatMap((p) => p.violations ?? [])
+      .map((v) => `${v.ruleName} at ${(v.violatingConstructs ?? []).map((c) => c.constructPath).join(', ')}`)
+      .join('\n');
   } catch {
     return '(no validation report)';
   }
@@ -169,7 +191,9 @@ function readReport(dir: string): string {
 
 /** Resources of one type, by logical id. */
 export function resources(t: TemplateJson, type: string): Array<[string, Record<string, unknown>]> {
-  return Object.entries(t.Resources).filter(([, r]) => r.Type === type).map(([id, r]) => [id, r.Properties ?? {}]);
+  return Object.entries(t.Resources)
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => [id, r.Properties ?? {}]);
 }
 
 /** The only resource of a type. */

@@ -26,21 +26,25 @@ describe('cdk-assets skips a container image already in ECR', () => {
     process.env.CDK_DOCKER = docker;
     await mkdir(join(dir, 'asset.ctx'));
     await writeFile(join(dir, 'asset.ctx/Dockerfile'), 'FROM scratch\n');
-    await writeFile(join(dir, 'river.assets.json'), JSON.stringify({
-      version: Manifest.version(),
-      dockerImages: {
-        [TAG]: {
-          source: { directory: 'asset.ctx', platform: 'linux/amd64' },
-          destinations: {
-            'current_account-current_region': {
-              repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}',
-              imageTag: TAG,
-              assumeRoleArn: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-${AWS::Region}',
+    await writeFile(
+      join(dir, 'river.assets.json'),
+      JSON.stringify({
+        version: Manifest.version(),
+        dockerImages: {
+          [TAG]: {
+            source: { directory: 'asset.ctx', platform: 'linux/amd64' },
+            destinations: {
+              'current_account-current_region': {
+                repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}',
+                imageTag: TAG,
+                assumeRoleArn:
+                  'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-${AWS::Region}',
+              },
             },
           },
         },
-      },
-    }));
+      }),
+    );
   });
   afterAll(async () => {
     if (savedDocker === undefined) delete process.env.CDK_DOCKER;
@@ -60,7 +64,10 @@ describe('cdk-assets skips a container image already in ECR', () => {
       ecrClient: async () => ({
         describeRepositories: async (input) => {
           calls.push(`DescribeRepositories ${input.repositoryNames?.join(',')}`);
-          return { $metadata: {}, repositories: [{ repositoryUri: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${input.repositoryNames?.[0]}` }] };
+          return {
+            $metadata: {},
+            repositories: [{ repositoryUri: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${input.repositoryNames?.[0]}` }],
+          };
         },
         describeImages: async (input) => {
           calls.push(`DescribeImages ${input.repositoryName}:${input.imageIds?.[0]?.imageTag}`);
@@ -69,7 +76,15 @@ describe('cdk-assets skips a container image already in ECR', () => {
         },
         getAuthorizationToken: async () => {
           calls.push('GetAuthorizationToken');
-          return { $metadata: {}, authorizationData: [{ authorizationToken: Buffer.from('AWS:x').toString('base64'), proxyEndpoint: 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com' }] };
+          return {
+            $metadata: {},
+            authorizationData: [
+              {
+                authorizationToken: Buffer.from('AWS:x').toString('base64'),
+                proxyEndpoint: 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com',
+              },
+            ],
+          };
         },
       }),
     } as IAws;

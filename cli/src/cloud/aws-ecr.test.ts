@@ -14,12 +14,25 @@ describe('AwsCloud.ecrLogin (aws-sdk-client-mock)', () => {
     const sts = mockClient(STSClient);
     const ecr = mockClient(ECRClient);
     try {
-      sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIA1', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date() } });
+      sts
+        .on(AssumeRoleCommand)
+        .resolves({ Credentials: { AccessKeyId: 'ASIA1', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date() } });
       ecr.on(GetAuthorizationTokenCommand).resolves({
-        authorizationData: [{ authorizationToken: Buffer.from('AWS:pa:ss').toString('base64'), proxyEndpoint: 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com', expiresAt: new Date(5000) }],
+        authorizationData: [
+          {
+            authorizationToken: Buffer.from('AWS:pa:ss').toString('base64'),
+            proxyEndpoint: 'https://123456789012.dkr.ecr.us-east-1.amazonaws.com',
+            expiresAt: new Date(5000),
+          },
+        ],
       });
       const login = await new AwsCloud({ region: 'us-east-1' }).ecrLogin({ region: 'us-east-1', roleArn: ROLE });
-      expect(login).toEqual({ registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', username: 'AWS', password: 'pa:ss', expiresAt: new Date(5000) });
+      expect(login).toEqual({
+        registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com',
+        username: 'AWS',
+        password: 'pa:ss',
+        expiresAt: new Date(5000),
+      });
       expect(sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input).toMatchObject({ RoleArn: ROLE });
       expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1);
     } finally {
@@ -31,7 +44,11 @@ describe('AwsCloud.ecrLogin (aws-sdk-client-mock)', () => {
   it('a refused AssumeRole is exit 1 (access_denied) with the permissions hint', async () => {
     const sts = mockClient(STSClient);
     try {
-      sts.on(AssumeRoleCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied' }));
+      sts.on(AssumeRoleCommand).rejects(
+        Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole'), {
+          name: 'AccessDenied',
+        }),
+      );
       const err = await new AwsCloud({ region: 'us-east-1' }).ecrLogin({ region: 'us-east-1', roleArn: ROLE }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UserError);
       expect(err).toMatchObject({ code: 'access_denied', message: expect.stringMatching(/^AWS denied the request: .*sts:AssumeRole/) });

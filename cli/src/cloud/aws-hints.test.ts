@@ -12,7 +12,11 @@ describe('AwsCloud hints', () => {
   it('an access denied names the "Permissions" section of docs/deploy-aws.md, which lists what the command needs', async () => {
     const cfn = mockClient(CloudFormationClient);
     try {
-      cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: cloudformation:DescribeStacks'), { name: 'AccessDenied' }));
+      cfn.on(DescribeStacksCommand).rejects(
+        Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: cloudformation:DescribeStacks'), {
+          name: 'AccessDenied',
+        }),
+      );
       const err = await new AwsCloud({ region: 'us-east-1' }).stackStatus('river').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UserError);
       const hint = (err as UserError).hint;
@@ -20,7 +24,15 @@ describe('AwsCloud hints', () => {
       expect(file).toBe('docs/deploy-aws.md');
       expect(doc).toMatch(new RegExp(`^## ${section}$`, 'm'));
       const body = doc.slice(doc.indexOf(`## ${section}`), doc.indexOf('\n## ', doc.indexOf(`## ${section}`) + 1));
-      for (const action of ['sts:GetCallerIdentity', 'cloudformation:DescribeStacks', 'sts:AssumeRole', 'ecs:DescribeServices', 'logs:StartLiveTail', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']) {
+      for (const action of [
+        'sts:GetCallerIdentity',
+        'cloudformation:DescribeStacks',
+        'sts:AssumeRole',
+        'ecs:DescribeServices',
+        'logs:StartLiveTail',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+      ]) {
         expect(body, action).toContain(action);
       }
     } finally {

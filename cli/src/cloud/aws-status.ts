@@ -2,7 +2,7 @@
  * The AWS calls behind `river status` (ECS, Elastic Load Balancing, CloudWatch), as functions over
  * SDK clients that `AwsCloud` owns. Errors propagate; aws.ts translates credential failures.
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
 import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AlarmState, ServiceDetails, TargetHealth, TaskInfo } from './cloud.js';
@@ -30,7 +30,13 @@ function taskInfo(t: Task): TaskInfo {
   return info;
 }
 
-async function tasksOf(ecs: ECSClient, cluster: string, service: string, desiredStatus: 'RUNNING' | 'STOPPED', limit: number): Promise<TaskInfo[]> {
+async function tasksOf(
+  ecs: ECSClient,
+  cluster: string,
+  service: string,
+  desiredStatus: 'RUNNING' | 'STOPPED',
+  limit: number,
+): Promise<TaskInfo[]> {
   const arns = (await ecs.send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus, maxResults: 100 }))).taskArns ?? [];
   if (arns.length === 0) return [];
   const out = await ecs.send(new DescribeTasksCommand({ cluster, tasks: arns.slice(0, 100) }));

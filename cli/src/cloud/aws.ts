@@ -44,7 +44,8 @@ export interface AwsCloudOptions {
   customEndpoint?: boolean;
 }
 
-const CREDENTIALS_HINT = 'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID), then run the command again';
+const CREDENTIALS_HINT =
+  'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID), then run the command again';
 
 /** Error names that mean "no usable credentials", not "AWS is broken". */
 const CREDENTIAL_ERRORS = new Set([
@@ -75,7 +76,11 @@ function credentialsOr(err: unknown): never {
   }
   if (name === 'AccessDenied' || name === 'AccessDeniedException') {
     const message = (err as Error).message.split('\n')[0];
-    throw new UserError(`AWS denied the request: ${message}`, 'use credentials whose IAM policy allows it (see docs/deploy-aws.md, "Permissions")', { code: 'access_denied', cause: err });
+    throw new UserError(
+      `AWS denied the request: ${message}`,
+      'use credentials whose IAM policy allows it (see docs/deploy-aws.md, "Permissions")',
+      { code: 'access_denied', cause: err },
+    );
   }
   throw err;
 }
@@ -208,7 +213,10 @@ export class AwsCloud implements Cloud {
       return out.SecretString;
     } catch (err) {
       if (nameOf(err) === 'ResourceNotFoundException') {
-        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', { code: 'secret_missing', cause: err });
+        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', {
+          code: 'secret_missing',
+          cause: err,
+        });
       }
       return credentialsOr(err);
     }
@@ -229,7 +237,10 @@ export class AwsCloud implements Cloud {
       } while (token);
     } catch (err) {
       if (nameOf(err) === 'ResourceNotFoundException') {
-        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', { code: 'secret_missing', cause: err });
+        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', {
+          code: 'secret_missing',
+          cause: err,
+        });
       }
       return credentialsOr(err);
     }
@@ -250,7 +261,14 @@ export class AwsCloud implements Cloud {
   async promoteSecret(id: string, versionId: string, fromVersionId: string): Promise<void> {
     this.sm ??= new SecretsManagerClient(this.config());
     try {
-      await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSCURRENT', MoveToVersionId: versionId, RemoveFromVersionId: fromVersionId }));
+      await this.sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: id,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: versionId,
+          RemoveFromVersionId: fromVersionId,
+        }),
+      );
       await this.sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
     } catch (err) {
       return credentialsOr(err);
@@ -263,7 +281,9 @@ export class AwsCloud implements Cloud {
     try {
       let token: string | undefined;
       do {
-        const out = await this.ecs.send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus: 'RUNNING', ...(token ? { nextToken: token } : {}) }));
+        const out = await this.ecs.send(
+          new ListTasksCommand({ cluster, serviceName: service, desiredStatus: 'RUNNING', ...(token ? { nextToken: token } : {}) }),
+        );
         for (const arn of out.taskArns ?? []) ids.push(arn.slice(arn.lastIndexOf('/') + 1));
         token = out.nextToken;
       } while (token);
@@ -289,7 +309,8 @@ export class AwsCloud implements Cloud {
       } catch (err) {
         if (opts.signal.aborted) return;
         const name = nameOf(err);
-        if (name === 'CredentialsProviderError' || name === 'ExpiredTokenException' || name === 'UnrecognizedClientException') credentialsOr(err);
+        if (name === 'CredentialsProviderError' || name === 'ExpiredTokenException' || name === 'UnrecognizedClientException')
+          credentialsOr(err);
         throw new LiveTailUnavailable(`live tail is not available: ${why(err)}`, { cause: err });
       }
       if (!stream) throw new LiveTailUnavailable('live tail returned no stream');
@@ -318,7 +339,8 @@ export class AwsCloud implements Cloud {
             opts.onEvent(ev);
           }
           if (e.SessionTimeoutException) break; // sessions end after 3 hours: start another
-          if (e.SessionStreamingException) throw new LiveTailUnavailable(`live tail stopped: ${e.SessionStreamingException.message ?? 'streaming error'}`);
+          if (e.SessionStreamingException)
+            throw new LiveTailUnavailable(`live tail stopped: ${e.SessionStreamingException.message ?? 'streaming error'}`);
         }
       } catch (err) {
         if (opts.signal.aborted) return;
@@ -333,10 +355,16 @@ export class AwsCloud implements Cloud {
       let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
       if (opts.roleArn) {
         const sts = new STSClient({ region: opts.region });
-        const out = await sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: 'river-image-publish', DurationSeconds: 3600 }));
+        const out = await sts.send(
+          new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: 'river-image-publish', DurationSeconds: 3600 }),
+        );
         const c = out.Credentials;
         if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${opts.roleArn} returned no credentials`);
-        credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) };
+        credentials = {
+          accessKeyId: c.AccessKeyId,
+          secretAccessKey: c.SecretAccessKey,
+          ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+        };
       }
       const ecr = new ECRClient({ region: opts.region, ...(credentials ? { credentials } : {}) });
       const out = await ecr.send(new GetAuthorizationTokenCommand({}));
@@ -376,7 +404,10 @@ export class AwsCloud implements Cloud {
       return out.nextToken ? { events, nextToken: out.nextToken } : { events };
     } catch (err) {
       if (nameOf(err) === 'ResourceNotFoundException') {
-        throw new UserError(`the log group ${logGroupName} does not exist`, 'check the deployment with `npx river status`', { code: 'log_group_missing', cause: err });
+        throw new UserError(`the log group ${logGroupName} does not exist`, 'check the deployment with `npx river status`', {
+          code: 'log_group_missing',
+          cause: err,
+        });
       }
       return credentialsOr(err);
     }

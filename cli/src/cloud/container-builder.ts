@@ -21,7 +21,8 @@ export type Exec = (command: string, args: readonly string[], opts: { timeoutMs:
 /** `docker info` answers in about a second when the daemon runs; a stopped daemon fails at once or hangs. */
 export const BUILDER_INFO_TIMEOUT_MS = 5000;
 
-const START_HINT = 'start it (Docker Desktop; `sudo systemctl start docker`; `finch vm start`; `podman machine start`), or set "image" in river.config.json to a prebuilt image';
+const START_HINT =
+  'start it (Docker Desktop; `sudo systemctl start docker`; `finch vm start`; `podman machine start`), or set "image" in river.config.json to a prebuilt image';
 
 /** The builder for the image asset; throws a UserError (exit 1, one line and a hint) when there is none that answers. */
 export async function checkContainerBuilder(deps: {
@@ -35,20 +36,36 @@ export async function checkContainerBuilder(deps: {
   else if (await deps.which('docker')) builder = 'docker';
   else if (await deps.which('finch')) builder = 'finch';
   else {
-    throw new UserError('no container builder: neither docker nor finch is on PATH', 'install Docker or Finch (or set CDK_DOCKER to another builder, e.g. podman) to build the River image, or set "image" in river.config.json to a prebuilt one', {
-      code: 'no_container_builder',
-    });
+    throw new UserError(
+      'no container builder: neither docker nor finch is on PATH',
+      'install Docker or Finch (or set CDK_DOCKER to another builder, e.g. podman) to build the River image, or set "image" in river.config.json to a prebuilt one',
+      {
+        code: 'no_container_builder',
+      },
+    );
   }
   const r = await deps.exec(builder, ['info'], { timeoutMs: BUILDER_INFO_TIMEOUT_MS });
   if (r.notFound) {
-    throw new UserError(`CDK_DOCKER is "${builder}", which is not installed (not on PATH)`, 'set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it', { code: 'no_container_builder' });
+    throw new UserError(
+      `CDK_DOCKER is "${builder}", which is not installed (not on PATH)`,
+      'set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it',
+      { code: 'no_container_builder' },
+    );
   }
   if (r.timedOut) {
-    throw new UserError(`${builder} does not answer: \`${builder} info\` took more than ${BUILDER_INFO_TIMEOUT_MS / 1000} s`, START_HINT, { code: 'container_builder_down' });
+    throw new UserError(`${builder} does not answer: \`${builder} info\` took more than ${BUILDER_INFO_TIMEOUT_MS / 1000} s`, START_HINT, {
+      code: 'container_builder_down',
+    });
   }
   if (r.exitCode !== 0) {
-    const why = r.stderr.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? `exit code ${r.exitCode ?? '?'}`;
-    throw new UserError(`${builder} is installed but does not answer (\`${builder} info\`: ${why.slice(0, 200)})`, START_HINT, { code: 'container_builder_down' });
+    const why =
+      r.stderr
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l !== '') ?? `exit code ${r.exitCode ?? '?'}`;
+    throw new UserError(`${builder} is installed but does not answer (\`${builder} info\`: ${why.slice(0, 200)})`, START_HINT, {
+      code: 'container_builder_down',
+    });
   }
   return builder;
 }
@@ -72,7 +89,11 @@ export const execProgram: Exec = async (command, args, opts) => {
       child.stderr?.destroy();
       return { timedOut: true, notFound: false, stderr: '' };
     }
-    const result: ExecResult = { timedOut: r.timedOut, notFound: r.code === 'ENOENT', stderr: typeof r.stderr === 'string' ? r.stderr : '' };
+    const result: ExecResult = {
+      timedOut: r.timedOut,
+      notFound: r.code === 'ENOENT',
+      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    };
     if (r.exitCode !== undefined) result.exitCode = r.exitCode;
     return result;
   } finally {

@@ -35,25 +35,30 @@ describe.skipIf(!ready || !motoAvailable())('ToolkitDeployer.deploy with publish
   it('hands the image asset of the synthesized assembly to the hook before deploying', { timeout: 120_000 }, async () => {
     let seen: ImageAsset[] | undefined;
     const progress: string[] = [];
-    const deploying = new ToolkitDeployer().deploy({ ...defaultRiverConfig(), name: 'river-test' }, {
-      onProgress: (p) => progress.push(p.text),
-      confirm: async () => true,
-      publishImages: async (assets) => {
-        seen = assets;
-        throw new Stop('stop before deploying');
+    const deploying = new ToolkitDeployer().deploy(
+      { ...defaultRiverConfig(), name: 'river-test' },
+      {
+        onProgress: (p) => progress.push(p.text),
+        confirm: async () => true,
+        publishImages: async (assets) => {
+          seen = assets;
+          throw new Stop('stop before deploying');
+        },
       },
-    });
+    );
     await expect(deploying).rejects.toBeInstanceOf(Stop);
     expect(seen).toHaveLength(1);
     const asset = seen![0]!;
     expect(existsSync(join(asset.directory, asset.dockerFile))).toBe(true);
     expect(asset.id).toMatch(/^[0-9a-f]{64}$/);
     // River's stack has its region and no account: the account placeholder is resolved by the daemonless builder.
-    expect(asset.destinations).toEqual([{
-      repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-us-east-1',
-      imageTag: asset.id,
-      region: 'us-east-1',
-      assumeRoleArn: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-us-east-1',
-    }]);
+    expect(asset.destinations).toEqual([
+      {
+        repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-us-east-1',
+        imageTag: asset.id,
+        region: 'us-east-1',
+        assumeRoleArn: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-us-east-1',
+      },
+    ]);
   });
 });

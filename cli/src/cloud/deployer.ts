@@ -21,7 +21,15 @@ import type { RiverConfig } from '@river/templates';
 import { UserError } from '../errors.js';
 import { classifyChangeSet, type ChangeSetSummary } from './approval.js';
 import { readImageAssets } from './oci/image-assets.js';
-import { DeployFailed, type DeployHooks, type DeployOptions, type DeployResult, type Deployer, type DeployQuestion, type StackDiff } from './cloud.js';
+import {
+  DeployFailed,
+  type DeployHooks,
+  type DeployOptions,
+  type DeployResult,
+  type Deployer,
+  type DeployQuestion,
+  type StackDiff,
+} from './cloud.js';
 import { summarizeDiff } from './diff-summary.js';
 
 const SILENT_HOOKS: DeployHooks = { onProgress: () => {}, confirm: async () => true };
@@ -65,7 +73,9 @@ export class HookIoHost implements IIoHost {
       case 'CDK_TOOLKIT_E9600': {
         // The synthesis validation report: River's construct annotations (the plain-HTTP warning) arrive
         // here, at level error even when the report's conclusion is success. One line per finding.
-        const report = msg.data as { pluginReports?: Array<{ violations?: Array<{ description?: string; ruleName?: string; severity?: string }> }> } | undefined;
+        const report = msg.data as
+          | { pluginReports?: Array<{ violations?: Array<{ description?: string; ruleName?: string; severity?: string }> }> }
+          | undefined;
         const violations = (report?.pluginReports ?? []).flatMap((p) => p.violations ?? []);
         if (violations.length === 0) this.hooks.onInfo?.(firstLine(msg.message));
         for (const v of violations) {
@@ -108,12 +118,21 @@ function findCause(err: unknown, name: string): Error | undefined {
 /** Toolkit failures a user can act on become UserErrors; the rest propagate (exit 2). */
 export function translate(err: unknown, host: HookIoHost): unknown {
   const build = findCause(err, 'RiverBuildError') ?? findCause(err, 'RiverConfigError');
-  if (build) return new UserError(build.message, 'fix that, then run the command again (in a checkout, `npm run build` builds the publish Lambda bundle)', { code: 'build_failed', cause: err });
+  if (build)
+    return new UserError(
+      build.message,
+      'fix that, then run the command again (in a checkout, `npm run build` builds the publish Lambda bundle)',
+      { code: 'build_failed', cause: err },
+    );
   if (ToolkitError.isAuthenticationError(err)) {
-    return new UserError(`AWS authentication failed: ${firstLine((err as Error).message)}`, 'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE), then run the command again', {
-      code: 'no_credentials',
-      cause: err,
-    });
+    return new UserError(
+      `AWS authentication failed: ${firstLine((err as Error).message)}`,
+      'configure AWS credentials (`aws configure`, `aws sso login`, or AWS_PROFILE), then run the command again',
+      {
+        code: 'no_credentials',
+        cause: err,
+      },
+    );
   }
   if (ToolkitError.isDeploymentError(err) || (ToolkitError.isToolkitError(err) && host.firstFailure)) {
     return new DeployFailed(host.stackName, host.firstFailure ?? firstLine((err as Error).message), { cause: err });
@@ -142,7 +161,11 @@ export class ToolkitDeployer implements Deployer {
     );
   }
 
-  async synth(config: RiverConfig, outDir: string, hooks: Pick<DeployHooks, 'onInfo'> = {}): Promise<{ stackName: string; templates: string[] }> {
+  async synth(
+    config: RiverConfig,
+    outDir: string,
+    hooks: Pick<DeployHooks, 'onInfo'> = {},
+  ): Promise<{ stackName: string; templates: string[] }> {
     const host = new HookIoHost({ ...SILENT_HOOKS, ...hooks });
     host.stackName = config.name;
     const toolkit = this.toolkit(host);
@@ -152,7 +175,10 @@ export class ToolkitDeployer implements Deployer {
     } catch (err) {
       throw translate(err, host);
     }
-    const templates = (await readdir(outDir)).filter((f) => f.endsWith('.template.json')).sort().map((f) => join(outDir, f));
+    const templates = (await readdir(outDir))
+      .filter((f) => f.endsWith('.template.json'))
+      .sort()
+      .map((f) => join(outDir, f));
     return { stackName: config.name, templates };
   }
 
@@ -167,7 +193,10 @@ export class ToolkitDeployer implements Deployer {
         await toolkit.bootstrap(BootstrapEnvironments.fromList([`aws://${opts.bootstrap.account}/${opts.bootstrap.region}`]));
       }
       const cx = await this.source(toolkit, config, undefined, true);
-      const deployOptions = { stacks: { strategy: StackSelectionStrategy.ALL_STACKS }, deploymentMethod: { method: 'change-set' as const } };
+      const deployOptions = {
+        stacks: { strategy: StackSelectionStrategy.ALL_STACKS },
+        deploymentMethod: { method: 'change-set' as const },
+      };
       let result;
       if (opts.publishImages) {
         // Synthesize once, push the images without a container builder, then deploy that same assembly:

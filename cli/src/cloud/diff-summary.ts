@@ -59,13 +59,23 @@ export function summarizeDiff(stackName: string, diff: TemplateDiffLike): StackD
   });
   const iam = diff.iamChanges.hasChanges
     ? [
-        ...rows(diff.iamChanges.summarizeStatements(), ([sign, resource, effect, action, principal, condition]) =>
-          `${sign} ${effect} ${action} on ${resource}${principal ? ` for ${principal}` : ''}${condition ? ` when ${condition}` : ''}`),
-        ...rows(diff.iamChanges.summarizeManagedPolicies(), ([sign, resource, policy]) => `${sign} managed policy ${policy} on ${resource}`),
+        ...rows(
+          diff.iamChanges.summarizeStatements(),
+          ([sign, resource, effect, action, principal, condition]) =>
+            `${sign} ${effect} ${action} on ${resource}${principal ? ` for ${principal}` : ''}${condition ? ` when ${condition}` : ''}`,
+        ),
+        ...rows(
+          diff.iamChanges.summarizeManagedPolicies(),
+          ([sign, resource, policy]) => `${sign} managed policy ${policy} on ${resource}`,
+        ),
       ]
     : [];
   const securityGroups = diff.securityGroupChanges.hasChanges
-    ? rows(diff.securityGroupChanges.summarize(), ([sign, group, dir, protocol, peer]) => `${sign} ${group} ${dir === 'In' ? 'ingress' : 'egress'} ${protocol} ${dir === 'In' ? 'from' : 'to'} ${peer}`)
+    ? rows(
+        diff.securityGroupChanges.summarize(),
+        ([sign, group, dir, protocol, peer]) =>
+          `${sign} ${group} ${dir === 'In' ? 'ingress' : 'egress'} ${protocol} ${dir === 'In' ? 'from' : 'to'} ${peer}`,
+      )
     : [];
   return { stackName, changes, security: { broadening: diff.permissionsBroadened, iam, securityGroups } };
 }

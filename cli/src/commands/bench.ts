@@ -47,7 +47,10 @@ export function registerBench(program: Command, ctx: Context): void {
     .option('--max-rate <n>', 'highest publish rate (messages/s) of the rate steps; 0 skips them', '64')
     .option('--pid <pid>', "the node's process id, when it runs on this machine: adds its CPU per message")
     .option('--json', 'print the whole result as one JSON line on stdout')
-    .addHelpText('after', '\nExample: npx river bench --url http://127.0.0.1:4400 --connections 5000\nEach worker process holds at most 9,000 sockets; raise `ulimit -n` for large runs.')
+    .addHelpText(
+      'after',
+      '\nExample: npx river bench --url http://127.0.0.1:4400 --connections 5000\nEach worker process holds at most 9,000 sockets; raise `ulimit -n` for large runs.',
+    )
     .action(async (opts: BenchOptions) => {
       await bench(ctx, opts);
     });
@@ -57,7 +60,11 @@ function count(text: string | undefined, flag: string, min: number, max: number)
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UserError(`${flag} must be a whole number from ${min} to ${max}, got "${text}"`, `e.g. ${flag} ${Math.max(min, Math.min(max, 1000))}`, { code: 'bad_flag' });
+    throw new UserError(
+      `${flag} must be a whole number from ${min} to ${max}, got "${text}"`,
+      `e.g. ${flag} ${Math.max(min, Math.min(max, 1000))}`,
+      { code: 'bad_flag' },
+    );
   }
   return n;
 }

@@ -1,8 +1,14 @@
 /** logs, secret rotate and token --deployed (status: status.test.ts), run in-process against the real AwsCloud over aws-sdk-client-mock. */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand, StartLiveTailCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeServicesCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import {
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,11 +36,21 @@ const ctxFor = (extra: Parameters<typeof testContext>[0] extends infer O ? Parti
 
 describe('river secret rotate', () => {
   it('stages one new 32-byte secret as AWSPENDING, waits for the tasks, then moves AWSCURRENT to it', async () => {
-    sm.on(ListSecretVersionIdsCommand).resolves({ Versions: [{ VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: new Date('2026-01-01T00:00:00Z') }] });
+    sm.on(ListSecretVersionIdsCommand).resolves({
+      Versions: [{ VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: new Date('2026-01-01T00:00:00Z') }],
+    });
     sm.on(PutSecretValueCommand).resolves({ VersionId: 'v2' });
     sm.on(UpdateSecretVersionStageCommand).resolves({});
     ecs.on(ListTasksCommand).resolves({ taskArns: ['arn:aws:ecs:us-east-1:123456789012:task/river-cluster/abc123'] });
-    logsMock.on(FilterLogEventsCommand).resolves({ events: [{ logStreamName: 'river/river/abc123', message: '{"msg":"JWT secrets loaded","jwtSecretVersions":["AWSCURRENT:v1","AWSPENDING:v2"]}', timestamp: 1 }] });
+    logsMock.on(FilterLogEventsCommand).resolves({
+      events: [
+        {
+          logStreamName: 'river/river/abc123',
+          message: '{"msg":"JWT secrets loaded","jwtSecretVersions":["AWSCURRENT:v1","AWSPENDING:v2"]}',
+          timestamp: 1,
+        },
+      ],
+    });
     const t = ctxFor();
     expect(await t.run(['secret', 'rotate'])).toBe(0);
     const calls = sm.commandCalls(PutSecretValueCommand);
@@ -44,7 +60,10 @@ describe('river secret rotate', () => {
     expect(input.VersionStages).toEqual(['AWSPENDING']);
     expect(Buffer.from(input.SecretString!, 'base64url')).toHaveLength(32);
     expect(input.SecretString).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(logsMock.commandCalls(FilterLogEventsCommand)[0]!.args[0].input).toMatchObject({ logGroupName: OUTPUTS.LogGroupName, filterPattern: '"v2"' });
+    expect(logsMock.commandCalls(FilterLogEventsCommand)[0]!.args[0].input).toMatchObject({
+      logGroupName: OUTPUTS.LogGroupName,
+      filterPattern: '"v2"',
+    });
     expect(sm.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
       { SecretId: OUTPUTS.JwtSecretArn, VersionStage: 'AWSCURRENT', MoveToVersionId: 'v2', RemoveFromVersionId: 'v1' },
       { SecretId: OUTPUTS.JwtSecretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v2' },
@@ -55,7 +74,7 @@ describe('river secret rotate', () => {
 });
 
 describe('river token --deployed', () => {
-  it('refuses a lifetime past the deployment\'s maximum (24h), before any AWS call', async () => {
+  it("refuses a lifetime past the deployment's maximum (24h), before any AWS call", async () => {
     const t = ctxFor();
     expect(await t.run(['token', '--deployed', '--sub', 'u1', '--ttl', '25h'])).toBe(1);
     expect(t.io.stderr).toEqual([
@@ -83,7 +102,10 @@ describe('river token --deployed', () => {
     try {
       const t = testContext({ cwd: empty.dir, cloud: new AwsCloud({ region: 'us-east-1' }) });
       expect(await t.run(['token', '--deployed', '--sub', 'u1'])).toBe(1);
-      expect(t.io.stderr).toEqual(['error: no River deployment recorded here', expect.stringMatching(/^hint: run `npx river init` and `npx river deploy` first/)]);
+      expect(t.io.stderr).toEqual([
+        'error: no River deployment recorded here',
+        expect.stringMatching(/^hint: run `npx river init` and `npx river deploy` first/),
+      ]);
     } finally {
       await empty.cleanup();
     }
@@ -93,7 +115,9 @@ describe('river token --deployed', () => {
 describe('river logs', () => {
   it('prints the events since --since, then follows with live tail (ARN without :*) until Ctrl+C', async () => {
     const now = Date.UTC(2026, 10, 28, 4, 0, 0);
-    logsMock.on(FilterLogEventsCommand).resolvesOnce({ events: [{ eventId: '1', timestamp: now - 60_000, message: 'listening\n', logStreamName: 's' }], nextToken: 'n' })
+    logsMock
+      .on(FilterLogEventsCommand)
+      .resolvesOnce({ events: [{ eventId: '1', timestamp: now - 60_000, message: 'listening\n', logStreamName: 's' }], nextToken: 'n' })
       .resolvesOnce({ events: [{ eventId: '2', timestamp: now - 30_000, message: 'ready' }] });
     async function* stream() {
       yield { sessionStart: {} };
@@ -124,15 +148,24 @@ describe('river logs', () => {
     logsMock
       .on(FilterLogEventsCommand)
       .resolvesOnce({ events: [{ eventId: 'a', timestamp: now - 1000, message: 'old' }] })
-      .resolves({ events: [{ eventId: 'a', timestamp: now - 1000, message: 'old' }, { eventId: 'b', timestamp: now + 500, message: 'new' }] });
-    logsMock.on(StartLiveTailCommand).rejects(Object.assign(new Error('not authorized to perform logs:StartLiveTail'), { name: 'AccessDeniedException' }));
+      .resolves({
+        events: [
+          { eventId: 'a', timestamp: now - 1000, message: 'old' },
+          { eventId: 'b', timestamp: now + 500, message: 'new' },
+        ],
+      });
+    logsMock
+      .on(StartLiveTailCommand)
+      .rejects(Object.assign(new Error('not authorized to perform logs:StartLiveTail'), { name: 'AccessDeniedException' }));
     const t = ctxFor({ now: () => now });
     const exit = t.run(['logs', '-f', '--json']);
     await waitFor(() => t.io.stdout.length >= 2, 'the polled line');
     t.abort();
     expect(await exit).toBe(0);
     expect(t.io.stdout.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['old', 'new']);
-    expect(t.io.stderr).toContain('warning: live tail is not available: AccessDeniedException: not authorized to perform logs:StartLiveTail; polling every 2 s instead');
+    expect(t.io.stderr).toContain(
+      'warning: live tail is not available: AccessDeniedException: not authorized to perform logs:StartLiveTail; polling every 2 s instead',
+    );
     const second = logsMock.commandCalls(FilterLogEventsCommand)[1]!.args[0].input;
     expect(second.startTime).toBe(now - 1000);
   });

@@ -47,11 +47,14 @@ describe.skipIf(!registryAvailable())('river deploy, daemonless', () => {
     dockerFile: 'Dockerfile',
     buildArgs: { BASE_IMAGE: `${registry.host}/library/node:24-bookworm-slim` },
     platform: 'linux/amd64',
-    destinations: [{
-      repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}',
-      imageTag: tag,
-      assumeRoleArn: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-${AWS::Region}',
-    }],
+    destinations: [
+      {
+        repositoryName: 'cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}',
+        imageTag: tag,
+        assumeRoleArn:
+          'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-image-publishing-role-${AWS::AccountId}-${AWS::Region}',
+      },
+    ],
   });
   /** A deployer that, like ToolkitDeployer, hands the assembly's image assets to publishImages before deploying. */
   const publishing = (assets: () => ImageAsset[]) =>
@@ -77,11 +80,20 @@ describe.skipIf(!registryAvailable())('river deploy, daemonless', () => {
     const deployer = publishing(() => [asset()]);
     const t = testContext({ cwd: project, cloud, deployer, which: async () => false });
     expect(await t.run(['deploy'])).toBe(0);
-    expect(t.io.stderr).toContain('no container builder: neither docker nor finch is on PATH: building the image without a container builder (--builder daemonless)');
+    expect(t.io.stderr).toContain(
+      'no container builder: neither docker nor finch is on PATH: building the image without a container builder (--builder daemonless)',
+    );
     expect(deployer.deployed[0]!.containerBuilder).toBeUndefined();
-    expect(logins).toEqual([{ region: 'us-east-1', roleArn: 'arn:aws:iam::123456789012:role/cdk-hnb659fds-image-publishing-role-123456789012-us-east-1' }]);
+    expect(logins).toEqual([
+      { region: 'us-east-1', roleArn: 'arn:aws:iam::123456789012:role/cdk-hnb659fds-image-publishing-role-123456789012-us-east-1' },
+    ]);
     const ref = `${registry.host}/${REPO}:${TAG}`;
-    expect(t.io.stderr).toEqual(expect.arrayContaining([expect.stringMatching(/^image: base image .*library\/node:24-bookworm-slim \(linux\/amd64\)$/), expect.stringMatching(new RegExp(`^pushed ${ref.replace(/[.]/g, '\\.')} \\(\\d+\\.\\d s\\)$`))]));
+    expect(t.io.stderr).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^image: base image .*library\/node:24-bookworm-slim \(linux\/amd64\)$/),
+        expect.stringMatching(new RegExp(`^pushed ${ref.replace(/[.]/g, '\\.')} \\(\\d+\\.\\d s\\)$`)),
+      ]),
+    );
     expect(t.io.stderr).toContain('deployed river');
     const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`]);
     expect(JSON.parse(stdout)).toMatchObject({ Architecture: 'amd64', Os: 'linux', Layers: expect.any(Array) as unknown });
@@ -133,9 +145,16 @@ describe.skipIf(!registryAvailable())('river deploy, daemonless', () => {
     const proxy = await startAuthProxy(registry.url, 'basic', { username: 'AWS', password: 'the-real-token' });
     try {
       const refusing = fakeCloud({ ecrLogin: async () => ({ registry: proxy.host, username: 'AWS', password: 'stale-token' }) });
-      const t = testContext({ cwd: project, cloud: refusing, deployer: publishing(() => [asset(ctxDir, 'c'.repeat(64))]), which: async () => false });
+      const t = testContext({
+        cwd: project,
+        cloud: refusing,
+        deployer: publishing(() => [asset(ctxDir, 'c'.repeat(64))]),
+        which: async () => false,
+      });
       expect(await t.run(['deploy'])).toBe(1);
-      expect(t.io.stderr.at(-2)).toMatch(/^error: pushing the River image was refused: 127\.0\.0\.1:\d+\/cdk-hnb659fds-container-assets-123456789012-us-east-1: access refused \(401\) with the given credentials$/);
+      expect(t.io.stderr.at(-2)).toMatch(
+        /^error: pushing the River image was refused: 127\.0\.0\.1:\d+\/cdk-hnb659fds-container-assets-123456789012-us-east-1: access refused \(401\) with the given credentials$/,
+      );
       expect(t.io.stderr.at(-1)).toMatch(/^hint: use credentials that may assume the CDK bootstrap's image-publishing role/);
     } finally {
       await proxy.close();

@@ -27,7 +27,13 @@ describe('river deploy', () => {
     const deployer = fakeDeployer();
     const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer, which: docker });
     expect(await t.run(['deploy'])).toBe(0);
-    expect(t.io.stderr).toEqual(expect.arrayContaining(['deploying river 1/3  CREATE_IN_PROGRESS Vpc', 'deploying river 3/3  CREATE_COMPLETE river', 'deployed river']));
+    expect(t.io.stderr).toEqual(
+      expect.arrayContaining([
+        'deploying river 1/3  CREATE_IN_PROGRESS Vpc',
+        'deploying river 3/3  CREATE_COMPLETE river',
+        'deployed river',
+      ]),
+    );
     expect(t.io.stdout).toEqual(expect.arrayContaining([`WebSocket URL  ${OUTPUTS.WebSocketUrl}`, `HTTP API URL   ${OUTPUTS.HttpApiUrl}`]));
     const saved = JSON.parse(await readFile(join(project.dir, '.river/outputs.json'), 'utf8')) as unknown;
     expect(saved).toEqual({ stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
@@ -85,7 +91,14 @@ describe('river deploy', () => {
       'hint: review it with `npx river synth`, then run `npx river deploy --yes`',
     ]);
 
-    const tty = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: asking(), which: docker, isTTY: true, answers: { '--yes': false } });
+    const tty = testContext({
+      cwd: project.dir,
+      cloud: fakeCloud(),
+      deployer: asking(),
+      which: docker,
+      isTTY: true,
+      answers: { '--yes': false },
+    });
     expect(await tty.run(['deploy'])).toBe(1);
     expect(tty.io.asked).toEqual(['--yes']);
     expect(tty.io.stderrText()).toContain('IAM Statement Changes');
@@ -110,13 +123,18 @@ describe('river deploy', () => {
   it('missing AWS credentials: exit 1, one line and a hint, no stack trace, before anything else', async () => {
     const sts = mockClient(STSClient);
     try {
-      sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+      sts
+        .on(GetCallerIdentityCommand)
+        .rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
       const deployer = fakeDeployer();
       const t = testContext({ cwd: project.dir, cloud: new AwsCloud({ region: 'us-east-1' }), deployer, which: docker });
       const started = Date.now();
       expect(await t.run(['deploy', '--yes'])).toBe(1);
       expect(Date.now() - started).toBeLessThan(5000);
-      expect(t.io.stderr).toEqual(['error: no AWS credentials found', expect.stringMatching(/^hint: configure AWS credentials \(`aws configure`/)]);
+      expect(t.io.stderr).toEqual([
+        'error: no AWS credentials found',
+        expect.stringMatching(/^hint: configure AWS credentials \(`aws configure`/),
+      ]);
       expect(deployer.deployed).toEqual([]);
     } finally {
       sts.restore();
@@ -126,7 +144,10 @@ describe('river deploy', () => {
   it('--builder docker, no container builder and no image: exit 1 with a hint; an image in the config needs none', async () => {
     const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: async () => false });
     expect(await t.run(['deploy', '--builder', 'docker'])).toBe(1);
-    expect(t.io.stderr.slice(-2)).toEqual(['error: no container builder: neither docker nor finch is on PATH', expect.stringMatching(/^hint: install Docker or Finch .* "image"/)]);
+    expect(t.io.stderr.slice(-2)).toEqual([
+      'error: no container builder: neither docker nor finch is on PATH',
+      expect.stringMatching(/^hint: install Docker or Finch .* "image"/),
+    ]);
     await writeFile(join(project.dir, 'river.config.json'), JSON.stringify({ image: 'public.ecr.aws/river/river:1' }));
     const withImage = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: async () => false });
     expect(await withImage.run(['deploy'])).toBe(0);
@@ -134,13 +155,17 @@ describe('river deploy', () => {
 
   it('--builder docker, a container builder whose daemon does not answer: exit 1 with a hint, before any AWS call', async () => {
     const runs: string[] = [];
-    const answering = (r: Partial<ExecResult>): Exec => async (cmd, args) => {
-      runs.push(`${cmd} ${args.join(' ')}`);
-      return { exitCode: 1, timedOut: false, notFound: false, stderr: '', ...r };
-    };
+    const answering =
+      (r: Partial<ExecResult>): Exec =>
+      async (cmd, args) => {
+        runs.push(`${cmd} ${args.join(' ')}`);
+        return { exitCode: 1, timedOut: false, notFound: false, stderr: '', ...r };
+      };
     const cases: Array<[Partial<ExecResult>, RegExp]> = [
-      [{ stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nmore' },
-        /^error: docker is installed but does not answer \(`docker info`: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?\)$/],
+      [
+        { stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nmore' },
+        /^error: docker is installed but does not answer \(`docker info`: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?\)$/,
+      ],
       [{ timedOut: true, exitCode: undefined }, /^error: docker does not answer: `docker info` took more than 5 s$/],
     ];
     for (const [answer, message] of cases) {
@@ -148,7 +173,10 @@ describe('river deploy', () => {
       const deployer = fakeDeployer();
       const t = testContext({ cwd: project.dir, cloud, deployer, which: docker, exec: answering(answer) });
       expect(await t.run(['deploy', '--yes', '--builder', 'docker'])).toBe(1);
-      expect(t.io.stderr).toEqual([expect.stringMatching(message), expect.stringMatching(/^hint: start it \(Docker Desktop.*or set "image" in river\.config\.json/)]);
+      expect(t.io.stderr).toEqual([
+        expect.stringMatching(message),
+        expect.stringMatching(/^hint: start it \(Docker Desktop.*or set "image" in river\.config\.json/),
+      ]);
       expect(cloud.calls).toEqual([]);
       expect(deployer.deployed).toEqual([]);
     }
@@ -162,15 +190,30 @@ describe('river deploy', () => {
       return { exitCode: 0, timedOut: false, notFound: false, stderr: '' };
     };
     const deployer = fakeDeployer();
-    const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer, which: async () => false, exec, env: { CDK_DOCKER: 'podman' } });
+    const t = testContext({
+      cwd: project.dir,
+      cloud: fakeCloud(),
+      deployer,
+      which: async () => false,
+      exec,
+      env: { CDK_DOCKER: 'podman' },
+    });
     expect(await t.run(['deploy'])).toBe(0);
     expect(runs).toEqual(['podman info']);
     expect(deployer.deployed[0]).toMatchObject({ containerBuilder: 'podman' });
 
-    const missing = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), env: { CDK_DOCKER: 'podman' },
-      exec: async () => ({ timedOut: false, notFound: true, stderr: '' }) });
+    const missing = testContext({
+      cwd: project.dir,
+      cloud: fakeCloud(),
+      deployer: fakeDeployer(),
+      env: { CDK_DOCKER: 'podman' },
+      exec: async () => ({ timedOut: false, notFound: true, stderr: '' }),
+    });
     expect(await missing.run(['deploy', '--builder', 'docker'])).toBe(1);
-    expect(missing.io.stderr).toEqual(['error: CDK_DOCKER is "podman", which is not installed (not on PATH)', 'hint: set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it']);
+    expect(missing.io.stderr).toEqual([
+      'error: CDK_DOCKER is "podman", which is not installed (not on PATH)',
+      'hint: set CDK_DOCKER to an installed builder (docker, finch, podman), or unset it',
+    ]);
   });
 
   it('checks the builder by really running `<builder> info` (execa, with its timeout)', async () => {
@@ -178,9 +221,17 @@ describe('river deploy', () => {
     const script = join(bin, 'docker');
     await writeFile(script, '#!/bin/sh\necho "Cannot connect to the Docker daemon. Is the docker daemon running?" >&2\nexit 1\n');
     await chmod(script, 0o755);
-    const t = testContext({ cwd: project.dir, cloud: fakeCloud(), deployer: fakeDeployer(), exec: execProgram, env: { CDK_DOCKER: script } });
+    const t = testContext({
+      cwd: project.dir,
+      cloud: fakeCloud(),
+      deployer: fakeDeployer(),
+      exec: execProgram,
+      env: { CDK_DOCKER: script },
+    });
     expect(await t.run(['deploy', '--builder', 'docker'])).toBe(1);
-    expect(t.io.stderr[0]).toBe(`error: ${script} is installed but does not answer (\`${script} info\`: Cannot connect to the Docker daemon. Is the docker daemon running?)`);
+    expect(t.io.stderr[0]).toBe(
+      `error: ${script} is installed but does not answer (\`${script} info\`: Cannot connect to the Docker daemon. Is the docker daemon running?)`,
+    );
     // A builder that hangs, and whose own child keeps stderr open after it is killed: still back on time.
     const slow = join(bin, 'slow');
     const pidFile = join(bin, 'sleep.pid');
@@ -201,7 +252,11 @@ describe('river deploy', () => {
       }
     }
     expect(await execProgram(join(bin, 'absent'), ['info'], { timeoutMs: 1000 })).toMatchObject({ notFound: true });
-    expect(await execProgram(process.execPath, ['-e', 'process.exit(0)'], { timeoutMs: 5000 })).toMatchObject({ exitCode: 0, timedOut: false, notFound: false });
+    expect(await execProgram(process.execPath, ['-e', 'process.exit(0)'], { timeoutMs: 5000 })).toMatchObject({
+      exitCode: 0,
+      timedOut: false,
+      notFound: false,
+    });
   });
 
   it('no river.config.json, or an invalid one: exit 1 with a hint', async () => {
@@ -209,7 +264,10 @@ describe('river deploy', () => {
     try {
       const t = testContext({ cwd: empty.dir, cloud: fakeCloud(), deployer: fakeDeployer(), which: docker });
       expect(await t.run(['deploy'])).toBe(1);
-      expect(t.io.stderr).toEqual([`error: no river.config.json in ${empty.dir} or a folder above it`, 'hint: run `npx river init` first (or cd to the directory that has it)']);
+      expect(t.io.stderr).toEqual([
+        `error: no river.config.json in ${empty.dir} or a folder above it`,
+        'hint: run `npx river init` first (or cd to the directory that has it)',
+      ]);
     } finally {
       await empty.cleanup();
     }
@@ -249,7 +307,10 @@ describe('river destroy', () => {
     const deployer = fakeDeployer();
     const t = testContext({ cwd: project.dir, cloud, deployer });
     expect(await t.run(['destroy'])).toBe(1);
-    expect(t.io.stderr).toEqual(['error: river destroy deletes river and needs a confirmation, and there is no terminal to ask', 'hint: pass --yes to confirm']);
+    expect(t.io.stderr).toEqual([
+      'error: river destroy deletes river and needs a confirmation, and there is no terminal to ask',
+      'hint: pass --yes to confirm',
+    ]);
     expect(cloud.calls).toEqual([]);
     expect(deployer.destroyed).toBe(0);
   });
@@ -257,7 +318,13 @@ describe('river destroy', () => {
   it('asks on a terminal; --yes destroys and forgets .river/outputs.json', async () => {
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
     const stacks = { river: { status: 'UPDATE_COMPLETE' } };
-    const no = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer: fakeDeployer(), isTTY: true, answers: { '--yes': false } });
+    const no = testContext({
+      cwd: project.dir,
+      cloud: fakeCloud({ stacks }),
+      deployer: fakeDeployer(),
+      isTTY: true,
+      answers: { '--yes': false },
+    });
     expect(await no.run(['destroy'])).toBe(1);
     expect(no.io.stderr).toContain('account 123456789012, region us-east-1, stack river (UPDATE_COMPLETE)');
     expect(no.io.stderr.at(-2)).toBe('error: nothing was destroyed');
@@ -271,10 +338,15 @@ describe('river destroy', () => {
 
   it('a stack still there after the toolkit returns (DELETE_FAILED) is exit 1, never "destroyed"', async () => {
     const stacks: Record<string, { status: string; reason?: string }> = { river: { status: 'UPDATE_COMPLETE' } };
-    const deployer = fakeDeployer({ destroy: async () => void (stacks.river = { status: 'DELETE_FAILED', reason: 'The following resource(s) failed to delete: [CacheSubnets]' }) });
+    const deployer = fakeDeployer({
+      destroy: async () =>
+        void (stacks.river = { status: 'DELETE_FAILED', reason: 'The following resource(s) failed to delete: [CacheSubnets]' }),
+    });
     const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks }), deployer });
     expect(await t.run(['destroy', '--yes'])).toBe(1);
-    expect(t.io.stderr).toContain('error: the stack river in account 123456789012, region us-east-1 is still there (DELETE_FAILED: The following resource(s) failed to delete: [CacheSubnets])');
+    expect(t.io.stderr).toContain(
+      'error: the stack river in account 123456789012, region us-east-1 is still there (DELETE_FAILED: The following resource(s) failed to delete: [CacheSubnets])',
+    );
     expect(t.io.stderr.join('\n')).not.toMatch(/destroyed river/);
   });
 

@@ -17,7 +17,8 @@ import { readDeployedState, stateDir, writeDeployedState } from '../state.js';
 const BUILDERS = ['auto', 'docker', 'daemonless'] as const;
 type Builder = (typeof BUILDERS)[number];
 
-const DOCKER_HINT = 'run `npx river deploy --builder docker` with a running Docker or Finch, or set "image" in river.config.json to a prebuilt image';
+const DOCKER_HINT =
+  'run `npx river deploy --builder docker` with a running Docker or Finch, or set "image" in river.config.json to a prebuilt image';
 
 /** The daemonless builder's failures a user can act on become UserErrors; the rest propagate (exit 2). */
 function imageError(err: unknown): unknown {
@@ -25,16 +26,25 @@ function imageError(err: unknown): unknown {
     return new UserError(`the daemonless builder cannot build this image: ${err.message}`, DOCKER_HINT, { code: err.code, cause: err });
   }
   if (err instanceof RegistryError && err.status === 429) {
-    return new UserError(`the base image registry refused: too many requests (${err.message})`, 'set "baseImage" in river.config.json to public.ecr.aws/docker/library/node:24-bookworm-slim (the same image without Docker Hub\'s pull limit), then deploy again', {
-      code: 'registry_rate_limited',
-      cause: err,
-    });
+    return new UserError(
+      `the base image registry refused: too many requests (${err.message})`,
+      'set "baseImage" in river.config.json to public.ecr.aws/docker/library/node:24-bookworm-slim (the same image without Docker Hub\'s pull limit), then deploy again',
+      {
+        code: 'registry_rate_limited',
+        cause: err,
+      },
+    );
   }
   if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
-    return new UserError(`pushing the River image was refused: ${err.message}`, 'use credentials that may assume the CDK bootstrap\'s image-publishing role (see docs/deploy-aws.md, "Deploying without Docker"), or ' + DOCKER_HINT, {
-      code: 'access_denied',
-      cause: err,
-    });
+    return new UserError(
+      `pushing the River image was refused: ${err.message}`,
+      'use credentials that may assume the CDK bootstrap\'s image-publishing role (see docs/deploy-aws.md, "Deploying without Docker"), or ' +
+        DOCKER_HINT,
+      {
+        code: 'access_denied',
+        cause: err,
+      },
+    );
   }
   return err;
 }
@@ -43,14 +53,23 @@ export function registerDeploy(program: Command, ctx: Context): void {
   program
     .command('deploy')
     .description('deploy River to AWS from river.config.json (CloudFormation via the CDK), then print and save the endpoints')
-    .option('-y, --yes', 'approve broadened IAM or security-group rules and replaced stateful resources (secrets, cache, logs, network, load balancer, DNS) without asking; required for those without a terminal')
+    .option(
+      '-y, --yes',
+      'approve broadened IAM or security-group rules and replaced stateful resources (secrets, cache, logs, network, load balancer, DNS) without asking; required for those without a terminal',
+    )
     .option('--json', 'print the stack outputs as one JSON line')
     .addOption(
-      new Option('--builder <builder>', 'how the River image is built: docker (Docker, Finch or CDK_DOCKER, a running daemon), daemonless (assembled on the Node base image and pushed to ECR over the registry API, no daemon), auto (docker when it answers, else daemonless)')
+      new Option(
+        '--builder <builder>',
+        'how the River image is built: docker (Docker, Finch or CDK_DOCKER, a running daemon), daemonless (assembled on the Node base image and pushed to ECR over the registry API, no daemon), auto (docker when it answers, else daemonless)',
+      )
         .choices(BUILDERS)
         .default('auto'),
     )
-    .addHelpText('after', '\nNeeds AWS credentials. Unless "image" is set in river.config.json, the River image is built with a running Docker or Finch\n(or the builder named by CDK_DOCKER), or without one (--builder daemonless; auto falls back to it).\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.')
+    .addHelpText(
+      'after',
+      '\nNeeds AWS credentials. Unless "image" is set in river.config.json, the River image is built with a running Docker or Finch\n(or the builder named by CDK_DOCKER), or without one (--builder daemonless; auto falls back to it).\nThe endpoints are saved to .river/outputs.json for `river token --deployed`, `publish`, `listen`, `status`, `logs`.',
+    )
     .action(async (opts: { yes?: boolean; json?: boolean; builder?: Builder }) => {
       await deploy(ctx, opts);
     });
@@ -122,19 +141,27 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
       if (!needsApproval || opts.yes) return true;
       const what = q.kind === 'security-changes' ? 'changes IAM permissions or security groups' : 'replaces or deletes resources';
       if (!io.isTTY) {
-        refusal = new UserError(`this deployment ${what} and needs approval`, 'review it with `npx river synth`, then run `npx river deploy --yes`', {
-          code: 'needs_approval',
-        });
+        refusal = new UserError(
+          `this deployment ${what} and needs approval`,
+          'review it with `npx river synth`, then run `npx river deploy --yes`',
+          {
+            code: 'needs_approval',
+          },
+        );
         return false;
       }
       spinner.stop();
       io.info(q.message);
       const ok = await io.prompt.confirm({
-        message: q.kind === 'security-changes' ? 'Deploy these security-sensitive changes?' : 'Deploy, replacing or deleting these resources?',
+        message:
+          q.kind === 'security-changes' ? 'Deploy these security-sensitive changes?' : 'Deploy, replacing or deleting these resources?',
         flag: '--yes',
         default: false,
       });
-      if (!ok) refusal = new UserError('deployment cancelled: nothing was changed', 'run `npx river deploy` again and answer yes, or pass --yes', { code: 'cancelled' });
+      if (!ok)
+        refusal = new UserError('deployment cancelled: nothing was changed', 'run `npx river deploy` again and answer yes, or pass --yes', {
+          code: 'cancelled',
+        });
       spinner = io.spinner(lastText);
       return ok;
     },
@@ -160,7 +187,8 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
                   },
                 });
                 spinner.stop();
-                for (const p of published) io.info(p.digest ? `pushed ${p.ref} (${p.seconds.toFixed(1)} s)` : `image ${p.ref} already published`);
+                for (const p of published)
+                  io.info(p.digest ? `pushed ${p.ref} (${p.seconds.toFixed(1)} s)` : `image ${p.ref} already published`);
                 lastText = `deploying ${stackName}…`;
                 spinner = io.spinner(lastText);
               } catch (err) {
@@ -174,10 +202,14 @@ export async function deploy(ctx: Context, opts: { yes?: boolean; json?: boolean
     spinner.fail(`deployment of ${stackName} failed`);
     if (refusal) throw refusal;
     if (err instanceof DeployFailed) {
-      throw new UserError(`${err.stackName} was rolled back: ${err.reason}`, 'fix the cause, then run `npx river deploy` again (`npx river status` shows the stack)', {
-        code: err.code,
-        cause: err,
-      });
+      throw new UserError(
+        `${err.stackName} was rolled back: ${err.reason}`,
+        'fix the cause, then run `npx river deploy` again (`npx river status` shows the stack)',
+        {
+          code: err.code,
+          cause: err,
+        },
+      );
     }
     throw err;
   }
@@ -224,15 +256,22 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
     default: false,
   };
   if (!opts.yes && !io.isTTY) {
-    throw new UserError(`river destroy deletes ${stackName} and needs a confirmation, and there is no terminal to ask`, 'pass --yes to confirm', { code: 'no_terminal' });
+    throw new UserError(
+      `river destroy deletes ${stackName} and needs a confirmation, and there is no terminal to ask`,
+      'pass --yes to confirm',
+      { code: 'no_terminal' },
+    );
   }
   const cloud = await ctx.cloud(config.region);
   const who = await cloud.whoami();
   // The toolkit "destroys" a stack that is not there without a word: look first, and say where.
   const found = await cloud.stackStatus(stackName);
   if (found === undefined || found.status === 'DELETE_COMPLETE') {
-    throw new UserError(`no stack ${stackName} in account ${who.account}, region ${config.region}: nothing was destroyed`,
-      'check "region" (and "name") in river.config.json and which AWS account your credentials use (AWS_PROFILE); `npx river status` looks in the same place', { code: 'no_stack' });
+    throw new UserError(
+      `no stack ${stackName} in account ${who.account}, region ${config.region}: nothing was destroyed`,
+      'check "region" (and "name") in river.config.json and which AWS account your credentials use (AWS_PROFILE); `npx river status` looks in the same place',
+      { code: 'no_stack' },
+    );
   }
   if (!opts.yes) {
     io.info(`account ${who.account}, region ${config.region}, stack ${stackName} (${found.status})`);
@@ -256,8 +295,11 @@ export async function destroy(ctx: Context, opts: { yes?: boolean }): Promise<vo
   const left = await cloud.stackStatus(stackName);
   if (left !== undefined && left.status !== 'DELETE_COMPLETE') {
     spinner.fail(`${stackName} is still there`);
-    throw new UserError(`the stack ${stackName} in account ${who.account}, region ${config.region} is still there (${left.status}${left.reason ? `: ${left.reason}` : ''})`,
-      'see `npx river status` and the stack events in the CloudFormation console, then run `npx river destroy` again', { code: 'destroy_incomplete' });
+    throw new UserError(
+      `the stack ${stackName} in account ${who.account}, region ${config.region} is still there (${left.status}${left.reason ? `: ${left.reason}` : ''})`,
+      'see `npx river status` and the stack events in the CloudFormation console, then run `npx river destroy` again',
+      { code: 'destroy_incomplete' },
+    );
   }
   spinner.succeed(`destroyed ${stackName} in account ${who.account}, region ${config.region}`);
   const saved = await readDeployedState(ctx.cwd).catch(() => undefined);

@@ -13,7 +13,12 @@ afterEach(async () => {
   await project.cleanup();
 });
 
-const line = (lines: string[], label: string) => lines.find((l) => l.trim().startsWith(label))?.trim().slice(label.length).trim();
+const line = (lines: string[], label: string) =>
+  lines
+    .find((l) => l.trim().startsWith(label))
+    ?.trim()
+    .slice(label.length)
+    .trim();
 
 async function startDev(env: Record<string, string> = {}, args: string[] = []) {
   const t = testContext({ cwd: project.dir, env: { RIVER_DRAIN_MS: '0', ...env } });

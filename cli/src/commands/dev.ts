@@ -71,7 +71,10 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
     config = server.loadConfig(nodeEnv, { dev: true });
   } catch (err) {
     if (err instanceof server.ConfigError) {
-      throw new UserError(err.message, 'fix that variable in your environment, or unset it to use the dev default', { code: 'config_invalid', cause: err });
+      throw new UserError(err.message, 'fix that variable in your environment, or unset it to use the dev default', {
+        code: 'config_invalid',
+        cause: err,
+      });
     }
     throw err;
   }
@@ -82,10 +85,18 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'EADDRINUSE') {
-      throw new UserError(`port ${port} on ${opts.host} is already in use`, 'stop the other process, or pass --port N (--port 0 picks a free one)', { code: 'port_in_use', cause: err });
+      throw new UserError(
+        `port ${port} on ${opts.host} is already in use`,
+        'stop the other process, or pass --port N (--port 0 picks a free one)',
+        { code: 'port_in_use', cause: err },
+      );
     }
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new UserError(`cannot listen on ${opts.host}:${port} (${code})`, 'pass --port above 1024 and a local --host such as 127.0.0.1', { code: 'listen_failed', cause: err });
+      throw new UserError(
+        `cannot listen on ${opts.host}:${port} (${code})`,
+        'pass --port above 1024 and a local --host such as 127.0.0.1',
+        { code: 'listen_failed', cause: err },
+      );
     }
     if (err instanceof server.ConfigError) {
       throw new UserError(err.message, 'fix that setting and run `npx river dev` again', { code: 'config_invalid', cause: err });
@@ -98,7 +109,13 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
     // `river token/publish/listen` in another shell never use this file's instead.
     const { fromEnv: _stale, ...kept } = state;
     const fromEnv = (['RIVER_JWT_SECRET', 'RIVER_API_KEY'] as const).filter((v) => Boolean(env[v]));
-    await writeDevState(ctx.cwd, { ...kept, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid, ...(fromEnv.length > 0 ? { fromEnv } : {}) });
+    await writeDevState(ctx.cwd, {
+      ...kept,
+      url: node.urls.http,
+      wsUrl: node.urls.ws,
+      pid: process.pid,
+      ...(fromEnv.length > 0 ? { fromEnv } : {}),
+    });
     const token = await mintToken(secret, { sub: DEV_USER }, DEV_TOKEN_TTL_SECONDS, ctx.now());
     if (opts.json) {
       io.out(JSON.stringify({ wsUrl: node.urls.ws, url: node.urls.http, apiKey, token }));

@@ -18,11 +18,23 @@ const before = {
 };
 const after = {
   Resources: {
-    TaskSg: { Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'tasks', SecurityGroupIngress: [{ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 4400, ToPort: 4400 }] } },
+    TaskSg: {
+      Type: 'AWS::EC2::SecurityGroup',
+      Properties: {
+        GroupDescription: 'tasks',
+        SecurityGroupIngress: [{ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 4400, ToPort: 4400 }],
+      },
+    },
     ExecRole: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: { Statement: [] } } },
     EcrPull: {
       Type: 'AWS::IAM::Policy',
-      Properties: { PolicyName: 'pull', Roles: [{ Ref: 'ExecRole' }], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'ecr:BatchGetImage', Resource: 'arn:aws:ecr:us-east-1:123456789012:repository/river' }] } },
+      Properties: {
+        PolicyName: 'pull',
+        Roles: [{ Ref: 'ExecRole' }],
+        PolicyDocument: {
+          Statement: [{ Effect: 'Allow', Action: 'ecr:BatchGetImage', Resource: 'arn:aws:ecr:us-east-1:123456789012:repository/river' }],
+        },
+      },
     },
     JwtSecret: { Type: 'AWS::SecretsManager::Secret', Properties: { Name: 'river-jwt-2' } },
     TaskDef: { Type: 'AWS::ECS::TaskDefinition', Properties: { Family: 'river', Cpu: '1024' } },
@@ -32,16 +44,20 @@ const after = {
 describe('summarizeDiff (a real TemplateDiff)', () => {
   it('lists additions, modifications, replacements (stateful marked) and removals, and the IAM and security-group changes', () => {
     const s = summarizeDiff('river', fullDiff(before, after));
-    expect(s.changes).toEqual(expect.arrayContaining([
-      { logicalId: 'EcrPull', resourceType: 'AWS::IAM::Policy', action: 'add', stateful: false },
-      { logicalId: 'TaskSg', resourceType: 'AWS::EC2::SecurityGroup', action: 'modify', stateful: false },
-      { logicalId: 'JwtSecret', resourceType: 'AWS::SecretsManager::Secret', action: 'replace', stateful: true },
-      { logicalId: 'TaskDef', resourceType: 'AWS::ECS::TaskDefinition', action: 'replace', stateful: false },
-      { logicalId: 'Old', resourceType: 'AWS::SNS::Topic', action: 'remove', stateful: false },
-    ]));
+    expect(s.changes).toEqual(
+      expect.arrayContaining([
+        { logicalId: 'EcrPull', resourceType: 'AWS::IAM::Policy', action: 'add', stateful: false },
+        { logicalId: 'TaskSg', resourceType: 'AWS::EC2::SecurityGroup', action: 'modify', stateful: false },
+        { logicalId: 'JwtSecret', resourceType: 'AWS::SecretsManager::Secret', action: 'replace', stateful: true },
+        { logicalId: 'TaskDef', resourceType: 'AWS::ECS::TaskDefinition', action: 'replace', stateful: false },
+        { logicalId: 'Old', resourceType: 'AWS::SNS::Topic', action: 'remove', stateful: false },
+      ]),
+    );
     expect(s.changes).toHaveLength(5);
     expect(s.security.broadening).toBe(true);
-    expect(s.security.iam).toEqual(['+ Allow ecr:BatchGetImage on arn:aws:ecr:us-east-1:123456789012:repository/river for AWS:${ExecRole}']);
+    expect(s.security.iam).toEqual([
+      '+ Allow ecr:BatchGetImage on arn:aws:ecr:us-east-1:123456789012:repository/river for AWS:${ExecRole}',
+    ]);
     expect(s.security.securityGroups).toEqual(['+ ${TaskSg.GroupId} ingress TCP 4400 from Everyone (IPv4)']);
   });
 
@@ -67,17 +83,19 @@ describe('river diff', () => {
     const t = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks: { river: { status: 'UPDATE_COMPLETE' } } }), deployer: d });
     expect(await t.run(['diff'])).toBe(0);
     expect(t.io.stdout[0]).toBe('river in account 123456789012, region us-east-1: 1 to add, 1 to modify, 2 to replace, 1 to remove');
-    expect(t.io.stdout).toEqual(expect.arrayContaining([
-      '  + AWS::IAM::Policy             EcrPull',
-      '  ~ AWS::EC2::SecurityGroup      TaskSg',
-      '  ! AWS::SecretsManager::Secret  JwtSecret  replaced (STATEFUL: its data or address is lost)',
-      '  ! AWS::ECS::TaskDefinition     TaskDef  replaced',
-      '  - AWS::SNS::Topic              Old  removed',
-      'IAM changes (BROADENS permissions: deploy asks approval):',
-      '  + Allow ecr:BatchGetImage on arn:aws:ecr:us-east-1:123456789012:repository/river for AWS:${ExecRole}',
-      'Security-group changes (BROADENS access: deploy asks approval):',
-      '  + ${TaskSg.GroupId} ingress TCP 4400 from Everyone (IPv4)',
-    ]));
+    expect(t.io.stdout).toEqual(
+      expect.arrayContaining([
+        '  + AWS::IAM::Policy             EcrPull',
+        '  ~ AWS::EC2::SecurityGroup      TaskSg',
+        '  ! AWS::SecretsManager::Secret  JwtSecret  replaced (STATEFUL: its data or address is lost)',
+        '  ! AWS::ECS::TaskDefinition     TaskDef  replaced',
+        '  - AWS::SNS::Topic              Old  removed',
+        'IAM changes (BROADENS permissions: deploy asks approval):',
+        '  + Allow ecr:BatchGetImage on arn:aws:ecr:us-east-1:123456789012:repository/river for AWS:${ExecRole}',
+        'Security-group changes (BROADENS access: deploy asks approval):',
+        '  + ${TaskSg.GroupId} ingress TCP 4400 from Everyone (IPv4)',
+      ]),
+    );
     expect(t.io.stderrText()).toContain('warning: a resource holding state or an address is replaced or removed');
     expect(d.deployed).toEqual([]);
     expect(d.destroyed).toBe(0);
@@ -88,8 +106,13 @@ describe('river diff', () => {
     expect(await t.run(['diff', '--json'])).toBe(0);
     expect(t.io.stdout).toHaveLength(1);
     expect(JSON.parse(t.io.stdout[0]!)).toMatchObject({
-      stackName: 'river', account: '123456789012', region: 'us-east-1', stackExists: false,
-      changes: expect.arrayContaining([{ logicalId: 'JwtSecret', resourceType: 'AWS::SecretsManager::Secret', action: 'replace', stateful: true }]),
+      stackName: 'river',
+      account: '123456789012',
+      region: 'us-east-1',
+      stackExists: false,
+      changes: expect.arrayContaining([
+        { logicalId: 'JwtSecret', resourceType: 'AWS::SecretsManager::Secret', action: 'replace', stateful: true },
+      ]),
       security: { broadening: true },
     });
     const text = testContext({ cwd: project.dir, cloud: fakeCloud({ stacks: {} }), deployer: deployer() });

@@ -12,7 +12,9 @@ import { readProjectConfig, templates } from '../project.js';
 export function registerDiff(program: Command, ctx: Context): void {
   program
     .command('diff')
-    .description('show what the next deploy would add, modify and replace (IAM, security groups and stateful replacements marked), without deploying')
+    .description(
+      'show what the next deploy would add, modify and replace (IAM, security groups and stateful replacements marked), without deploying',
+    )
     .option('--json', 'print {"stackName","account","region","stackExists","changes","security"} as one JSON line')
     .action(async (opts: { json?: boolean }) => {
       await diff(ctx, opts);
@@ -35,7 +37,9 @@ export async function diff(ctx: Context, opts: { json?: boolean }): Promise<void
   let result;
   try {
     // The toolkit's "This deployment will make potentially sensitive changes…": the marks below say which.
-    result = await deployer.diff(config, { onInfo: (line) => void (/^This deployment will make potentially sensitive changes/.test(line) || io.warn(line)) });
+    result = await deployer.diff(config, {
+      onInfo: (line) => void (/^This deployment will make potentially sensitive changes/.test(line) || io.warn(line)),
+    });
   } catch (err) {
     spinner.fail(`comparing ${stackName} failed`);
     throw err;
@@ -53,10 +57,13 @@ export async function diff(ctx: Context, opts: { json?: boolean }): Promise<void
     io.out(`${where}: no changes`);
     return;
   }
-  io.out(`${where}: ${count(['add'])} to add, ${count(['modify'])} to modify, ${count(['replace', 'may-replace'])} to replace, ${count(['remove'])} to remove`);
+  io.out(
+    `${where}: ${count(['add'])} to add, ${count(['modify'])} to modify, ${count(['replace', 'may-replace'])} to replace, ${count(['remove'])} to remove`,
+  );
   const width = Math.max(...changes.map((c) => c.resourceType.length));
   for (const c of changes) {
-    const note = c.action === 'replace' ? '  replaced' : c.action === 'may-replace' ? '  may be replaced' : c.action === 'remove' ? '  removed' : '';
+    const note =
+      c.action === 'replace' ? '  replaced' : c.action === 'may-replace' ? '  may be replaced' : c.action === 'remove' ? '  removed' : '';
     const stateful = c.stateful ? ' (STATEFUL: its data or address is lost)' : '';
     io.out(`  ${SIGN[c.action]} ${c.resourceType.padEnd(width)}  ${c.logicalId}${note}${stateful}`);
   }
@@ -68,5 +75,6 @@ export async function diff(ctx: Context, opts: { json?: boolean }): Promise<void
     io.out(`Security-group changes${security.broadening ? ' (BROADENS access: deploy asks approval)' : ''}:`);
     for (const line of security.securityGroups) io.out(`  ${line}`);
   }
-  if (changes.some((c) => c.stateful)) io.warn('a resource holding state or an address is replaced or removed: `npx river deploy` asks approval (or --yes)');
+  if (changes.some((c) => c.stateful))
+    io.warn('a resource holding state or an address is replaced or removed: `npx river deploy` asks approval (or --yes)');
 }

@@ -17,15 +17,17 @@ afterEach(async () => {
 
 /** KEY=value lines → object; fails on any other line on stdout. */
 function parseEnv(lines: string[]): Record<string, string> {
-  return Object.fromEntries(lines.map((l) => {
-    const m = /^([A-Z_]+)=(.*)$/.exec(l);
-    if (!m) throw new Error(`not a KEY=value line: ${l}`);
-    return [m[1]!, m[2]!];
-  }));
+  return Object.fromEntries(
+    lines.map((l) => {
+      const m = /^([A-Z_]+)=(.*)$/.exec(l);
+      if (!m) throw new Error(`not a KEY=value line: ${l}`);
+      return [m[1]!, m[2]!];
+    }),
+  );
 }
 
 describe('river env', () => {
-  it('prints the running dev node\'s settings, which publish to it and sign tokens it accepts; also from src/', async () => {
+  it("prints the running dev node's settings, which publish to it and sign tokens it accepts; also from src/", async () => {
     await writeFile(join(project.dir, 'package.json'), '{"name":"app"}\n');
     const dev = testContext({ cwd: project.dir, env: { RIVER_DRAIN_MS: '0' } });
     const exit = dev.run(['dev', '--port', '0']);
@@ -40,7 +42,7 @@ describe('river env', () => {
       expect(Object.keys(env)).toEqual(['RIVER_URL', 'RIVER_WS_URL', 'RIVER_API_KEY', 'RIVER_JWT_SECRET']);
       const state = (await readDevState(project.dir))!;
       expect(env).toEqual({ RIVER_URL: state.url, RIVER_WS_URL: state.wsUrl, RIVER_API_KEY: state.apiKey, RIVER_JWT_SECRET: state.secret });
-      expect(t.io.stderrText()).toContain('append them to your app\'s .env');
+      expect(t.io.stderrText()).toContain("append them to your app's .env");
       // What an app does with them: publish with the key.
       const res = await fetch(`${env.RIVER_URL}/v1/publish`, {
         method: 'POST',
@@ -58,7 +60,10 @@ describe('river env', () => {
   });
 
   it('a dev node that took its key from its environment: the same variable is needed here', async () => {
-    const dev = testContext({ cwd: project.dir, env: { RIVER_DRAIN_MS: '0', RIVER_API_KEY: 'key-from-the-shell-0123456789abcdefghijklmnop' } });
+    const dev = testContext({
+      cwd: project.dir,
+      env: { RIVER_DRAIN_MS: '0', RIVER_API_KEY: 'key-from-the-shell-0123456789abcdefghijklmnop' },
+    });
     const exit = dev.run(['dev', '--port', '0']);
     await waitFor(() => dev.io.stderr.some((l) => l.includes('Ctrl+C')), 'the dev node');
     try {
@@ -74,9 +79,11 @@ describe('river env', () => {
     }
   });
 
-  it('--deployed prints the deployment\'s URLs, key and secret (read from Secrets Manager)', async () => {
+  it("--deployed prints the deployment's URLs, key and secret (read from Secrets Manager)", async () => {
     await writeDeployedState(project.dir, { stackName: 'river', region: 'us-east-1', outputs: OUTPUTS });
-    const cloud = fakeCloud({ getSecret: async (arn) => (arn === OUTPUTS.JwtSecretArn ? 'deployed-jwt-secret-0123456789abcdefghijklmnopq' : 'key-1,key-0') });
+    const cloud = fakeCloud({
+      getSecret: async (arn) => (arn === OUTPUTS.JwtSecretArn ? 'deployed-jwt-secret-0123456789abcdefghijklmnopq' : 'key-1,key-0'),
+    });
     const t = testContext({ cwd: project.dir, cloud, env: { RIVER_API_KEY: 'a-local-key-is-not-the-deployment-key' } });
     expect(await t.run(['env', '--deployed'])).toBe(0);
     expect(parseEnv(t.io.stdout)).toEqual({

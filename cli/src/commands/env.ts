@@ -43,9 +43,13 @@ export async function env(ctx: Context, opts: EnvOptions): Promise<void> {
     about = `the river dev node of ${relativeStateFile(ctx, 'dev.json')}${dev.url === undefined ? ` (not started yet: ${DEV_DEFAULT_URL} is river dev's default)` : ''}`;
   } else {
     if (!opts.deployed && (await readDeployedState(ctx.cwd)) === undefined && findConfigFile(ctx.cwd) === undefined) {
-      throw new UserError('no River node here to describe', 'run `npx river dev` first (it creates .river/dev.json), or pass --deployed in the folder of your river.config.json', {
-        code: 'no_target',
-      });
+      throw new UserError(
+        'no River node here to describe',
+        'run `npx river dev` first (it creates .river/dev.json), or pass --deployed in the folder of your river.config.json',
+        {
+          code: 'no_target',
+        },
+      );
     }
     const located = await locate(ctx, undefined, { deployed: true });
     values = {

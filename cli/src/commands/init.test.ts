@@ -17,16 +17,49 @@ describe('river init', () => {
   it('takes every answer from flags, without a terminal', async () => {
     const t = testContext({ cwd: project.dir });
     const code = await t.run([
-      'init', '--region', 'eu-west-1', '--domain', 'rt.example.com', '--certificate-arn', CERT, '--hosted-zone', 'Z0123456789ABCDEFGHIJ',
-      '--zone-name', 'example.com', '--cpu', '512', '--memory', '1024', '--min-tasks', '3', '--max-tasks', '6', '--cache', 'serverless',
+      'init',
+      '--region',
+      'eu-west-1',
+      '--domain',
+      'rt.example.com',
+      '--certificate-arn',
+      CERT,
+      '--hosted-zone',
+      'Z0123456789ABCDEFGHIJ',
+      '--zone-name',
+      'example.com',
+      '--cpu',
+      '512',
+      '--memory',
+      '1024',
+      '--min-tasks',
+      '3',
+      '--max-tasks',
+      '6',
+      '--cache',
+      'serverless',
     ]);
     expect(t.io.stderr.filter((l) => l.startsWith('error'))).toEqual([]);
     expect(code).toBe(0);
     expect(await written()).toEqual({
-      name: 'river', region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com',
-      taskCpu: 512, taskMemory: 1024, minTasks: 3, maxTasks: 6, cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
-      natGateways: 0, logRetentionDays: 30,
-      publishConcurrency: 20, publishRateLimit: 1000, publishBurstLimit: 2000, accessLogs: false, containerInsights: false,
+      name: 'river',
+      region: 'eu-west-1',
+      domain: 'rt.example.com',
+      certificateArn: CERT,
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      hostedZoneName: 'example.com',
+      taskCpu: 512,
+      taskMemory: 1024,
+      minTasks: 3,
+      maxTasks: 6,
+      cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
+      natGateways: 0,
+      logRetentionDays: 30,
+      publishConcurrency: 20,
+      publishRateLimit: 1000,
+      publishBurstLimit: 2000,
+      accessLogs: false,
+      containerInsights: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
@@ -34,7 +67,15 @@ describe('river init', () => {
   it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--yes'])).toBe(0);
-    expect(await written()).toMatchObject({ name: 'river', region: 'us-east-1', taskCpu: 256, taskMemory: 512, minTasks: 2, maxTasks: 10, cache: { mode: 'node' } });
+    expect(await written()).toMatchObject({
+      name: 'river',
+      region: 'us-east-1',
+      taskCpu: 256,
+      taskMemory: 512,
+      minTasks: 2,
+      maxTasks: 10,
+      cache: { mode: 'node' },
+    });
     expect(t.io.stderrText()).toMatch(/warning: no domain/);
   });
 
@@ -42,11 +83,38 @@ describe('river init', () => {
     const t = testContext({
       cwd: project.dir,
       isTTY: true,
-      answers: { '--region': 'eu-west-1', '--domain': 'rt.example.com', '--certificate-arn': CERT, '--hosted-zone': '', '--cpu': 1024, '--memory': 2048, '--min-tasks': '2', '--max-tasks': '4', '--cache': 'node' },
+      answers: {
+        '--region': 'eu-west-1',
+        '--domain': 'rt.example.com',
+        '--certificate-arn': CERT,
+        '--hosted-zone': '',
+        '--cpu': 1024,
+        '--memory': 2048,
+        '--min-tasks': '2',
+        '--max-tasks': '4',
+        '--cache': 'node',
+      },
     });
     expect(await t.run(['init'])).toBe(0);
-    expect(t.io.asked).toEqual(['--region', '--domain', '--certificate-arn', '--hosted-zone', '--cpu', '--memory', '--min-tasks', '--max-tasks', '--cache']);
-    expect(await written()).toMatchObject({ region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, taskCpu: 1024, taskMemory: 2048, maxTasks: 4 });
+    expect(t.io.asked).toEqual([
+      '--region',
+      '--domain',
+      '--certificate-arn',
+      '--hosted-zone',
+      '--cpu',
+      '--memory',
+      '--min-tasks',
+      '--max-tasks',
+      '--cache',
+    ]);
+    expect(await written()).toMatchObject({
+      region: 'eu-west-1',
+      domain: 'rt.example.com',
+      certificateArn: CERT,
+      taskCpu: 1024,
+      taskMemory: 2048,
+      maxTasks: 4,
+    });
     expect(await written()).not.toHaveProperty('hostedZoneId');
   });
 
@@ -58,7 +126,10 @@ describe('river init', () => {
     expect(await written()).not.toHaveProperty('allowedOrigins');
     const bad = testContext({ cwd: project.dir });
     expect(await bad.run(['init', '--yes', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
-    expect(bad.io.stderr).toEqual([expect.stringMatching(/^error: river init: "allowedOrigins" must be a list of 1 to 50 origins .*\(got "app\.example\.com"\)$/), 'hint: pass a valid --allowed-origins']);
+    expect(bad.io.stderr).toEqual([
+      expect.stringMatching(/^error: river init: "allowedOrigins" must be a list of 1 to 50 origins .*\(got "app\.example\.com"\)$/),
+      'hint: pass a valid --allowed-origins',
+    ]);
     // On a terminal too, before the first question (no answer given in vain).
     const tty = testContext({ cwd: project.dir, isTTY: true, answers: {} });
     expect(await tty.run(['init', '--force', '--allowed-origins', 'app.example.com'])).toBe(1);
@@ -68,7 +139,10 @@ describe('river init', () => {
   it('without a terminal, a missing answer is exit 1 naming the flag', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--region', 'us-east-1'])).toBe(1);
-    expect(t.io.stderr).toEqual(['error: river init needs --domain and there is no terminal to ask', 'hint: pass --domain, or --yes to take the defaults']);
+    expect(t.io.stderr).toEqual([
+      'error: river init needs --domain and there is no terminal to ask',
+      'hint: pass --domain, or --yes to take the defaults',
+    ]);
   });
 
   it('an invalid answer is exit 1 naming the field and its flag; nothing is written', async () => {
@@ -91,22 +165,44 @@ describe('river init', () => {
       cwd: project.dir,
       isTTY: true,
       answers: {
-        '--region': ['eu-west-one', 'eu-west-1'], '--domain': ['RT.example.com!', 'rt.example.com'],
-        '--certificate-arn': [inOtherRegion, 'arn:aws:iam::1:role/x', CERT], '--hosted-zone': '',
-        '--cpu': 512, '--memory': 2048, '--min-tasks': ['0', '3'], '--max-tasks': ['2', '6'], '--cache': 'node',
+        '--region': ['eu-west-one', 'eu-west-1'],
+        '--domain': ['RT.example.com!', 'rt.example.com'],
+        '--certificate-arn': [inOtherRegion, 'arn:aws:iam::1:role/x', CERT],
+        '--hosted-zone': '',
+        '--cpu': 512,
+        '--memory': 2048,
+        '--min-tasks': ['0', '3'],
+        '--max-tasks': ['2', '6'],
+        '--cache': 'node',
       },
     });
     expect(await t.run(['init'])).toBe(0);
     expect(t.io.rejected).toEqual([
       { flag: '--region', value: 'eu-west-one', verdict: 'an AWS region such as us-east-1' },
       { flag: '--domain', value: 'RT.example.com!', verdict: 'a lowercase DNS name such as rt.example.com, or blank for none' },
-      { flag: '--certificate-arn', value: inOtherRegion, verdict: 'a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)' },
-      { flag: '--certificate-arn', value: 'arn:aws:iam::1:role/x', verdict: 'an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or blank' },
+      {
+        flag: '--certificate-arn',
+        value: inOtherRegion,
+        verdict: 'a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)',
+      },
+      {
+        flag: '--certificate-arn',
+        value: 'arn:aws:iam::1:role/x',
+        verdict: 'an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or blank',
+      },
       { flag: '--min-tasks', value: '0', verdict: 'a whole number from 1 to 1000' },
       { flag: '--max-tasks', value: '2', verdict: 'a whole number from 3 to 1000' },
     ]);
     expect(t.io.messages['--hosted-zone']).toBe('Route 53 hosted zone id for rt.example.com (blank: none, you create the DNS record)');
-    expect(await written()).toMatchObject({ region: 'eu-west-1', domain: 'rt.example.com', certificateArn: CERT, taskCpu: 512, taskMemory: 2048, minTasks: 3, maxTasks: 6 });
+    expect(await written()).toMatchObject({
+      region: 'eu-west-1',
+      domain: 'rt.example.com',
+      certificateArn: CERT,
+      taskCpu: 512,
+      taskMemory: 2048,
+      minTasks: 3,
+      maxTasks: 6,
+    });
   });
 
   it('without a certificate the zone is required, and its prompt says so; the zone name must hold the domain', async () => {
@@ -114,28 +210,56 @@ describe('river init', () => {
       cwd: project.dir,
       isTTY: true,
       answers: {
-        '--region': 'eu-west-1', '--domain': 'rt.example.com', '--certificate-arn': '', '--hosted-zone': ['', 'Z0123456789ABCDEFGHIJ'],
-        '--zone-name': ['other.com', 'example.com'], '--cpu': 256, '--memory': 512, '--min-tasks': '2', '--max-tasks': '4', '--cache': 'node',
+        '--region': 'eu-west-1',
+        '--domain': 'rt.example.com',
+        '--certificate-arn': '',
+        '--hosted-zone': ['', 'Z0123456789ABCDEFGHIJ'],
+        '--zone-name': ['other.com', 'example.com'],
+        '--cpu': 256,
+        '--memory': 512,
+        '--min-tasks': '2',
+        '--max-tasks': '4',
+        '--cache': 'node',
       },
     });
     expect(await t.run(['init'])).toBe(0);
-    expect(t.io.messages['--hosted-zone']).toBe('Route 53 hosted zone id for rt.example.com (required without a certificate: River creates one and validates it there)');
+    expect(t.io.messages['--hosted-zone']).toBe(
+      'Route 53 hosted zone id for rt.example.com (required without a certificate: River creates one and validates it there)',
+    );
     expect(t.io.rejected.map((r) => r.flag)).toEqual(['--hosted-zone', '--zone-name']);
     expect(t.io.rejected[0]!.verdict).toMatch(/^a Route 53 hosted zone id: without a certificate ARN/);
     expect(t.io.rejected[1]!.verdict).toBe("the zone's name: rt.example.com or a parent of it, such as example.com");
-    expect(await written()).toMatchObject({ domain: 'rt.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
+    expect(await written()).toMatchObject({
+      domain: 'rt.example.com',
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      hostedZoneName: 'example.com',
+    });
     expect(await written()).not.toHaveProperty('certificateArn');
   });
 
   it('a flag that fails its check is exit 1 naming it, before anything else is asked', async () => {
     const t = testContext({ cwd: project.dir, isTTY: true, answers: {} });
-    expect(await t.run(['init', '--region', 'eu-west-1', '--domain', 'rt.example.com', '--certificate-arn', 'arn:aws:acm:us-east-1:123456789012:certificate/abc'])).toBe(1);
-    expect(t.io.stderr[0]).toBe('error: river init: --certificate-arn "arn:aws:acm:us-east-1:123456789012:certificate/abc": expected a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)');
+    expect(
+      await t.run([
+        'init',
+        '--region',
+        'eu-west-1',
+        '--domain',
+        'rt.example.com',
+        '--certificate-arn',
+        'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+      ]),
+    ).toBe(1);
+    expect(t.io.stderr[0]).toBe(
+      'error: river init: --certificate-arn "arn:aws:acm:us-east-1:123456789012:certificate/abc": expected a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)',
+    );
     expect(t.io.stderr[1]).toBe('hint: pass a valid --certificate-arn');
     expect(t.io.asked).toEqual([]);
     const noZone = testContext({ cwd: project.dir });
     expect(await noZone.run(['init', '--yes', '--domain', 'rt.example.com'])).toBe(1);
-    expect(noZone.io.stderr[0]).toMatch(/^error: river init: --hosted-zone \(blank\): expected a Route 53 hosted zone id: without a certificate ARN/);
+    expect(noZone.io.stderr[0]).toMatch(
+      /^error: river init: --hosted-zone \(blank\): expected a Route 53 hosted zone id: without a certificate ARN/,
+    );
     await expect(readFile(join(project.dir, 'river.config.json'))).rejects.toThrow();
   });
 

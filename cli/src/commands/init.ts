@@ -33,17 +33,26 @@ export function registerInit(program: Command, ctx: Context): void {
     .option('--region <region>', 'AWS region, e.g. us-east-1')
     .option('--domain <host>', 'custom domain for wss:// (e.g. rt.example.com); "" for none (plain ws:// on the load balancer)')
     .option('--certificate-arn <arn>', 'ACM certificate for the domain, in the same region')
-    .option('--hosted-zone <id>', 'Route 53 hosted zone id holding the domain (a DNS-validated certificate is created when no ARN is given)')
+    .option(
+      '--hosted-zone <id>',
+      'Route 53 hosted zone id holding the domain (a DNS-validated certificate is created when no ARN is given)',
+    )
     .option('--zone-name <name>', "that hosted zone's name, e.g. example.com")
     .option('--cpu <units>', 'Fargate task CPU units: 256, 512, 1024, 2048, 4096')
     .option('--memory <mib>', 'Fargate task memory in MiB (valid values depend on --cpu)')
     .option('--min-tasks <n>', 'fewest running tasks')
     .option('--max-tasks <n>', 'most running tasks (autoscaling ceiling)')
     .option('--cache <mode>', 'ElastiCache mode: node (Valkey replication group) or serverless')
-    .option('--allowed-origins <list>', 'comma-separated origins allowed to open WebSockets, e.g. https://app.example.com,https://*.example.com (default: any; not asked)')
+    .option(
+      '--allowed-origins <list>',
+      'comma-separated origins allowed to open WebSockets, e.g. https://app.example.com,https://*.example.com (default: any; not asked)',
+    )
     .option('-y, --yes', 'take the default for every question not answered by a flag (no terminal needed)')
     .option('--force', `overwrite an existing ${CONFIG_FILE}`)
-    .addHelpText('after', `\nWithout a terminal, pass every setting as a flag or add --yes.\nExample: npx river init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:… --yes`)
+    .addHelpText(
+      'after',
+      `\nWithout a terminal, pass every setting as a flag or add --yes.\nExample: npx river init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:… --yes`,
+    )
     .action(async (opts: InitOptions) => {
       await init(ctx, opts);
     });
@@ -72,12 +81,18 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   const path = existing ?? join(ctx.cwd, CONFIG_FILE);
   if (existing !== undefined && !opts.force) {
     const where = relative(ctx.cwd, existing);
-    throw new UserError(`${where === CONFIG_FILE ? CONFIG_FILE : `${where} (this project's ${CONFIG_FILE})`} already exists`, 'pass --force to overwrite it, or edit it by hand', { code: 'config_exists' });
+    throw new UserError(
+      `${where === CONFIG_FILE ? CONFIG_FILE : `${where} (this project's ${CONFIG_FILE})`} already exists`,
+      'pass --force to overwrite it, or edit it by hand',
+      { code: 'config_exists' },
+    );
   }
   const { defaultRiverConfig, FARGATE_MEMORY, CONFIG_PATTERNS: P } = await templates();
   const d = defaultRiverConfig();
   const unanswered = (flag: string) =>
-    new UserError(`river init needs ${flag} and there is no terminal to ask`, `pass ${flag}, or --yes to take the defaults`, { code: 'no_terminal' });
+    new UserError(`river init needs ${flag} and there is no terminal to ask`, `pass ${flag}, or --yes to take the defaults`, {
+      code: 'no_terminal',
+    });
   type Check = (v: string) => true | string;
 
   /**
@@ -89,11 +104,18 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     const fromFlag = given !== undefined ? given.trim() : opts.yes ? def : undefined;
     if (fromFlag !== undefined) {
       const verdict = validate?.(fromFlag) ?? true;
-      if (verdict !== true) throw new UserError(`river init: ${flag} ${fromFlag === '' ? '(blank)' : `"${fromFlag}"`}: expected ${verdict}`, `pass a valid ${flag}`, { code: 'bad_flag' });
+      if (verdict !== true)
+        throw new UserError(
+          `river init: ${flag} ${fromFlag === '' ? '(blank)' : `"${fromFlag}"`}: expected ${verdict}`,
+          `pass a valid ${flag}`,
+          { code: 'bad_flag' },
+        );
       return fromFlag;
     }
     if (!io.isTTY) throw unanswered(flag);
-    return (await io.prompt.input({ message, flag, default: def, ...(validate ? { validate: (v: string) => validate(v.trim()) } : {}) })).trim();
+    return (
+      await io.prompt.input({ message, flag, default: def, ...(validate ? { validate: (v: string) => validate(v.trim()) } : {}) })
+    ).trim();
   };
   const choose = async <T>(given: T | undefined, flag: string, message: string, choices: readonly Choice<T>[], def: T) => {
     if (given !== undefined) return given;
@@ -101,19 +123,31 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     if (!io.isTTY) throw unanswered(flag);
     return io.prompt.select({ message, flag, choices, default: def });
   };
-  const wholeNumber = (min: number, max: number): Check => (v) => {
-    const n = Number(v);
-    return /^\d+$/.test(v) && n >= min && n <= max ? true : `a whole number from ${min} to ${max}`;
-  };
+  const wholeNumber =
+    (min: number, max: number): Check =>
+    (v) => {
+      const n = Number(v);
+      return /^\d+$/.test(v) && n >= min && n <= max ? true : `a whole number from ${min} to ${max}`;
+    };
   const checkRegion: Check = (v) => (P.region.test(v) ? true : 'an AWS region such as us-east-1');
-  const checkDomain: Check = (v) => (v === '' || P.hostname.test(v) ? true : 'a lowercase DNS name such as rt.example.com, or blank for none');
+  const checkDomain: Check = (v) =>
+    v === '' || P.hostname.test(v) ? true : 'a lowercase DNS name such as rt.example.com, or blank for none';
 
   // The settings that are not asked are checked before the first question: no answer is lost to them.
-  const origins = opts.allowedOrigins?.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const origins = opts.allowedOrigins
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
   await validateConfig({ name: opts.name ?? d.name, ...(origins !== undefined ? { allowedOrigins: origins } : {}) }, 'river init');
 
   const region = await text(opts.region, '--region', 'AWS region', d.region, checkRegion);
-  const domain = await text(opts.domain, '--domain', 'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)', '', checkDomain);
+  const domain = await text(
+    opts.domain,
+    '--domain',
+    'Custom domain for wss:// (blank: none, plain ws:// on the load balancer)',
+    '',
+    checkDomain,
+  );
   let certificateArn = '';
   let hostedZoneId = '';
   let hostedZoneName = '';
@@ -122,41 +156,95 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
       if (v === '') return true;
       const m = P.certificateArn.exec(v);
       if (m === null) return 'an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or blank';
-      return m[1] === region ? true : `a certificate in ${region}, the deployment region (the load balancer can only use those; this one is in ${m[1]})`;
+      return m[1] === region
+        ? true
+        : `a certificate in ${region}, the deployment region (the load balancer can only use those; this one is in ${m[1]})`;
     };
-    certificateArn = await text(opts.certificateArn, '--certificate-arn', `ACM certificate ARN for ${domain} in ${region} (blank: create one, DNS-validated in a Route 53 zone)`, '', checkCertificate);
+    certificateArn = await text(
+      opts.certificateArn,
+      '--certificate-arn',
+      `ACM certificate ARN for ${domain} in ${region} (blank: create one, DNS-validated in a Route 53 zone)`,
+      '',
+      checkCertificate,
+    );
     // Without a certificate the zone is required (the new certificate is validated in it); with one it is optional.
     const zoneRequired = certificateArn === '';
     const checkZoneId: Check = (v) => {
-      if (v === '') return zoneRequired ? `a Route 53 hosted zone id: without a certificate ARN, River creates the certificate and validates it in ${domain}'s zone` : true;
+      if (v === '')
+        return zoneRequired
+          ? `a Route 53 hosted zone id: without a certificate ARN, River creates the certificate and validates it in ${domain}'s zone`
+          : true;
       return P.zoneId.test(v) ? true : 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ';
     };
     const zoneMessage = zoneRequired
       ? `Route 53 hosted zone id for ${domain} (required without a certificate: River creates one and validates it there)`
       : `Route 53 hosted zone id for ${domain} (blank: none, you create the DNS record)`;
     hostedZoneId = await text(opts.hostedZone, '--hosted-zone', zoneMessage, '', checkZoneId);
-    const checkZoneName: Check = (v) => (P.zoneName.test(v) && (domain === v.replace(/\.$/, '') || domain.endsWith(`.${v.replace(/\.$/, '')}`))
-      ? true : `the zone's name: ${domain} or a parent of it, such as ${parentZone(domain)}`);
-    if (hostedZoneId !== '') hostedZoneName = await text(opts.zoneName, '--zone-name', `Hosted zone name (${domain} or a parent of it)`, parentZone(domain), checkZoneName);
+    const checkZoneName: Check = (v) =>
+      P.zoneName.test(v) && (domain === v.replace(/\.$/, '') || domain.endsWith(`.${v.replace(/\.$/, '')}`))
+        ? true
+        : `the zone's name: ${domain} or a parent of it, such as ${parentZone(domain)}`;
+    if (hostedZoneId !== '')
+      hostedZoneName = await text(
+        opts.zoneName,
+        '--zone-name',
+        `Hosted zone name (${domain} or a parent of it)`,
+        parentZone(domain),
+        checkZoneName,
+      );
   } else {
-    for (const [flag, v] of [['--certificate-arn', opts.certificateArn], ['--hosted-zone', opts.hostedZone], ['--zone-name', opts.zoneName]] as const) {
+    for (const [flag, v] of [
+      ['--certificate-arn', opts.certificateArn],
+      ['--hosted-zone', opts.hostedZone],
+      ['--zone-name', opts.zoneName],
+    ] as const) {
       if (v) throw new UserError(`${flag} needs --domain`, 'pass --domain with it, or leave it out', { code: 'bad_flag' });
     }
   }
   const cpuGiven = opts.cpu === undefined ? undefined : int(opts.cpu, '--cpu');
   if (cpuGiven !== undefined && !CPU_CHOICES.includes(cpuGiven)) {
-    throw new UserError(`river init: --cpu ${cpuGiven}: expected one of ${CPU_CHOICES.join(', ')}`, 'pass a valid --cpu', { code: 'bad_flag' });
+    throw new UserError(`river init: --cpu ${cpuGiven}: expected one of ${CPU_CHOICES.join(', ')}`, 'pass a valid --cpu', {
+      code: 'bad_flag',
+    });
   }
-  const taskCpu = await choose(cpuGiven, '--cpu', 'Fargate task CPU', CPU_CHOICES.map((c) => ({ name: `${c / 1024} vCPU (${c})`, value: c })), d.taskCpu);
+  const taskCpu = await choose(
+    cpuGiven,
+    '--cpu',
+    'Fargate task CPU',
+    CPU_CHOICES.map((c) => ({ name: `${c / 1024} vCPU (${c})`, value: c })),
+    d.taskCpu,
+  );
   // Only the memory sizes Fargate allows with that CPU are offered; a flag outside them is refused here.
   const memories = FARGATE_MEMORY[taskCpu] ?? [];
   const memGiven = opts.memory === undefined ? undefined : int(opts.memory, '--memory');
   if (memGiven !== undefined && !memories.includes(memGiven)) {
-    throw new UserError(`river init: "taskMemory" must be one of ${memories.join(', ')} for taskCpu ${taskCpu} (got ${memGiven})`, 'pass a valid --memory', { code: 'bad_flag' });
+    throw new UserError(
+      `river init: "taskMemory" must be one of ${memories.join(', ')} for taskCpu ${taskCpu} (got ${memGiven})`,
+      'pass a valid --memory',
+      { code: 'bad_flag' },
+    );
   }
-  const taskMemory = await choose(memGiven, '--memory', 'Fargate task memory', memories.map((m) => ({ name: `${m} MiB`, value: m })), memories.includes(d.taskMemory) ? d.taskMemory : (memories[0] ?? d.taskMemory));
-  const minTasks = int(await text(opts.minTasks, '--min-tasks', 'Fewest running tasks (2 or more survives a task or AZ failure)', String(d.minTasks), wholeNumber(1, 1000)), '--min-tasks');
-  const maxTasks = int(await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber(minTasks, 1000)), '--max-tasks');
+  const taskMemory = await choose(
+    memGiven,
+    '--memory',
+    'Fargate task memory',
+    memories.map((m) => ({ name: `${m} MiB`, value: m })),
+    memories.includes(d.taskMemory) ? d.taskMemory : (memories[0] ?? d.taskMemory),
+  );
+  const minTasks = int(
+    await text(
+      opts.minTasks,
+      '--min-tasks',
+      'Fewest running tasks (2 or more survives a task or AZ failure)',
+      String(d.minTasks),
+      wholeNumber(1, 1000),
+    ),
+    '--min-tasks',
+  );
+  const maxTasks = int(
+    await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber(minTasks, 1000)),
+    '--max-tasks',
+  );
   const cacheChoices: Choice<string>[] = [
     { name: 'node: Valkey replication group (primary + replica), cheapest at steady load', value: 'node' },
     { name: 'serverless: ElastiCache Serverless, pay per use, no sizing', value: 'serverless' },
@@ -180,7 +268,10 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   if (origins !== undefined) raw.allowedOrigins = origins;
   const config = await validateConfig(raw, 'river init');
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
-  io.info(`wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`);
-  if (!config.domain) io.warn('no domain: clients connect with ws:// (unencrypted) to the load balancer; run `npx river init --force --domain …` for wss://');
+  io.info(
+    `wrote ${CONFIG_FILE}: ${config.name} in ${config.region}, ${config.minTasks}-${config.maxTasks} tasks of ${config.taskCpu} CPU / ${config.taskMemory} MiB, cache ${config.cache.mode}`,
+  );
+  if (!config.domain)
+    io.warn('no domain: clients connect with ws:// (unencrypted) to the load balancer; run `npx river init --force --domain …` for wss://');
   io.info('next: npx river deploy');
 }

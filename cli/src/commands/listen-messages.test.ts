@@ -49,10 +49,14 @@ describe('river listen close messages', () => {
     closeWith = { code: 4004, reason: 'heartbeat_timeout' };
     const t = testContext({ cwd: project.dir, env });
     const exit = t.run(['listen', 'dogs', '--url', url]);
-    const delays = await waitFor(() => {
-      const d = t.io.stderr.map((l) => /^reconnecting in (\d+\.\d) s…$/.exec(l)?.[1]).filter((x) => x !== undefined);
-      return d.length >= 2 && d.map(Number);
-    }, 'two reconnects', 15_000);
+    const delays = await waitFor(
+      () => {
+        const d = t.io.stderr.map((l) => /^reconnecting in (\d+\.\d) s…$/.exec(l)?.[1]).filter((x) => x !== undefined);
+        return d.length >= 2 && d.map(Number);
+      },
+      'two reconnects',
+      15_000,
+    );
     t.abort();
     expect(await exit).toBe(0);
     expect(t.io.stderr).toContain('warning: the node closed the connection (4004 heartbeat_timeout)');

@@ -12,8 +12,17 @@ const presenceBackend = new MemoryPresenceBackend({ ttlMs: 50_000 });
 const nodes: RiverNode[] = [];
 
 async function node(port: number): Promise<RiverNode> {
-  const config = loadConfig({ RIVER_PORT: String(port), RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' });
-  const n = await startRiver(config, { bus: new MemoryBus(busOpts, backend), presence: new MemoryPresence({ ttlMs: 50_000 }, presenceBackend) });
+  const config = loadConfig({
+    RIVER_PORT: String(port),
+    RIVER_HOST: '127.0.0.1',
+    RIVER_JWT_SECRET: SECRET,
+    RIVER_API_KEY: KEY,
+    RIVER_DRAIN_MS: '0',
+  });
+  const n = await startRiver(config, {
+    bus: new MemoryBus(busOpts, backend),
+    presence: new MemoryPresence({ ttlMs: 50_000 }, presenceBackend),
+  });
   nodes.push(n);
   return n;
 }

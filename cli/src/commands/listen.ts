@@ -30,7 +30,10 @@ export function registerListen(program: Command, ctx: Context): void {
     .description('subscribe to channels and print each event as one JSON line until Ctrl+C')
     .argument('<channels...>', 'one or more channel names')
     .option('--url <url>', "the node's HTTP base URL or WebSocket URL (default: RIVER_URL, the dev node, then the deployment)")
-    .option('--deployed', 'listen on the deployment (its URL and secret from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say')
+    .option(
+      '--deployed',
+      'listen on the deployment (its URL and secret from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say',
+    )
     .option('--json', 'one JSON object per line on stdout (what listen always prints; accepted for scripts)')
     .addHelpText(
       'after',
@@ -61,9 +64,13 @@ export async function listen(ctx: Context, channels: string[], opts: ListenOptio
     const outcome = await session(ctx.io, located.target, token, unique, positions, ctx.signal);
     if (outcome.kind === 'aborted') return;
     if (outcome.kind === 'refused') {
-      throw new UserError(`the node refused every subscription (${outcome.reason})`, 'check the channel names, and that the token may subscribe to them (`channels` claim)', {
-        code: 'subscriptions_refused',
-      });
+      throw new UserError(
+        `the node refused every subscription (${outcome.reason})`,
+        'check the channel names, and that the token may subscribe to them (`channels` claim)',
+        {
+          code: 'subscriptions_refused',
+        },
+      );
     }
     if (outcome.wasReady) {
       everReady = true;
@@ -98,14 +105,25 @@ function firstFailure(target: Target, outcome: Extract<Outcome, { kind: 'failed'
   const down = unreachable(target, outcome.err);
   if (down) return down;
   if (outcome.status !== undefined) {
-    return new UserError(`${target.wsUrl} refused the WebSocket upgrade (HTTP ${outcome.status})`, "check --url: it is the node's HTTP base URL, e.g. http://127.0.0.1:4400", {
-      code: 'upgrade_refused',
-    });
+    return new UserError(
+      `${target.wsUrl} refused the WebSocket upgrade (HTTP ${outcome.status})`,
+      "check --url: it is the node's HTTP base URL, e.g. http://127.0.0.1:4400",
+      {
+        code: 'upgrade_refused',
+      },
+    );
   }
   return outcome.err;
 }
 
-function session(io: IO, target: Target, token: string, channels: string[], positions: Map<string, StreamPosition>, signal: AbortSignal): Promise<Outcome> {
+function session(
+  io: IO,
+  target: Target,
+  token: string,
+  channels: string[],
+  positions: Map<string, StreamPosition>,
+  signal: AbortSignal,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     let wasReady = false;
     const refused = new Set<string>();
@@ -152,7 +170,12 @@ function session(io: IO, target: Target, token: string, channels: string[], posi
           const pos = { epoch: String(frame.epoch), offset: Number(frame.offset) };
           const known = positions.get(channel);
           if (frame.recovered !== true || !known) positions.set(channel, pos);
-          const note = frame.recovered === true ? ' (recovered missed messages)' : frame.recovered === false ? ' (history lost: messages may have been missed)' : '';
+          const note =
+            frame.recovered === true
+              ? ' (recovered missed messages)'
+              : frame.recovered === false
+                ? ' (history lost: messages may have been missed)'
+                : '';
           io.info(`subscribed to ${channel}${note}`);
           break;
         }

@@ -36,7 +36,11 @@ export async function logs(ctx: Context, opts: LogsOptions): Promise<void> {
   const group = output(d, 'LogGroupName');
   const print = (e: LogEvent) => {
     const message = e.message.replace(/\n$/, '');
-    ctx.io.out(opts.json ? JSON.stringify({ timestamp: e.timestamp, stream: e.stream ?? null, message }) : `${new Date(e.timestamp).toISOString()} ${message}`);
+    ctx.io.out(
+      opts.json
+        ? JSON.stringify({ timestamp: e.timestamp, stream: e.stream ?? null, message })
+        : `${new Date(e.timestamp).toISOString()} ${message}`,
+    );
   };
   const filter = opts.filter ? { filter: opts.filter } : {};
 
@@ -65,7 +69,10 @@ export async function logs(ctx: Context, opts: LogsOptions): Promise<void> {
   if (!opts.follow || ctx.signal.aborted) return;
 
   const arn = d.outputs.LogGroupArn;
-  if (!arn) ctx.io.warn(`live tail is not available: the stack ${d.stackName} has no LogGroupArn output (run \`npx river deploy\` again); polling every ${POLL_INTERVAL_MS / 1000} s instead`);
+  if (!arn)
+    ctx.io.warn(
+      `live tail is not available: the stack ${d.stackName} has no LogGroupArn output (run \`npx river deploy\` again); polling every ${POLL_INTERVAL_MS / 1000} s instead`,
+    );
   else {
     try {
       await d.cloud.liveTail(arn, { ...filter, signal: ctx.signal, onEvent: print });

@@ -9,7 +9,15 @@ let node: RiverNode;
 let project: { dir: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: 'publish-key-secret-0123456789abcdefghijklmn', RIVER_API_KEY: KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({
+      RIVER_PORT: '0',
+      RIVER_HOST: '127.0.0.1',
+      RIVER_JWT_SECRET: 'publish-key-secret-0123456789abcdefghijklmn',
+      RIVER_API_KEY: KEY,
+      RIVER_LOG_LEVEL: 'silent',
+    }),
+  );
 });
 afterAll(async () => {
   await node.close();
@@ -43,7 +51,10 @@ describe('river publish and the API key', () => {
   ] as const)('a wrong key (%j %j) is refused by the node, and the error names where it came from', async (flags, env, from) => {
     const t = testContext({ cwd: project.dir, env: { ...env } });
     expect(await t.run(['publish', 'dogs', 'e', '--url', node.urls.http, ...flags])).toBe(1);
-    expect(errorLines(t.io.stderr)).toEqual([`error: ${node.urls.http} refused the API key from ${from} (401 unauthorized)`, "hint: pass --key or set RIVER_API_KEY to the node's key"]);
+    expect(errorLines(t.io.stderr)).toEqual([
+      `error: ${node.urls.http} refused the API key from ${from} (401 unauthorized)`,
+      "hint: pass --key or set RIVER_API_KEY to the node's key",
+    ]);
   });
 
   it('the right key publishes', async () => {

@@ -11,7 +11,13 @@ let node: RiverNode;
 let project: { dir: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
-  const config = loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' });
+  const config = loadConfig({
+    RIVER_PORT: '0',
+    RIVER_HOST: '127.0.0.1',
+    RIVER_JWT_SECRET: SECRET,
+    RIVER_API_KEY: KEY,
+    RIVER_DRAIN_MS: '0',
+  });
   node = await startRiver(config);
 });
 afterAll(async () => {
@@ -30,7 +36,10 @@ describe('river publish / river listen against a real node', () => {
   it('listen prints what publish sends, one JSON line per event, and stops on Ctrl+C with exit 0', async () => {
     const listener = testContext({ cwd: project.dir });
     const exit = listener.run(['listen', 'dogs', 'cats', '--json']); // --json is accepted (JSON lines either way)
-    await waitFor(() => listener.io.stderr.includes('subscribed to dogs') && listener.io.stderr.includes('subscribed to cats'), 'subscriptions');
+    await waitFor(
+      () => listener.io.stderr.includes('subscribed to dogs') && listener.io.stderr.includes('subscribed to cats'),
+      'subscriptions',
+    );
 
     const pub = testContext({ cwd: project.dir });
     expect(await pub.run(['publish', 'dogs', 'new-post', '{"title":"hi"}'])).toBe(0);
@@ -42,7 +51,13 @@ describe('river publish / river listen against a real node', () => {
 
     await waitFor(() => listener.io.stdout.length >= 2, 'two printed events');
     const [first, second] = listener.io.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(first).toMatchObject({ channel: 'dogs', event: 'new-post', data: { title: 'hi' }, offset: expect.any(Number), ts: expect.any(Number) });
+    expect(first).toMatchObject({
+      channel: 'dogs',
+      event: 'new-post',
+      data: { title: 'hi' },
+      offset: expect.any(Number),
+      ts: expect.any(Number),
+    });
     expect(second).toMatchObject({ channel: 'cats', event: 'meow', data: null, offset: result.offset });
     listener.abort();
     expect(await exit).toBe(0);
@@ -51,7 +66,11 @@ describe('river publish / river listen against a real node', () => {
   it('--url and --key override the dev node; a wrong key is exit 1 with a hint', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['publish', 'dogs', 'e', '1', '--url', node.urls.http, '--key', 'wrong'])).toBe(1);
-    expect(t.io.stderr).toEqual([`using ${node.urls.http} (--url)`, expect.stringMatching(/^error: .* refused the API key from --key \(401/), 'hint: pass --key or set RIVER_API_KEY to the node\'s key']);
+    expect(t.io.stderr).toEqual([
+      `using ${node.urls.http} (--url)`,
+      expect.stringMatching(/^error: .* refused the API key from --key \(401/),
+      "hint: pass --key or set RIVER_API_KEY to the node's key",
+    ]);
     const env = testContext({ cwd: project.dir, env: { RIVER_URL: node.urls.ws, RIVER_API_KEY: KEY } });
     expect(await env.run(['publish', 'dogs', 'e', '"text"', '--json'])).toBe(0);
   });
@@ -70,7 +89,8 @@ describe('river publish / river listen against a real node', () => {
       ws.on('message', (raw) => {
         const f = JSON.parse(raw.toString()) as { type: string; id?: string; channel?: string };
         if (f.type === 'auth') ws.send(JSON.stringify({ type: 'ready', connectionId: 'c1', userId: 'cli-listener', heartbeatMs: 25000 }));
-        if (f.type === 'subscribe') ws.send(JSON.stringify({ type: 'error', code: 'forbidden', message: 'not allowed', channel: f.channel, id: f.id }));
+        if (f.type === 'subscribe')
+          ws.send(JSON.stringify({ type: 'error', code: 'forbidden', message: 'not allowed', channel: f.channel, id: f.id }));
       }),
     );
     await new Promise((r) => wss.once('listening', r));
@@ -78,7 +98,10 @@ describe('river publish / river listen against a real node', () => {
       const { port } = wss.address() as { port: number };
       const t = testContext({ cwd: project.dir });
       expect(await t.run(['listen', 'a', 'b', '--url', `http://127.0.0.1:${port}`])).toBe(1);
-      expect(t.io.stderr.slice(-2)).toEqual(['error: the node refused every subscription (forbidden: not allowed)', expect.stringMatching(/^hint: check the channel names/)]);
+      expect(t.io.stderr.slice(-2)).toEqual([
+        'error: the node refused every subscription (forbidden: not allowed)',
+        expect.stringMatching(/^hint: check the channel names/),
+      ]);
     } finally {
       wss.close();
     }
@@ -88,13 +111,20 @@ describe('river publish / river listen against a real node', () => {
     const t = testContext({ cwd: project.dir });
     t.abort();
     expect(await t.run(['publish', 'dogs', 'e'])).toBe(1);
-    expect(t.io.stderr).toEqual([`using ${node.urls.http} (the river dev node (pid ${process.pid}))`, 'error: interrupted', 'hint: run the command again to finish what it was doing']);
+    expect(t.io.stderr).toEqual([
+      `using ${node.urls.http} (the river dev node (pid ${process.pid}))`,
+      'error: interrupted',
+      'hint: run the command again to finish what it was doing',
+    ]);
   });
 
   it('nothing listening is exit 1 with the hint to start a dev node', async () => {
     const closed = await freePort();
     await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}`, pid: process.pid });
-    for (const [argv, url] of [[['publish', 'dogs', 'e'], `http://127.0.0.1:${closed}`], [['listen', 'dogs'], `ws://127.0.0.1:${closed}/v1/ws`]] as const) {
+    for (const [argv, url] of [
+      [['publish', 'dogs', 'e'], `http://127.0.0.1:${closed}`],
+      [['listen', 'dogs'], `ws://127.0.0.1:${closed}/v1/ws`],
+    ] as const) {
       const t = testContext({ cwd: project.dir });
       expect(await t.run([...argv])).toBe(1);
       expect(t.io.stderr).toEqual([

@@ -23,7 +23,10 @@ export function registerPublish(program: Command, ctx: Context): void {
     .argument('[json]', 'event data as JSON (default: null)')
     .option('--url <url>', "the node's HTTP base URL (default: RIVER_URL, the dev node, then the deployment)")
     .option('--key <key>', 'API key (default: RIVER_API_KEY, then the dev or deployed key)')
-    .option('--deployed', 'publish to the deployment (its URL and key from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say')
+    .option(
+      '--deployed',
+      'publish to the deployment (its URL and key from .river/outputs.json or the stack), whatever RIVER_URL and the dev node say',
+    )
     .option('--json', 'print the result as one JSON line {"channel","offset"}')
     .addHelpText('after', `\nExample: npx river publish dogs new-post '{"title":"hi"}'`)
     .action(async (channel: string, event: string, json: string | undefined, opts: PublishOptions) => {
@@ -36,15 +39,21 @@ export function parseData(json: string | undefined): unknown {
   try {
     return JSON.parse(json) as unknown;
   } catch {
-    throw new UserError(`the event data is not valid JSON: ${json.length > 60 ? `${json.slice(0, 60)}…` : json}`, `quote it for the shell, e.g. '{"title":"hi"}' (strings need quotes too: '"hi"')`, {
-      code: 'bad_json',
-    });
+    throw new UserError(
+      `the event data is not valid JSON: ${json.length > 60 ? `${json.slice(0, 60)}…` : json}`,
+      `quote it for the shell, e.g. '{"title":"hi"}' (strings need quotes too: '"hi"')`,
+      {
+        code: 'bad_json',
+      },
+    );
   }
 }
 
 export function checkChannel(channel: string): string {
   if (!isValidChannel(channel)) {
-    throw new UserError(`"${channel}" is not a channel name`, 'use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :', { code: 'bad_channel' });
+    throw new UserError(`"${channel}" is not a channel name`, 'use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :', {
+      code: 'bad_channel',
+    });
   }
   return channel;
 }
@@ -80,17 +89,29 @@ export async function publish(ctx: Context, channel: string, event: string, json
   const message = body?.error?.message ?? res.statusText;
   if (res.status === 401) {
     // A key taken from .river/dev.json for a node named by --url or RIVER_URL is the usual cause.
-    const devKeyElsewhere = opts.key === undefined && !ctx.env.RIVER_API_KEY && located.dev !== undefined && (target.source === 'flag' || target.source === 'env');
+    const devKeyElsewhere =
+      opts.key === undefined &&
+      !ctx.env.RIVER_API_KEY &&
+      located.dev !== undefined &&
+      (target.source === 'flag' || target.source === 'env');
     const hint = devKeyElsewhere
       ? `the key used is the river dev node's (.river/dev.json), and ${target.httpUrl} (${target.origin}) is another node: pass --key or set RIVER_API_KEY to its key`
-      : 'pass --key or set RIVER_API_KEY to the node\'s key';
+      : "pass --key or set RIVER_API_KEY to the node's key";
     throw new UserError(`${target.httpUrl} refused the API key from ${keyFrom} (401 ${code})`, hint, { code: 'unauthorized' });
   }
   if (res.status === 404) {
-    throw new UserError(`${target.httpUrl}/v1/publish does not exist (404)`, 'check --url: it is the node\'s HTTP base URL, e.g. http://127.0.0.1:4400', { code: 'not_found' });
+    throw new UserError(
+      `${target.httpUrl}/v1/publish does not exist (404)`,
+      "check --url: it is the node's HTTP base URL, e.g. http://127.0.0.1:4400",
+      { code: 'not_found' },
+    );
   }
   if (res.status >= 400 && res.status < 500) {
-    throw new UserError(`the node refused the event: ${code}: ${message}`, 'check the channel, event name and data size (64 KiB at most by default)', { code });
+    throw new UserError(
+      `the node refused the event: ${code}: ${message}`,
+      'check the channel, event name and data size (64 KiB at most by default)',
+      { code },
+    );
   }
   throw new Error(`publish failed: HTTP ${res.status} ${code}: ${message}`);
 }

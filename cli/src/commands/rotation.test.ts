@@ -58,8 +58,10 @@ class FakeSecretsManager {
   }
   update(stage: string, moveTo?: string, removeFrom?: string): void {
     const from = removeFrom ? this.versions.find((v) => v.id === removeFrom) : undefined;
-    if (removeFrom && !from?.stages.has(stage)) throw Object.assign(new Error(`${removeFrom} is not ${stage}`), { name: 'InvalidParameterException' });
-    if (stage === 'AWSCURRENT' && moveTo && this.holder('AWSCURRENT')?.id !== removeFrom) throw Object.assign(new Error('RemoveFromVersionId required'), { name: 'InvalidParameterException' });
+    if (removeFrom && !from?.stages.has(stage))
+      throw Object.assign(new Error(`${removeFrom} is not ${stage}`), { name: 'InvalidParameterException' });
+    if (stage === 'AWSCURRENT' && moveTo && this.holder('AWSCURRENT')?.id !== removeFrom)
+      throw Object.assign(new Error('RemoveFromVersionId required'), { name: 'InvalidParameterException' });
     from?.stages.delete(stage);
     if (moveTo) this.label(stage, moveTo);
     if (stage === 'AWSCURRENT' && moveTo && from) this.label('AWSPREVIOUS', from.id);
@@ -96,16 +98,22 @@ beforeEach(async () => {
   fake = new FakeSecretsManager(() => now);
   fake.put(FIRST); // CloudFormation's first value
   sm.on(GetSecretValueCommand).callsFake((i: { VersionStage?: string }) => fake.get(i.VersionStage ?? 'AWSCURRENT'));
-  sm.on(PutSecretValueCommand).callsFake((i: { SecretString: string; VersionStages?: string[] }) => ({ VersionId: fake.put(i.SecretString, i.VersionStages) }));
-  sm.on(UpdateSecretVersionStageCommand).callsFake((i: { VersionStage: string; MoveToVersionId?: string; RemoveFromVersionId?: string }) => {
-    fake.update(i.VersionStage, i.MoveToVersionId, i.RemoveFromVersionId);
-    if (i.VersionStage === 'AWSCURRENT') promotedAt.push(now);
-    return {};
-  });
+  sm.on(PutSecretValueCommand).callsFake((i: { SecretString: string; VersionStages?: string[] }) => ({
+    VersionId: fake.put(i.SecretString, i.VersionStages),
+  }));
+  sm.on(UpdateSecretVersionStageCommand).callsFake(
+    (i: { VersionStage: string; MoveToVersionId?: string; RemoveFromVersionId?: string }) => {
+      fake.update(i.VersionStage, i.MoveToVersionId, i.RemoveFromVersionId);
+      if (i.VersionStage === 'AWSCURRENT') promotedAt.push(now);
+      return {};
+    },
+  );
   sm.on(ListSecretVersionIdsCommand).callsFake(() => ({
     Versions: fake.versions.map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: new Date(v.created) })),
   }));
-  ecs.on(ListTasksCommand).callsFake(() => ({ taskArns: nodes.map((n) => `arn:aws:ecs:us-east-1:123456789012:task/river-cluster/${n.task}`) }));
+  ecs
+    .on(ListTasksCommand)
+    .callsFake(() => ({ taskArns: nodes.map((n) => `arn:aws:ecs:us-east-1:123456789012:task/river-cluster/${n.task}`) }));
   cwl.on(FilterLogEventsCommand).callsFake((i: { startTime?: number; filterPattern?: string }) => {
     const term = (i.filterPattern ?? '').replace(/^"|"$/g, '');
     return { events: logLines.filter((e) => e.timestamp >= (i.startTime ?? 0) && e.message.includes(term)) };
@@ -128,11 +136,22 @@ async function startNode(task: string, phaseMs: number): Promise<SimNode> {
   const logger = {
     warn: () => {},
     info: (obj: object, msg: string) =>
-      void logLines.push({ timestamp: now, logStreamName: `river/river/${task}`, message: JSON.stringify({ level: 30, time: now, ...obj, msg }), eventId: String(logLines.length) }),
+      void logLines.push({
+        timestamp: now,
+        logStreamName: `river/river/${task}`,
+        message: JSON.stringify({ level: 30, time: now, ...obj, msg }),
+        eventId: String(logLines.length),
+      }),
   };
   const reader = secretsManagerReader(new SecretsManagerClient({ region: 'us-east-1' }));
   const source = await AwsSecretSource.start({ secretId: ARN, reader, logger, refreshMs: 2 ** 30 });
-  const config = loadConfig({ RIVER_JWT_SECRET_ID: ARN, RIVER_API_KEY: 'key-1', RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    RIVER_JWT_SECRET_ID: ARN,
+    RIVER_API_KEY: 'key-1',
+    RIVER_PORT: '0',
+    RIVER_HOST: '127.0.0.1',
+    RIVER_LOG_LEVEL: 'silent',
+  });
   const node = await startRiver(config, { secrets: source });
   const n = { task, node, source, nextRefresh: now + phaseMs };
   nodes.push(n);
@@ -154,7 +173,10 @@ async function advance(ms: number): Promise<void> {
 }
 
 async function mint(secret: string, sub = 'u1'): Promise<string> {
-  return new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(Math.floor(now / 1000)).sign(new TextEncoder().encode(secret));
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt(Math.floor(now / 1000))
+    .sign(new TextEncoder().encode(secret));
 }
 
 /** Authenticates a real WebSocket client: 'ready', or the close code. */
@@ -212,7 +234,9 @@ describe('river secret rotate against real nodes (fake Secrets Manager, fake clo
     expect(await everyNode(oldToken)).toEqual(['ready', 'ready', 'ready']);
     expect(t.io.stderrText()).toContain('all 3 running tasks accept the new secret');
     expect(t.io.stderrText()).not.toContain(newSecret);
-    console.log(`rotation timeline (fake clock, refresh phases 20 s / 150 s / 290 s): staged at +0 s; nodes accept the new secret at +${loaded.map((ms) => (ms - start) / 1000).join(' s, +')} s; promoted (rotate returned) at +${(promotedAt[0]! - start) / 1000} s`);
+    console.log(
+      `rotation timeline (fake clock, refresh phases 20 s / 150 s / 290 s): staged at +0 s; nodes accept the new secret at +${loaded.map((ms) => (ms - start) / 1000).join(' s, +')} s; promoted (rotate returned) at +${(promotedAt[0]! - start) / 1000} s`,
+    );
   });
 
   it('a second rotation inside the token lifetime is refused without --force; with it, the oldest tokens stop working', async () => {
@@ -225,7 +249,9 @@ describe('river secret rotate against real nodes (fake Secrets Manager, fake clo
 
     const refused = run(['secret', 'rotate']);
     expect(await refused.done).toBe(1);
-    expect(refused.t.io.stderr[0]).toMatch(/^error: the last rotation was at .*: tokens signed before it may be valid until .*, and this rotation makes them invalid$/);
+    expect(refused.t.io.stderr[0]).toMatch(
+      /^error: the last rotation was at .*: tokens signed before it may be valid until .*, and this rotation makes them invalid$/,
+    );
     expect(refused.t.io.stderr[1]).toMatch(/^hint: wait until .*, or pass --force/);
     expect(fake.versions).toHaveLength(2); // nothing staged
     expect(await everyNode(firstToken)).toEqual(['ready', 'ready']);
@@ -244,7 +270,9 @@ describe('river secret rotate against real nodes (fake Secrets Manager, fake clo
       });
     }
     expect(droppedAt.every((t) => t !== undefined && t <= NODE_REFRESH_MS)).toBe(true);
-    console.log(`forced second rotation: tokens of the first secret refused by the nodes from +${droppedAt.map((t) => t! / 1000).join(' s, +')} s after the promotion (their next refresh)`);
+    console.log(
+      `forced second rotation: tokens of the first secret refused by the nodes from +${droppedAt.map((t) => t! / 1000).join(' s, +')} s after the promotion (their next refresh)`,
+    );
     expect(await everyNode(firstToken)).toEqual([4500, 4500]); // two rotations old: refused
     expect(await everyNode(secondToken)).toEqual(['ready', 'ready']); // previous: still accepted
     expect(await everyNode(await mint(fake.valueAt('AWSCURRENT')!))).toEqual(['ready', 'ready']);
@@ -261,7 +289,9 @@ describe('river secret rotate against real nodes (fake Secrets Manager, fake clo
     stuck.nextRefresh = Number.POSITIVE_INFINITY; // e.g. an image older than this CLI
     const first = run(['secret', 'rotate']);
     expect(await first.done).toBe(1);
-    expect(first.t.io.stderrText()).toMatch(/error: tasks task1 did not load the new secret within 7 minutes; it stays AWSPENDING and tokens are unaffected/);
+    expect(first.t.io.stderrText()).toMatch(
+      /error: tasks task1 did not load the new secret within 7 minutes; it stays AWSPENDING and tokens are unaffected/,
+    );
     expect(promotedAt).toEqual([]);
     expect(fake.valueAt('AWSCURRENT')).toBe(FIRST);
     const pending = fake.versions.find((v) => v.stages.has('AWSPENDING'))!.id;

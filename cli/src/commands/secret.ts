@@ -38,7 +38,10 @@ export function registerSecret(program: Command, ctx: Context): void {
     .command('rotate')
     .description('rotate the JWT secret without refusing a valid token: stage it, wait until every node accepts it, then make it current')
     .option('--force', 'rotate within 24 h of the last rotation: tokens signed before that one are then refused')
-    .addHelpText('after', '\nTakes up to 7 minutes (nodes re-read the secret every 5). Tokens signed with the previous secret keep\nworking until they expire (at most 24 h). Run it again after a timeout: it resumes the staged rotation.')
+    .addHelpText(
+      'after',
+      '\nTakes up to 7 minutes (nodes re-read the secret every 5). Tokens signed with the previous secret keep\nworking until they expire (at most 24 h). Run it again after a timeout: it resumes the staged rotation.',
+    )
     .action(async (opts: { force?: boolean }) => {
       await rotate(ctx, opts);
     });
@@ -59,7 +62,9 @@ export async function rotate(ctx: Context, opts: { force?: boolean } = {}): Prom
   let pending: SecretVersionInfo | undefined = versions.find((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'));
 
   if (pending) {
-    io.info(`resuming the rotation staged at ${pending.createdAt ? iso(pending.createdAt.getTime()) : 'an earlier run'} (version ${pending.versionId})`);
+    io.info(
+      `resuming the rotation staged at ${pending.createdAt ? iso(pending.createdAt.getTime()) : 'an earlier run'} (version ${pending.versionId})`,
+    );
   } else {
     const previous = versions.find((v) => v.stages.includes('AWSPREVIOUS'));
     const last = current.createdAt?.getTime();
@@ -67,21 +72,35 @@ export async function rotate(ctx: Context, opts: { force?: boolean } = {}): Prom
       const until = iso(last + ROTATION_GUARD_MS);
       const what = `the last rotation was at ${iso(last)}: tokens signed before it may be valid until ${until}, and this rotation makes them invalid`;
       if (!opts.force) {
-        throw new UserError(what, `wait until ${until}, or pass --force (clients holding those tokens are closed with 4500 and must get new ones)`, { code: 'rotation_too_soon' });
+        throw new UserError(
+          what,
+          `wait until ${until}, or pass --force (clients holding those tokens are closed with 4500 and must get new ones)`,
+          { code: 'rotation_too_soon' },
+        );
       }
       io.warn(`${what} (--force)`);
     }
     const stagedAt = ctx.now();
     const versionId = await d.cloud.stageSecret(arn, randomSecret());
     pending = { versionId, stages: ['AWSPENDING'], createdAt: new Date(stagedAt) };
-    io.info(`staged a new JWT secret for ${d.stackName} as AWSPENDING (version ${versionId}); tokens are still signed with the current one`);
+    io.info(
+      `staged a new JWT secret for ${d.stackName} as AWSPENDING (version ${versionId}); tokens are still signed with the current one`,
+    );
   }
 
-  await waitForTasks(ctx, d.cloud, { cluster, service, logGroup, versionId: pending.versionId, since: (pending.createdAt?.getTime() ?? ctx.now()) - 5 * 60_000 });
+  await waitForTasks(ctx, d.cloud, {
+    cluster,
+    service,
+    logGroup,
+    versionId: pending.versionId,
+    since: (pending.createdAt?.getTime() ?? ctx.now()) - 5 * 60_000,
+  });
   await d.cloud.promoteSecret(arn, pending.versionId, current.versionId);
   const now = ctx.now();
   io.info(`rotated the JWT secret of ${d.stackName}: version ${pending.versionId} is AWSCURRENT; every running node accepts it`);
-  io.info(`tokens signed with the previous secret (now AWSPREVIOUS) keep working until they expire; the next rotation without --force is possible from ${iso(now + ROTATION_GUARD_MS)}`);
+  io.info(
+    `tokens signed with the previous secret (now AWSPREVIOUS) keep working until they expire; the next rotation without --force is possible from ${iso(now + ROTATION_GUARD_MS)}`,
+  );
   io.info('backends that cache the secret must re-read AWSCURRENT (within 5 minutes) to sign with the new one');
 }
 
@@ -103,7 +122,11 @@ async function waitForTasks(ctx: Context, cloud: Cloud, t: WaitTarget): Promise<
     const tasks = await cloud.runningTasks(t.cluster, t.service);
     let nextToken: string | undefined;
     do {
-      const page = await cloud.filterLogs(t.logGroup, { startTime: t.since, filter: `"${t.versionId}"`, ...(nextToken ? { nextToken } : {}) });
+      const page = await cloud.filterLogs(t.logGroup, {
+        startTime: t.since,
+        filter: `"${t.versionId}"`,
+        ...(nextToken ? { nextToken } : {}),
+      });
       for (const e of page.events) {
         if (e.stream && e.message.includes(t.versionId)) loaded.add(e.stream.slice(e.stream.lastIndexOf('/') + 1));
       }
@@ -111,7 +134,11 @@ async function waitForTasks(ctx: Context, cloud: Cloud, t: WaitTarget): Promise<
     } while (nextToken);
     const missing = tasks.filter((id) => !loaded.has(id));
     if (missing.length === 0) {
-      spinner.succeed(tasks.length === 0 ? 'no running task: new tasks read the new secret when they start' : `all ${tasks.length} running tasks accept the new secret`);
+      spinner.succeed(
+        tasks.length === 0
+          ? 'no running task: new tasks read the new secret when they start'
+          : `all ${tasks.length} running tasks accept the new secret`,
+      );
       return;
     }
     spinner.update(`waiting for every running task to load the new secret: ${tasks.length - missing.length}/${tasks.length}`);
@@ -120,8 +147,11 @@ async function waitForTasks(ctx: Context, cloud: Cloud, t: WaitTarget): Promise<
       const what = ctx.signal.aborted
         ? `stopped while waiting for tasks ${missing.join(', ')} to load the new secret`
         : `tasks ${missing.join(', ')} did not load the new secret within ${ROTATION_WAIT_MS / 60_000} minutes`;
-      throw new UserError(`${what}; it stays AWSPENDING and tokens are unaffected`,
-        'check them with `npx river status` and `npx river logs` (a task running an image older than this CLI does not read AWSPENDING: deploy first), then run `npx river secret rotate` again to resume', { code: 'rotation_incomplete' });
+      throw new UserError(
+        `${what}; it stays AWSPENDING and tokens are unaffected`,
+        'check them with `npx river status` and `npx river logs` (a task running an image older than this CLI does not read AWSPENDING: deploy first), then run `npx river secret rotate` again to resume',
+        { code: 'rotation_incomplete' },
+      );
     }
     await sleep(ROTATION_POLL_MS);
   }

@@ -33,39 +33,76 @@ const ctxFor = () => testContext({ cwd: project.dir, cloud: new AwsCloud({ regio
 
 /** A rollout stuck on an image that cannot be pulled: one old task running, new ones stopping. */
 function failingRollout(): void {
-  cfn.on(DescribeStacksCommand, { StackName: 'river' }).resolves({ Stacks: [{ StackName: 'river', StackStatus: 'UPDATE_IN_PROGRESS', StackStatusReason: 'User Initiated', CreationTime: new Date(0) }] });
+  cfn.on(DescribeStacksCommand, { StackName: 'river' }).resolves({
+    Stacks: [{ StackName: 'river', StackStatus: 'UPDATE_IN_PROGRESS', StackStatusReason: 'User Initiated', CreationTime: new Date(0) }],
+  });
   ecs.on(DescribeServicesCommand, { cluster: OUTPUTS.ClusterName, services: [OUTPUTS.ServiceName] }).resolves({
-    services: [{
-      status: 'ACTIVE', runningCount: 1, desiredCount: 2, pendingCount: 1, taskDefinition: TD(8),
-      deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' }],
-      loadBalancers: [{ targetGroupArn: TG, containerName: 'river', containerPort: 4400 }],
-      events: [
-        { createdAt: new Date('2026-12-07T01:02:00Z'), message: '(service river-service) has started 1 tasks: (task new2).' },
-        { createdAt: new Date('2026-12-07T01:01:00Z'), message: '(service river-service) has started 1 tasks: (task new1).' },
-      ],
-    }],
+    services: [
+      {
+        status: 'ACTIVE',
+        runningCount: 1,
+        desiredCount: 2,
+        pendingCount: 1,
+        taskDefinition: TD(8),
+        deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' }],
+        loadBalancers: [{ targetGroupArn: TG, containerName: 'river', containerPort: 4400 }],
+        events: [
+          { createdAt: new Date('2026-12-07T01:02:00Z'), message: '(service river-service) has started 1 tasks: (task new2).' },
+          { createdAt: new Date('2026-12-07T01:01:00Z'), message: '(service river-service) has started 1 tasks: (task new1).' },
+        ],
+      },
+    ],
   });
   ecs.on(ListTasksCommand, { desiredStatus: 'RUNNING' }).resolves({ taskArns: [TASK('old1')] });
   ecs.on(ListTasksCommand, { desiredStatus: 'STOPPED' }).resolves({ taskArns: [TASK('new1')] });
   ecs.on(DescribeTasksCommand, { tasks: [TASK('old1')] }).resolves({
-    tasks: [{ taskArn: TASK('old1'), lastStatus: 'RUNNING', healthStatus: 'HEALTHY', taskDefinitionArn: TD(7), containers: [{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/river:7', imageDigest: DIGEST }] }],
+    tasks: [
+      {
+        taskArn: TASK('old1'),
+        lastStatus: 'RUNNING',
+        healthStatus: 'HEALTHY',
+        taskDefinitionArn: TD(7),
+        containers: [{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/river:7', imageDigest: DIGEST }],
+      },
+    ],
   });
   ecs.on(DescribeTasksCommand, { tasks: [TASK('new1')] }).resolves({
-    tasks: [{
-      taskArn: TASK('new1'), lastStatus: 'STOPPED', taskDefinitionArn: TD(8), stoppedAt: new Date('2026-12-07T01:01:30Z'),
-      stoppedReason: 'Task failed to start',
-      containers: [{ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/river:8', reason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s): not found' }],
-    }],
+    tasks: [
+      {
+        taskArn: TASK('new1'),
+        lastStatus: 'STOPPED',
+        taskDefinitionArn: TD(8),
+        stoppedAt: new Date('2026-12-07T01:01:30Z'),
+        stoppedReason: 'Task failed to start',
+        containers: [
+          {
+            image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/river:8',
+            reason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s): not found',
+          },
+        ],
+      },
+    ],
   });
   elb.on(DescribeTargetHealthCommand, { TargetGroupArn: TG }).resolves({
     TargetHealthDescriptions: [
       { Target: { Id: '10.0.1.5', Port: 4400 }, TargetHealth: { State: 'healthy' } },
-      { Target: { Id: '10.0.2.9', Port: 4400 }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [503]' } },
+      {
+        Target: { Id: '10.0.2.9', Port: 4400 },
+        TargetHealth: {
+          State: 'unhealthy',
+          Reason: 'Target.ResponseCodeMismatch',
+          Description: 'Health checks failed with these codes: [503]',
+        },
+      },
     ],
   });
   cw.on(DescribeAlarmsCommand, { AlarmNamePrefix: `TargetTracking-service/${OUTPUTS.ClusterName}/${OUTPUTS.ServiceName}` }).resolves({
     MetricAlarms: [
-      { AlarmName: 'TargetTracking-service/river-cluster/river-service-AlarmHigh-1', StateValue: 'ALARM', StateReason: 'Threshold Crossed: 3 datapoints [81.2, 80.5, 79.9] were greater than the threshold (60.0).' },
+      {
+        AlarmName: 'TargetTracking-service/river-cluster/river-service-AlarmHigh-1',
+        StateValue: 'ALARM',
+        StateReason: 'Threshold Crossed: 3 datapoints [81.2, 80.5, 79.9] were greater than the threshold (60.0).',
+      },
       { AlarmName: 'TargetTracking-service/river-cluster/river-service-AlarmLow-1', StateValue: 'OK' },
     ],
   });
@@ -100,7 +137,8 @@ describe('river status', () => {
   it('--json carries the same, one line', async () => {
     failingRollout();
     const t = ctxFor();
-    t.ctx.fetch = (async () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }))) as typeof fetch;
+    t.ctx.fetch = (async () =>
+      Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }))) as typeof fetch;
     expect(await t.run(['status', '--json'])).toBe(0);
     expect(t.io.stdout).toHaveLength(1);
     expect(JSON.parse(t.io.stdout[0]!)).toMatchObject({
@@ -115,7 +153,10 @@ describe('river status', () => {
           { id: 'new1', lastStatus: 'STOPPED', stoppedReason: expect.stringContaining('CannotPullContainerError') },
         ],
       },
-      targets: [{ id: '10.0.1.5', port: 4400, state: 'healthy' }, { id: '10.0.2.9', state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' }],
+      targets: [
+        { id: '10.0.1.5', port: 4400, state: 'healthy' },
+        { id: '10.0.2.9', state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' },
+      ],
       alarms: [{ state: 'ALARM' }, { state: 'OK' }],
       readyz: { url: 'https://rt.example.com/readyz', ok: false, error: 'ENOTFOUND' },
     });

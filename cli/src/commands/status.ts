@@ -15,7 +15,9 @@ import { urlsFrom } from '../target.js';
 export function registerStatus(program: Command, ctx: Context): void {
   program
     .command('status')
-    .description('show the stack state, tasks (image digest, task definition, stop reasons), service events, target health, alarms and endpoint health')
+    .description(
+      'show the stack state, tasks (image digest, task definition, stop reasons), service events, target health, alarms and endpoint health',
+    )
     .option('--json', 'print the status as one JSON line')
     .action(async (opts: { json?: boolean }) => {
       await status(ctx, opts);
@@ -30,7 +32,10 @@ export function alarmPrefix(cluster: string, service: string): string {
 export async function status(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const d = await findDeployment(ctx);
   const stack = await d.cloud.stackStatus(d.stackName);
-  if (!stack) throw new UserError(`the stack ${d.stackName} does not exist in ${d.region}`, 'deploy it with `npx river deploy`', { code: 'no_stack' });
+  if (!stack)
+    throw new UserError(`the stack ${d.stackName} does not exist in ${d.region}`, 'deploy it with `npx river deploy`', {
+      code: 'no_stack',
+    });
   const cluster = d.outputs.ClusterName;
   const service = d.outputs.ServiceName;
   const details = cluster && service ? await d.cloud.serviceDetails(cluster, service) : undefined;
@@ -42,22 +47,42 @@ export async function status(ctx: Context, opts: { json?: boolean }): Promise<vo
   ]);
 
   if (opts.json) {
-    const tasks = details ? { status: details.status, running: details.running, desired: details.desired, pending: details.pending, ...(details.rolloutState ? { rolloutState: details.rolloutState } : {}) } : null;
+    const tasks = details
+      ? {
+          status: details.status,
+          running: details.running,
+          desired: details.desired,
+          pending: details.pending,
+          ...(details.rolloutState ? { rolloutState: details.rolloutState } : {}),
+        }
+      : null;
     const service = details ? { taskDefinition: details.taskDefinition ?? null, events: details.events, tasks: details.tasks } : null;
-    ctx.io.out(JSON.stringify({ stackName: d.stackName, region: d.region, stack, tasks, service, targets, alarms, readyz: health ?? null }));
+    ctx.io.out(
+      JSON.stringify({ stackName: d.stackName, region: d.region, stack, tasks, service, targets, alarms, readyz: health ?? null }),
+    );
     return;
   }
   const out = (label: string, text: string) => ctx.io.out(`${label.padEnd(10)}${text}`);
-  out('stack', `${d.stackName} (${d.region})  ${stack.status}${stack.reason ? `: ${stack.reason}` : ''}${stack.updatedAt ? `  since ${iso(stack.updatedAt)}` : ''}`);
+  out(
+    'stack',
+    `${d.stackName} (${d.region})  ${stack.status}${stack.reason ? `: ${stack.reason}` : ''}${stack.updatedAt ? `  since ${iso(stack.updatedAt)}` : ''}`,
+  );
   if (!details) out('tasks', 'service not found');
   else {
-    out('tasks', `${details.running} running / ${details.desired} desired${details.pending ? `, ${details.pending} pending` : ''}${details.rolloutState ? `  (rollout ${details.rolloutState})` : ''}${details.taskDefinition ? `  task definition ${details.taskDefinition}` : ''}`);
+    out(
+      'tasks',
+      `${details.running} running / ${details.desired} desired${details.pending ? `, ${details.pending} pending` : ''}${details.rolloutState ? `  (rollout ${details.rolloutState})` : ''}${details.taskDefinition ? `  task definition ${details.taskDefinition}` : ''}`,
+    );
     for (const t of details.tasks) out('task', taskLine(t));
   }
   for (const t of targets) out('target', targetLine(t));
   for (const a of alarms) out('alarm', alarmLine(a));
   for (const e of details?.events ?? []) out('event', `${e.at ? `${iso(e.at)}  ` : ''}${e.message}`);
-  if (health) out('endpoint', `${health.url}  ${health.ok ? `${health.status} ready` : health.status ? `${health.status} not ready` : `unreachable (${health.error})`}`);
+  if (health)
+    out(
+      'endpoint',
+      `${health.url}  ${health.ok ? `${health.status} ready` : health.status ? `${health.status} not ready` : `unreachable (${health.error})`}`,
+    );
 }
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -99,4 +124,3 @@ async function readyz(ctx: Context, url: string): Promise<Health> {
     return { url, ok: false, error: cause?.code ?? cause?.message ?? (err as Error).name };
   }
 }
-

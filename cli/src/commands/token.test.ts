@@ -18,7 +18,19 @@ describe('river token', () => {
   it('prints only the JWT on stdout, HS256 with the requested claims', async () => {
     const now = Date.UTC(2026, 10, 28, 4, 0, 0);
     const t = testContext({ cwd: project.dir, env: { RIVER_JWT_SECRET: SECRET }, now: () => now });
-    const code = await t.run(['token', '--sub', 'u1', '--channels', 'dogs,doc-*', '--publish', 'doc-*', '--ttl', '2h', '--info', '{"name":"Ada"}']);
+    const code = await t.run([
+      'token',
+      '--sub',
+      'u1',
+      '--channels',
+      'dogs,doc-*',
+      '--publish',
+      'doc-*',
+      '--ttl',
+      '2h',
+      '--info',
+      '{"name":"Ada"}',
+    ]);
     expect(code).toBe(0);
     expect(t.io.stdout).toHaveLength(1);
     expect(t.io.stderr).toEqual([]);

@@ -30,7 +30,7 @@ export function registerToken(program: Command, ctx: Context): void {
     .option('--json', 'print {"token": …} instead of the bare token')
     .addHelpText(
       'after',
-      '\nSecret: with --deployed the deployment\'s (from .river/outputs.json, else the stack\'s outputs, and Secrets Manager); otherwise\nRIVER_JWT_SECRET when set, else the dev secret in .river/dev.json.\n\nExample: TOKEN=$(npx river token --sub u1 --channels \'dogs,doc-*\' --ttl 2h)',
+      "\nSecret: with --deployed the deployment's (from .river/outputs.json, else the stack's outputs, and Secrets Manager); otherwise\nRIVER_JWT_SECRET when set, else the dev secret in .river/dev.json.\n\nExample: TOKEN=$(npx river token --sub u1 --channels 'dogs,doc-*' --ttl 2h)",
     )
     .action(async (opts: TokenOptions) => {
       await token(ctx, opts);
@@ -45,9 +45,13 @@ export async function token(ctx: Context, opts: TokenOptions): Promise<void> {
   const ttl = parseDuration(opts.ttl, '--ttl');
   if (opts.deployed && ttl * 1000 > MAX_TOKEN_LIFETIME_MS) {
     // Past this, a token could outlive two secret rotations (docs/deploy-aws.md, rotation).
-    throw new UserError(`--ttl ${opts.ttl} is longer than a deployment's maximum token lifetime (${MAX_TOKEN_LIFETIME_MS / 3_600_000}h)`, 'pass --ttl 24h or less: tokens signed with a rotated-out secret must expire before the next rotation', {
-      code: 'bad_flag',
-    });
+    throw new UserError(
+      `--ttl ${opts.ttl} is longer than a deployment's maximum token lifetime (${MAX_TOKEN_LIFETIME_MS / 3_600_000}h)`,
+      'pass --ttl 24h or less: tokens signed with a rotated-out secret must expire before the next rotation',
+      {
+        code: 'bad_flag',
+      },
+    );
   }
   const secret = await signingSecret(ctx, Boolean(opts.deployed));
   const jwt = await mintToken(secret, claims, ttl, ctx.now());

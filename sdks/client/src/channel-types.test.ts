@@ -82,7 +82,7 @@ describe('without an event map', () => {
 });
 
 describe('the token option', () => {
-  it('takes a JWT, a function returning one, or fetch\'s Response (sync or async)', () => {
+  it("takes a JWT, a function returning one, or fetch's Response (sync or async)", () => {
     const base = { url: 'ws://river.test/v1/ws', WebSocket: FakeSocket, autoConnect: false, network: null } as const;
     new River({ ...base, token: () => fetch('http://127.0.0.1:9/river-token') });
     new River({ ...base, token: async () => (await fetch('http://127.0.0.1:9/river-token')).text() });
@@ -95,7 +95,23 @@ describe('the token option', () => {
 it('this file compiles with tsc on its own: every @ts-expect-error meets an error, nothing else fails', () => {
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   const file = fileURLToPath(import.meta.url);
-  const args = ['--ignoreConfig', '--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2023,dom', '--types', 'node', file];
+  const args = [
+    '--ignoreConfig',
+    '--noEmit',
+    '--strict',
+    '--skipLibCheck',
+    '--target',
+    'es2022',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--lib',
+    'es2023,dom',
+    '--types',
+    'node',
+    file,
+  ];
   let out = '';
   try {
     execFileSync(process.execPath, [tsc, ...args], { stdio: 'pipe', cwd: join(dirname(file), '..') });

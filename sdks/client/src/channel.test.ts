@@ -21,7 +21,7 @@ async function connected() {
 const msg = (channel: string, offset: number) => ({ type: 'message', channel, event: 'x', data: offset, offset, ts: 1 });
 
 describe('an unsolicited subscribed (the server reset the channel)', () => {
-  it('adopts the new epoch and offset: the new epoch\'s offsets 1, 2, 3 are delivered, recovered is false, a resubscribe resumes from there', async () => {
+  it("adopts the new epoch and offset: the new epoch's offsets 1, 2, 3 are delivered, recovered is false, a resubscribe resumes from there", async () => {
     const { river, ws } = await connected();
     const dogs = river.subscribe('dogs');
     const got: string[] = [];
@@ -66,7 +66,14 @@ describe('an unsolicited subscribed (the server reset the channel)', () => {
     room.on('member-removed', (m) => log.push(`-${m.userId}`));
     room.on('recovered', (r) => log.push(`recovered:${r.recovered}`));
     const [a, b, c] = ['a', 'b', 'c'].map((userId) => ({ userId, info: {} }));
-    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e1', offset: 0, members: [a, b], id: ws.ofType('subscribe')[0]!.id });
+    ws.receive({
+      type: 'subscribed',
+      channel: 'presence-room',
+      epoch: 'e1',
+      offset: 0,
+      members: [a, b],
+      id: ws.ofType('subscribe')[0]!.id,
+    });
     ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e2', offset: 0, recovered: false, members: [b, c] });
     expect(room.members).toEqual([b, c]);
     expect(log).toEqual(['recovered:false', '-a', '+c', 'recovered:false']);

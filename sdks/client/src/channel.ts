@@ -42,7 +42,7 @@ export type ReservedEventName = keyof ReservedEvents | '*';
 export type EventMap<E> = { [K in keyof E]: K extends ReservedEventName ? never : E[K] };
 
 /** A channel whatever its type parameters (the client's own bookkeeping). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any event map and any info type, by design
 export type AnyChannel = Channel<any, any>;
 
 /** The server frames a channel consumes (validated loosely: the server is trusted past the socket). */

@@ -24,7 +24,6 @@ export interface NetworkEvents {
   removeEventListener(type: string, fn: () => void): void;
 }
 
-
 export interface RiverOptions {
   /** The WebSocket endpoint, e.g. `wss://rt.example.com/v1/ws`. */
   url: string;
@@ -69,7 +68,6 @@ export interface Socket extends WebSocketLike {
   onerror: (() => void) | null;
 }
 
-
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -94,10 +92,12 @@ export function validateOptions(o: RiverOptions): void {
     // not a URL
   }
   if (typeof o.url !== 'string' || (url?.protocol !== 'ws:' && url?.protocol !== 'wss:')) fail('options.url must be a ws:// or wss:// URL');
-  if (!(typeof o.token === 'function' || (typeof o.token === 'string' && o.token))) fail('options.token must be a JWT string or a function returning one');
+  if (!(typeof o.token === 'function' || (typeof o.token === 'string' && o.token)))
+    fail('options.token must be a JWT string or a function returning one');
   for (const k of MS_OPTIONS) {
     const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1)) fail(`options.${k} must be a positive number of milliseconds, at most 2147483647`);
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1))
+      fail(`options.${k} must be a positive number of milliseconds, at most 2147483647`);
   }
   if (o.minReconnectDelayMs !== undefined && o.maxReconnectDelayMs !== undefined && o.maxReconnectDelayMs < o.minReconnectDelayMs) {
     fail('options.maxReconnectDelayMs must not be less than options.minReconnectDelayMs');
@@ -105,7 +105,13 @@ export function validateOptions(o: RiverOptions): void {
   if (o.WebSocket !== undefined && typeof o.WebSocket !== 'function') fail('options.WebSocket must be a WebSocket constructor');
   if (o.autoConnect !== undefined && typeof o.autoConnect !== 'boolean') fail('options.autoConnect must be true or false');
   if (o.random !== undefined && typeof o.random !== 'function') fail('options.random must be a function returning a number in [0, 1)');
-  if (o.clock !== undefined && !(o.clock && ['now', 'setTimeout', 'clearTimeout'].every((m) => typeof (o.clock as unknown as Record<string, unknown>)[m] === 'function'))) {
+  if (
+    o.clock !== undefined &&
+    !(
+      o.clock &&
+      ['now', 'setTimeout', 'clearTimeout'].every((m) => typeof (o.clock as unknown as Record<string, unknown>)[m] === 'function')
+    )
+  ) {
     fail('options.clock must have now(), setTimeout() and clearTimeout()');
   }
   const net = o.network;

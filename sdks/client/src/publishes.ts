@@ -45,15 +45,24 @@ export class Publishes {
     let queued = 0;
     if (!send) for (const p of this.#pending.values()) if (!p.sent) queued++;
     if (queued >= MAX_QUEUED_PUBLISHES) {
-      return Promise.reject(new RiverError('queue_full', `${MAX_QUEUED_PUBLISHES} publishes are already waiting for the connection`, { channel }));
+      return Promise.reject(
+        new RiverError('queue_full', `${MAX_QUEUED_PUBLISHES} publishes are already waiting for the connection`, { channel }),
+      );
     }
     return new Promise((resolve, reject) => {
       const ms = this.timeoutMs;
       const timer = this.clock.setTimeout(() => {
         const sent = this.#pending.get(id)?.sent;
-        this.settle(id, new RiverError('timeout', sent
-          ? `no answer to the publish within ${ms} ms (it may or may not have been published)`
-          : `not connected within ${ms} ms; nothing was published`, { channel }));
+        this.settle(
+          id,
+          new RiverError(
+            'timeout',
+            sent
+              ? `no answer to the publish within ${ms} ms (it may or may not have been published)`
+              : `not connected within ${ms} ms; nothing was published`,
+            { channel },
+          ),
+        );
       }, ms);
       const p: Pending = { resolve, reject, frame, sent: false, timer };
       this.#pending.set(id, p);
@@ -84,7 +93,11 @@ export class Publishes {
   /** The connection dropped: the sent publishes reject with `disconnected`; queued ones wait on. */
   dropSent(): void {
     for (const [id, p] of this.#pending) {
-      if (p.sent) this.settle(id, new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }));
+      if (p.sent)
+        this.settle(
+          id,
+          new RiverError('disconnected', 'the connection dropped before the publish was acknowledged', { channel: p.frame.channel }),
+        );
     }
   }
 

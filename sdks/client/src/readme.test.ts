@@ -16,7 +16,9 @@ let tokens: Server;
 let dir: string;
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }),
+  );
   const backend = new Backend({ url: node.urls.http, secret: SECRET });
   const handler = backend.tokenHandler(() => ({ sub: 'readme-user', publish: ['doc-*'], info: { name: 'Ada' } }));
   tokens = createServer((req, res) => void handler(req, res));

@@ -7,7 +7,15 @@ import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
 
 let clock: FakeClock;
 function make(extra: Partial<RiverOptions> = {}) {
-  const river = new River({ url: 'ws://river.test/v1/ws', token: 'tok', WebSocket: FakeSocket, clock, random: () => 0.5, network: null, ...extra });
+  const river = new River({
+    url: 'ws://river.test/v1/ws',
+    token: 'tok',
+    WebSocket: FakeSocket,
+    clock,
+    random: () => 0.5,
+    network: null,
+    ...extra,
+  });
   const states: StateChange[] = [];
   const errors: Error[] = [];
   river.on('state', (s) => states.push(s));
@@ -18,7 +26,10 @@ function make(extra: Partial<RiverOptions> = {}) {
 /** A network-status source whose `online`/`offline` listeners the test calls. */
 function fakeNetwork() {
   const listeners = new Map<string, () => void>();
-  const network = { addEventListener: (t: string, f: () => void) => listeners.set(t, f), removeEventListener: (t: string) => listeners.delete(t) };
+  const network = {
+    addEventListener: (t: string, f: () => void) => listeners.set(t, f),
+    removeEventListener: (t: string) => listeners.delete(t),
+  };
   return { listeners, network };
 }
 
@@ -39,8 +50,12 @@ describe('River client state machine', () => {
     expect(ws.sent[0]).toEqual({ type: 'auth', token: 'tok' });
     expect(ws.ofType('subscribe')).toEqual([{ type: 'subscribe', channel: 'dogs', id: expect.anything() }]);
     ws.receive({ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 4, id: ws.ofType('subscribe')[0]!.id });
-    for (const offset of [5, 5, 4, 6]) ws.receive({ type: 'message', channel: 'dogs', event: 'new-post', data: { n: offset }, offset, ts: 1 });
-    expect(got).toEqual([[{ n: 5 }, 5], [{ n: 6 }, 6]]);
+    for (const offset of [5, 5, 4, 6])
+      ws.receive({ type: 'message', channel: 'dogs', event: 'new-post', data: { n: offset }, offset, ts: 1 });
+    expect(got).toEqual([
+      [{ n: 5 }, 5],
+      [{ n: 6 }, 6],
+    ]);
     expect(states.map((s) => `${s.from}>${s.to}:${s.reason}`)).toEqual(['disconnected>connecting:connect', 'connecting>connected:ready']);
     expect(river.connectionId).toBe('c1');
   });
@@ -415,7 +430,14 @@ describe('River client state machine', () => {
     const again = river.subscribe('presence-room');
     const log2: string[] = [];
     again.on('member-added', (m) => log2.push(`+${m.userId}`));
-    ws.receive({ type: 'subscribed', channel: 'presence-room', epoch: 'e', offset: 0, members: [a, b], id: ws.ofType('subscribe').at(-1)!.id });
+    ws.receive({
+      type: 'subscribed',
+      channel: 'presence-room',
+      epoch: 'e',
+      offset: 0,
+      members: [a, b],
+      id: ws.ofType('subscribe').at(-1)!.id,
+    });
     expect(again.members).toEqual([a, b]);
     expect(log2).toEqual([]);
   });
@@ -475,14 +497,19 @@ describe('River client state machine', () => {
   it('a subscription refused for good is not resubscribed on reconnects until the app subscribes again', async () => {
     const { river } = make();
     const refused = new Map<string, string>();
-    for (const [name, code] of [['private', 'forbidden'], ['one-too-many', 'too_many_subscriptions'], ['flaky', 'unavailable']] as const) {
+    for (const [name, code] of [
+      ['private', 'forbidden'],
+      ['one-too-many', 'too_many_subscriptions'],
+      ['flaky', 'unavailable'],
+    ] as const) {
       river.subscribe(name).on('error', (e) => refused.set(name, e.code));
       refused.set(name, code);
     }
     await flush();
     let ws = FakeSocket.last();
     ws.accept();
-    for (const f of ws.ofType('subscribe')) ws.receive({ type: 'error', code: refused.get(f.channel as string), message: 'no', id: f.id, channel: f.channel });
+    for (const f of ws.ofType('subscribe'))
+      ws.receive({ type: 'error', code: refused.get(f.channel as string), message: 'no', id: f.id, channel: f.channel });
     expect(river.channel('private')!.error).toMatchObject({ code: 'forbidden', channel: 'private' });
     expect(river.channel('one-too-many')!.error).toMatchObject({ code: 'too_many_subscriptions' });
     expect(river.channel('flaky')!.error).toBeUndefined(); // a passing trouble: tried again on the next connection
@@ -630,16 +657,24 @@ describe('River client state machine', () => {
     }
     for (const k of ['minReconnectDelayMs', 'maxReconnectDelayMs', 'timeoutMs', 'publishTimeoutMs']) {
       for (const v of [0, -1, NaN, Infinity, '100', 2 ** 31]) {
-        expect(bad({ [k]: v }), `${k}=${String(v)}`).toThrow(new TypeError(`River: options.${k} must be a positive number of milliseconds, at most 2147483647`));
+        expect(bad({ [k]: v }), `${k}=${String(v)}`).toThrow(
+          new TypeError(`River: options.${k} must be a positive number of milliseconds, at most 2147483647`),
+        );
       }
       expect(bad({ [k]: 2 ** 31 - 1 })).not.toThrow();
     }
-    expect(bad({ minReconnectDelayMs: 1000, maxReconnectDelayMs: 999 })).toThrow(new TypeError('River: options.maxReconnectDelayMs must not be less than options.minReconnectDelayMs'));
+    expect(bad({ minReconnectDelayMs: 1000, maxReconnectDelayMs: 999 })).toThrow(
+      new TypeError('River: options.maxReconnectDelayMs must not be less than options.minReconnectDelayMs'),
+    );
     expect(bad({ WebSocket: 'ws' })).toThrow(new TypeError('River: options.WebSocket must be a WebSocket constructor'));
     expect(bad({ autoConnect: 'no' })).toThrow(new TypeError('River: options.autoConnect must be true or false'));
     expect(bad({ random: 0.5 })).toThrow(new TypeError('River: options.random must be a function returning a number in [0, 1)'));
-    expect(bad({ clock: { now: () => 0 } })).toThrow(new TypeError('River: options.clock must have now(), setTimeout() and clearTimeout()'));
-    expect(bad({ network: {} })).toThrow(new TypeError('River: options.network must have addEventListener() and removeEventListener(), or be null'));
+    expect(bad({ clock: { now: () => 0 } })).toThrow(
+      new TypeError('River: options.clock must have now(), setTimeout() and clearTimeout()'),
+    );
+    expect(bad({ network: {} })).toThrow(
+      new TypeError('River: options.network must have addEventListener() and removeEventListener(), or be null'),
+    );
     expect(bad({ network: null })).not.toThrow();
     expect(() => new River(ok).subscribe('no spaces')).toThrow(/invalid channel/);
   });

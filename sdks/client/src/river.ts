@@ -7,7 +7,16 @@ import { refreshPlan } from './jwt.js';
 import { Publishes, type PublishAck } from './publishes.js';
 import { Subscriptions } from './subscriptions.js';
 import { asTokenError, fetchToken } from './token.js';
-import { realClock, validateOptions, type Clock, type NetworkEvents, type RiverOptions, type Socket, type StateChange, type WebSocketConstructor } from './options.js';
+import {
+  realClock,
+  validateOptions,
+  type Clock,
+  type NetworkEvents,
+  type RiverOptions,
+  type Socket,
+  type StateChange,
+  type WebSocketConstructor,
+} from './options.js';
 import { afterClose, nextState, type ConnectionEvent, type ConnectionState } from './state.js';
 
 /** A connection that stayed `connected` this long was healthy: the next drop starts the backoff over. */
@@ -58,14 +67,23 @@ export class River {
   constructor(options: RiverOptions) {
     validateOptions(options);
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) throw new TypeError('River: no WebSocket available; pass one, e.g. new River({ url, token, WebSocket }) with WebSocket from "ws"');
+    if (!WS)
+      throw new TypeError('River: no WebSocket available; pass one, e.g. new River({ url, token, WebSocket }) with WebSocket from "ws"');
     this.#opts = options;
     this.#WS = WS;
     this.#clock = options.clock ?? realClock;
     this.#pubs = new Publishes(this.#clock, options.publishTimeoutMs ?? 10_000);
-    this.#subs = new Subscriptions(this.#clock, (attempt) => this.#backoff(attempt), () => this.#nextId++, (f) => this.#send(f));
+    this.#subs = new Subscriptions(
+      this.#clock,
+      (attempt) => this.#backoff(attempt),
+      () => this.#nextId++,
+      (f) => this.#send(f),
+    );
     const g = globalThis as Partial<NetworkEvents>;
-    this.#net = options.network === null ? undefined : (options.network ?? (typeof g.addEventListener === 'function' ? (g as NetworkEvents) : undefined));
+    this.#net =
+      options.network === null
+        ? undefined
+        : (options.network ?? (typeof g.addEventListener === 'function' ? (g as NetworkEvents) : undefined));
     // Connect on the next microtask, so listeners attached right after `new River()` see every state.
     if (options.autoConnect !== false) {
       this.#auto = true;
@@ -111,7 +129,10 @@ export class River {
    * a known position, e.g. the one a server-rendered page was built at. On a channel whose subscribe
    * was refused (`channel.error`), subscribing again retries it.
    */
-  subscribe<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string, options?: { since?: StreamPosition }): Channel<Events, Info> {
+  subscribe<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(
+    name: string,
+    options?: { since?: StreamPosition },
+  ): Channel<Events, Info> {
     if (!isValidChannel(name)) throw new RiverError('bad_channel', `invalid channel name "${String(name)}"`);
     let ch = this.#channels.get(name) as Channel<Events, Info> | undefined;
     if (!ch) {
@@ -125,7 +146,9 @@ export class River {
   }
 
   /** The channel `name` if subscribed. */
-  channel<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(name: string): Channel<Events, Info> | undefined {
+  channel<Events extends EventMap<Events> = Record<string, unknown>, Info = Record<string, unknown>>(
+    name: string,
+  ): Channel<Events, Info> | undefined {
     return this.#channels.get(name);
   }
 
@@ -138,8 +161,10 @@ export class River {
    * refused at once with `queue_full`.
    */
   publish(channel: string, event: string, data?: unknown): Promise<PublishAck> {
-    if (!isValidChannel(channel)) return Promise.reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`, { channel }));
-    if (this.#state === 'disconnected' && !this.#auto) return Promise.reject(new RiverError('disconnected', 'not connected; call connect() first', { channel }));
+    if (!isValidChannel(channel))
+      return Promise.reject(new RiverError('bad_channel', `invalid channel name "${String(channel)}"`, { channel }));
+    if (this.#state === 'disconnected' && !this.#auto)
+      return Promise.reject(new RiverError('disconnected', 'not connected; call connect() first', { channel }));
     const frame = { type: 'publish' as const, id: this.#nextId++, channel, event, data: data ?? null };
     return this.#pubs.add(frame, this.#ready ? (f) => this.#send(f) : undefined);
   }
@@ -212,7 +237,8 @@ export class River {
         return this.#pubs.settle(f.id, undefined, { channel: f.channel, offset: f.offset! });
       case 'error': {
         const pub = this.#pubs.channelOf(f.id);
-        if (pub !== undefined) return this.#pubs.settle(f.id, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: pub }));
+        if (pub !== undefined)
+          return this.#pubs.settle(f.id, new RiverError(f.code ?? 'internal', f.message ?? 'publish refused', { channel: pub }));
         const sub = f.id !== undefined ? this.#subs.answered(f.id) : undefined;
         const ch = sub ?? this.#channels.get(f.channel ?? '');
         if (!ch) return this.#report(new RiverError(f.code ?? 'internal', f.message ?? 'server error'));
@@ -317,10 +343,13 @@ export class River {
   /** Liveness: without any frame for `ms`, the connection is dead. */
   #arm(ms: number, reason: string): void {
     if (this.#liveTimer !== undefined) this.#clock.clearTimeout(this.#liveTimer);
-    this.#liveTimer = this.#clock.setTimeout(() => {
-      this.#liveTimer = undefined;
-      this.#lost(reason, 'backoff');
-    }, Math.min(ms, MAX_TIMER_MS));
+    this.#liveTimer = this.#clock.setTimeout(
+      () => {
+        this.#liveTimer = undefined;
+        this.#lost(reason, 'backoff');
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
   }
 
   /** Arms the refresh timer; `again`: right after a refresh, so wait at least 1 s (a token

@@ -41,7 +41,10 @@ beforeEach(async () => {
       ws,
       frames: [],
       send: (f) => ws.send(JSON.stringify(f)),
-      next: (type) => waitFor(() => c.frames.find((f) => f.type === type && !(f as { seen?: boolean }).seen)).then((f) => Object.assign(f, { seen: true })),
+      next: (type) =>
+        waitFor(() => c.frames.find((f) => f.type === type && !(f as { seen?: boolean }).seen)).then((f) =>
+          Object.assign(f, { seen: true }),
+        ),
     };
     ws.on('message', (d) => c.frames.push(JSON.parse(String(d)) as Frame));
     conns.push(c);
@@ -80,7 +83,8 @@ describe('client against a scripted server', () => {
   it('recovers across a dropped connection with every message once, in order, and no duplicate at the seam', async () => {
     // Connection 1 delivers 1..3; connection 2 replays from `since` but overlaps (2..5).
     script((f, c) => {
-      if (conns.indexOf(c) === 0) return [{ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 0, id: f.id }, msg(1), msg(2), msg(3)];
+      if (conns.indexOf(c) === 0)
+        return [{ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 0, id: f.id }, msg(1), msg(2), msg(3)];
       return [{ type: 'subscribed', channel: 'dogs', epoch: 'e1', offset: 5, recovered: true, id: f.id }, msg(2), msg(3), msg(4), msg(5)];
     });
     const { river, states } = client();
@@ -100,7 +104,18 @@ describe('client against a scripted server', () => {
   });
 
   it('an unsolicited subscribed (the server reset the channel) moves the position to the new epoch: its offsets 1, 2, 3 are delivered', async () => {
-    script((f) => [{ type: 'subscribed', channel: f.channel, epoch: 'e1', offset: 0, id: f.id, ...(f.channel === 'presence-room' ? { members: [{ userId: 'a', info: {} }] } : {}) }, msg(1), msg(2)]);
+    script((f) => [
+      {
+        type: 'subscribed',
+        channel: f.channel,
+        epoch: 'e1',
+        offset: 0,
+        id: f.id,
+        ...(f.channel === 'presence-room' ? { members: [{ userId: 'a', info: {} }] } : {}),
+      },
+      msg(1),
+      msg(2),
+    ]);
     const { river } = client();
     const got: string[] = [];
     const recovered: boolean[] = [];
@@ -115,7 +130,17 @@ describe('client against a scripted server', () => {
     // Redis lost the channels' state: the server tells each subscriber their new position.
     const c = conns[0]!;
     c.send({ type: 'subscribed', channel: 'dogs', epoch: 'e2', offset: 0, recovered: false });
-    c.send({ type: 'subscribed', channel: 'presence-room', epoch: 'e2', offset: 0, recovered: false, members: [{ userId: 'a', info: {} }, { userId: 'b', info: {} }] });
+    c.send({
+      type: 'subscribed',
+      channel: 'presence-room',
+      epoch: 'e2',
+      offset: 0,
+      recovered: false,
+      members: [
+        { userId: 'a', info: {} },
+        { userId: 'b', info: {} },
+      ],
+    });
     for (const o of [1, 2, 3]) c.send(msg(o));
     await waitFor(() => got.length === 5 && log.length === 1);
     expect(got).toEqual(['e1:1', 'e1:2', 'e2:1', 'e2:2', 'e2:3']);
@@ -146,7 +171,12 @@ describe('client against a scripted server', () => {
   it('4002 reconnects at once with a fresh token; 4503 stops without a retry', async () => {
     script((f) => [{ type: 'subscribed', channel: 'dogs', epoch: 'e', offset: 0, id: f.id }]);
     let calls = 0;
-    const { river, states } = client({ token: async () => `h.t${++calls}.s`, minReconnectDelayMs: 5_000, maxReconnectDelayMs: 10_000, random: () => 0.99 });
+    const { river, states } = client({
+      token: async () => `h.t${++calls}.s`,
+      minReconnectDelayMs: 5_000,
+      maxReconnectDelayMs: 10_000,
+      random: () => 0.99,
+    });
     river.subscribe('dogs');
     await waitFor(() => river.state === 'connected');
     conns[0]!.ws.close(4002, 'token_expired');
@@ -198,7 +228,8 @@ describe('client against a scripted server', () => {
         const f = JSON.parse(String(d)) as Frame;
         if (f.type === 'auth') c.send({ type: 'ready', connectionId: 'c1', userId: 'u1', heartbeatMs: 25_000 });
         if (f.type === 'publish' && f.channel === 'doc-1') c.send({ type: 'published', channel: 'doc-1', offset: 12, id: f.id });
-        if (f.type === 'publish' && f.channel !== 'doc-1') c.send({ type: 'error', code: 'forbidden', message: 'no publish claim', id: f.id });
+        if (f.type === 'publish' && f.channel !== 'doc-1')
+          c.send({ type: 'error', code: 'forbidden', message: 'no publish claim', id: f.id });
       });
     const { river } = client();
     await expect(river.publish('doc-1', 'cursor', { x: 1 })).resolves.toEqual({ channel: 'doc-1', offset: 12 });

@@ -29,8 +29,18 @@ describe('afterClose (docs/protocol.md#7-codes)', () => {
 
   it('4002 reconnects at once with a fresh token, also before ready; a 4002 again before ready backs off', () => {
     expect(afterClose(4002, healthy)).toEqual({ action: 'reconnect', delay: 'now', fresh: true, reason: 'token_expired' });
-    expect(afterClose(4002, { ...healthy, wasReady: false })).toEqual({ action: 'reconnect', delay: 'now', fresh: true, reason: 'token_expired' });
-    expect(afterClose(4002, { ...healthy, wasReady: false, retriedExpired: true })).toEqual({ action: 'reconnect', delay: 'backoff', fresh: true, reason: 'token_expired' });
+    expect(afterClose(4002, { ...healthy, wasReady: false })).toEqual({
+      action: 'reconnect',
+      delay: 'now',
+      fresh: true,
+      reason: 'token_expired',
+    });
+    expect(afterClose(4002, { ...healthy, wasReady: false, retriedExpired: true })).toEqual({
+      action: 'reconnect',
+      delay: 'backoff',
+      fresh: true,
+      reason: 'token_expired',
+    });
   });
 
   it('4500 retries once with a fresh token, then stops', () => {

@@ -13,7 +13,15 @@ beforeEach(() => {
 
 /** Heartbeat 1000 s: the liveness timer (2000 s) stays out of the way. */
 async function connected(extra: Partial<RiverOptions> = {}) {
-  const river = new River({ url: 'ws://river.test/v1/ws', token: 'tok', WebSocket: FakeSocket, clock, random: () => 0.5, network: null, ...extra });
+  const river = new River({
+    url: 'ws://river.test/v1/ws',
+    token: 'tok',
+    WebSocket: FakeSocket,
+    clock,
+    random: () => 0.5,
+    network: null,
+    ...extra,
+  });
   const errors: string[] = [];
   river.on('error', (e) => errors.push((e as { code?: string }).code ?? e.message));
   await flush();
@@ -98,7 +106,11 @@ describe('a subscribe refused with a temporary error', () => {
 
   it('only for unavailable and internal: other refusals wait for the app or the next connection', async () => {
     const { river, ws } = await connected();
-    for (const [name, code] of [['a', 'forbidden'], ['b', 'bad_request'], ['c', 'too_many_subscriptions']] as const) {
+    for (const [name, code] of [
+      ['a', 'forbidden'],
+      ['b', 'bad_request'],
+      ['c', 'too_many_subscriptions'],
+    ] as const) {
       river.subscribe(name);
       refuse(ws, code);
     }

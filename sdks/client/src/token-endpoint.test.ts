@@ -24,7 +24,9 @@ let answer401 = true;
 const sent: string[] = [];
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }),
+  );
   const backend = new Backend({ url: node.urls.http, secret: SECRET });
   const handler = backend.tokenHandler(() => ({ sub: 'u-401' }));
   endpoint = createServer((req, res) => {
@@ -39,7 +41,9 @@ beforeAll(async () => {
   relay.on('connection', (client) => {
     const upstream = new WebSocket(node.urls.ws);
     const queue: string[] = [];
-    upstream.on('open', () => queue.splice(0).forEach((f) => upstream.send(f)));
+    upstream.on('open', () => {
+      for (const f of queue.splice(0)) upstream.send(f);
+    });
     upstream.on('message', (d) => client.send(String(d)));
     upstream.on('close', (code) => client.close(code >= 4000 ? code : 1000));
     client.on('message', (d) => {
@@ -100,12 +104,21 @@ it('a token endpoint answering 401: the error event names the status, and nothin
 it('a token function that reads the 401 body as text: refused as not a JWT, never sent as auth', async () => {
   answer401 = true;
   sent.length = 0;
-  const river = new River({ url: relayUrl, token: () => fetch(tokenUrl).then((r) => r.text()), WebSocket, minReconnectDelayMs: 50, maxReconnectDelayMs: 200 });
+  const river = new River({
+    url: relayUrl,
+    token: () => fetch(tokenUrl).then((r) => r.text()),
+    WebSocket,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 200,
+  });
   const errors: RiverError[] = [];
   river.on('error', (e) => errors.push(e as RiverError));
   try {
     await waitFor(() => errors.length >= 2);
-    expect(errors[0]).toMatchObject({ code: 'token_error', message: `the token function returned something that is not a JWT: ${JSON.stringify(BODY)}` });
+    expect(errors[0]).toMatchObject({
+      code: 'token_error',
+      message: `the token function returned something that is not a JWT: ${JSON.stringify(BODY)}`,
+    });
     expect(sent).toEqual([]);
   } finally {
     river.close();

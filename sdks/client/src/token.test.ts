@@ -9,7 +9,15 @@ import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
 
 let clock: FakeClock;
 function make(extra: Partial<RiverOptions> = {}) {
-  const river = new River({ url: 'ws://river.test/v1/ws', token: 'tok', WebSocket: FakeSocket, clock, random: () => 0.5, network: null, ...extra });
+  const river = new River({
+    url: 'ws://river.test/v1/ws',
+    token: 'tok',
+    WebSocket: FakeSocket,
+    clock,
+    random: () => 0.5,
+    network: null,
+    ...extra,
+  });
   const states: StateChange[] = [];
   const errors: RiverError[] = [];
   river.on('state', (s) => states.push(s));

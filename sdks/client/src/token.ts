@@ -29,14 +29,19 @@ export async function fetchToken(fn: Exclude<TokenSource, string>): Promise<stri
   try {
     out = await fn();
   } catch (error) {
-    throw new RiverError('token_error', `the token function failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new RiverError('token_error', `the token function failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   if (isResponse(out)) {
-    if (!out.ok) throw new RiverError('token_error', `token endpoint answered ${out.status}${out.statusText ? ` ${out.statusText}` : ''}`, { cause: out });
+    if (!out.ok)
+      throw new RiverError('token_error', `token endpoint answered ${out.status}${out.statusText ? ` ${out.statusText}` : ''}`, {
+        cause: out,
+      });
     try {
       out = await out.text();
     } catch (error) {
-      throw new RiverError('token_error', 'the token endpoint\'s body could not be read', { cause: error });
+      throw new RiverError('token_error', "the token endpoint's body could not be read", { cause: error });
     }
   }
   const token = typeof out === 'string' ? out.trim() : out;

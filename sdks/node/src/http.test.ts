@@ -97,7 +97,8 @@ describe('@river/node HTTP behaviour', () => {
       keys.push((JSON.parse(body) as { idempotencyKey: string }).idempotencyKey);
       const answer = JSON.stringify({ channel: 'dogs', offset: 9 });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(answer.length) });
-      if (keys.length === 1) res.write(answer.slice(0, 5)); // the headers and part of the body, then silence
+      if (keys.length === 1)
+        res.write(answer.slice(0, 5)); // the headers and part of the body, then silence
       else res.end(answer);
     });
     const river = new River({ url, ...opts, retries: 1, timeoutMs: 500 });
@@ -111,7 +112,10 @@ describe('@river/node HTTP behaviour', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"chan');
     });
-    await expect(new River({ url, ...opts, retries: 0, timeoutMs: 300 }).channel('dogs')).rejects.toMatchObject({ code: 'timeout', status: undefined });
+    await expect(new River({ url, ...opts, retries: 0, timeoutMs: 300 }).channel('dogs')).rejects.toMatchObject({
+      code: 'timeout',
+      status: undefined,
+    });
   });
 
   it('a refused connection is a network_error', async () => {
@@ -130,13 +134,20 @@ describe('@river/node HTTP behaviour', () => {
     await river.history('a:b', { since: 5, limit: 10 });
     await river.presence('presence-x');
     await river.disconnect('u1');
-    expect(paths).toEqual(['GET /v1/channels/a%3Ab/history?since=5&limit=10', 'GET /v1/channels/presence-x/presence', 'POST /v1/disconnect']);
+    expect(paths).toEqual([
+      'GET /v1/channels/a%3Ab/history?since=5&limit=10',
+      'GET /v1/channels/presence-x/presence',
+      'POST /v1/disconnect',
+    ]);
   });
 
   it('tokenHandler answers a verifiable JWT as text/plain, 401 when there is no user', async () => {
     const secret = 'token-handler-secret-0123456789-abcdefghijkl';
     const river = new River({ url: 'http://unused.invalid', secret });
-    const handler = river.tokenHandler((req) => (req.headers['x-user'] ? { sub: String(req.headers['x-user']), info: { name: 'Ada' } } : null), { expiresIn: 60 });
+    const handler = river.tokenHandler(
+      (req) => (req.headers['x-user'] ? { sub: String(req.headers['x-user']), info: { name: 'Ada' } } : null),
+      { expiresIn: 60 },
+    );
     const url = await serve((req, res) => void handler(req, res));
     const ok = await fetch(`${url}/river-token`, { headers: { 'x-user': 'u7' } });
     expect(ok.status).toBe(200);

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+};
 
 /** Bare package names imported by `code` (`import … from 'x'`, `import 'x'`, `import('x')`). */
 function importedPackages(code: string): Set<string> {

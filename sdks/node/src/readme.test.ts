@@ -15,7 +15,9 @@ let node: RiverNode;
 let dir: string;
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }),
+  );
   dir = await mkdtemp(join(tmpdir(), 'river-node-readme-'));
   process.env.RIVER_URL = node.urls.http;
   process.env.RIVER_API_KEY = API_KEY;

@@ -23,7 +23,9 @@ async function waitFor<T>(fn: () => T | undefined | false, ms = 5000): Promise<T
 }
 
 beforeAll(async () => {
-  node = await startRiver(loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }));
+  node = await startRiver(
+    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_LOG_LEVEL: 'silent' }),
+  );
   river = new River({ url: node.urls.http, apiKey: API_KEY, secret: SECRET });
 });
 
@@ -55,9 +57,20 @@ describe('@river/node against a real node', () => {
   });
 
   it('publishes to several channels and in batches', async () => {
-    expect(await river.publish(['sdk-a', 'sdk-b'], 'e', 1)).toEqual({ results: [{ channel: 'sdk-a', offset: 1 }, { channel: 'sdk-b', offset: 1 }] });
-    const b = await river.batch([{ channel: 'sdk-a', event: 'e', data: 2 }, { channel: 'sdk-b', event: 'e' }]);
-    expect(b.results).toEqual([{ channel: 'sdk-a', offset: 2 }, { channel: 'sdk-b', offset: 2 }]);
+    expect(await river.publish(['sdk-a', 'sdk-b'], 'e', 1)).toEqual({
+      results: [
+        { channel: 'sdk-a', offset: 1 },
+        { channel: 'sdk-b', offset: 1 },
+      ],
+    });
+    const b = await river.batch([
+      { channel: 'sdk-a', event: 'e', data: 2 },
+      { channel: 'sdk-b', event: 'e' },
+    ]);
+    expect(b.results).toEqual([
+      { channel: 'sdk-a', offset: 2 },
+      { channel: 'sdk-b', offset: 2 },
+    ]);
   });
 
   it('an idempotency key given by the caller publishes once', async () => {
@@ -93,6 +106,8 @@ describe('@river/node against a real node', () => {
     expect(e1).toBeInstanceOf(RiverError);
     expect(e1).toMatchObject({ status: 401, code: 'unauthorized' });
     await expect(river.publish('no spaces!', 'e', 1)).rejects.toMatchObject({ status: 400, code: 'bad_channel' });
-    await expect(new River({ url: node.urls.http, apiKey: API_KEY }).createToken({ sub: 'x' })).rejects.toMatchObject({ code: 'no_secret' });
+    await expect(new River({ url: node.urls.http, apiKey: API_KEY }).createToken({ sub: 'x' })).rejects.toMatchObject({
+      code: 'no_secret',
+    });
   });
 });

@@ -133,7 +133,8 @@ export class River {
   /** Signs a client token (HS256) with the River secret. */
   createToken(claims: TokenClaims, options?: TokenOptions): Promise<string> {
     if (!this.#secret) return Promise.reject(new RiverError('no_secret', 'River: options.secret is required to create tokens'));
-    if (!claims || typeof claims.sub !== 'string' || !claims.sub) return Promise.reject(new RiverError('bad_request', 'createToken: claims.sub must be a non-empty string'));
+    if (!claims || typeof claims.sub !== 'string' || !claims.sub)
+      return Promise.reject(new RiverError('bad_request', 'createToken: claims.sub must be a non-empty string'));
     return signToken(this.#secret, claims, options);
   }
 

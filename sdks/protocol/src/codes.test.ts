@@ -15,7 +15,12 @@ function tableRows(marker: string): string[][] {
     .split('\n')
     .filter((l) => l.startsWith('|') && !l.startsWith('|---'))
     .slice(1)
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
 }
 
 describe('close codes', () => {
@@ -29,13 +34,14 @@ describe('close codes', () => {
   it('the documented client behaviour matches reconnectPolicy', () => {
     for (const [code, , , does] of tableRows('close-codes')) {
       const policy = reconnectPolicy(Number(code));
-      const expected = /fresh token/.test(does!) && !/stop/.test(does!)
-        ? 'refresh'
-        : /^stop/.test(does!)
-          ? 'stop'
-          : /at once/.test(does!)
-            ? 'immediate'
-            : 'backoff';
+      const expected =
+        /fresh token/.test(does!) && !/stop/.test(does!)
+          ? 'refresh'
+          : /^stop/.test(does!)
+            ? 'stop'
+            : /at once/.test(does!)
+              ? 'immediate'
+              : 'backoff';
       expect(policy, `code ${code}`).toBe(expected);
     }
   });
@@ -54,9 +60,7 @@ describe('close codes', () => {
 
 describe('error codes', () => {
   it('docs/protocol.md lists exactly ERROR_CODES with their HTTP statuses', () => {
-    const documented = Object.fromEntries(
-      tableRows('error-codes').map(([code, status]) => [code!.replace(/`/g, ''), Number(status)]),
-    );
+    const documented = Object.fromEntries(tableRows('error-codes').map(([code, status]) => [code!.replace(/`/g, ''), Number(status)]));
     expect(documented).toEqual(HTTP_STATUS);
     expect(Object.keys(documented).sort()).toEqual([...ERROR_CODES].sort());
   });

@@ -17,7 +17,10 @@ describe('parseClientFrame', () => {
     expect(parseClientFrame('{"type":"dance","id":"a"}')).toMatchObject({ ok: false, fatal: false, code: 'bad_request', id: 'a' });
     expect(parseClientFrame('{"channel":"x"}')).toMatchObject({ ok: false, fatal: false, code: 'bad_request' });
     expect(parseClientFrame('{"type":"subscribe"}')).toMatchObject({ ok: false, fatal: false });
-    expect(parseClientFrame('{"type":"subscribe","channel":"a","since":{"offset":-1,"epoch":"e"}}')).toMatchObject({ ok: false, fatal: false });
+    expect(parseClientFrame('{"type":"subscribe","channel":"a","since":{"offset":-1,"epoch":"e"}}')).toMatchObject({
+      ok: false,
+      fatal: false,
+    });
     expect(parseClientFrame('{"type":"publish","channel":"a","event":""}')).toMatchObject({ ok: false, fatal: false });
   });
   it('defaults publish data to null', () => {

@@ -20,26 +20,53 @@ export interface Member {
 
 // ---- client → server -------------------------------------------------------------------------
 
-export interface AuthFrame { type: 'auth'; token: string; id?: RequestId }
-export interface SubscribeFrame { type: 'subscribe'; channel: string; since?: StreamPosition; id?: RequestId }
-export interface UnsubscribeFrame { type: 'unsubscribe'; channel: string; id?: RequestId }
-export interface ClientPublishFrame { type: 'publish'; channel: string; event: string; data: unknown; id?: RequestId }
-export interface RefreshFrame { type: 'refresh'; token: string; id?: RequestId }
-export interface PingFrame { type: 'ping'; id?: RequestId }
-export interface PongFrame { type: 'pong'; id?: RequestId }
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+  id?: RequestId;
+}
+export interface SubscribeFrame {
+  type: 'subscribe';
+  channel: string;
+  since?: StreamPosition;
+  id?: RequestId;
+}
+export interface UnsubscribeFrame {
+  type: 'unsubscribe';
+  channel: string;
+  id?: RequestId;
+}
+export interface ClientPublishFrame {
+  type: 'publish';
+  channel: string;
+  event: string;
+  data: unknown;
+  id?: RequestId;
+}
+export interface RefreshFrame {
+  type: 'refresh';
+  token: string;
+  id?: RequestId;
+}
+export interface PingFrame {
+  type: 'ping';
+  id?: RequestId;
+}
+export interface PongFrame {
+  type: 'pong';
+  id?: RequestId;
+}
 
-export type ClientFrame =
-  | AuthFrame
-  | SubscribeFrame
-  | UnsubscribeFrame
-  | ClientPublishFrame
-  | RefreshFrame
-  | PingFrame
-  | PongFrame;
+export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | ClientPublishFrame | RefreshFrame | PingFrame | PongFrame;
 
 // ---- server → client -------------------------------------------------------------------------
 
-export interface ReadyFrame { type: 'ready'; connectionId: string; userId: string; heartbeatMs: number }
+export interface ReadyFrame {
+  type: 'ready';
+  connectionId: string;
+  userId: string;
+  heartbeatMs: number;
+}
 export interface SubscribedFrame {
   type: 'subscribed';
   channel: string;
@@ -49,7 +76,11 @@ export interface SubscribedFrame {
   members?: Member[];
   id?: RequestId;
 }
-export interface UnsubscribedFrame { type: 'unsubscribed'; channel: string; id?: RequestId }
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+  id?: RequestId;
+}
 export interface MessageFrame {
   type: 'message';
   channel: string;
@@ -58,11 +89,31 @@ export interface MessageFrame {
   offset: number;
   ts: number;
 }
-export interface PresenceFrame { type: 'presence'; channel: string; action: 'join' | 'leave'; member: Member }
-export interface PublishedFrame { type: 'published'; channel: string; offset: number; id?: RequestId }
-export interface ErrorFrame { type: 'error'; code: ErrorCode; message: string; channel?: string; id?: RequestId }
-export interface ServerPingFrame { type: 'ping' }
-export interface ServerPongFrame { type: 'pong' }
+export interface PresenceFrame {
+  type: 'presence';
+  channel: string;
+  action: 'join' | 'leave';
+  member: Member;
+}
+export interface PublishedFrame {
+  type: 'published';
+  channel: string;
+  offset: number;
+  id?: RequestId;
+}
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  channel?: string;
+  id?: RequestId;
+}
+export interface ServerPingFrame {
+  type: 'ping';
+}
+export interface ServerPongFrame {
+  type: 'pong';
+}
 
 export type ServerFrame =
   | ReadyFrame

@@ -37,9 +37,11 @@ describe('AwsSecretSource', () => {
     const cur = reply(current);
     const prev = reply(previous);
     const onCur = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSCURRENT' });
-    if ('rejects' in cur) onCur.rejects(cur.rejects); else onCur.resolves(cur.resolves);
+    if ('rejects' in cur) onCur.rejects(cur.rejects);
+    else onCur.resolves(cur.resolves);
     const onPrev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
-    if ('rejects' in prev) onPrev.rejects(prev.rejects); else onPrev.resolves(prev.resolves);
+    if ('rejects' in prev) onPrev.rejects(prev.rejects);
+    else onPrev.resolves(prev.resolves);
     sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
   }
 
@@ -48,10 +50,12 @@ describe('AwsSecretSource', () => {
     source = await AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger });
     expect(source.secrets()).toEqual([B, A]);
     const calls = sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input);
-    expect(calls).toEqual(expect.arrayContaining([
-      { SecretId: ID, VersionStage: 'AWSCURRENT' },
-      { SecretId: ID, VersionStage: 'AWSPREVIOUS' },
-    ]));
+    expect(calls).toEqual(
+      expect.arrayContaining([
+        { SecretId: ID, VersionStage: 'AWSCURRENT' },
+        { SecretId: ID, VersionStage: 'AWSPREVIOUS' },
+      ]),
+    );
   });
 
   it('has only the current secret before the first rotation (no AWSPREVIOUS version)', async () => {
@@ -95,10 +99,13 @@ describe('AwsSecretSource', () => {
 
   it('fails startup when the first read fails', async () => {
     stages(new Error('AccessDeniedException: not authorized'), notFound());
-    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger }))
-      .rejects.toThrow(SecretUnavailableError);
-    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger }))
-      .rejects.toMatchObject({ code: 'secret_unavailable', message: expect.stringContaining('not authorized') });
+    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger })).rejects.toThrow(
+      SecretUnavailableError,
+    );
+    await expect(AwsSecretSource.start({ secretId: ID, reader: secretsManagerReader(client), logger })).rejects.toMatchObject({
+      code: 'secret_unavailable',
+      message: expect.stringContaining('not authorized'),
+    });
   });
 
   it('refuses a current value shorter than 32 bytes, and ignores a short previous one', async () => {
@@ -158,7 +165,8 @@ describe('a node on AwsSecretSource (river secret rotate)', () => {
     sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: current });
     sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPENDING' }).rejects(notFound());
     const prev = sm.on(GetSecretValueCommand, { SecretId: ID, VersionStage: 'AWSPREVIOUS' });
-    if (previous === undefined) prev.rejects(notFound()); else prev.resolves({ SecretString: previous });
+    if (previous === undefined) prev.rejects(notFound());
+    else prev.resolves({ SecretString: previous });
   }
   async function authWith(secret: string): Promise<TestClient> {
     const c = await node!.connect();

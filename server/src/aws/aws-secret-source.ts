@@ -111,17 +111,21 @@ export class AwsSecretSource implements SecretSource {
 
   /** Re-reads now; on failure keeps the last good values and logs a warning. Never rejects. */
   refresh(): Promise<void> {
-    this.refreshing ??= this.load().then(
-      (versions) => {
-        this.accept(versions);
-      },
-      (err: unknown) => {
-        this.logger?.warn({ secretId: this.secretId, err: err instanceof Error ? err.message : String(err) },
-          'JWT secret refresh failed; keeping the last values read');
-      },
-    ).finally(() => {
-      this.refreshing = undefined;
-    });
+    this.refreshing ??= this.load()
+      .then(
+        (versions) => {
+          this.accept(versions);
+        },
+        (err: unknown) => {
+          this.logger?.warn(
+            { secretId: this.secretId, err: err instanceof Error ? err.message : String(err) },
+            'JWT secret refresh failed; keeping the last values read',
+          );
+        },
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
     return this.refreshing;
   }
 
@@ -149,7 +153,10 @@ export class AwsSecretSource implements SecretSource {
     }
     const out: Array<{ stage: SecretStage } & SecretVersion> = [{ stage: 'AWSCURRENT', ...current }];
     // A too-short value (written by hand) is simply not accepted; a repeated one is listed once.
-    for (const [stage, v] of [['AWSPENDING', pending], ['AWSPREVIOUS', previous]] as const) {
+    for (const [stage, v] of [
+      ['AWSPENDING', pending],
+      ['AWSPREVIOUS', previous],
+    ] as const) {
       if (v === undefined || Buffer.byteLength(v.value, 'utf8') < MIN_SECRET_BYTES) continue;
       if (out.some((o) => o.value === v.value)) continue;
       out.push({ stage, ...v });

@@ -26,7 +26,6 @@ afterEach(() => {
 });
 
 describe('watchEcsTask (fake clock, injected fetch)', () => {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the name quotes the metadata URI variable literally
   it('polls ${uri}/task every 2 s and calls onStopping once when DesiredStatus turns STOPPED, then stops polling', async () => {
     vi.useFakeTimers();
     let desired = 'RUNNING';
@@ -104,7 +103,14 @@ async function metadataEndpoint(): Promise<{ uri: string; desired: { value: stri
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ Cluster: 'river', TaskARN: 'arn:aws:ecs:us-east-1:123456789012:task/river/1', DesiredStatus: desired.value, KnownStatus: 'RUNNING' }));
+    res.end(
+      JSON.stringify({
+        Cluster: 'river',
+        TaskARN: 'arn:aws:ecs:us-east-1:123456789012:task/river/1',
+        DesiredStatus: desired.value,
+        KnownStatus: 'RUNNING',
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -112,10 +118,11 @@ async function metadataEndpoint(): Promise<{ uri: string; desired: { value: stri
     uri: `http://127.0.0.1:${port}/v4/task-1`,
     desired,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -143,8 +150,13 @@ describe('the process entry on ECS (main.ts with ECS_CONTAINER_METADATA_URI_V4)'
     const endpoint = await metadataEndpoint();
     const child = spawn(process.execPath, ['--conditions=river-source', '--import', 'tsx', MAIN], {
       env: {
-        PATH: process.env.PATH ?? '', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_PORT: '0', RIVER_HOST: '127.0.0.1',
-        RIVER_DRAIN_MS: '3000', ECS_CONTAINER_METADATA_URI_V4: endpoint.uri,
+        PATH: process.env.PATH ?? '',
+        RIVER_JWT_SECRET: SECRET,
+        RIVER_API_KEY: API_KEY,
+        RIVER_PORT: '0',
+        RIVER_HOST: '127.0.0.1',
+        RIVER_DRAIN_MS: '3000',
+        ECS_CONTAINER_METADATA_URI_V4: endpoint.uri,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -28,7 +28,12 @@ describe('startEmfMetrics (fake clock)', () => {
     vi.useFakeTimers({ now: 1_700_000_000_000 });
     let count = 3;
     const lines: string[] = [];
-    const m = startEmfMetrics({ serviceName: 'river', readConnections: () => count, write: (l) => lines.push(l), logger: { warn: () => {} } });
+    const m = startEmfMetrics({
+      serviceName: 'river',
+      readConnections: () => count,
+      write: (l) => lines.push(l),
+      logger: { warn: () => {} },
+    });
     await vi.advanceTimersByTimeAsync(EMF_INTERVAL_MS - 1);
     expect(lines).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
@@ -44,7 +49,12 @@ describe('startEmfMetrics (fake clock)', () => {
     const reads: Array<() => Promise<number>> = [async () => Promise.reject(new Error('boom')), async () => Number.NaN, async () => 5];
     const lines: string[] = [];
     const warnings: unknown[] = [];
-    const m = startEmfMetrics({ serviceName: 's', readConnections: () => reads.shift()!(), write: (l) => lines.push(l), logger: { warn: (o: unknown) => void warnings.push(o) } });
+    const m = startEmfMetrics({
+      serviceName: 's',
+      readConnections: () => reads.shift()!(),
+      write: (l) => lines.push(l),
+      logger: { warn: (o: unknown) => void warnings.push(o) },
+    });
     await vi.advanceTimersByTimeAsync(EMF_INTERVAL_MS * 3);
     m.stop();
     expect(warnings).toHaveLength(2);

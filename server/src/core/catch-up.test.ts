@@ -35,7 +35,10 @@ class UnreliableBus {
       });
     };
     this.bus = new Proxy(inner, {
-      get: (target, prop) => (prop === 'start' ? start : (Reflect.get(target, prop, target) as (...a: unknown[]) => unknown).bind?.(target) ?? Reflect.get(target, prop, target)),
+      get: (target, prop) =>
+        prop === 'start'
+          ? start
+          : ((Reflect.get(target, prop, target) as (...a: unknown[]) => unknown).bind?.(target) ?? Reflect.get(target, prop, target)),
     }) as Bus;
   }
 

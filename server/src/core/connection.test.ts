@@ -166,7 +166,10 @@ describe('WebSocket frames (docs/protocol.md#2-frames, docs/protocol.md#8-heartb
     const reader = await t.client();
     await reader.subscribe('doc-9');
     const noClaim = await t.client();
-    expect(await noClaim.request({ type: 'publish', channel: 'doc-9', event: 'e', data: 1 })).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(await noClaim.request({ type: 'publish', channel: 'doc-9', event: 'e', data: 1 })).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+    });
     const writer = await t.client({ publish: ['doc-*'] });
     expect(await writer.request({ type: 'publish', channel: 'doc-9', event: 'cursor', data: { x: 1 } })).toEqual({
       type: 'published',

@@ -94,7 +94,6 @@ function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void 
   this[CONN]?.host.logger.debug({ code: err.code, reason: err.message }, 'websocket error');
 }
 
-
 export class Connection implements OutboxPeer {
   state: ConnectionState = AUTHENTICATING;
   identity: Identity | undefined = undefined;

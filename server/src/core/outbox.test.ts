@@ -12,7 +12,9 @@ class FakeSocket extends EventEmitter {
     this.writes.push(b);
     return this.writableLength < 64 * 1024;
   }
-  cork(): void { this.corked++; }
+  cork(): void {
+    this.corked++;
+  }
   uncork(): void {}
 }
 
@@ -25,7 +27,9 @@ function peer(): OutboxPeer & { socket: FakeSocket; cut: number } {
     held: false,
     writable: true,
     cut: 0,
-    slow() { p.cut++; },
+    slow() {
+      p.cut++;
+    },
   };
   return p as unknown as OutboxPeer & { socket: FakeSocket; cut: number };
 }
@@ -65,8 +69,10 @@ describe('Outbox', () => {
     const outbox = new Outbox(1 << 20);
     const [a, b] = [peer(), peer()];
     const [x, y, z] = [frame('x'), frame('y'), frame('z')];
-    outbox.push(a, x); outbox.push(a, y);
-    outbox.push(b, x); outbox.push(b, z);
+    outbox.push(a, x);
+    outbox.push(a, y);
+    outbox.push(b, x);
+    outbox.push(b, z);
     await turn();
     expect(Buffer.concat(a.socket.writes).toString()).toBe('xy');
     expect(Buffer.concat(b.socket.writes).toString()).toBe('xz');
@@ -111,4 +117,3 @@ describe('Outbox', () => {
     expect(p.out).toBeNull();
   });
 });
-

@@ -17,7 +17,6 @@ async function member(t: TestNode, sub: string, info?: Record<string, unknown>):
   return c;
 }
 
-
 /** A memory engine whose `restored` handler (the engine's "connected again") the test calls itself. */
 function restorableEngine(): { inner: MemoryPresence; engine: Presence; restored: () => void } {
   const inner = new MemoryPresence({ ttlMs: 60_000 });
@@ -46,7 +45,12 @@ describe('presence channels (docs/protocol.md#4-presence)', () => {
       const tab1 = await member(t, 'alice', { name: 'Alice' });
       const s1 = await tab1.subscribe('presence-room');
       expect(s1.members).toHaveLength(2);
-      expect(s1.members).toEqual(expect.arrayContaining([{ userId: 'alice', info: { name: 'Alice' } }, { userId: 'watcher', info: {} }]));
+      expect(s1.members).toEqual(
+        expect.arrayContaining([
+          { userId: 'alice', info: { name: 'Alice' } },
+          { userId: 'watcher', info: {} },
+        ]),
+      );
       expect(await observer.next('presence')).toEqual({
         type: 'presence',
         channel: 'presence-room',
@@ -193,11 +197,15 @@ describe('presence storms (issue 3: N joins never cost N² frames in one tick)',
         const observed = new Set(['observer']);
         let frames = 0;
         let observerFrames = 0;
-        await waitFor(() => {
-          observerFrames += applyPresence(observed, observer.frames.splice(0));
-          for (const [i, c] of clients.entries()) frames += applyPresence(views[i]!, c.frames.splice(0));
-          return observed.size === everyone.size && views.every((v) => v.size === everyone.size);
-        }, 'every view complete', 30_000);
+        await waitFor(
+          () => {
+            observerFrames += applyPresence(observed, observer.frames.splice(0));
+            for (const [i, c] of clients.entries()) frames += applyPresence(views[i]!, c.frames.splice(0));
+            return observed.size === everyone.size && views.every((v) => v.size === everyone.size);
+          },
+          'every view complete',
+          30_000,
+        );
         await sleep(100); // nothing more arrives
         observerFrames += applyPresence(observed, observer.frames.splice(0));
         for (const [i, c] of clients.entries()) frames += applyPresence(views[i]!, c.frames.splice(0));
@@ -259,7 +267,7 @@ describe('PresenceTracker (fake clock)', () => {
     return { tracker, delivered, engine };
   }
 
-  it('cancels a join and the same user\'s leave within the window, and a leave and a join with the same info', async () => {
+  it("cancels a join and the same user's leave within the window, and a leave and a join with the same info", async () => {
     const { tracker, delivered } = await setup();
     let wanted = true;
     const joining = tracker.join(ch, conn('c1', 'u1'), () => wanted);
@@ -288,7 +296,11 @@ describe('PresenceTracker (fake clock)', () => {
 
   it('collapses repeated joins (and leaves) of one user from the bus into one frame', async () => {
     const { tracker, delivered } = await setup();
-    const frame = (action: 'join' | 'leave', userId: string) => ({ channel: ch, frame: presenceFrame(ch, action, memberJson({ userId, info: {} })), ts: 0 });
+    const frame = (action: 'join' | 'leave', userId: string) => ({
+      channel: ch,
+      frame: presenceFrame(ch, action, memberJson({ userId, info: {} })),
+      ts: 0,
+    });
     expect(tracker.coalesce(frame('join', 'u1'))).toBe(true);
     tracker.coalesce(frame('join', 'u1'));
     tracker.coalesce(frame('leave', 'u2'));
@@ -305,7 +317,8 @@ describe('PresenceTracker (fake clock)', () => {
 
   it('closes the window 10 ms after the last event, and at most 250 ms after it opened', async () => {
     const { tracker, delivered } = await setup();
-    const join = (userId: string) => tracker.coalesce({ channel: ch, frame: presenceFrame(ch, 'join', memberJson({ userId, info: {} })), ts: 0 });
+    const join = (userId: string) =>
+      tracker.coalesce({ channel: ch, frame: presenceFrame(ch, 'join', memberJson({ userId, info: {} })), ts: 0 });
     join('lone');
     await vi.advanceTimersByTimeAsync(9);
     expect(delivered).toEqual([]);
@@ -371,10 +384,14 @@ describe('PresenceTracker (fake clock)', () => {
     expect(delivered).toHaveLength(2);
   });
 
-  it("re-adds every local entry as soon as the engine reports it is connected again", async () => {
+  it('re-adds every local entry as soon as the engine reports it is connected again', async () => {
     const { inner, engine, restored } = restorableEngine();
     const { tracker, delivered } = await setup(engine);
-    await Promise.all([tracker.join(ch, conn('c1', 'u1'), () => true), tracker.join(ch, conn('c2', 'u2'), () => true), vi.advanceTimersByTimeAsync(20)]);
+    await Promise.all([
+      tracker.join(ch, conn('c1', 'u1'), () => true),
+      tracker.join(ch, conn('c2', 'u2'), () => true),
+      vi.advanceTimersByTimeAsync(20),
+    ]);
     delivered.length = 0;
     // The backend lost everything (a restart without persistence), silently.
     await inner.remove(ch, 'c1', 'u1');

@@ -40,7 +40,6 @@ export interface PresenceConn {
   readonly identity: { userId: string; info: Member['info'] } | undefined;
 }
 
-
 /**
  * The members a new subscriber was told about, kept for one to two heartbeats after `subscribed`
  * (as long as a join/leave that raced the snapshot can still be in flight). A `join` for a known
@@ -357,9 +356,9 @@ export class PresenceTracker {
    */
   private changed(channel: string, action: 'join' | 'leave', member: Member): void {
     if (this.engine.announces === true) return;
-    this.bus.broadcast(channel, presenceFrame(channel, action, memberJson(member))).catch((err: unknown) =>
-      this.logger.warn({ err, channel }, `presence ${action} broadcast failed`),
-    );
+    this.bus
+      .broadcast(channel, presenceFrame(channel, action, memberJson(member)))
+      .catch((err: unknown) => this.logger.warn({ err, channel }, `presence ${action} broadcast failed`));
   }
 }
 

@@ -55,12 +55,14 @@ export function busDeliveryCases(ctx: BusContractContext): void {
     const data = 'x'.repeat(2000);
     let done = false;
     const publishing = (async () => {
-      for (let i = 0; i < total; i += burst) await Promise.all(range(i, i + burst - 1).map(() => b.bus.publish({ channel: ch, event: 'e', data })));
+      for (let i = 0; i < total; i += burst)
+        await Promise.all(range(i, i + burst - 1).map(() => b.bus.publish({ channel: ch, event: 'e', data })));
       done = true;
     })();
     for (let reads = 0, last = 0; !done || last < total; reads++) {
       expect(reads, 'reads').toBeLessThan(20_000);
-      const p = reads % 2 === 0 ? await a.bus.position(ch) : (await a.bus.history(ch, { since: Math.max(0, last - 3), limit: 10 })).position;
+      const p =
+        reads % 2 === 0 ? await a.bus.position(ch) : (await a.bus.history(ch, { since: Math.max(0, last - 3), limit: 10 })).position;
       expect(delivered(), `delivered when a read saw offset ${p.offset}`).toBeGreaterThanOrEqual(p.offset);
       last = p.offset;
     }
@@ -76,7 +78,10 @@ export function busDeliveryCases(ctx: BusContractContext): void {
       const read = a.bus.history(ch, { since: 0, limit: 500 });
       const racing = [b.bus.publish({ channel: ch, event: 'e', data: i }), a.bus.publish({ channel: ch, event: 'e', data: i })];
       const [h] = await Promise.all([read, ...racing]);
-      expect(h.messages.map((m) => m.offset), `read ${i} at offset ${h.position.offset}`).toEqual(range(1, h.position.offset));
+      expect(
+        h.messages.map((m) => m.offset),
+        `read ${i} at offset ${h.position.offset}`,
+      ).toEqual(range(1, h.position.offset));
       expect(h.complete).toBe(true);
     }
   });
@@ -135,7 +140,11 @@ export function busDeliveryCases(ctx: BusContractContext): void {
       expect((await f.bus.publish({ channel: ch, event: 'e', data: 'before' })).offset).toBe(1);
       f.cut('reset');
       await clock.eventually(() => expect(f.bus.ready).toBe(false));
-      const outcome = (p: Promise<unknown>) => p.then(() => 'published', (err: { code?: string }) => err.code);
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          () => 'published',
+          (err: { code?: string }) => err.code,
+        );
       const during = [
         outcome(f.bus.publish({ channel: ch, event: 'e', data: 'during' })),
         outcome(f.bus.publish({ channel: ch, event: 'e', data: 'during', idempotencyKey: 'k' })),

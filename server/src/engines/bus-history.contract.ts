@@ -172,11 +172,15 @@ export function busHistoryCases(ctx: BusContractContext): void {
       let old = '';
       for (let i = 1; i <= 3; i++) old = (await a.bus.publish({ channel: ch, event: 'e', data: i })).epoch;
       await clock.advance(ttlMs);
-      const fresh = await clock.eventually(async () => {
-        const p = await a.bus.position(ch);
-        expect(p.epoch).not.toBe(old);
-        return p;
-      }, ttlMs * 5, 100);
+      const fresh = await clock.eventually(
+        async () => {
+          const p = await a.bus.position(ch);
+          expect(p.epoch).not.toBe(old);
+          return p;
+        },
+        ttlMs * 5,
+        100,
+      );
       expect(fresh.offset).toBe(0);
       // A client at {old, 3} cannot recover: the position it would be compared with is new.
       const h = await a.bus.history(ch, { since: 3 });
@@ -196,10 +200,14 @@ export function busHistoryCases(ctx: BusContractContext): void {
       expect((await a.bus.publish({ channel: ch, event: 'e', data: 1, idempotencyKey: 'k' })).offset).toBe(1);
       expect((await a.bus.publish({ channel: ch, event: 'e', data: 1, idempotencyKey: 'k' })).duplicate).toBe(true);
       await clock.advance(windowMs + 50);
-      await clock.eventually(async () => {
-        const r = await a.bus.publish({ channel: ch, event: 'e', data: 1, idempotencyKey: 'k' });
-        expect(r.duplicate).toBeFalsy();
-      }, windowMs * 5, 100);
+      await clock.eventually(
+        async () => {
+          const r = await a.bus.publish({ channel: ch, event: 'e', data: 1, idempotencyKey: 'k' });
+          expect(r.duplicate).toBeFalsy();
+        },
+        windowMs * 5,
+        100,
+      );
     });
   });
 }

@@ -171,4 +171,3 @@ export interface BusOptions {
   /** Clock for timestamps and expiry; injectable for tests. */
   now?: () => number;
 }
-

@@ -165,7 +165,14 @@ export function presenceContract(name: string, factory: PresenceClusterFactory, 
       expect(b.expired).toEqual([]);
       // Real time: the bound plus polling and scheduling slack, still well under 2 × ttl.
       const bound = (ttlMs * 4) / 3 + (clock.fake ? 0 : 300);
-      await clock.eventually(() => expect(byUser(b.expired.map((x) => x.member))).toEqual([{ userId: 'u1', info: { name: 'Ann' } }, { userId: 'u2', info: {} }]), bound);
+      await clock.eventually(
+        () =>
+          expect(byUser(b.expired.map((x) => x.member))).toEqual([
+            { userId: 'u1', info: { name: 'Ann' } },
+            { userId: 'u2', info: {} },
+          ]),
+        bound,
+      );
       expect(Date.now() - touched).toBeLessThanOrEqual(bound + 25);
       expect(a.expired).toEqual([]);
       expect(await b.presence.members(ch)).toEqual([]);

@@ -96,7 +96,15 @@ describe('HTTP API (docs/protocol.md#6-http-api)', () => {
   it('publishes to several channels with "channels", idempotently per channel', async () => {
     const body = { channels: ['m1', 'm2'], event: 'e', data: 'x', idempotencyKey: 'multi' };
     const r = await t.publish(body);
-    expect(r).toMatchObject({ status: 200, body: { results: [{ channel: 'm1', offset: 1 }, { channel: 'm2', offset: 1 }] } });
+    expect(r).toMatchObject({
+      status: 200,
+      body: {
+        results: [
+          { channel: 'm1', offset: 1 },
+          { channel: 'm2', offset: 1 },
+        ],
+      },
+    });
     expect((await t.publish(body)).body).toEqual(r.body);
     expect((await t.http('GET', '/v1/channels/m2')).body.offset).toBe(1);
   });
@@ -112,7 +120,7 @@ describe('HTTP API (docs/protocol.md#6-http-api)', () => {
     expect(await me.next('message')).toMatchObject({ event: 'theirs', offset: 2 });
   });
 
-  it('skips excludeConnectionId for a channel\'s lone subscriber, and only for its own id', async () => {
+  it("skips excludeConnectionId for a channel's lone subscriber, and only for its own id", async () => {
     const me = await t.client();
     await me.subscribe('ex-alone');
     const id = me.ready!.connectionId as string;
@@ -129,10 +137,20 @@ describe('HTTP API (docs/protocol.md#6-http-api)', () => {
     const r = await t.http('POST', '/v1/batch', { messages: [...messages, { channels: ['b2', 'b3'], event: 'e' }] });
     expect(r.status).toBe(200);
     expect(r.body.results.slice(0, 10)).toEqual(messages.map((_, i) => ({ channel: 'b1', offset: i + 1 })));
-    expect(r.body.results[10]).toEqual({ results: [{ channel: 'b2', offset: 1 }, { channel: 'b3', offset: 1 }] });
+    expect(r.body.results[10]).toEqual({
+      results: [
+        { channel: 'b2', offset: 1 },
+        { channel: 'b3', offset: 1 },
+      ],
+    });
     expect((await c.messages('b1', 10)).map((m) => m.data)).toEqual(messages.map((m) => m.data));
 
-    const bad = await t.http('POST', '/v1/batch', { messages: [{ channel: 'b1', event: 'e' }, { channel: 'bad name', event: 'e' }] });
+    const bad = await t.http('POST', '/v1/batch', {
+      messages: [
+        { channel: 'b1', event: 'e' },
+        { channel: 'bad name', event: 'e' },
+      ],
+    });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'bad_channel' } } });
     expect(bad.body.error.message).toContain('messages[1]');
     expect((await t.http('GET', '/v1/channels/b1')).body.offset).toBe(10);

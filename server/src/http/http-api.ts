@@ -118,7 +118,8 @@ function parsePublish(raw: unknown, maxMessageBytes: number, where = ''): Publis
     if (!isValidChannel(c)) throw bad('bad_channel', BAD_CHANNEL_MESSAGE);
   }
   const event = raw.event;
-  if (typeof event !== 'string' || event === '' || event.length > 200) throw bad('bad_request', '"event" must be a string of 1 to 200 characters');
+  if (typeof event !== 'string' || event === '' || event.length > 200)
+    throw bad('bad_request', '"event" must be a string of 1 to 200 characters');
   const data = raw.data === undefined ? null : raw.data;
   let dataJson: string;
   try {
@@ -132,7 +133,8 @@ function parsePublish(raw: unknown, maxMessageBytes: number, where = ''): Publis
   const spec: PublishSpec = { channels, multi, event, data };
   if (raw.idempotencyKey !== undefined) {
     const k = raw.idempotencyKey;
-    if (typeof k !== 'string' || k === '' || k.length > 200) throw bad('bad_request', '"idempotencyKey" must be a string of 1 to 200 characters');
+    if (typeof k !== 'string' || k === '' || k.length > 200)
+      throw bad('bad_request', '"idempotencyKey" must be a string of 1 to 200 characters');
     spec.idempotencyKey = k;
   }
   if (raw.excludeConnectionId !== undefined) {
@@ -268,7 +270,10 @@ export function createApi(deps: ApiDeps): Api {
         const limit = intParam(req.query, 'limit', historyLimit, 1, historyLimit);
         const h = await bus.history(channel, { since, limit });
         const items = h.messages.map((m) => historyItem(m.frame)).join(',');
-        const head = JSON.stringify({ channel, epoch: h.position.epoch, offset: h.position.offset, complete: h.complete } satisfies Omit<HistoryResponse, 'messages'>);
+        const head = JSON.stringify({ channel, epoch: h.position.epoch, offset: h.position.offset, complete: h.complete } satisfies Omit<
+          HistoryResponse,
+          'messages'
+        >);
         return { status: 200, headers: { ...JSON_HEADERS }, body: `${head.slice(0, -1)},"messages":[${items}]}` };
       }
       case 'presence': {
@@ -292,7 +297,8 @@ export function createApi(deps: ApiDeps): Api {
           res = await dispatch(r, req);
         } catch (err) {
           if (err instanceof RequestError) res = errorResponse(err.code, err.message, err.status);
-          else if (err instanceof BusUnavailableError) res = errorResponse('unavailable', 'the bus is unavailable; retry later', 503, { 'retry-after': '1' });
+          else if (err instanceof BusUnavailableError)
+            res = errorResponse('unavailable', 'the bus is unavailable; retry later', 503, { 'retry-after': '1' });
           else {
             logger?.error({ err, route: r.name }, 'HTTP API request failed');
             res = errorResponse('internal', 'internal error', 500);

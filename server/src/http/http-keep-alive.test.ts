@@ -24,7 +24,7 @@ function keepAliveHeader(url: string): Promise<string | undefined> {
 }
 
 describe('HTTP keep-alive timeout', () => {
-  it('is Node\'s 5 s by default', async () => {
+  it("is Node's 5 s by default", async () => {
     t = await startTestNode();
     expect(await keepAliveHeader(t.node.urls.http)).toBe('timeout=5');
   });

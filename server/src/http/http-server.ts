@@ -54,12 +54,22 @@ export function requestListener(api: Api, maxBodyBytes: number, logger: Logger):
       const headers: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       api
-        .handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks).toString('utf8') })
+        .handle({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        })
         .then(
           (r) => send(res, r),
           (err: unknown) => {
             logger.error({ err }, 'HTTP handler failed');
-            send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"internal","message":"internal error"}}' });
+            send(res, {
+              status: 500,
+              headers: { 'content-type': 'application/json' },
+              body: '{"error":{"code":"internal","message":"internal error"}}',
+            });
           },
         );
     });

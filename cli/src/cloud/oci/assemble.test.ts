@@ -13,11 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAvailable, startRegistry, type RegistryInstance } from '../../../../e2e/harness/registry.js';
 import { assembleImage } from './assemble.js';
 import { fixtureContext, pushTestBase } from './test-fixtures.js';
-import { MEDIA, RegistryClient } from './registry.js';
 import { startAuthProxy } from './test-auth-proxy.js';
 
 const run = promisify(execFile);
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const _sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function skopeo(args: string[]): Promise<string> {
   const { stdout } = await run('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });
@@ -48,9 +47,21 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
       onProgress: (l) => lines.push(l),
     });
     expect(img.ref).toBe(`${registry.host}/river/server:abc123`);
-    expect(lines).toEqual(expect.arrayContaining([`base image ${registry.host}/base/node:24 (linux/amd64)`, expect.stringMatching(/^base layer 1\/1 [0-9a-f]{12} .*: copying$/), `pushed ${img.ref}`]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `base image ${registry.host}/base/node:24 (linux/amd64)`,
+        expect.stringMatching(/^base layer 1\/1 [0-9a-f]{12} .*: copying$/),
+        `pushed ${img.ref}`,
+      ]),
+    );
 
-    const inspect = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${img.ref}`])) as { Digest: string; Architecture: string; Os: string; Layers: string[]; Env: string[] };
+    const inspect = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${img.ref}`])) as {
+      Digest: string;
+      Architecture: string;
+      Os: string;
+      Layers: string[];
+      Env: string[];
+    };
     expect(inspect.Digest).toBe(img.digest);
     expect(inspect.Architecture).toBe('amd64');
     expect(inspect.Os).toBe('linux');
@@ -86,7 +97,11 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
   });
 
   it('the same context again gives the same image digest and copies nothing twice', async () => {
-    const first = await assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` }, target: { registry: registry.host, repository: 'river/again', tag: 'one' } });
+    const first = await assembleImage({
+      contextDir: ctx,
+      buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` },
+      target: { registry: registry.host, repository: 'river/again', tag: 'one' },
+    });
     const lines: string[] = [];
     const second = await assembleImage({
       contextDir: ctx,
@@ -102,15 +117,22 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
     const bad = join(dir, 'bad');
     await mkdir(join(bad, 'app'), { recursive: true });
     await writeFile(join(bad, 'Dockerfile'), `FROM ${registry.host}/base/node:24\nRUN npm ci\nCOPY app/ /app/\n`);
-    await expect(assembleImage({ contextDir: bad, target: { registry: registry.host, repository: 'river/bad', tag: 't' } })).rejects.toThrow('Dockerfile line 2: RUN is not supported');
+    await expect(
+      assembleImage({ contextDir: bad, target: { registry: registry.host, repository: 'river/bad', tag: 't' } }),
+    ).rejects.toThrow('Dockerfile line 2: RUN is not supported');
     const tags = await fetch(`${registry.url}/v2/river/bad/tags/list`);
     expect(tags.status).toBe(404);
   });
 
   it('an index without linux/amd64 is refused, naming what it has', async () => {
     await pushTestBase(registry.host, 'base/arm', 'only', dir, undefined, ['arm64']);
-    await expect(assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${registry.host}/base/arm:only` }, target: { registry: registry.host, repository: 'river/x', tag: 't' } }))
-      .rejects.toThrow(`${registry.host}/base/arm:only has no linux/amd64 image (it has linux/arm64)`);
+    await expect(
+      assembleImage({
+        contextDir: ctx,
+        buildArgs: { BASE_IMAGE: `${registry.host}/base/arm:only` },
+        target: { registry: registry.host, repository: 'river/x', tag: 't' },
+      }),
+    ).rejects.toThrow(`${registry.host}/base/arm:only has no linux/amd64 image (it has linux/arm64)`);
   });
 
   it('pushes through a Bearer challenge (token realm asked with the credentials and the repository scope)', async () => {
@@ -125,10 +147,18 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
       expect(proxy.scopes).toEqual(['repository:river/bearer:pull,push']);
       expect(proxy.schemes[0]).toBe('none');
       expect(new Set(proxy.schemes.slice(1))).toEqual(new Set(['Bearer']));
-      const inspect = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/river/bearer:b1`])) as { Digest: string };
+      const inspect = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/river/bearer:b1`])) as {
+        Digest: string;
+      };
       expect(inspect.Digest).toBe(img.digest);
-      await expect(assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` }, target: { registry: proxy.host, repository: 'river/bearer', tag: 'b2' }, targetAuth: { username: 'u', password: 'wrong' } }))
-        .rejects.toThrow(/the token service http:\/\/127\.0\.0\.1:\d+ refused \(401\)/);
+      await expect(
+        assembleImage({
+          contextDir: ctx,
+          buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` },
+          target: { registry: proxy.host, repository: 'river/bearer', tag: 'b2' },
+          targetAuth: { username: 'u', password: 'wrong' },
+        }),
+      ).rejects.toThrow(/the token service http:\/\/127\.0\.0\.1:\d+ refused \(401\)/);
     } finally {
       await proxy.close();
     }
@@ -137,7 +167,11 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
   it('pulls the base through a Bearer challenge anonymously, following blob redirects to another origin without the token', async () => {
     const hub = await startAuthProxy(registry.url, 'bearer', undefined, { redirectBlobs: true, anonymousTokens: true });
     try {
-      const img = await assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${hub.host}/base/node:24` }, target: { registry: registry.host, repository: 'river/hub', tag: 'h1' } });
+      const img = await assembleImage({
+        contextDir: ctx,
+        buildArgs: { BASE_IMAGE: `${hub.host}/base/node:24` },
+        target: { registry: registry.host, repository: 'river/hub', tag: 'h1' },
+      });
       expect(img.base).toBe(`${hub.host}/base/node:24`);
       expect(hub.scopes).toEqual(['repository:base/node:pull']);
       expect(hub.cdn.length).toBeGreaterThanOrEqual(2); // the config and the base layer
@@ -158,11 +192,15 @@ describe.skipIf(!registryAvailable())('assembleImage against a real registry', (
       });
       expect(img.ref).toBe(`${proxy.host}/river/basic:c1`);
       expect(new Set(proxy.schemes.slice(1))).toEqual(new Set(['Basic']));
-      await expect(assembleImage({ contextDir: ctx, buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` }, target: { registry: proxy.host, repository: 'river/basic', tag: 'c2' } }))
-        .rejects.toThrow(`${proxy.host} wants credentials (Basic) and none were given`);
+      await expect(
+        assembleImage({
+          contextDir: ctx,
+          buildArgs: { BASE_IMAGE: `${registry.host}/base/node:24` },
+          target: { registry: proxy.host, repository: 'river/basic', tag: 'c2' },
+        }),
+      ).rejects.toThrow(`${proxy.host} wants credentials (Basic) and none were given`);
     } finally {
       await proxy.close();
     }
   });
 });
-

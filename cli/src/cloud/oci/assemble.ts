@@ -71,7 +71,9 @@ async function resolveManifest(client: RegistryClient, repo: string, reference: 
     const entry = index.manifests.find((d) => d.platform?.os === platform.os && d.platform?.architecture === platform.architecture);
     if (!entry) {
       const have = index.manifests.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}`).join(', ');
-      throw new RegistryError(`${client.registry}/${repo}:${reference} has no ${platform.os}/${platform.architecture} image (it has ${have})`);
+      throw new RegistryError(
+        `${client.registry}/${repo}:${reference} has no ${platform.os}/${platform.architecture} image (it has ${have})`,
+      );
     }
     m = await client.getManifest(repo, entry.digest);
   }
@@ -84,13 +86,18 @@ async function resolveManifest(client: RegistryClient, repo: string, reference: 
 /** The base's image config with what the Dockerfile sets and one layer added, as a Docker build of it would write (times fixed). */
 export function imageConfig(base: Record<string, unknown>, spec: ImageSpec, layer: Pick<Layer, 'diffId'>): Record<string, unknown> {
   const created = LAYER_MTIME.toISOString();
-  const cfg = structuredClone(base) as Record<string, unknown> & { config?: Record<string, unknown>; rootfs?: { type: string; diff_ids: string[] }; history?: unknown[] };
+  const cfg = structuredClone(base) as Record<string, unknown> & {
+    config?: Record<string, unknown>;
+    rootfs?: { type: string; diff_ids: string[] };
+    history?: unknown[];
+  };
   const c: Record<string, unknown> = { ...(cfg.config ?? {}) };
   const env = ((c.Env as string[] | undefined) ?? []).filter((line) => !spec.env.some(([k]) => line.startsWith(`${k}=`)));
   c.Env = [...env, ...spec.env.map(([k, v]) => `${k}=${v}`)];
   if (spec.workdir !== undefined) c.WorkingDir = spec.workdir;
   if (spec.user !== undefined) c.User = spec.user;
-  if (spec.exposedPorts.length > 0) c.ExposedPorts = { ...((c.ExposedPorts as object | undefined) ?? {}), ...Object.fromEntries(spec.exposedPorts.map((p) => [p, {}])) };
+  if (spec.exposedPorts.length > 0)
+    c.ExposedPorts = { ...((c.ExposedPorts as object | undefined) ?? {}), ...Object.fromEntries(spec.exposedPorts.map((p) => [p, {}])) };
   if (spec.stopSignal !== undefined) c.StopSignal = spec.stopSignal;
   if (spec.healthcheck) {
     const h = spec.healthcheck;
@@ -109,7 +116,12 @@ export function imageConfig(base: Record<string, unknown>, spec: ImageSpec, laye
   cfg.rootfs = { type: 'layers', diff_ids: [...(cfg.rootfs?.diff_ids ?? []), layer.diffId] };
   cfg.history = [
     ...(cfg.history ?? []),
-    ...spec.history.map((line) => ({ created, created_by: line, comment: 'river daemonless build', ...(line.startsWith('COPY ') ? {} : { empty_layer: true }) })),
+    ...spec.history.map((line) => ({
+      created,
+      created_by: line,
+      comment: 'river daemonless build',
+      ...(line.startsWith('COPY ') ? {} : { empty_layer: true }),
+    })),
   ];
   delete cfg.container;
   delete cfg.container_config;
@@ -124,15 +136,29 @@ export async function assembleImage(opts: AssembleOptions): Promise<AssembledIma
   const baseRef = parseImageRef(spec.base);
   const sameRegistry = baseRef.registry === opts.target.registry;
   const baseAuth = opts.baseAuth ?? (sameRegistry ? opts.targetAuth : undefined);
-  const source = new RegistryClient({ registry: baseRef.registry, ...(baseAuth ? { auth: baseAuth } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}) });
-  const target = new RegistryClient({ registry: opts.target.registry, push: true, ...(opts.targetAuth ? { auth: opts.targetAuth } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const source = new RegistryClient({
+    registry: baseRef.registry,
+    ...(baseAuth ? { auth: baseAuth } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  const target = new RegistryClient({
+    registry: opts.target.registry,
+    push: true,
+    ...(opts.targetAuth ? { auth: opts.targetAuth } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
   const repo = opts.target.repository;
 
   say(`base image ${formatRef(baseRef)} (${platform.os}/${platform.architecture})`);
   const base = await resolveManifest(source, baseRef.repository, baseRef.reference, platform);
-  const baseConfig = JSON.parse((await source.getBlobBytes(baseRef.repository, base.json.config.digest)).toString('utf8')) as Record<string, unknown>;
+  const baseConfig = JSON.parse((await source.getBlobBytes(baseRef.repository, base.json.config.digest)).toString('utf8')) as Record<
+    string,
+    unknown
+  >;
   if (baseConfig.architecture !== undefined && baseConfig.architecture !== platform.architecture) {
-    throw new RegistryError(`the base image ${spec.base} is ${String(baseConfig.os)}/${String(baseConfig.architecture)}, not ${platform.os}/${platform.architecture}`);
+    throw new RegistryError(
+      `the base image ${spec.base} is ${String(baseConfig.os)}/${String(baseConfig.architecture)}, not ${platform.os}/${platform.architecture}`,
+    );
   }
 
   const work = await mkdtemp(join(tmpdir(), 'river-image-'));
@@ -151,7 +177,10 @@ export async function assembleImage(opts: AssembleOptions): Promise<AssembledIma
       await target.uploadBlob(repo, d.digest, await source.getBlob(baseRef.repository, d.digest), (sent) => say(`${what}: ${mb(sent)}`));
     }
     if (await target.blobExists(repo, layer.digest)) say('app layer: already there');
-    else await target.uploadBlob(repo, layer.digest, createReadStream(layer.path), (sent) => say(`app layer: ${mb(sent)} of ${mb(layer.size)}`));
+    else
+      await target.uploadBlob(repo, layer.digest, createReadStream(layer.path), (sent) =>
+        say(`app layer: ${mb(sent)} of ${mb(layer.size)}`),
+      );
 
     const oci = base.mediaType === MEDIA.ociManifest;
     const configBytes = Buffer.from(JSON.stringify(imageConfig(baseConfig, spec, layer)));
@@ -162,7 +191,10 @@ export async function assembleImage(opts: AssembleOptions): Promise<AssembledIma
       schemaVersion: 2,
       mediaType: oci ? MEDIA.ociManifest : MEDIA.dockerManifest,
       config: { mediaType: oci ? MEDIA.ociConfig : MEDIA.dockerConfig, digest: configDigest, size: configBytes.length },
-      layers: [...layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })), { mediaType: oci ? MEDIA.ociLayer : MEDIA.dockerLayer, digest: layer.digest, size: layer.size }],
+      layers: [
+        ...layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+        { mediaType: oci ? MEDIA.ociLayer : MEDIA.dockerLayer, digest: layer.digest, size: layer.size },
+      ],
     };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     const digest = await target.putManifest(repo, opts.target.tag, manifest.mediaType!, manifestBytes);

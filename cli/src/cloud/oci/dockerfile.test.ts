@@ -8,7 +8,10 @@ describe('parseDockerfile', () => {
     const spec = parseDockerfile(RIVER_DOCKERFILE);
     expect(spec).toEqual({
       base: 'node:24-bookworm-slim',
-      env: [['NODE_ENV', 'production'], ['RIVER_PORT', '4400']],
+      env: [
+        ['NODE_ENV', 'production'],
+        ['RIVER_PORT', '4400'],
+      ],
       workdir: '/app',
       copy: { src: 'app', dest: '/app' },
       user: 'node',
@@ -26,12 +29,18 @@ describe('parseDockerfile', () => {
 
   it('ENV: quoted values, legacy form, a later key replaces an earlier one', () => {
     const spec = parseDockerfile('FROM x\nENV A="a b" B=\'c\'\nENV C d e\nENV A=z\nCOPY app /app\n');
-    expect(spec.env).toEqual([['B', 'c'], ['C', 'd e'], ['A', 'z']]);
+    expect(spec.env).toEqual([
+      ['B', 'c'],
+      ['C', 'd e'],
+      ['A', 'z'],
+    ]);
     expect(spec.cmd).toBeUndefined();
   });
 
   it('refuses anything a builder would have to run, naming the instruction and its line', () => {
-    expect(() => parseDockerfile('FROM node:24\n\n# build\nRUN npm ci\nCOPY app/ /app/\n')).toThrow('Dockerfile line 4: RUN is not supported without a container builder');
+    expect(() => parseDockerfile('FROM node:24\n\n# build\nRUN npm ci\nCOPY app/ /app/\n')).toThrow(
+      'Dockerfile line 4: RUN is not supported without a container builder',
+    );
     expect(() => parseDockerfile('FROM a AS build\nCOPY app /app\n')).toThrow(/line 1: FROM with options or a stage name/);
     expect(() => parseDockerfile('FROM a\nFROM b\n')).toThrow(/line 2: a second FROM/);
     expect(() => parseDockerfile('FROM a\nCOPY --from=build /x /app\n')).toThrow(/line 2: COPY options/);
@@ -46,10 +55,26 @@ describe('parseDockerfile', () => {
 
 describe('image references', () => {
   it('resolves Docker Hub short names as docker does', () => {
-    expect(parseImageRef('node:24-bookworm-slim')).toEqual({ registry: 'registry-1.docker.io', repository: 'library/node', reference: '24-bookworm-slim' });
-    expect(parseImageRef('docker.io/bitnami/redis')).toEqual({ registry: 'registry-1.docker.io', repository: 'bitnami/redis', reference: 'latest' });
-    expect(parseImageRef('public.ecr.aws/docker/library/node:24-bookworm-slim')).toEqual({ registry: 'public.ecr.aws', repository: 'docker/library/node', reference: '24-bookworm-slim' });
-    expect(parseImageRef('127.0.0.1:5000/base@sha256:abc')).toEqual({ registry: '127.0.0.1:5000', repository: 'base', reference: 'sha256:abc' });
+    expect(parseImageRef('node:24-bookworm-slim')).toEqual({
+      registry: 'registry-1.docker.io',
+      repository: 'library/node',
+      reference: '24-bookworm-slim',
+    });
+    expect(parseImageRef('docker.io/bitnami/redis')).toEqual({
+      registry: 'registry-1.docker.io',
+      repository: 'bitnami/redis',
+      reference: 'latest',
+    });
+    expect(parseImageRef('public.ecr.aws/docker/library/node:24-bookworm-slim')).toEqual({
+      registry: 'public.ecr.aws',
+      repository: 'docker/library/node',
+      reference: '24-bookworm-slim',
+    });
+    expect(parseImageRef('127.0.0.1:5000/base@sha256:abc')).toEqual({
+      registry: '127.0.0.1:5000',
+      repository: 'base',
+      reference: 'sha256:abc',
+    });
     expect(formatRef(parseImageRef('localhost:5000/a/b:1'))).toBe('localhost:5000/a/b:1');
     expect(() => parseImageRef('Upper/Case')).toThrow(/not an image reference/);
   });

@@ -74,13 +74,18 @@ function logicalLines(text: string): Line[] {
 }
 
 function substitute(value: string, args: Map<string, string>, n: number): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced: string | undefined, dflt: string | undefined, bare: string | undefined) => {
-    const name = (braced ?? bare)!;
-    const v = args.get(name);
-    if (v !== undefined && v !== '') return v;
-    if (dflt !== undefined) return dflt;
-    throw new DockerfileError(`Dockerfile line ${n}: $${name} has no value (declare it with ARG ${name}=... or pass it as a build argument)`);
-  });
+  return value.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_m, braced: string | undefined, dflt: string | undefined, bare: string | undefined) => {
+      const name = (braced ?? bare)!;
+      const v = args.get(name);
+      if (v !== undefined && v !== '') return v;
+      if (dflt !== undefined) return dflt;
+      throw new DockerfileError(
+        `Dockerfile line ${n}: $${name} has no value (declare it with ARG ${name}=... or pass it as a build argument)`,
+      );
+    },
+  );
 }
 
 function execForm(args: string, n: number, what: string): string[] | undefined {
@@ -198,7 +203,8 @@ export function parseDockerfile(text: string, buildArgs: Readonly<Record<string,
       case 'COPY': {
         if (spec.copy) throw new DockerfileError(`Dockerfile line ${n}: a second COPY (one COPY of the app directory is supported)`);
         const parts = (execForm(args, n, 'COPY') ?? args.split(/\s+/)).map((p) => substitute(p, vars, n));
-        if (parts.some((p) => p.startsWith('--'))) throw new DockerfileError(`Dockerfile line ${n}: COPY options are not supported: COPY ${args}`);
+        if (parts.some((p) => p.startsWith('--')))
+          throw new DockerfileError(`Dockerfile line ${n}: COPY options are not supported: COPY ${args}`);
         if (parts.length !== 2) throw new DockerfileError(`Dockerfile line ${n}: COPY needs one source directory and one destination`);
         const src = parts[0]!.replace(/^\.\//, '').replace(/\/+$/, '');
         const dest = parts[1]!;

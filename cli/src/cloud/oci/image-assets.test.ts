@@ -20,13 +20,21 @@ describe('readImageAssets on a synthesized assembly (aws-cdk-lib, offline)', () 
     const ctx = await fixtureContext(dir);
     const app = new App({ outdir: join(dir, 'cdk.out') });
     const stack = new Stack(app, 'river');
-    new DockerImageAsset(stack, 'Image', { directory: ctx, buildArgs: { BASE_IMAGE: 'public.ecr.aws/docker/library/node:24-bookworm-slim' }, platform: Platform.LINUX_AMD64 });
+    new DockerImageAsset(stack, 'Image', {
+      directory: ctx,
+      buildArgs: { BASE_IMAGE: 'public.ecr.aws/docker/library/node:24-bookworm-slim' },
+      platform: Platform.LINUX_AMD64,
+    });
     app.synth();
     const assets = await readImageAssets(join(dir, 'cdk.out'));
     expect(assets).toHaveLength(1);
     const a = assets[0]!;
     expect(a.directory.startsWith(join(dir, 'cdk.out', 'asset.'))).toBe(true);
-    expect(a).toMatchObject({ dockerFile: 'Dockerfile', buildArgs: { BASE_IMAGE: 'public.ecr.aws/docker/library/node:24-bookworm-slim' }, platform: 'linux/amd64' });
+    expect(a).toMatchObject({
+      dockerFile: 'Dockerfile',
+      buildArgs: { BASE_IMAGE: 'public.ecr.aws/docker/library/node:24-bookworm-slim' },
+      platform: 'linux/amd64',
+    });
     expect(a.destinations).toHaveLength(1);
     const d = resolveDestination(a.destinations[0]!, { account: '123456789012', region: 'eu-west-1' });
     expect(d).toEqual({

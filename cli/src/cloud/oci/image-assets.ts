@@ -35,10 +35,23 @@ export class ImageAssetError extends Error {
 }
 
 interface ManifestFile {
-  dockerImages?: Record<string, {
-    source: { directory?: string; executable?: string[]; dockerFile?: string; dockerBuildArgs?: Record<string, string>; dockerBuildTarget?: string; dockerBuildSecrets?: unknown; dockerBuildSsh?: unknown; platform?: string; dockerOutputs?: unknown };
-    destinations: Record<string, ImageDestination>;
-  }>;
+  dockerImages?: Record<
+    string,
+    {
+      source: {
+        directory?: string;
+        executable?: string[];
+        dockerFile?: string;
+        dockerBuildArgs?: Record<string, string>;
+        dockerBuildTarget?: string;
+        dockerBuildSecrets?: unknown;
+        dockerBuildSsh?: unknown;
+        platform?: string;
+        dockerOutputs?: unknown;
+      };
+      destinations: Record<string, ImageDestination>;
+    }
+  >;
 }
 
 const UNSUPPORTED = ['executable', 'dockerBuildTarget', 'dockerBuildSecrets', 'dockerBuildSsh', 'dockerOutputs'] as const;
@@ -64,7 +77,9 @@ export async function readImageAssets(assemblyDir: string): Promise<ImageAsset[]
         dockerFile: entry.source.dockerFile ?? 'Dockerfile',
         buildArgs: { ...(entry.source.dockerBuildArgs ?? {}) },
         ...(entry.source.platform ? { platform: entry.source.platform } : {}),
-        destinations: Object.keys(entry.destinations).sort().map((k) => entry.destinations[k]!),
+        destinations: Object.keys(entry.destinations)
+          .sort()
+          .map((k) => entry.destinations[k]!),
       });
     }
   }
@@ -72,9 +87,15 @@ export async function readImageAssets(assemblyDir: string): Promise<ImageAsset[]
 }
 
 /** Replaces the CDK's environment placeholders, as cdk-assets does before publishing. */
-export function resolveDestination(d: ImageDestination, env: { account: string; region: string; partition?: string }): Required<Pick<ImageDestination, 'repositoryName' | 'imageTag' | 'region' | 'account'>> & Pick<ImageDestination, 'assumeRoleArn'> {
+export function resolveDestination(
+  d: ImageDestination,
+  env: { account: string; region: string; partition?: string },
+): Required<Pick<ImageDestination, 'repositoryName' | 'imageTag' | 'region' | 'account'>> & Pick<ImageDestination, 'assumeRoleArn'> {
   const sub = (s: string) =>
-    s.replaceAll('${AWS::AccountId}', env.account).replaceAll('${AWS::Region}', env.region).replaceAll('${AWS::Partition}', env.partition ?? 'aws');
+    s
+      .replaceAll('${AWS::AccountId}', env.account)
+      .replaceAll('${AWS::Region}', env.region)
+      .replaceAll('${AWS::Partition}', env.partition ?? 'aws');
   return {
     repositoryName: sub(d.repositoryName),
     imageTag: sub(d.imageTag),

@@ -31,7 +31,15 @@ async function listTar(path: string): Promise<Array<Pick<tar.Headers, 'name' | '
   const out: Array<Pick<tar.Headers, 'name' | 'type' | 'mode' | 'uid' | 'gid' | 'mtime' | 'linkname'>> = [];
   const extract = tar.extract();
   extract.on('entry', (h, stream, next) => {
-    out.push({ name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, ...(h.linkname ? { linkname: h.linkname } : {}) });
+    out.push({
+      name: h.name,
+      type: h.type,
+      mode: h.mode,
+      uid: h.uid,
+      gid: h.gid,
+      mtime: h.mtime,
+      ...(h.linkname ? { linkname: h.linkname } : {}),
+    });
     stream.on('end', next);
     stream.resume();
   });
@@ -44,7 +52,11 @@ describe('writeLayer', () => {
     await tree(join(dir, 'a'), new Date('2020-05-05T00:00:00Z'));
     const layer = await writeLayer(join(dir, 'a'), '/app', join(dir, 'a.tgz'));
     const entries = await listTar(layer.path);
-    expect(entries.map((e) => e.name)).toEqual(['app/', 'main.js', 'run.sh', 'server/', 'server/lib/', 'server/lib/a.js', 'server/lib/b.js', 'server/main.js'].map((n, i) => (i === 0 ? n : `app/${n}`)));
+    expect(entries.map((e) => e.name)).toEqual(
+      ['app/', 'main.js', 'run.sh', 'server/', 'server/lib/', 'server/lib/a.js', 'server/lib/b.js', 'server/main.js'].map((n, i) =>
+        i === 0 ? n : `app/${n}`,
+      ),
+    );
     expect(new Set(entries.map((e) => `${e.uid}:${e.gid}`))).toEqual(new Set(['0:0']));
     expect(new Set(entries.map((e) => e.mtime?.getTime()))).toEqual(new Set([LAYER_MTIME.getTime()]));
     expect(entries.find((e) => e.name === 'app/run.sh')).toMatchObject({ type: 'file', mode: 0o755 });

@@ -96,7 +96,8 @@ export async function writeLayer(srcDir: string, dest: string, outPath: string):
     try {
       // The destination directory itself and its parents, as WORKDIR/COPY create them (0755, root).
       const parts = prefix === '' ? [] : prefix.split('/');
-      for (let i = 1; i <= parts.length; i++) await put({ ...base, name: `${parts.slice(0, i).join('/')}/`, type: 'directory', mode: 0o755 });
+      for (let i = 1; i <= parts.length; i++)
+        await put({ ...base, name: `${parts.slice(0, i).join('/')}/`, type: 'directory', mode: 0o755 });
       for (const e of entries) {
         const name = prefix === '' ? e.rel : posix.join(prefix, e.rel);
         if (e.kind === 'directory') await put({ ...base, name: `${name}/`, type: 'directory', mode: e.mode });
@@ -111,7 +112,14 @@ export async function writeLayer(srcDir: string, dest: string, outPath: string):
   const raw = new Hashing();
   const gz = new Hashing();
   await Promise.all([
-    pipeline(Readable.from(pack as unknown as AsyncIterable<Buffer>), raw, createGzip({ level: 6 }), new FixGzipHeader(), gz, createWriteStream(outPath)),
+    pipeline(
+      Readable.from(pack as unknown as AsyncIterable<Buffer>),
+      raw,
+      createGzip({ level: 6 }),
+      new FixGzipHeader(),
+      gz,
+      createWriteStream(outPath),
+    ),
     producing,
   ]);
   return { path: outPath, digest: `sha256:${gz.hash.digest('hex')}`, size: gz.size, diffId: `sha256:${raw.hash.digest('hex')}` };

@@ -70,7 +70,11 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 }
 
 /** Counts the bytes that pass, reporting at most every `every` bytes. */
-async function* counting(source: AsyncIterable<Uint8Array>, onBytes: ((sent: number) => void) | undefined, every = 4 * 1024 * 1024): AsyncGenerator<Uint8Array> {
+async function* counting(
+  source: AsyncIterable<Uint8Array>,
+  onBytes: ((sent: number) => void) | undefined,
+  every = 4 * 1024 * 1024,
+): AsyncGenerator<Uint8Array> {
   let sent = 0;
   let reported = 0;
   for await (const chunk of source) {
@@ -118,7 +122,12 @@ export class RegistryClient {
   }
 
   /** One request with the repository's credentials; a 401 answers the challenge once and retries. */
-  private async request(repo: string, method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; redirect?: 'follow' | 'manual' } = {}): Promise<Response> {
+  private async request(
+    repo: string,
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; redirect?: 'follow' | 'manual' } = {},
+  ): Promise<Response> {
     const send = () => {
       const headers: Record<string, string> = { ...init.headers };
       const a = this.authz.get(repo);
@@ -131,12 +140,16 @@ export class RegistryClient {
       const challenge = res.headers.get('www-authenticate');
       await res.body?.cancel();
       if (!challenge) throw new RegistryError(`${this.registry}: 401 without a WWW-Authenticate challenge`, 401);
-      if (init.body instanceof ReadableStream) throw new RegistryError(`${this.registry}/${repo}: the credentials were refused during an upload (expired?)`, 401);
+      if (init.body instanceof ReadableStream)
+        throw new RegistryError(`${this.registry}/${repo}: the credentials were refused during an upload (expired?)`, 401);
       await this.answer(repo, challenge);
       res = await send();
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
-        throw new RegistryError(`${this.registry}/${repo}: access refused (${res.status}) ${this.opts.auth ? 'with the given credentials' : 'anonymously'}`, res.status);
+        throw new RegistryError(
+          `${this.registry}/${repo}: access refused (${res.status}) ${this.opts.auth ? 'with the given credentials' : 'anonymously'}`,
+          res.status,
+        );
       }
     }
     return res;
@@ -144,13 +157,16 @@ export class RegistryClient {
 
   private async answer(repo: string, header: string): Promise<void> {
     const { scheme, params } = parseChallenge(header);
-    const basic = this.opts.auth ? `Basic ${Buffer.from(`${this.opts.auth.username}:${this.opts.auth.password}`).toString('base64')}` : undefined;
+    const basic = this.opts.auth
+      ? `Basic ${Buffer.from(`${this.opts.auth.username}:${this.opts.auth.password}`).toString('base64')}`
+      : undefined;
     if (scheme === 'basic') {
       if (!basic) throw new RegistryError(`${this.registry} wants credentials (Basic) and none were given`, 401);
       this.authz.set(repo, basic);
       return;
     }
-    if (scheme !== 'bearer' || !params.realm) throw new RegistryError(`${this.registry}: unsupported auth challenge "${header.slice(0, 80)}"`, 401);
+    if (scheme !== 'bearer' || !params.realm)
+      throw new RegistryError(`${this.registry}: unsupported auth challenge "${header.slice(0, 80)}"`, 401);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', `repository:${repo}:${this.actions}`);
@@ -175,7 +191,8 @@ export class RegistryClient {
     if (!res.ok) await this.fail(res, `GET manifest ${this.registry}/${repo}:${reference}`);
     const bytes = Buffer.from(await res.arrayBuffer());
     const digest = sha256(bytes);
-    if (reference.startsWith('sha256:') && digest !== reference) throw new RegistryError(`manifest ${reference} arrived with digest ${digest}`);
+    if (reference.startsWith('sha256:') && digest !== reference)
+      throw new RegistryError(`manifest ${reference} arrived with digest ${digest}`);
     const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string };
     const mediaType = parsed.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? MEDIA.ociManifest;
     return { mediaType, bytes, digest };
@@ -237,7 +254,12 @@ export class RegistryClient {
    * do: POST to open the upload, one PATCH streaming the bytes (chunked transfer encoding for a stream),
    * then PUT with the digest. The registry checks the digest. Returns the bytes sent.
    */
-  async uploadBlob(repo: string, digest: string, source: Buffer | AsyncIterable<Uint8Array>, onBytes?: (sent: number) => void): Promise<number> {
+  async uploadBlob(
+    repo: string,
+    digest: string,
+    source: Buffer | AsyncIterable<Uint8Array>,
+    onBytes?: (sent: number) => void,
+  ): Promise<number> {
     const start = await this.request(repo, 'POST', `/v2/${repo}/blobs/uploads/`);
     if (start.status !== 202) await this.fail(start, `start upload to ${this.registry}/${repo}`);
     await start.body?.cancel();
@@ -245,10 +267,12 @@ export class RegistryClient {
     let sent = 0;
     const body = Buffer.isBuffer(source)
       ? source
-      : toWebStream(counting(source, (n) => {
-          sent = n;
-          onBytes?.(n);
-        }));
+      : toWebStream(
+          counting(source, (n) => {
+            sent = n;
+            onBytes?.(n);
+          }),
+        );
     const patch = await this.request(repo, 'PATCH', location, { headers: { 'content-type': 'application/octet-stream' }, body });
     if (patch.status !== 202) await this.fail(patch, `upload ${digest} to ${this.registry}/${repo}`);
     await patch.body?.cancel();
@@ -264,7 +288,10 @@ export class RegistryClient {
   }
 
   async putManifest(repo: string, reference: string, mediaType: string, bytes: Buffer): Promise<string> {
-    const res = await this.request(repo, 'PUT', `/v2/${repo}/manifests/${reference}`, { headers: { 'content-type': mediaType }, body: bytes });
+    const res = await this.request(repo, 'PUT', `/v2/${repo}/manifests/${reference}`, {
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
     if (res.status !== 201 && res.status !== 200) await this.fail(res, `PUT manifest ${this.registry}/${repo}:${reference}`);
     await res.body?.cancel();
     return sha256(bytes);

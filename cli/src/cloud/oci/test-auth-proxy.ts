@@ -21,7 +21,12 @@ export interface AuthProxy {
  * `redirectBlobs`: blob GETs are answered 307 to another origin (localhost instead of 127.0.0.1, a
  * "CDN" path of this server that needs no auth), as Docker Hub and ECR send blob downloads to a CDN or S3.
  */
-export async function startAuthProxy(upstream: string, mode: 'bearer' | 'basic', creds = { username: 'AWS', password: 'secret-password' }, opts: { redirectBlobs?: boolean; anonymousTokens?: boolean } = {}): Promise<AuthProxy> {
+export async function startAuthProxy(
+  upstream: string,
+  mode: 'bearer' | 'basic',
+  creds = { username: 'AWS', password: 'secret-password' },
+  opts: { redirectBlobs?: boolean; anonymousTokens?: boolean } = {},
+): Promise<AuthProxy> {
   const basic = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
   const token = 'tok-123';
   const scopes: string[] = [];
@@ -49,7 +54,10 @@ export async function startAuthProxy(upstream: string, mode: 'bearer' | 'basic',
     schemes.push(auth.split(' ')[0] || 'none');
     const ok = mode === 'bearer' ? auth === `Bearer ${token}` : auth === basic;
     if (!ok) {
-      const challenge = mode === 'bearer' ? `Bearer realm="http://${host}/token",service="test-registry",scope="repository:x:pull"` : 'Basic realm="https://ecr.example"';
+      const challenge =
+        mode === 'bearer'
+          ? `Bearer realm="http://${host}/token",service="test-registry",scope="repository:x:pull"`
+          : 'Basic realm="https://ecr.example"';
       req.resume();
       res.writeHead(401, { 'www-authenticate': challenge, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       return;

@@ -39,26 +39,37 @@ async function pushArch(client: RegistryClient, repo: string, work: string, arch
   await writeFile(join(work, 'rootfs/etc/base-release'), 'test base 1\n');
   const layer = await writeLayer(join(work, 'rootfs'), '/', join(work, 'base.tar.gz'));
   if (!(await client.blobExists(repo, layer.digest))) await client.uploadBlob(repo, layer.digest, createReadStream(layer.path));
-  const config = Buffer.from(JSON.stringify({
-    architecture,
-    os: 'linux',
-    config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=development'], Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node'] },
-    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-    history: [{ created_by: 'test base' }],
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture,
+      os: 'linux',
+      config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=development'], Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node'] },
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created_by: 'test base' }],
+    }),
+  );
   await client.uploadBlob(repo, sha(config), config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.ociManifest,
-    config: { mediaType: MEDIA.ociConfig, digest: sha(config), size: config.length },
-    layers: [{ mediaType: MEDIA.ociLayer, digest: layer.digest, size: layer.size }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociManifest,
+      config: { mediaType: MEDIA.ociConfig, digest: sha(config), size: config.length },
+      layers: [{ mediaType: MEDIA.ociLayer, digest: layer.digest, size: layer.size }],
+    }),
+  );
   const digest = await client.putManifest(repo, sha(manifest), MEDIA.ociManifest, manifest);
   return { mediaType: MEDIA.ociManifest, digest, size: manifest.length, platform: { os: 'linux', architecture } };
 }
 
 /** Pushes a small base image as repo:tag: an OCI index listing linux/arm64 and linux/amd64 (or only `archs`). */
-export async function pushTestBase(registry: string, repo: string, tag: string, work: string, auth?: RegistryAuth, archs = ['arm64', 'amd64']): Promise<void> {
+export async function pushTestBase(
+  registry: string,
+  repo: string,
+  tag: string,
+  work: string,
+  auth?: RegistryAuth,
+  archs = ['arm64', 'amd64'],
+): Promise<void> {
   const client = new RegistryClient({ registry, push: true, ...(auth ? { auth } : {}) });
   const manifests = [];
   for (const arch of archs) manifests.push(await pushArch(client, repo, work, arch));

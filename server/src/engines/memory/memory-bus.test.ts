@@ -3,10 +3,14 @@ import { busContract } from '../bus.contract.js';
 import type { BusMessage } from '../bus.js';
 import { MemoryBackend, MemoryBus } from './memory-bus.js';
 
-busContract('memory', (opts) => {
-  const backend = new MemoryBackend(opts);
-  return { node: () => new MemoryBus(opts, backend) };
-}, { fakeTime: true });
+busContract(
+  'memory',
+  (opts) => {
+    const backend = new MemoryBackend(opts);
+    return { node: () => new MemoryBus(opts, backend) };
+  },
+  { fakeTime: true },
+);
 
 describe('MemoryBus', () => {
   const opts = { historySize: 5, historyTtlSeconds: 10, idempotencyWindowMs: 10_000 };
@@ -137,7 +141,12 @@ describe('MemoryBus', () => {
     const a = new MemoryBus({ ...opts, onHandlerError: (err) => errors.push(err) }, backend);
     const got: BusMessage[] = [];
     buses.push(a);
-    await a.start({ message: () => { throw new Error('hub bug'); }, control: () => 0 });
+    await a.start({
+      message: () => {
+        throw new Error('hub bug');
+      },
+      control: () => 0,
+    });
     const b = await started(new MemoryBus(opts, backend), got);
     await a.subscribe('x');
     await b.subscribe('x');

@@ -3,10 +3,14 @@ import { presenceContract } from '../presence.contract.js';
 import { MemoryPresence, MemoryPresenceBackend } from './memory-presence.js';
 import type { Member } from '../presence.js';
 
-presenceContract('memory', (opts) => {
-  const backend = new MemoryPresenceBackend(opts);
-  return { node: () => new MemoryPresence(opts, backend) };
-}, { fakeTime: true });
+presenceContract(
+  'memory',
+  (opts) => {
+    const backend = new MemoryPresenceBackend(opts);
+    return { node: () => new MemoryPresence(opts, backend) };
+  },
+  { fakeTime: true },
+);
 
 describe('MemoryPresence', () => {
   const nodes: MemoryPresence[] = [];
@@ -40,7 +44,7 @@ describe('MemoryPresence', () => {
     expect(p.stats()).toEqual({ channels: 0, entries: 0 });
   });
 
-  it("reports an expiry to another started node when the owning node has closed", async () => {
+  it('reports an expiry to another started node when the owning node has closed', async () => {
     const backend = new MemoryPresenceBackend({ ttlMs: 1000 });
     const seenA: [string, Member][] = [];
     const seenB: [string, Member][] = [];

@@ -171,7 +171,12 @@ export class MemoryPresenceBackend {
 
   private reportExpired(entry: Entry): void {
     let node: MemoryPresence | undefined = entry.node.started ? entry.node : undefined;
-    if (node === undefined) for (const n of this.nodes) if (n.started) { node = n; break; }
+    if (node === undefined)
+      for (const n of this.nodes)
+        if (n.started) {
+          node = n;
+          break;
+        }
     node?.reportExpired(entry.channel, entry.member);
   }
 }

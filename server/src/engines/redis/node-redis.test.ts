@@ -28,9 +28,7 @@ describe.skipIf(!redisAvailable())('two nodes on Redis', () => {
     expect((await a.publish({ channel: 'x-dogs', event: 'e', data: 1 })).body).toEqual({ channel: 'x-dogs', offset: 1 });
     expect((await b.publish({ channel: 'x-dogs', event: 'e', data: 2 })).body).toEqual({ channel: 'x-dogs', offset: 2 });
     for (const c of [onA, onB]) expect((await c.messages('x-dogs', 2)).map((m) => m.offset)).toEqual([1, 2]);
-    await expect
-      .poll(async () => (await a.http('GET', '/v1/channels/x-dogs')).body.subscribers, { timeout: 8000 })
-      .toBe(2);
+    await expect.poll(async () => (await a.http('GET', '/v1/channels/x-dogs')).body.subscribers, { timeout: 8000 }).toBe(2);
   });
 
   it('recovers on another node with contiguous offsets while publishes race the resubscribe', async () => {

@@ -44,7 +44,15 @@ import {
   type StreamPosition,
 } from '../bus.js';
 import { messageParts } from '../../core/frames.js';
-import { asUnavailable, closeClient, createRedisClient, isClientReady, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import {
+  asUnavailable,
+  closeClient,
+  createRedisClient,
+  isClientReady,
+  waitReady,
+  type RedisClient,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';
 import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
@@ -107,7 +115,13 @@ export class RedisBus implements Bus {
     this.subs = new RedisSubscriptions(this.sub, this.cluster, this.keys, () => this.ready);
     this.counts = new RedisSubscriberCounts(this.cmd, this.keys, this.nodeId, opts.livenessIntervalMs ?? 5000, () => this.ready, onError);
     this.reads = new RedisReads(this.scripts, this.keys, this.nodeId, this.cluster, opts.historyTtlSeconds, (c) => this.subs.isApplied(c));
-    this.controls = new RedisControl(this.keys.control, this.replyChannel, (n, p) => this.pub(n, p), opts.controlTimeoutMs ?? 1000, onError);
+    this.controls = new RedisControl(
+      this.keys.control,
+      this.replyChannel,
+      (n, p) => this.pub(n, p),
+      opts.controlTimeoutMs ?? 1000,
+      onError,
+    );
     for (const c of new Set([this.cmd, this.sub])) {
       c.on('error', (err: unknown) => this.opts.onError?.(err));
       c.on('close', () => this.onConnectionLost());
@@ -119,7 +133,8 @@ export class RedisBus implements Bus {
       const cluster = this.cmd as Cluster;
       this.shards = new ShardWatch(
         cluster,
-        (nodeKey) => this.subs.lostSome(this.subs.appliedChannels().filter((c) => cluster.slots[hashSlot(this.keys.live(c))]?.[0] === nodeKey)),
+        (nodeKey) =>
+          this.subs.lostSome(this.subs.appliedChannels().filter((c) => cluster.slots[hashSlot(this.keys.live(c))]?.[0] === nodeKey)),
         (channels) => this.subs.resubscribeSome(channels),
         (channels) => this.safely(() => this.handlers?.resync?.(channels)),
         () => this.ready,
@@ -149,7 +164,9 @@ export class RedisBus implements Bus {
     this.state = 'starting';
     const timeout = this.opts.startTimeoutMs ?? 30_000;
     try {
-      await Promise.all([...new Set([this.cmd, this.sub])].map((c) => Promise.all([c.connect().catch(() => undefined), waitReady(c, timeout)])));
+      await Promise.all(
+        [...new Set([this.cmd, this.sub])].map((c) => Promise.all([c.connect().catch(() => undefined), waitReady(c, timeout)])),
+      );
       await this.onConnectionReady();
       if (!this.isReadyNow()) await this.recovering;
       if (!this.isReadyNow()) throw new BusUnavailableError('Redis connection lost during start');
@@ -315,7 +332,9 @@ export class RedisBus implements Bus {
     if (!this.ready) return;
     const ttl = this.opts.historyTtlSeconds;
     try {
-      await Promise.all(this.subs.appliedChannels().flatMap((c) => [this.cmd.expire(this.keys.meta(c), ttl), this.cmd.expire(this.keys.stream(c), ttl)]));
+      await Promise.all(
+        this.subs.appliedChannels().flatMap((c) => [this.cmd.expire(this.keys.meta(c), ttl), this.cmd.expire(this.keys.stream(c), ttl)]),
+      );
     } catch (err) {
       this.opts.onError?.(err);
     }
@@ -387,7 +406,9 @@ export class RedisBus implements Bus {
 
   private assertReady(): void {
     if (this.state !== 'ready') {
-      throw new BusUnavailableError(this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable');
+      throw new BusUnavailableError(
+        this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable',
+      );
     }
   }
 }

@@ -41,14 +41,22 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
   async function setup(env: Record<string, string> = {}): Promise<void> {
     prefix = `cu${process.pid}-${++seq}`;
     proxy = await startTcpProxy(redis.port);
-    t = await startTestNode({ RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}`, RIVER_REDIS_PREFIX: prefix, RIVER_HISTORY_SIZE: '1000', ...env });
+    t = await startTestNode({
+      RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      RIVER_REDIS_PREFIX: prefix,
+      RIVER_HISTORY_SIZE: '1000',
+      ...env,
+    });
     publisher = new RedisBus({ url: redis.url, prefix, historySize: 1000, historyTtlSeconds: 300, idempotencyWindowMs: 300_000 });
     await publisher.startPublishOnly();
   }
   const publish = (channel: string, data: unknown, excludeConnectionId?: string) =>
     publisher.publish({ channel, event: 'e', data, ...(excludeConnectionId ? { excludeConnectionId } : {}) });
   const frames = (c: TestClient, type: string) => c.frames.filter((f) => f.type === type);
-  const offsets = (c: TestClient, channel: string) => frames(c, 'message').filter((f) => f.channel === channel).map((f) => f.offset as number);
+  const offsets = (c: TestClient, channel: string) =>
+    frames(c, 'message')
+      .filter((f) => f.channel === channel)
+      .map((f) => f.offset as number);
 
   /** Cuts the node from Redis until it has noticed (not ready), runs `during`, then restores the link. */
   async function cut(during: () => Promise<void>, minMs = 0): Promise<void> {
@@ -154,10 +162,18 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
     const first = await publish('flushed', 'new epoch');
     await publish('presence-flushed', 'p new epoch');
     expect(first.offset).toBe(1);
-    const told = [await c.next('subscribed'), await c.next('subscribed')].sort((x, y) => String(x.channel).localeCompare(String(y.channel)));
+    const told = [await c.next('subscribed'), await c.next('subscribed')].sort((x, y) =>
+      String(x.channel).localeCompare(String(y.channel)),
+    );
     expect(told[0]).toEqual({ type: 'subscribed', channel: 'flushed', epoch: first.epoch, offset: 1, recovered: false });
     expect(told[0]!.epoch).not.toBe(plain.epoch);
-    expect(told[1]).toMatchObject({ type: 'subscribed', channel: 'presence-flushed', offset: 1, recovered: false, members: expect.any(Array) });
+    expect(told[1]).toMatchObject({
+      type: 'subscribed',
+      channel: 'presence-flushed',
+      offset: 1,
+      recovered: false,
+      members: expect.any(Array),
+    });
     expect(told[1]!.epoch).not.toBe(room.epoch);
     await publish('flushed', 'next');
     expect(await c.next((f: Frame) => f.type === 'message' && f.channel === 'flushed')).toMatchObject({ offset: 2, data: 'next' });

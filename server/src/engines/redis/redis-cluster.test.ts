@@ -102,7 +102,14 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
   it("delivers what was published while a node's sharded subscriber connections were down, once", async () => {
     const p = prefix();
     const t = await startTestNode({ RIVER_REDIS_URL: redis.url, RIVER_REDIS_CLUSTER: 'true', RIVER_REDIS_PREFIX: p });
-    const publisher = new RedisBus({ historySize: 100, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: p });
+    const publisher = new RedisBus({
+      historySize: 100,
+      historyTtlSeconds: 60,
+      idempotencyWindowMs: 1000,
+      url: redis.url,
+      cluster: true,
+      prefix: p,
+    });
     await publisher.startPublishOnly();
     try {
       const c = await t.client();

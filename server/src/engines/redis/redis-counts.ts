@@ -82,7 +82,10 @@ export class RedisSubscriberCounts {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     try {
-      await Promise.all([this.cmd.zrem(this.keys.nodes, this.nodeId), ...[...this.local.keys()].map((c) => this.cmd.hdel(this.keys.subs(c), this.nodeId))]);
+      await Promise.all([
+        this.cmd.zrem(this.keys.nodes, this.nodeId),
+        ...[...this.local.keys()].map((c) => this.cmd.hdel(this.keys.subs(c), this.nodeId)),
+      ]);
     } catch {
       // Redis gone: the liveness deadline lapses instead.
     }

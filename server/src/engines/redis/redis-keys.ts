@@ -41,7 +41,9 @@ export class RedisKeys {
 
   constructor(readonly prefix: string) {
     if (!PREFIX_RE.test(prefix)) {
-      throw new RedisKeyError(`The Redis key prefix must be 1 to 64 characters of letters, digits, _ - : and ., got ${JSON.stringify(prefix)}.`);
+      throw new RedisKeyError(
+        `The Redis key prefix must be 1 to 64 characters of letters, digits, _ - : and ., got ${JSON.stringify(prefix)}.`,
+      );
     }
     this.head = `${prefix}:{`;
     this.nodes = `${prefix}:{nodes}`;
@@ -150,7 +152,8 @@ export function decodeEnvelope(payload: string): DecodedEnvelope | undefined {
   const offset = Number(payload.slice(1, i1));
   const ts = Number(payload.slice(i2 + 1, i3));
   const len = Number(payload.slice(i3 + 1, i4));
-  if (!Number.isSafeInteger(offset) || !Number.isFinite(ts) || !Number.isSafeInteger(len) || i4 + 1 + len > payload.length) return undefined;
+  if (!Number.isSafeInteger(offset) || !Number.isFinite(ts) || !Number.isSafeInteger(len) || i4 + 1 + len > payload.length)
+    return undefined;
   const env: DecodedEnvelope = { offset, epoch: payload.slice(i1 + 1, i2), ts, frame: payload.slice(i4 + 1 + len) };
   if (len > 0) env.excludeConnectionId = payload.slice(i4 + 1, i4 + 1 + len);
   return env;

@@ -45,7 +45,15 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
 
     async function node(extra: Partial<RedisBusOptions> = {}, handlers: Partial<BusHandlers> = {}): Promise<Node> {
       if (extra.prefix === undefined && prefix === '') prefix = `o${process.pid}-${++seq}`;
-      const bus = new RedisBus({ historySize: 1000, historyTtlSeconds: 60, idempotencyWindowMs: 60_000, url: redis.url, prefix, livenessIntervalMs: 300, ...extra });
+      const bus = new RedisBus({
+        historySize: 1000,
+        historyTtlSeconds: 60,
+        idempotencyWindowMs: 60_000,
+        url: redis.url,
+        prefix,
+        livenessIntervalMs: 300,
+        ...extra,
+      });
       const n: Node = { bus, messages: [], events: [], resyncs: [] };
       open.push(bus);
       await bus.start({
@@ -80,7 +88,9 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       for (const n of nodes.slice(0, 2)) await n.bus.subscribe(ch);
       const results = await Promise.all(
         nodes.flatMap((n, k) =>
-          Array.from({ length: 250 }, (_, i) => n.bus.publish({ channel: ch, event: 'e', data: { k, i }, idempotencyKey: i % 10 === 0 ? `k${i}` : undefined })),
+          Array.from({ length: 250 }, (_, i) =>
+            n.bus.publish({ channel: ch, event: 'e', data: { k, i }, idempotencyKey: i % 10 === 0 ? `k${i}` : undefined }),
+          ),
         ),
       );
       const fresh = results.filter((r) => !r.duplicate);
@@ -100,7 +110,8 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       const ch = `seam-${seq}`;
       await a.bus.subscribe(ch);
       const publishing = (async () => {
-        for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, (_, k) => b.bus.publish({ channel: ch, event: 'e', data: i * 10 + k })));
+        for (let i = 0; i < 30; i++)
+          await Promise.all(Array.from({ length: 10 }, (_, k) => b.bus.publish({ channel: ch, event: 'e', data: i * 10 + k })));
       })();
       let reads = 0;
       for (let last = 0; last < 300; reads++) {
@@ -112,7 +123,7 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       await publishing;
     });
 
-    it("ignores the counts of a node that stopped refreshing its liveness", async () => {
+    it('ignores the counts of a node that stopped refreshing its liveness', async () => {
       const a = await node();
       const ch = `counts-${seq}`;
       a.bus.reportSubscribers(ch, 2);
@@ -124,7 +135,11 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
     });
 
     it('sends control commands from a publish-only bus (startPublishOnly) to every node', async () => {
-      const [, , publisher] = [await node(), await node(), new RedisBus({ historySize: 1, historyTtlSeconds: 60, idempotencyWindowMs: 0, url: redis.url, prefix })];
+      const [, , publisher] = [
+        await node(),
+        await node(),
+        new RedisBus({ historySize: 1, historyTtlSeconds: 60, idempotencyWindowMs: 0, url: redis.url, prefix }),
+      ];
       open.push(publisher);
       await publisher.startPublishOnly();
       expect(await publisher.control({ type: 'disconnect', userId: 'u' })).toBe(2);
@@ -172,7 +187,8 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       open.push(...nodes);
       for (const p of nodes) await p.start({ expired: (c, m) => expired.push([c, m]) });
       const ch = 'presence-sweep';
-      for (let i = 0; i < 60; i++) await nodes[i % 3]!.add({ channel: ch, connectionId: `c${i}`, member: { userId: `u${i % 20}`, info: { i: i % 20 } } });
+      for (let i = 0; i < 60; i++)
+        await nodes[i % 3]!.add({ channel: ch, connectionId: `c${i}`, member: { userId: `u${i % 20}`, info: { i: i % 20 } } });
       expect(await nodes[0]!.members(ch)).toHaveLength(20);
       await expect.poll(() => expired.length, { timeout: 10_000 }).toBe(20);
       await new Promise((r) => setTimeout(r, 500));

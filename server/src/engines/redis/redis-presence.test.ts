@@ -15,7 +15,9 @@ const open: { close(): Promise<void> }[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A TCP proxy to Redis that a test can cut (every connection dropped, new ones refused) and restore. */
-async function cuttableProxy(target: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+async function cuttableProxy(
+  target: number,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
@@ -64,7 +66,11 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     return { node: () => new RedisPresence({ ...opts, url: redis.url, prefix }) };
   });
 
-  async function engine(prefix: string, extra: Partial<RedisPresenceOptions> = {}, expired: [string, Member][] = []): Promise<RedisPresence> {
+  async function engine(
+    prefix: string,
+    extra: Partial<RedisPresenceOptions> = {},
+    expired: [string, Member][] = [],
+  ): Promise<RedisPresence> {
     const p = new RedisPresence({ ttlMs: 300, url: redis.url, prefix, ...extra });
     open.push(p);
     await p.start({ expired: (c, m) => expired.push([c, m]) });
@@ -91,13 +97,15 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
       await sleep(400);
       await a.sweep();
       const frame = (action: string, member: Member) => ({ type: 'presence', channel: ch, action, member });
-      await expect.poll(() => got).toEqual([
-        frame('join', m('u/1', { name: 'Ann "A"' })),
-        frame('join', m('u2')),
-        frame('leave', m('u/1', { name: 'Ann "A"' })),
-        frame('join', m('u/1')),
-        frame('leave', m('u2')),
-      ]);
+      await expect
+        .poll(() => got)
+        .toEqual([
+          frame('join', m('u/1', { name: 'Ann "A"' })),
+          frame('join', m('u2')),
+          frame('leave', m('u/1', { name: 'Ann "A"' })),
+          frame('join', m('u/1')),
+          frame('leave', m('u2')),
+        ]);
       expect(a.announces).toBe(true);
     } finally {
       sub.disconnect();
@@ -117,7 +125,7 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     expect(await p.members('presence-revive')).toEqual([]);
   });
 
-  it("expires 20,000 entries of a dead node within one sweep period, however small the batch", async () => {
+  it('expires 20,000 entries of a dead node within one sweep period, however small the batch', async () => {
     const prefix = `s${process.pid}-${++cluster}`;
     const ttlMs = 3000;
     const a = await engine(prefix, { ttlMs, sweepIntervalMs: 60_000 });
@@ -125,7 +133,9 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     const n = 20_000;
     for (let i = 0; i < n; i += 2000) {
       await Promise.all(
-        Array.from({ length: 2000 }, (_, k) => a.add({ channel: `presence-big-${(i + k) % 200}`, connectionId: `c${i + k}`, member: { userId: `u${i + k}`, info: {} } })),
+        Array.from({ length: 2000 }, (_, k) =>
+          a.add({ channel: `presence-big-${(i + k) % 200}`, connectionId: `c${i + k}`, member: { userId: `u${i + k}`, info: {} } }),
+        ),
       );
     }
     const lastAdd = Date.now();
@@ -143,7 +153,8 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     const prefix = `d${process.pid}-${++cluster}`;
     const expired: [string, Member][] = [];
     const a = await engine(prefix, { ttlMs: 200, deadlineShards: 4, sweepIntervalMs: 60_000 }, expired);
-    for (let i = 0; i < 100; i++) await a.add({ channel: `presence-shard-${i % 50}`, connectionId: `c${i}`, member: { userId: `u${i}`, info: {} } });
+    for (let i = 0; i < 100; i++)
+      await a.add({ channel: `presence-shard-${i % 50}`, connectionId: `c${i}`, member: { userId: `u${i}`, info: {} } });
     const sets = [0, 1, 2, 3].map((i) => a.keys.presenceDeadlinesShard(i)[0]);
     const sizes = await Promise.all(sets.map((k) => admin.zcard(k)));
     expect(sizes.reduce((x, y) => x + y, 0)).toBe(100);
@@ -188,12 +199,15 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
       await sleep(3 * 300);
       await proxy.restore();
       // Node A's heartbeat (or its reconnect) adds the still-open connection's entry again.
-      expect(await observer.next('presence', 10_000)).toMatchObject({ action: 'join', member: { userId: 'remote', info: { sub: 'remote' } } });
+      expect(await observer.next('presence', 10_000)).toMatchObject({
+        action: 'join',
+        member: { userId: 'remote', info: { sub: 'remote' } },
+      });
       expect(await names(b, ch)).toEqual(['remote', 'watcher']);
       expect(m.closeInfo).toBeUndefined();
     }, 30_000);
 
-    it("after a cut of one node: its subscribers get the joins and leaves made elsewhere meanwhile, once; nothing when nothing changed", async () => {
+    it('after a cut of one node: its subscribers get the joins and leaves made elsewhere meanwhile, once; nothing when nothing changed', async () => {
       const prefix = `m${process.pid}-${++cluster}`;
       const proxy = await cuttableProxy(redis.port);
       const ch = 'presence-missed';

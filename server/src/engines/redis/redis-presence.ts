@@ -29,7 +29,14 @@
 import { presenceHead } from '../../core/frames.js';
 import { BusUnavailableError } from '../bus.js';
 import type { Member, Presence, PresenceEntry, PresenceHandlers, PresenceOptions } from '../presence.js';
-import { asUnavailable, closeClient, createRedisClient, waitReady, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import {
+  asUnavailable,
+  closeClient,
+  createRedisClient,
+  waitReady,
+  type RedisClient,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
 import { ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { defineScripts, type ScriptClient } from './redis-scripts.js';
 
@@ -68,7 +75,8 @@ export class RedisPresence implements Presence {
   constructor(opts: RedisPresenceOptions) {
     if (!(opts.ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${opts.ttlMs}`);
     const shards = opts.deadlineShards ?? (opts.cluster === true ? 16 : 1);
-    if (!(Number.isInteger(shards) && shards >= 1 && shards <= 1024)) throw new RangeError(`deadlineShards must be an integer from 1 to 1024, got ${shards}`);
+    if (!(Number.isInteger(shards) && shards >= 1 && shards <= 1024))
+      throw new RangeError(`deadlineShards must be an integer from 1 to 1024, got ${shards}`);
     this.opts = opts;
     this.keys = new RedisKeys(opts.prefix ?? 'river');
     this.now = opts.now ?? (() => Date.now());
@@ -157,7 +165,9 @@ export class RedisPresence implements Presence {
       // Every call goes out in one auto-pipelined write.
       await Promise.all(
         [...byChannel].map(async ([channel, list]) => {
-          const done = new Set(await this.scripts.riverPresenceTouch(this.keys.presence(channel)[1], now, deadline, ...list.map((e) => e.connectionId)));
+          const done = new Set(
+            await this.scripts.riverPresenceTouch(this.keys.presence(channel)[1], now, deadline, ...list.map((e) => e.connectionId)),
+          );
           const key = this.deadlinesOf(channel);
           let args = refreshed.get(key);
           if (args === undefined) refreshed.set(key, (args = []));
@@ -221,7 +231,12 @@ export class RedisPresence implements Presence {
     if (stale.length > 0) await this.client.zrem(deadlines, ...stale);
     await Promise.all(
       [...byChannel].map(async ([channel, ids]) => {
-        const [settled, left] = await this.scripts.riverPresenceExpire(...this.keys.presence(channel), now, ...this.announceArgs(channel), ...ids);
+        const [settled, left] = await this.scripts.riverPresenceExpire(
+          ...this.keys.presence(channel),
+          now,
+          ...this.announceArgs(channel),
+          ...ids,
+        );
         if (settled.length > 0) await this.client.zrem(deadlines, ...settled.map((id) => `${channel} ${id}`));
         for (let i = 0; i + 1 < left.length; i += 2) {
           const member: Member = { userId: left[i]!, info: parseInfo(left[i + 1]!) };
@@ -260,7 +275,8 @@ export class RedisPresence implements Presence {
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.closed || this.client.status !== 'ready') throw new BusUnavailableError(this.closed ? 'presence was closed' : 'Redis is unreachable');
+    if (this.closed || this.client.status !== 'ready')
+      throw new BusUnavailableError(this.closed ? 'presence was closed' : 'Redis is unreachable');
     try {
       return await fn();
     } catch (err) {

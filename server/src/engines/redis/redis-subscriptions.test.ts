@@ -35,7 +35,10 @@ describe('RedisSubscriptions', () => {
     subs.add('a'); // back before the flush: nothing to do for it
     subs.delete('b');
     await subs.flush();
-    expect(calls.slice(1)).toEqual([['subscribe', keys.live('d')], ['unsubscribe', keys.live('b')]]);
+    expect(calls.slice(1)).toEqual([
+      ['subscribe', keys.live('d')],
+      ['unsubscribe', keys.live('b')],
+    ]);
     expect(live).toEqual(new Set(['a', 'c', 'd'].map((c) => keys.live(c))));
     expect(subs.dirty()).toBe(false);
   });

@@ -146,7 +146,10 @@ export class RedisSubscriptions {
     this.toAdd.clear();
     this.toDrop.clear();
     try {
-      await Promise.all([this.subscribeNames(add.map((c) => this.keys.live(c))), this.unsubscribeNames(drop.map((c) => this.keys.live(c)))]);
+      await Promise.all([
+        this.subscribeNames(add.map((c) => this.keys.live(c))),
+        this.unsubscribeNames(drop.map((c) => this.keys.live(c))),
+      ]);
     } catch (err) {
       // Not sent (or not confirmed): the next flush (or the reconnect) tries again, for what is still wanted.
       for (const c of add) if (this.wanted.has(c) && !this.applied.has(c)) this.toAdd.add(c);
