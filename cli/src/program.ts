@@ -43,7 +43,7 @@ export function buildProgram(ctx: Context): Command {
     .helpCommand(false)
     .addHelpText(
       'after',
-      '\nExit codes: 0 success, 1 a mistake you can fix (the hint says how), 2 an unexpected failure (rerun with --verbose).',
+      '\nExit codes: 0 success, 1 a mistake you can fix (the hint says how), 2 an unexpected failure (rerun with --verbose), 130 interrupted (Ctrl+C).',
     );
   registerDev(program, ctx);
   registerToken(program, ctx);
