@@ -82,3 +82,21 @@ export async function startMoto(): Promise<MotoInstance> {
     },
   };
 }
+
+/**
+ * Starts moto and points this process's AWS SDK at it (AWS_ENDPOINT_URL), for in-process tests;
+ * `stop()` puts the variable back as it was and stops moto.
+ */
+export async function startMotoAsEndpoint(): Promise<MotoInstance> {
+  const saved = process.env.AWS_ENDPOINT_URL;
+  const moto = await startMoto();
+  process.env.AWS_ENDPOINT_URL = moto.endpoint;
+  return {
+    ...moto,
+    async stop() {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;
+      else process.env.AWS_ENDPOINT_URL = saved;
+      await moto.stop();
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoInstance } from '../../../e2e/harness/moto.js';
+import { motoAvailable, startMotoAsEndpoint, type MotoInstance } from '../../../e2e/harness/moto.js';
 import { UserError } from '../errors.js';
 import { AwsCloud } from './aws.js';
 
@@ -60,14 +60,10 @@ describe('AwsCloud.ecrLogin (aws-sdk-client-mock)', () => {
 
 describe.skipIf(!motoAvailable())('AwsCloud.ecrLogin against moto', () => {
   let moto: MotoInstance;
-  const saved = process.env.AWS_ENDPOINT_URL;
   beforeAll(async () => {
-    moto = await startMoto();
-    process.env.AWS_ENDPOINT_URL = moto.endpoint;
+    moto = await startMotoAsEndpoint();
   }, 60_000);
   afterAll(async () => {
-    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;
-    else process.env.AWS_ENDPOINT_URL = saved;
     await moto?.stop();
   });
 

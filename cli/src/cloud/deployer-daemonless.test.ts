@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRiverConfig } from '@river/templates';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoInstance } from '../../../e2e/harness/moto.js';
+import { motoAvailable, startMotoAsEndpoint, type MotoInstance } from '../../../e2e/harness/moto.js';
 import { ToolkitDeployer } from './deployer.js';
 import type { ImageAsset } from './oci/image-assets.js';
 
@@ -21,14 +21,10 @@ class Stop extends Error {}
 
 describe.skipIf(!ready || !motoAvailable())('ToolkitDeployer.deploy with publishImages (toolkit-lib, moto)', () => {
   let moto: MotoInstance;
-  const saved = process.env.AWS_ENDPOINT_URL;
   beforeAll(async () => {
-    moto = await startMoto();
-    process.env.AWS_ENDPOINT_URL = moto.endpoint;
+    moto = await startMotoAsEndpoint();
   }, 60_000);
   afterAll(async () => {
-    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;
-    else process.env.AWS_ENDPOINT_URL = saved;
     await moto?.stop();
   });
 

@@ -7,6 +7,7 @@ import { LiveTailUnavailable, type LogEvent } from '../cloud/cloud.js';
 import type { Context } from '../context.js';
 import { findDeployment, output } from '../project.js';
 import { parseDuration } from '../tokens.js';
+import { sleep } from '../sleep.js';
 
 export const POLL_INTERVAL_MS = 2000;
 
@@ -86,17 +87,4 @@ export async function logs(ctx: Context, opts: LogsOptions): Promise<void> {
     await page();
     await sleep(POLL_INTERVAL_MS, ctx.signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
