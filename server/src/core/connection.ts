@@ -104,6 +104,8 @@ export class Connection implements OutboxPeer {
   exp = 0;
   /** A frame arrived since the last ping. */
   alive = true;
+  /** When the socket was accepted: seconds after the hub started (a small integer, no box). */
+  since = 0;
   /** Channels subscribed or being subscribed (the name itself while there is one). */
   subs: Few<string> = null;
   /** Token bucket, in thousandths of a frame (an integer: no box per connection). */

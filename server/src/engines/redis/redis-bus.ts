@@ -41,7 +41,9 @@ import {
   type HistoryResult,
   type PublishRequest,
   type PublishResult,
+  type QueryCommand,
   type StreamPosition,
+  type TapHandler,
 } from '../bus.js';
 import { messageParts } from '../../core/frames.js';
 import {
@@ -95,6 +97,8 @@ export class RedisBus implements Bus {
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
   private readonly reads: RedisReads;
+  /** The tap (`setTap`): while set, the subscriber connection pattern-subscribes to every live channel. */
+  private tapHandler: TapHandler | null = null;
 
   constructor(opts: RedisBusOptions) {
     if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
@@ -129,6 +133,7 @@ export class RedisBus implements Bus {
       c.on('ready', () => void this.onConnectionReady());
     }
     this.sub.on(this.cluster ? 'smessage' : 'message', (name: string, payload: string) => this.onPubSub(name, payload));
+    if (!this.cluster) this.sub.on('pmessage', (_p: string, name: string, payload: string) => this.onTapped(name, payload));
     if (this.cluster) {
       const cluster = this.cmd as Cluster;
       this.shards = new ShardWatch(
@@ -305,7 +310,11 @@ export class RedisBus implements Bus {
       if (env.excludeConnectionId !== undefined) msg.excludeConnectionId = env.excludeConnectionId;
       this.safely(() => this.handlers?.message(msg));
     } else if (name === this.keys.control) {
-      this.controls.onCommand(payload, (cmd) => this.handlers?.control(cmd) ?? 0);
+      this.controls.onCommand(
+        payload,
+        (cmd) => this.handlers?.control(cmd) ?? 0,
+        (q) => this.handlers?.query?.(q),
+      );
     } else if (name === this.replyChannel) {
       this.controls.onReply(payload);
     }
@@ -316,6 +325,45 @@ export class RedisBus implements Bus {
   async control(cmd: ControlCommand): Promise<number> {
     this.assertReady();
     return this.controls.send(cmd);
+  }
+
+  async gather(cmd: QueryCommand): Promise<unknown[]> {
+    this.assertReady();
+    return this.controls.gather(cmd);
+  }
+
+  /**
+   * The tap: PSUBSCRIBE to every channel's live feed while a handler is set, PUNSUBSCRIBE when
+   * it is cleared. The cost while tapping: this node receives every publish of the cluster once
+   * more (one decode each); while not tapping, nothing. Cluster mode: sharded pub/sub has no
+   * patterns, so this rejects with `TapUnsupportedError` (the hub then taps the channels it serves).
+   */
+  async setTap(handler: TapHandler | null): Promise<void> {
+    if (this.cluster) throw new TapUnsupportedError();
+    const was = this.tapHandler !== null;
+    this.tapHandler = handler;
+    if (was === (handler !== null) || !this.ready) return;
+    try {
+      if (handler !== null) await this.sub.psubscribe(this.keys.live('*'));
+      else await this.sub.punsubscribe(this.keys.live('*'));
+    } catch (err) {
+      throw asUnavailable(err);
+    }
+  }
+
+  private onTapped(name: string, payload: string): void {
+    const tap = this.tapHandler;
+    if (tap === null || payload.charCodeAt(0) === 0x73 /* a read's sync marker */) return;
+    const channel = this.keys.channelOfLive(name);
+    if (channel === undefined) return;
+    const env = decodeEnvelope(payload);
+    if (env === undefined) return;
+    const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
+    if (env.offset !== undefined) {
+      msg.offset = env.offset;
+      msg.epoch = env.epoch!;
+    }
+    this.safely(() => tap(msg));
   }
 
   reportSubscribers(channel: string, localCount: number): void {
@@ -384,6 +432,7 @@ export class RedisBus implements Bus {
       return;
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
+    if (this.tapHandler !== null) await this.sub.psubscribe(this.keys.live('*')).catch((err: unknown) => this.opts.onError?.(err));
     this.state = 'ready';
     if (wasDown) {
       // At once, before anything else awaits: live messages of these channels are arriving again,
@@ -410,5 +459,14 @@ export class RedisBus implements Bus {
         this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable',
       );
     }
+  }
+}
+
+/** The Redis engine in cluster mode cannot tap the whole cluster (sharded pub/sub has no patterns). */
+export class TapUnsupportedError extends Error {
+  readonly code = 'tap_unsupported';
+  constructor() {
+    super('a cluster-wide tap needs pattern pub/sub, which Redis Cluster (sharded pub/sub) does not have');
+    this.name = 'TapUnsupportedError';
   }
 }
