@@ -21,6 +21,7 @@ import { requestListener } from './http/http-server.js';
 import { CLOSE_GRACE_MS } from './core/connection.js';
 import { Hub } from './core/hub.js';
 import { Metrics } from './metrics.js';
+import { startLogSummary } from './log-summary.js';
 import type { Presence } from './engines/presence.js';
 
 export interface RiverDeps {
@@ -30,6 +31,8 @@ export interface RiverDeps {
   presence?: Presence;
   /** JWT secrets; default: RIVER_JWT_SECRET and RIVER_JWT_PREVIOUS_SECRET from the config. */
   secrets?: SecretSource;
+  /** How often the `info` summary line is logged (log-summary.ts); default 60 s. */
+  summaryIntervalMs?: number;
 }
 
 export interface RiverNode {
@@ -168,7 +171,9 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  const stopSummary = startLogSummary(metrics, logger, deps.summaryIntervalMs);
   const stopEngines = async () => {
+    stopSummary();
     tap.closeAll();
     hub.stop();
     stopSecrets();

@@ -167,6 +167,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
       conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
       return;
     }
+    this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'subscribe');
     return (this.channels.get(name) ?? this.open(name)).attach(conn, frame);
   }
 
@@ -180,6 +181,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
       return;
     }
     conn.subs = fewDelete(conn.subs, name);
+    this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'unsubscribe');
     const leaving = this.detach(conn, name);
     conn.send(unsubscribedFrame({ channel: name, id }));
     await leaving;
