@@ -23,7 +23,7 @@ export function isTapRequest(channels: string[]): boolean {
 /** The tap's URL beside the node's WebSocket URL (`…/v1/ws` → `…/v1/tap`). */
 export function tapUrl(wsUrl: string): string {
   const u = new URL(wsUrl);
-  u.pathname = u.pathname.replace(/\/v1\/ws$/, '') + '/v1/tap';
+  u.pathname = `${u.pathname.replace(/\/v1\/ws$/, '')}/v1/tap`;
   return u.toString();
 }
 
