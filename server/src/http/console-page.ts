@@ -89,6 +89,8 @@ textarea{width:100%;height:70px;font-family:ui-monospace,monospace}.row{display:
     var pub = 0, del = 0;
     nodes.forEach(function (n) { pub += n.published; del += n.delivered; });
     var r = { in: 0, out: 0 };
+    // A refresh right after a publish is not a sample: rates are over the 2 s polls only.
+    if (last !== null && at - last.at < 1500) return samples.length > 0 ? samples[samples.length - 1] : r;
     if (last !== null && at > last.at) {
       var dt = (at - last.at) / 1000;
       r.in = Math.max(0, (pub - last.pub) / dt);
