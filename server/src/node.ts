@@ -14,7 +14,7 @@ import type { Config } from './config.js';
 import { createEngines } from './engines/engines.js';
 import { ConfigError } from './errors.js';
 import { createApi, maxBodyBytes } from './http/http-api.js';
-import { withConsole } from './http/console.js';
+import { openTapAllowed, withConsole } from './http/console.js';
 import { ApiKeys } from './http/api-keys.js';
 import { Tap, TAP_PATH } from './core/tap.js';
 import { requestListener } from './http/http-server.js';
@@ -101,7 +101,8 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   const tap = new Tap({
     bus,
     logger,
-    authorize: (key) => config.console === 'open' || tapKeys.check(key),
+    // Open (river dev) taps need no key, but only on a loopback Host, from no browser or the console's own page.
+    authorize: (key, upgrade) => (config.console === 'open' && openTapAllowed(upgrade.origin, upgrade.host)) || tapKeys.check(key),
     maxBufferedBytes: config.maxBufferedBytes,
     authTimeoutMs: config.authTimeoutMs,
     setLocalTap: (handler) => {
@@ -139,7 +140,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     wss.handleUpgrade(req, socket, head, (ws) => {
       // ws has its own error listener on the socket from here on.
       socket.removeListener('error', destroyOnError);
-      if (path === TAP_PATH) tap.accept(ws);
+      if (path === TAP_PATH) tap.accept(ws, origin, req.headers.host);
       else hub.accept(ws, socket as Socket);
     });
   });

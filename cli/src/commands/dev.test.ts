@@ -62,7 +62,7 @@ describe('river dev', () => {
     const page = await fetch(consoleUrl!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('River console');
-    expect((await fetch(`${http}/console/api/state`)).status).toBe(200);
+    expect((await fetch(`${http}/console/api/state`, { headers: { 'x-river-console': '1' } })).status).toBe(200);
 
     dev.abort();
     expect(await dev.exit).toBe(0);

@@ -25,8 +25,8 @@ const MAX_PATTERNS = 100;
 export interface TapDeps {
   bus: Bus;
   logger: Logger;
-  /** Whether the first frame's `key` (undefined when absent) may open a tap. */
-  authorize: (key: string | undefined) => boolean;
+  /** Whether the first frame's `key` (undefined when absent) may open a tap, given the upgrade's Origin and Host headers. */
+  authorize: (key: string | undefined, upgrade: { origin?: string | undefined; host?: string | undefined }) => boolean;
   maxBufferedBytes: number;
   authTimeoutMs: number;
   /** Where the node feeds its own channels' messages when the bus cannot tap the cluster (Redis Cluster). */
@@ -56,14 +56,15 @@ export class Tap {
     return this.clients.size;
   }
 
-  /** Takes over a WebSocket upgraded on `/v1/tap`. */
-  accept(ws: WebSocket): void {
+  /** Takes over a WebSocket upgraded on `/v1/tap`, with the upgrade request's Origin and Host headers. */
+  accept(ws: WebSocket, origin?: string, host?: string): void {
+    const upgrade = { origin, host };
     const timer = setTimeout(() => ws.close(CLOSE_CODES.auth_timeout, 'auth_timeout'), this.deps.authTimeoutMs);
     timer.unref();
     ws.on('error', () => ws.terminate());
     ws.once('message', (data: RawData, isBinary: boolean) => {
       clearTimeout(timer);
-      void this.open(ws, data, isBinary);
+      void this.open(ws, data, isBinary, upgrade);
     });
     ws.once('close', () => clearTimeout(timer));
   }
@@ -73,7 +74,12 @@ export class Tap {
     for (const c of [...this.clients]) c.ws.terminate();
   }
 
-  private async open(ws: WebSocket, data: RawData, isBinary: boolean): Promise<void> {
+  private async open(
+    ws: WebSocket,
+    data: RawData,
+    isBinary: boolean,
+    upgrade: { origin?: string | undefined; host?: string | undefined },
+  ): Promise<void> {
     let frame: { type?: unknown; key?: unknown; channels?: unknown };
     try {
       if (isBinary) throw new Error('binary');
@@ -83,7 +89,7 @@ export class Tap {
       return;
     }
     const key = typeof frame.key === 'string' ? frame.key : undefined;
-    if (frame.type !== 'tap' || !this.deps.authorize(key)) {
+    if (frame.type !== 'tap' || !this.deps.authorize(key, upgrade)) {
       this.deps.logger.debug(
         { reason: frame.type !== 'tap' ? 'first frame not tap' : key === undefined ? 'no API key' : 'wrong API key' },
         'tap refused',

@@ -76,7 +76,7 @@ textarea{width:100%;height:70px;font-family:ui-monospace,monospace}.row{display:
   });
 
   async function api(method, path, body) {
-    var headers = { 'content-type': 'application/json' };
+    var headers = { 'content-type': 'application/json', 'x-river-console': '1' };
     if (key) headers.authorization = 'Bearer ' + key;
     var res = await fetch('/console/api' + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
     var data = await res.json().catch(function () { return {}; });

@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
+import { isLoopbackHost } from './console.js';
 import { startRiver } from '../node.js';
 import { SECRET, startTestNode, TestClient } from '../test-support.js';
 
 const KEY = randomBytes(32).toString('base64url');
 
+const CONSOLE = { 'x-river-console': '1' };
+
 async function get(url: string, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { headers });
+  const res = await fetch(url, { headers: { ...CONSOLE, ...headers } });
   const text = await res.text();
   return { status: res.status, text, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
 }
@@ -57,7 +61,7 @@ describe('the console (docs/console.md)', () => {
     try {
       const res = await fetch(`${node.urls.http}/console/api/v1/publish`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...CONSOLE },
         body: JSON.stringify({ channel: 'dogs', event: 'from-console', data: { a: 1 } }),
       });
       expect(res.status).toBe(200);
@@ -66,13 +70,47 @@ describe('the console (docs/console.md)', () => {
       expect(hist.body.messages).toEqual([expect.objectContaining({ event: 'from-console', data: { a: 1 }, offset: 1 })]);
       // The HTTP API itself still needs the key.
       expect((await get(`${node.urls.http}/v1/channels/dogs`)).status).toBe(401);
-      // The tap needs no key either.
-      const tap = await TestClient.connect(node.urls.ws.replace('/v1/ws', '/v1/tap'));
-      tap.send({ type: 'tap', channels: ['dogs'] });
-      await tap.next('tapping');
-      tap.terminate();
+      // The tap needs no key either, from a non-browser client or the console's own origin ...
+      const tapUrl = node.urls.ws.replace('/v1/ws', '/v1/tap');
+      for (const origin of [undefined, node.urls.http]) {
+        const tap = await TestClient.connect(tapUrl, origin === undefined ? {} : { origin });
+        tap.send({ type: 'tap', channels: ['dogs'] });
+        await tap.next('tapping');
+        tap.terminate();
+      }
+      // ... but another site's page gets neither the tap nor the console API without the key.
+      const foreign = await TestClient.connect(tapUrl, { origin: 'https://evil.example' });
+      foreign.send({ type: 'tap', channels: ['*'] });
+      expect((await foreign.waitClose()).code).toBe(4500);
+      const simple = await fetch(`${node.urls.http}/console/api/v1/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ channel: 'dogs', event: 'csrf', data: 1 }),
+      });
+      expect(simple.status).toBe(403);
+      // DNS rebinding: a Host that is not a loopback name is refused.
+      const { port } = new URL(node.urls.http);
+      const rebound = await new Promise<number>((resolve, reject) => {
+        const r = request(
+          { host: '127.0.0.1', port, path: '/console/api/state', headers: { host: `evil.example:${port}`, ...CONSOLE } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        r.on('error', reject);
+        r.end();
+      });
+      expect(rebound).toBe(401);
     } finally {
       await node.close();
     }
+  });
+
+  it('isLoopbackHost', () => {
+    for (const h of ['127.0.0.1', '127.0.0.1:4400', 'localhost:4400', 'LOCALHOST', '[::1]:4400', '127.1.2.3'])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of [undefined, '', 'evil.example', '127.0.0.1.evil.example', '10.0.0.1:4400', '[::2]'])
+      expect(isLoopbackHost(h), String(h)).toBe(false);
   });
 });

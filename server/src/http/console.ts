@@ -11,6 +11,11 @@
  * `open` (`river dev` on a loopback host) → no key asked: the console adds the node's own key when
  * it forwards to the HTTP API. The page itself (`/console`) is served without a key in `on` mode:
  * it holds no data and asks for the key.
+ *
+ * Other web pages the developer visits must not drive an open console: every `/console/api/`
+ * request needs the `x-river-console: 1` header (a cross-origin page cannot send it without a CORS
+ * preflight, which River never grants), and in `open` mode the Host must be a loopback name (no DNS
+ * rebinding onto 127.0.0.1).
  */
 import type { Bus } from '../engines/bus.js';
 import type { NodeSnapshot } from '../core/hub.js';
@@ -41,12 +46,34 @@ function unauthorized(): ApiResponse {
   return json(401, { error: { code: 'unauthorized', message: 'the console needs the API key' } });
 }
 
+/** Whether a Host header names this machine's loopback (127.x.x.x, localhost, [::1]), with or without a port. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/i.test(name);
+}
+
+/**
+ * Whether a keyless tap may open on an open console (river dev): the Host is a loopback name, and
+ * the upgrade came from no browser (no Origin) or from a page of that same host (the console).
+ */
+export function openTapAllowed(origin: string | undefined, host: string | undefined): boolean {
+  if (!isLoopbackHost(host)) return false;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === host!.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** The HTTP API with the console's routes in front of it. */
 export function withConsole(api: Api, deps: ConsoleDeps): Api {
   if (deps.mode === 'off') return api;
   const keys = new ApiKeys(deps.apiKeys);
   const ownKey = deps.apiKeys[0]!;
-  const allowed = (req: ApiRequest) => deps.mode === 'open' || keys.check(ApiKeys.fromHeaders(req.headers));
+  const allowed = (req: ApiRequest) =>
+    deps.mode === 'open' ? isLoopbackHost(req.headers.host) : keys.check(ApiKeys.fromHeaders(req.headers));
 
   async function state(): Promise<ApiResponse> {
     const answers = deps.bus.gather !== undefined ? await deps.bus.gather({ type: 'snapshot' }) : [await deps.localSnapshot()];
@@ -78,6 +105,9 @@ export function withConsole(api: Api, deps: ConsoleDeps): Api {
         };
       }
       if (!path.startsWith('/console/api/')) return api.handle(req);
+      if (req.headers['x-river-console'] !== '1') {
+        return json(403, { error: { code: 'forbidden', message: 'console API requests carry "x-river-console: 1"' } });
+      }
       if (!allowed(req)) return unauthorized();
       if (path === '/console/api/state') {
         if (req.method !== 'GET') return json(405, { error: { code: 'bad_request', message: 'use GET' } });

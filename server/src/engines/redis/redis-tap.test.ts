@@ -48,7 +48,9 @@ describe.skipIf(!redisAvailable())('tap and console across nodes on Redis', () =
     try {
       const c = await b.client({ sub: 'bob-on-b' });
       await c.subscribe('room');
-      const res = await fetch(`${a.node.urls.http}/console/api/state`, { headers: { authorization: `Bearer ${KEY}` } });
+      const res = await fetch(`${a.node.urls.http}/console/api/state`, {
+        headers: { authorization: `Bearer ${KEY}`, 'x-river-console': '1' },
+      });
       const state = (await res.json()) as { nodes: { connections: { userId: string }[] }[]; channels: unknown[] };
       expect(state.nodes).toHaveLength(2);
       expect(state.nodes.flatMap((x) => x.connections.map((cn) => cn.userId))).toEqual(['bob-on-b']);
@@ -56,7 +58,7 @@ describe.skipIf(!redisAvailable())('tap and console across nodes on Redis', () =
       // Disconnect from A's console reaches B's client.
       const d = await fetch(`${a.node.urls.http}/console/api/v1/disconnect`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'x-river-console': '1' },
         body: JSON.stringify({ userId: 'bob-on-b' }),
       });
       expect(await d.json()).toEqual({ disconnected: 1 });
