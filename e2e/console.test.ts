@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, skipWithoutChromium } from './harness/browser.js';
+import { startNode } from './harness/cluster.js';
 import { redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
 
 const BIN = fileURLToPath(new URL('../bin/river', import.meta.url));
@@ -203,6 +204,43 @@ describe.skipIf(skipWithoutChromium())('the console in Chromium under river dev'
     await console_.waitForFunction(() => document.querySelector('#connections tr[data-user="dev-user"]') === null, null, {
       timeout: 10_000,
     });
+  }, 120_000);
+
+  it('RIVER_CONSOLE=on: the page asks for the API key once, keeps it for the tab only, never in the URL', async () => {
+    const node = await startNode({
+      name: 'console-on',
+      env: { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: API_KEY, RIVER_CONSOLE: 'on' },
+    });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const urls: string[] = [];
+      page.on('request', (r) => urls.push(r.url()));
+      await page.goto(`${node.http}/console`);
+      await page.waitForSelector('#keyform', { state: 'visible', timeout: 20_000 });
+      expect(await page.textContent('#status')).toBe('API key needed');
+      await page.fill('#key', 'wrong-key');
+      await page.click('#keyform button');
+      await page.waitForSelector('#keyform', { state: 'visible', timeout: 20_000 });
+      await page.fill('#key', API_KEY);
+      await page.click('#keyform button');
+      await page.waitForSelector('#status.ok', { timeout: 20_000 });
+      await page.waitForSelector('#tail-status.ok', { timeout: 20_000 });
+      expect(await page.evaluate(() => sessionStorage.getItem('river-console-key'))).toBe(API_KEY);
+      // A reload in the same tab keeps it; no request ever carried it in its URL.
+      await page.reload();
+      await page.waitForSelector('#status.ok', { timeout: 20_000 });
+      expect(urls.some((u) => u.includes(API_KEY))).toBe(false);
+      // Another tab (a new context) asks again.
+      const other = await (await browser.newContext()).newPage();
+      await other.goto(`${node.http}/console`);
+      await other.waitForSelector('#keyform', { state: 'visible', timeout: 20_000 });
+      await other.context().close();
+      await context.close();
+      expect(node.output()).not.toContain(API_KEY);
+    } finally {
+      await node.stop();
+    }
   }, 120_000);
 
   describe.skipIf(!redisAvailable())('two nodes over Redis', () => {
