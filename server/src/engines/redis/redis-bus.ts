@@ -60,6 +60,7 @@ import { RedisSubscriberCounts } from './redis-counts.js';
 import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { RedisReads } from './redis-reads.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
+import { RedisTap } from './redis-tap.js';
 import { ShardWatch } from './redis-shard-watch.js';
 import { defineScripts, newEpoch, type ScriptClient } from './redis-scripts.js';
 
@@ -97,8 +98,7 @@ export class RedisBus implements Bus {
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
   private readonly reads: RedisReads;
-  /** The tap (`setTap`): while set, the subscriber connection pattern-subscribes to every live channel. */
-  private tapHandler: TapHandler | null = null;
+  private readonly tap: RedisTap;
 
   constructor(opts: RedisBusOptions) {
     if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
@@ -133,7 +133,7 @@ export class RedisBus implements Bus {
       c.on('ready', () => void this.onConnectionReady());
     }
     this.sub.on(this.cluster ? 'smessage' : 'message', (name: string, payload: string) => this.onPubSub(name, payload));
-    if (!this.cluster) this.sub.on('pmessage', (_p: string, name: string, payload: string) => this.onTapped(name, payload));
+    this.tap = new RedisTap(this.sub, this.keys, this.cluster, onError);
     if (this.cluster) {
       const cluster = this.cmd as Cluster;
       this.shards = new ShardWatch(
@@ -332,38 +332,9 @@ export class RedisBus implements Bus {
     return this.controls.gather(cmd);
   }
 
-  /**
-   * The tap: PSUBSCRIBE to every channel's live feed while a handler is set, PUNSUBSCRIBE when
-   * it is cleared. The cost while tapping: this node receives every publish of the cluster once
-   * more (one decode each); while not tapping, nothing. Cluster mode: sharded pub/sub has no
-   * patterns, so this rejects with `TapUnsupportedError` (the hub then taps the channels it serves).
-   */
-  async setTap(handler: TapHandler | null): Promise<void> {
-    if (this.cluster) throw new TapUnsupportedError();
-    const was = this.tapHandler !== null;
-    this.tapHandler = handler;
-    if (was === (handler !== null) || !this.ready) return;
-    try {
-      if (handler !== null) await this.sub.psubscribe(this.keys.live('*'));
-      else await this.sub.punsubscribe(this.keys.live('*'));
-    } catch (err) {
-      throw asUnavailable(err);
-    }
-  }
-
-  private onTapped(name: string, payload: string): void {
-    const tap = this.tapHandler;
-    if (tap === null || payload.charCodeAt(0) === 0x73 /* a read's sync marker */) return;
-    const channel = this.keys.channelOfLive(name);
-    if (channel === undefined) return;
-    const env = decodeEnvelope(payload);
-    if (env === undefined) return;
-    const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
-    if (env.offset !== undefined) {
-      msg.offset = env.offset;
-      msg.epoch = env.epoch!;
-    }
-    this.safely(() => tap(msg));
+  /** The tap (redis-tap.ts): PSUBSCRIBE to every channel's live feed only while a handler is set. */
+  setTap(handler: TapHandler | null): Promise<void> {
+    return this.tap.set(handler, this.ready);
   }
 
   reportSubscribers(channel: string, localCount: number): void {
@@ -432,7 +403,7 @@ export class RedisBus implements Bus {
       return;
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
-    if (this.tapHandler !== null) await this.sub.psubscribe(this.keys.live('*')).catch((err: unknown) => this.opts.onError?.(err));
+    await this.tap.resubscribe();
     this.state = 'ready';
     if (wasDown) {
       // At once, before anything else awaits: live messages of these channels are arriving again,
@@ -459,14 +430,5 @@ export class RedisBus implements Bus {
         this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable',
       );
     }
-  }
-}
-
-/** The Redis engine in cluster mode cannot tap the whole cluster (sharded pub/sub has no patterns). */
-export class TapUnsupportedError extends Error {
-  readonly code = 'tap_unsupported';
-  constructor() {
-    super('a cluster-wide tap needs pattern pub/sub, which Redis Cluster (sharded pub/sub) does not have');
-    this.name = 'TapUnsupportedError';
   }
 }
