@@ -133,6 +133,8 @@ export class Tap {
     try {
       await this.deps.bus.setTap(this.handler);
       this.busTap = true;
+      // Every tap closed while the bus was being set up: undo it.
+      if (this.clients.size === 0) await this.stopBusTap();
     } catch (err) {
       // Redis Cluster: no cluster-wide tap; the channels this node serves are still seen.
       this.deps.logger.warn({ err }, 'cluster-wide tap unavailable; tapping the channels this node serves');
