@@ -266,6 +266,14 @@ describe.skipIf(skipWithoutChromium())('the console in Chromium under river dev'
       });
       expect(res.status).toBe(200);
       await console_.waitForSelector('#tail tr[data-channel="cats"][data-event="meow"]', { timeout: 10_000 });
+
+      // A presence channel on node B: A's channel view lists its one member (the console's tail
+      // watches without joining, so it adds none).
+      await subscriberPage(browser, b, 'presence-lobby');
+      await console_.waitForSelector('#channels tr[data-channel="presence-lobby"]', { timeout: 20_000 });
+      await console_.click('#channels tr[data-channel="presence-lobby"]');
+      await console_.waitForSelector('#members li', { timeout: 10_000 });
+      expect(await console_.$$eval('#members li', (lis) => lis.map((li) => li.textContent))).toEqual(['dev-user {}']);
     }, 120_000);
   });
 });
