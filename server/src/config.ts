@@ -48,6 +48,11 @@ export interface Config {
   emfMetrics: boolean;
   /** RIVER_SERVICE_NAME: the ServiceName dimension of those metrics (the deployment's name). */
   serviceName: string;
+  /**
+   * RIVER_CONSOLE (on/off, default off): the debug console at /console and the tap behind the API
+   * key. `open` (only `river dev` on a loopback host sets it): no key asked.
+   */
+  console: 'off' | 'on' | 'open';
 }
 
 /** The smallest secret accepted: 32 bytes (256 bits). */
@@ -94,8 +99,8 @@ function secret(env: Env, name: string): string | undefined {
 
 /**
  * Parses the River variables of `env`. Throws a `ConfigError` whose message is one sentence naming
- * the variable. `dev` only changes the hint given for a missing secret or key: River never falls
- * back to a built-in secret.
+ * the variable. `dev` changes the hint given for a missing secret or key (River never falls back
+ * to a built-in secret) and turns the console on (open without a key on a loopback host).
  */
 export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   const hint = opts.dev ? ' (river dev normally sets it from .river/dev.json)' : '';
@@ -136,10 +141,15 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   }
 
   const httpKeepAliveMs = int(env, 'RIVER_HTTP_KEEP_ALIVE_MS', 5000, 1000, 86_400_000);
+  const host = text(env, 'RIVER_HOST') ?? DEFAULTS.host;
+  const consoleOn = bool(env, 'RIVER_CONSOLE', opts.dev === true);
+  // Under `river dev` on a loopback address the console is open; anywhere else it needs the API key.
+  const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
+  const consoleMode = !consoleOn ? 'off' : opts.dev === true && loopback ? 'open' : 'on';
 
   const config: Config = {
     port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
-    host: text(env, 'RIVER_HOST') ?? DEFAULTS.host,
+    host,
     apiKeys,
     redisCluster: bool(env, 'RIVER_REDIS_CLUSTER', false),
     redisPrefix,
@@ -158,6 +168,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     httpKeepAliveMs,
     emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
     serviceName,
+    console: consoleMode,
   };
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   if (jwtPreviousSecret !== undefined) config.jwtPreviousSecret = jwtPreviousSecret;

@@ -14,10 +14,14 @@ import type { Config } from './config.js';
 import { createEngines } from './engines/engines.js';
 import { ConfigError } from './errors.js';
 import { createApi, maxBodyBytes } from './http/http-api.js';
+import { openTapAllowed, withConsole } from './http/console.js';
+import { ApiKeys } from './http/api-keys.js';
+import { Tap, TAP_PATH } from './core/tap.js';
 import { requestListener } from './http/http-server.js';
 import { CLOSE_GRACE_MS } from './core/connection.js';
 import { Hub } from './core/hub.js';
 import { Metrics } from './metrics.js';
+import { startLogSummary } from './log-summary.js';
 import type { Presence } from './engines/presence.js';
 
 export interface RiverDeps {
@@ -27,6 +31,8 @@ export interface RiverDeps {
   presence?: Presence;
   /** JWT secrets; default: RIVER_JWT_SECRET and RIVER_JWT_PREVIOUS_SECRET from the config. */
   secrets?: SecretSource;
+  /** How often the `info` summary line is logged (log-summary.ts); default 60 s. */
+  summaryIntervalMs?: number;
 }
 
 export interface RiverNode {
@@ -85,7 +91,24 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   hub.start();
 
   let state: NodeState = 'ready';
-  const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
+  const api = withConsole(createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger }), {
+    bus,
+    apiKeys: config.apiKeys,
+    mode: config.console,
+    localSnapshot: () => hub.query({ type: 'snapshot' }),
+  });
+  const tapKeys = new ApiKeys(config.apiKeys);
+  const tap = new Tap({
+    bus,
+    logger,
+    // Open (river dev) taps need no key, but only on a loopback Host, from no browser or the console's own page.
+    authorize: (key, upgrade) => (config.console === 'open' && openTapAllowed(upgrade.origin, upgrade.host)) || tapKeys.check(key),
+    maxBufferedBytes: config.maxBufferedBytes,
+    authTimeoutMs: config.authTimeoutMs,
+    setLocalTap: (handler) => {
+      hub.localTap = handler;
+    },
+  });
   const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
   // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
   // timeout, or it reuses one the node just closed (a 502). headersTimeout stays Node's 60 s: since
@@ -107,7 +130,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     // client resetting the connection during a refused or pending upgrade would crash the process.
     socket.on('error', destroyOnError);
     const path = (req.url ?? '').split('?', 1)[0];
-    if (path !== DEFAULTS.wsPath) return reject(socket, 404, 'Not Found');
+    if (path !== DEFAULTS.wsPath && path !== TAP_PATH) return reject(socket, 404, 'Not Found');
     if (state !== 'ready') return reject(socket, 503, 'Service Unavailable');
     const origin = req.headers.origin;
     if (!anyOrigin && origin !== undefined && !matchAny(config.allowedOrigins, origin)) {
@@ -117,7 +140,8 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     wss.handleUpgrade(req, socket, head, (ws) => {
       // ws has its own error listener on the socket from here on.
       socket.removeListener('error', destroyOnError);
-      hub.accept(ws, socket as Socket);
+      if (path === TAP_PATH) tap.accept(ws, origin, req.headers.host);
+      else hub.accept(ws, socket as Socket);
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -148,7 +172,10 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  const stopSummary = startLogSummary(metrics, logger, deps.summaryIntervalMs);
   const stopEngines = async () => {
+    stopSummary();
+    tap.closeAll();
     hub.stop();
     stopSecrets();
     await Promise.allSettled([presence.close(), bus.close()]);
@@ -182,6 +209,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       closing ??= (async () => {
         state = 'closed';
         hub.terminateAll();
+        tap.closeAll();
         await stopServer();
         await stopEngines();
       })();

@@ -34,6 +34,7 @@ describe('parseRiverConfig', () => {
       publishBurstLimit: 2000,
       accessLogs: false,
       containerInsights: false,
+      console: false,
     });
   });
 
@@ -59,6 +60,7 @@ describe('parseRiverConfig', () => {
       publishBurstLimit: 100,
       accessLogs: true,
       containerInsights: true,
+      console: true,
     };
     expect(parseRiverConfig(raw)).toEqual(raw);
   });
@@ -69,6 +71,7 @@ describe('parseRiverConfig', () => {
     fails({ publishBurstLimit: 5001 }, 'publishBurstLimit', /integer from 1 to 5000/);
     fails({ accessLogs: 'yes' }, 'accessLogs', /true or false/);
     fails({ containerInsights: 1 }, 'containerInsights', /true or false/);
+    fails({ console: 'on' }, 'console', /true or false/);
   });
 
   it('merges a partial cache section with its defaults', () => {

@@ -60,6 +60,8 @@ export interface RiverConfig {
   accessLogs: boolean;
   /** ECS Container Insights on the cluster (per-task CPU, memory, network; billed per metric). */
   containerInsights: boolean;
+  /** The debug console at /console and the tap, behind the API key (RIVER_CONSOLE=on). */
+  console: boolean;
 }
 
 export class RiverConfigError extends Error {
@@ -89,6 +91,7 @@ export function defaultRiverConfig(): RiverConfig {
     publishBurstLimit: 2000,
     accessLogs: false,
     containerInsights: false,
+    console: false,
   };
 }
 
@@ -126,6 +129,7 @@ const KEYS = new Set([
   'baseImage',
   'logRetentionDays',
   'allowedOrigins',
+  'console',
 ]);
 const CACHE_KEYS = new Set(['mode', 'engine', 'nodeType']);
 /** Operations settings (issue 16): publish flood caps, access logs, Container Insights. */
@@ -172,6 +176,7 @@ export function parseRiverConfig(raw: unknown): RiverConfig {
     publishBurstLimit: int(raw, 'publishBurstLimit', d.publishBurstLimit, 1, 5000),
     accessLogs: bool(raw, 'accessLogs', d.accessLogs),
     containerInsights: bool(raw, 'containerInsights', d.containerInsights),
+    console: bool(raw, 'console', d.console),
   };
   const domain = optStr(raw, 'domain', HOSTNAME, 'must be a lowercase DNS name such as "rt.example.com"');
   const certificateArn = optStr(

@@ -161,6 +161,8 @@ export class RiverService extends Construct {
       // ECS sets ECS_CONTAINER_METADATA_URI_V4 itself (Fargate 1.4+): the node watches its task with it.
     };
     if (config.allowedOrigins !== undefined) environment.RIVER_ALLOWED_ORIGINS = config.allowedOrigins.join(',');
+    // docs/console.md: the debug console and the tap, behind the API key; off unless asked for.
+    if (config.console) environment.RIVER_CONSOLE = 'on';
     taskDefinition.addContainer('river', {
       image,
       essential: true,

@@ -155,6 +155,8 @@ describe.each(NAMES)('the %s variant', (name) => {
     expect(e).toMatchObject({ RIVER_PORT: '4400', RIVER_DRAIN_MS: String(DRAIN_MS), RIVER_JWT_SECRET_ID: ref(secretId(s, 'JwtSecret')) });
     if (s.config.allowedOrigins === undefined) expect(e.RIVER_ALLOWED_ORIGINS).toBeUndefined();
     else expect(e.RIVER_ALLOWED_ORIGINS).toBe(s.config.allowedOrigins.join(','));
+    // docs/console.md: the console only when river.config.json asks for it.
+    expect(e.RIVER_CONSOLE).toBe(s.config.console ? 'on' : undefined);
     expect(e.RIVER_REDIS_CLUSTER).toBe(String(s.config.cache.mode === 'serverless'));
     expect(JSON.stringify(e.RIVER_REDIS_URL)).toMatch(/^\{"Fn::Join":\["",\["rediss:\/\//);
     expect(c.PortMappings).toEqual([{ ContainerPort: 4400, Protocol: 'tcp' }]);

@@ -48,10 +48,11 @@ export const VARIANTS = {
     image: IMAGE,
     allowedOrigins: ['https://app.example.com', 'https://*.example.com'],
   },
-  /** Operations settings: a private ECR image, ALB access logs, Container Insights, publish caps. */
+  /** Operations settings: a private ECR image, ALB access logs, Container Insights, publish caps, the console. */
   operations: {
     name: 'rt-ops',
     image: ECR_IMAGE,
+    console: true,
     accessLogs: true,
     containerInsights: true,
     publishConcurrency: 50,

@@ -56,6 +56,14 @@ describe('river dev', () => {
     });
     expect(res.status).toBe(200);
 
+    // the console, open without a key on 127.0.0.1
+    const consoleUrl = line(out, 'Console');
+    expect(consoleUrl).toBe(`${http}/console`);
+    const page = await fetch(consoleUrl!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('River console');
+    expect((await fetch(`${http}/console/api/state`, { headers: { 'x-river-console': '1' } })).status).toBe(200);
+
     dev.abort();
     expect(await dev.exit).toBe(0);
     await expect(fetch(`${http}/healthz`)).rejects.toThrow();

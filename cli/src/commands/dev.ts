@@ -118,12 +118,22 @@ export async function dev(ctx: Context, opts: DevOptions): Promise<void> {
     });
     const token = await mintToken(secret, { sub: DEV_USER }, DEV_TOKEN_TTL_SECONDS, ctx.now());
     if (opts.json) {
-      io.out(JSON.stringify({ wsUrl: node.urls.ws, url: node.urls.http, apiKey, token }));
+      io.out(
+        JSON.stringify({
+          wsUrl: node.urls.ws,
+          url: node.urls.http,
+          apiKey,
+          token,
+          ...(config.console !== 'off' ? { consoleUrl: `${node.urls.http}/console` } : {}),
+        }),
+      );
     } else {
       const s = io.style;
       io.out(s.bold(`River dev node ready${config.redisUrl ? ' (Redis bus)' : ''}`));
       io.out(`  WebSocket URL  ${node.urls.ws}`);
       io.out(`  HTTP API URL   ${node.urls.http}`);
+      if (config.console !== 'off')
+        io.out(`  Console        ${node.urls.http}/console${config.console === 'on' ? ' (asks for the API key)' : ''}`);
       io.out(`  API key        ${apiKey}`);
       io.out(`  Test token     ${token}`);
       io.out(s.dim(`                 (sub ${DEV_USER}, valid 24h; mint others with \`npx river token --sub ID\`)`));

@@ -60,6 +60,7 @@ describe('river init', () => {
       publishBurstLimit: 2000,
       accessLogs: false,
       containerInsights: false,
+      console: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });

@@ -6,11 +6,12 @@
  */
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { backoffDelay, closeName, reconnectPolicy, type StreamPosition } from '@river/protocol';
+import { backoffDelay, closeName, isValidChannel, reconnectPolicy, type StreamPosition } from '@river/protocol';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
-import { locate, secretFor, unreachable, type Target } from '../target.js';
+import { apiKeyFor, locate, secretFor, unreachable, type Target } from '../target.js';
+import { isTapRequest, tapSession, type Outcome } from './listen-tap.js';
 import { mintToken } from '../tokens.js';
 import { checkChannel } from './publish.js';
 
@@ -22,13 +23,16 @@ export interface ListenOptions {
   deployed?: boolean;
   /** Accepted like every data-printing command's --json; the output is JSON lines either way. */
   json?: boolean;
+  /** Tap every channel (`/v1/tap`, over the API key) instead of subscribing. */
+  all?: boolean;
 }
 
 export function registerListen(program: Command, ctx: Context): void {
   program
     .command('listen')
     .description('subscribe to channels and print each event as one JSON line until Ctrl+C')
-    .argument('<channels...>', 'one or more channel names')
+    .argument('[channels...]', "one or more channel names, or patterns such as 'chat-*' (tapped over the API key)")
+    .option('--all', 'tap every channel over the API key, without subscribing (presence channels get no extra member)')
     .option('--url <url>', "the node's HTTP base URL or WebSocket URL (default: RIVER_URL, the dev node, then the deployment)")
     .option(
       '--deployed',
@@ -37,32 +41,56 @@ export function registerListen(program: Command, ctx: Context): void {
     .option('--json', 'one JSON object per line on stdout (what listen always prints; accepted for scripts)')
     .addHelpText(
       'after',
-      '\nEach line on stdout: {"channel","event","data","offset","ts"}. Status goes to stderr.\nThe token is minted with the same secret lookup as `river token` (sub "cli-listener").',
+      '\nEach line on stdout: {"channel","event","data","offset","ts"}. Status goes to stderr.\nThe token is minted with the same secret lookup as `river token` (sub "cli-listener").\n--all and patterns use the tap (the API key, found like `river publish` finds it): live only, no recovery.',
     )
     .action(async (channels: string[], opts: ListenOptions) => {
       await listen(ctx, channels, opts);
     });
 }
 
-type Outcome =
-  | { kind: 'aborted' }
-  | { kind: 'refused'; reason: string }
-  | { kind: 'closed'; code: number; reason: string; wasReady: boolean }
-  | { kind: 'failed'; err: Error; wasReady: boolean; status?: number };
-
 export async function listen(ctx: Context, channels: string[], opts: ListenOptions): Promise<void> {
-  for (const c of channels) checkChannel(c);
-  const unique = [...new Set(channels)];
+  const tapping = opts.all === true || isTapRequest(channels);
+  if (opts.all === true && channels.length > 0) {
+    throw new UserError(
+      '--all taps every channel: give no channel names with it',
+      "e.g. npx river listen --all, or npx river listen 'chat-*'",
+      {
+        code: 'bad_flag',
+      },
+    );
+  }
+  if (!tapping && channels.length === 0) {
+    throw new UserError('no channel to listen to', "e.g. npx river listen dogs, npx river listen 'chat-*', or npx river listen --all", {
+      code: 'no_channel',
+    });
+  }
+  for (const c of channels) {
+    // A pattern is checked without its '*'s; a bad one is reported as given.
+    const rest = c.replaceAll('*', '');
+    if (rest === '' || rest !== c) {
+      if (rest !== '' && !isValidChannel(rest)) checkChannel(c);
+    } else checkChannel(c);
+  }
+  const unique = opts.all === true ? ['*'] : [...new Set(channels)];
   const located = await locate(ctx, opts.url, { deployed: Boolean(opts.deployed) });
-  const secret = await secretFor(ctx, located);
+  const credential = tapping ? await apiKeyFor(ctx, located, undefined) : await secretFor(ctx, located);
   ctx.io.info(`using ${located.target.wsUrl} (${located.target.origin})`);
   const positions = new Map<string, StreamPosition>();
   let everReady = false;
   let attempt = 0;
   while (!ctx.signal.aborted) {
-    const token = await mintToken(secret, { sub: LISTENER_SUB, channels: unique }, TOKEN_TTL_SECONDS, ctx.now());
-    const outcome = await session(ctx.io, located.target, token, unique, positions, ctx.signal);
+    let outcome: Outcome;
+    if (tapping) outcome = await tapSession(ctx.io, located.target, credential, unique, ctx.signal);
+    else {
+      const token = await mintToken(credential, { sub: LISTENER_SUB, channels: unique }, TOKEN_TTL_SECONDS, ctx.now());
+      outcome = await session(ctx.io, located.target, token, unique, positions, ctx.signal);
+    }
     if (outcome.kind === 'aborted') return;
+    if (outcome.kind === 'refused' && tapping) {
+      throw new UserError(`the node refused the tap (${outcome.reason})`, "the tap needs the node's API key: pass RIVER_API_KEY", {
+        code: 'tap_refused',
+      });
+    }
     if (outcome.kind === 'refused') {
       throw new UserError(
         `the node refused every subscription (${outcome.reason})`,

@@ -86,8 +86,8 @@ function onWsPing(this: TaggedWebSocket): void {
   const conn = this[CONN];
   if (conn !== undefined) conn.alive = true;
 }
-function onWsClose(this: TaggedWebSocket): void {
-  this[CONN]?.gone();
+function onWsClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
+  this[CONN]?.gone(code, reason);
 }
 /** ws reports framing errors (1002, 1007, 1009) here and closes the socket itself; 'close' follows. */
 function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void {
@@ -104,6 +104,8 @@ export class Connection implements OutboxPeer {
   exp = 0;
   /** A frame arrived since the last ping. */
   alive = true;
+  /** When the socket was accepted: seconds after the hub started (a small integer, no box). */
+  since = 0;
   /** Channels subscribed or being subscribed (the name itself while there is one). */
   subs: Few<string> = null;
   /** Token bucket, in thousandths of a frame (an integer: no box per connection). */
@@ -160,6 +162,7 @@ export class Connection implements OutboxPeer {
    */
   close(code: number, reason: CloseReason | 'going_away'): void {
     if (this.state >= CLOSING) return;
+    this.host.logger.debug({ connectionId: this.id, userId: this.userId, code, reason, by: 'server' }, 'close');
     if (reason !== 'slow_consumer') this.host.outbox.flushPeer(this);
     this.state = CLOSING;
     this.writable = false;
@@ -184,9 +187,13 @@ export class Connection implements OutboxPeer {
     this.close(CLOSE_CODES.slow_consumer, 'slow_consumer');
   }
 
-  /** @internal The socket is closed (by either side). */
-  gone(): void {
+  /** @internal The socket is closed (by either side); `code`/`reason`: what the client's close frame said, when it closed first. */
+  gone(code?: number, reason?: Buffer): void {
     const wasClosing = this.state >= CLOSING;
+    if (!wasClosing) {
+      const text = reason !== undefined && reason.length > 0 ? reason.toString('utf8', 0, 123) : undefined;
+      this.host.logger.debug({ connectionId: this.id, userId: this.userId, code, reason: text, by: 'client' }, 'close');
+    }
     this.state = CLOSED;
     this.writable = false;
     this.inbox = null;
@@ -306,7 +313,7 @@ export class Connection implements OutboxPeer {
     try {
       identity = await this.host.verifier.verify(token);
     } catch (err) {
-      this.host.logger.debug({ connectionId: this.id, reason: (err as Error).message }, 'auth refused');
+      this.host.logger.debug({ connectionId: this.id, result: 'refused', reason: (err as Error).message }, 'connect');
       // An expired token is the one refusal a fresh token fixes: 4002, so the client reconnects with one.
       if (err instanceof TokenError && err.expired) this.close(CLOSE_CODES.token_expired, 'token_expired');
       else this.close(CLOSE_CODES.token_invalid, 'token_invalid');
@@ -317,6 +324,7 @@ export class Connection implements OutboxPeer {
     this.exp = identity.exp ?? 0;
     this.state = OPEN;
     this.host.authenticated(this);
+    this.host.logger.debug({ connectionId: this.id, userId: identity.userId, result: 'ok' }, 'connect');
     this.send(readyFrame({ connectionId: this.id, userId: identity.userId, heartbeatMs: this.host.config.heartbeatMs }));
   }
 
@@ -363,6 +371,10 @@ export class Connection implements OutboxPeer {
     try {
       const result = await this.host.bus.publish({ channel, event: frame.event, data: frame.data });
       this.host.metrics.published.inc({ source: 'client' });
+      this.host.logger.debug(
+        { connectionId: this.id, channel, event: frame.event, bytes: Buffer.byteLength(dataJson), offset: result.offset, source: 'client' },
+        'publish',
+      );
       this.send(publishedFrame({ channel, offset: result.offset, id }));
     } catch (err) {
       this.host.logger.warn({ err, channel }, 'client publish failed');

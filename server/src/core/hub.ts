@@ -22,7 +22,7 @@ import {
   type RequestId,
   type SubscribeFrame,
 } from '@river/protocol';
-import type { Bus, BusHandlers, BusMessage, ControlCommand } from '../engines/bus.js';
+import type { Bus, BusHandlers, BusMessage, ControlCommand, QueryCommand, TapHandler } from '../engines/bus.js';
 import { Channel, type ChannelPort } from './channel.js';
 import type { Presence } from '../engines/presence.js';
 import type { TokenVerifier } from '../auth.js';
@@ -34,6 +34,22 @@ import { Outbox } from './outbox.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { unsubscribedFrame } from './frames.js';
 import { PresenceTracker } from './presence-tracker.js';
+
+/** At most this many connections and channels per node in a snapshot. */
+export const SNAPSHOT_LIMIT = 500;
+
+/** One node's answer to the `snapshot` query (the console's view of it). */
+export interface NodeSnapshot {
+  node: string;
+  connectionCount: number;
+  subscriptions: number;
+  connections: { id: string; userId: string; channels: string[]; since: number }[];
+  channels: { name: string; subscribers: number }[];
+  /** Messages published through this node, and message frames it queued to subscribers, since it started. */
+  published: number;
+  delivered: number;
+  at: number;
+}
 
 export interface HubDeps {
   config: Config;
@@ -68,6 +84,10 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private counter = 0;
   private readonly timers: ConnectionTimers;
+  /** When the hub was made: connections keep their start as seconds since then (a small integer). */
+  readonly startedAt: number;
+  /** The tap of this node's own channels, set only when the bus cannot tap the cluster (tap.ts). */
+  localTap: TapHandler | null = null;
 
   constructor(deps: HubDeps) {
     this.config = deps.config;
@@ -76,6 +96,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.startedAt = this.now();
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
     this.historySize = deps.config.historySize;
     this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, (msg) => this.message(msg));
@@ -98,6 +119,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   /** Takes over an upgraded WebSocket and its socket. The upgrade request is not kept. */
   accept(ws: WebSocket, socket: Socket): Connection {
     const conn = new Connection(this.counter++, ws, socket, this);
+    conn.since = Math.floor((this.now() - this.startedAt) / 1000);
     this.sockets.add(conn);
     this.unreleased++;
     this.timers.accepted(conn);
@@ -145,6 +167,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
       conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
       return;
     }
+    this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'subscribe');
     return (this.channels.get(name) ?? this.open(name)).attach(conn, frame);
   }
 
@@ -158,6 +181,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
       return;
     }
     conn.subs = fewDelete(conn.subs, name);
+    this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'unsubscribe');
     const leaving = this.detach(conn, name);
     conn.send(unsubscribedFrame({ channel: name, id }));
     await leaving;
@@ -166,7 +190,42 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   // ---- BusHandlers ---------------------------------------------------------------------------
 
   message(msg: BusMessage): void {
+    if (this.localTap !== null) this.localTap(msg);
     this.channels.get(msg.channel)?.receive(msg);
+  }
+
+  /** What the console shows of this node (`Bus.gather`): its open connections and channels, up to `SNAPSHOT_LIMIT` each. */
+  async query(cmd: QueryCommand): Promise<NodeSnapshot | undefined> {
+    if (cmd.type !== 'snapshot') return undefined;
+    const connections: NodeSnapshot['connections'] = [];
+    for (const conn of this.sockets) {
+      if (conn.state !== OPEN) continue;
+      if (connections.length >= SNAPSHOT_LIMIT) break;
+      connections.push({
+        id: conn.id,
+        userId: conn.userId ?? '',
+        channels: fewList(conn.subs),
+        since: this.startedAt + conn.since * 1000,
+      });
+    }
+    const channels: NodeSnapshot['channels'] = [];
+    let subscriptions = 0;
+    for (const [name, ch] of this.channels) {
+      subscriptions += ch.subscriberCount;
+      if (channels.length < SNAPSHOT_LIMIT) channels.push({ name, subscribers: ch.subscriberCount });
+    }
+    const total = async (c: { get(): Promise<{ values: { value: number }[] }> }) =>
+      (await c.get()).values.reduce((sum, v) => sum + v.value, 0);
+    return {
+      node: this.idPrefix.slice(0, -1),
+      connectionCount: this.unreleased,
+      subscriptions,
+      connections,
+      channels,
+      published: await total(this.metrics.published),
+      delivered: await total(this.metrics.delivered),
+      at: this.now(),
+    };
   }
 
   isOpen(ch: Channel): boolean {

@@ -103,6 +103,12 @@ export interface HistoryResult {
 /** Commands every node of the cluster acts on. */
 export type ControlCommand = { type: 'disconnect'; userId: string };
 
+/** Questions every node of the cluster answers (`Bus.gather`): `snapshot` is what the console shows of a node. */
+export type QueryCommand = { type: 'snapshot' };
+
+/** Receives every message and ephemeral frame of every channel while a tap is set (`Bus.setTap`). */
+export type TapHandler = (msg: BusMessage) => void;
+
 export interface BusHandlers {
   /** A message or ephemeral frame for a channel this node is subscribed to. Must not throw. */
   message(msg: BusMessage): void;
@@ -115,6 +121,8 @@ export interface BusHandlers {
   resync?(channels: string[]): void;
   /** Readiness changed (backend connected / lost). */
   status?(ready: boolean): void;
+  /** A question from any node (including this one): the answer (or its promise) must be JSON-serializable. */
+  query?(cmd: QueryCommand): unknown;
 }
 
 export interface Bus {
@@ -146,6 +154,20 @@ export interface Bus {
    * A publish-only engine (`startPublishOnly`) still sends it.
    */
   control(cmd: ControlCommand): Promise<number>;
+  /**
+   * Asks every node (this one included) and resolves their answers (`handlers.query`), in no
+   * particular order, with the same timeout as `control`. Engines without it: this node only.
+   */
+  gather?(cmd: QueryCommand): Promise<unknown[]>;
+  /**
+   * Receives every message and ephemeral frame published anywhere in the cluster (every channel,
+   * whether this node serves it or not) while a handler is set; `null` stops. Costs nothing per
+   * message while unset. The memory engine calls it synchronously in publish; the Redis engine
+   * pattern-subscribes to every channel's live feed only while a handler is set (not available in
+   * cluster mode, where sharded pub/sub has no patterns: there the tap sees the channels this node
+   * serves).
+   */
+  setTap?(handler: TapHandler | null): Promise<void>;
 
   /**
    * The node's local subscriber count of a channel changed. Engines aggregate these for

@@ -207,6 +207,12 @@ export function createApi(deps: ApiDeps): Api {
       }),
     );
     for (const r of results) if (!r.duplicate) metrics?.published.inc({ source: 'http' });
+    if (logger?.isLevelEnabled('debug')) {
+      const bytes = Buffer.byteLength(JSON.stringify(spec.data) ?? 'null');
+      for (const r of results) {
+        logger.debug({ channel: r.channel, event: spec.event, bytes, offset: r.offset, duplicate: r.duplicate, source: 'http' }, 'publish');
+      }
+    }
     const shape = (r: PublishResult) => ({ channel: r.channel, offset: r.offset });
     return spec.multi ? { results: results.map(shape) } : shape(results[0]!);
   }

@@ -41,6 +41,8 @@ import {
   type HistoryResult,
   type PublishRequest,
   type PublishResult,
+  type QueryCommand,
+  type TapHandler,
   type StreamPosition,
 } from '../bus.js';
 import { messageFrame } from '../../core/frames.js';
@@ -110,6 +112,8 @@ export class MemoryBackend {
   /** Started nodes, in start order. */
   private readonly nodes = new Set<MemoryBus>();
   private readonly queue: { node: MemoryBus; msg: BusMessage }[] = [];
+  /** Nodes with a tap set (`Bus.setTap`); null while none: one null check per delivery. */
+  private tapping: Set<MemoryBus> | null = null;
   private draining = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -170,6 +174,7 @@ export class MemoryBackend {
 
   detach(node: MemoryBus): void {
     this.nodes.delete(node);
+    this.tap(node, false);
     for (const channel of [...this.subscribed.keys()]) this.unsubscribe(node, channel);
     this.counts.delete(node);
     if (this.nodes.size === 0 && this.timer !== undefined) {
@@ -262,6 +267,19 @@ export class MemoryBackend {
     }
   }
 
+  tap(node: MemoryBus, on: boolean): void {
+    if (on) (this.tapping ??= new Set()).add(node);
+    else if (this.tapping !== null) {
+      this.tapping.delete(node);
+      if (this.tapping.size === 0) this.tapping = null;
+    }
+  }
+
+  async gather(cmd: QueryCommand): Promise<unknown[]> {
+    const answers = await Promise.all([...this.nodes].map((node) => node.runQuery(cmd)));
+    return answers.filter((a) => a !== undefined && a !== null);
+  }
+
   control(cmd: ControlCommand): number {
     let sum = 0;
     for (const node of [...this.nodes]) sum += node.runControl(cmd);
@@ -306,6 +324,7 @@ export class MemoryBackend {
 
   /** Queues the message for every subscribed node; drains unless a drain is already running up the stack. */
   private deliver(msg: BusMessage): void {
+    if (this.tapping !== null) for (const node of this.tapping) node.runTap(msg);
     const nodes = this.subscribed.get(msg.channel);
     if (nodes === undefined || nodes === null) return;
     if (nodes instanceof Set) for (const node of nodes) this.queue.push({ node, msg });
@@ -333,6 +352,7 @@ function rethrowLater(err: unknown): void {
 export class MemoryBus implements Bus {
   readonly backend: MemoryBackend;
   private handlers: BusHandlers | undefined;
+  private tapHandler: TapHandler | null = null;
   private started = false;
   private closed = false;
   private readonly onHandlerError: (err: unknown) => void;
@@ -417,6 +437,16 @@ export class MemoryBus implements Bus {
     return this.backend.control(cmd);
   }
 
+  async gather(cmd: QueryCommand): Promise<unknown[]> {
+    this.assertReady();
+    return this.backend.gather(cmd);
+  }
+
+  async setTap(handler: TapHandler | null): Promise<void> {
+    this.tapHandler = handler;
+    if (this.ready) this.backend.tap(this, handler !== null);
+  }
+
   reportSubscribers(channel: string, localCount: number): void {
     if (this.ready) this.backend.report(this, channel, localCount);
   }
@@ -433,6 +463,27 @@ export class MemoryBus implements Bus {
       this.handlers.message(msg);
     } catch (err) {
       this.onHandlerError(err);
+    }
+  }
+
+  /** @internal Called by the backend for every delivery while this node taps. */
+  runTap(msg: BusMessage): void {
+    if (this.tapHandler === null) return;
+    try {
+      this.tapHandler(msg);
+    } catch (err) {
+      this.onHandlerError(err);
+    }
+  }
+
+  /** @internal Called by the backend for `gather`. */
+  async runQuery(cmd: QueryCommand): Promise<unknown> {
+    if (!this.ready || this.handlers?.query === undefined) return undefined;
+    try {
+      return await this.handlers.query(cmd);
+    } catch (err) {
+      this.onHandlerError(err);
+      return undefined;
     }
   }
 

@@ -41,7 +41,9 @@ import {
   type HistoryResult,
   type PublishRequest,
   type PublishResult,
+  type QueryCommand,
   type StreamPosition,
+  type TapHandler,
 } from '../bus.js';
 import { messageParts } from '../../core/frames.js';
 import {
@@ -58,6 +60,7 @@ import { RedisSubscriberCounts } from './redis-counts.js';
 import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { RedisReads } from './redis-reads.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
+import { RedisTap } from './redis-tap.js';
 import { ShardWatch } from './redis-shard-watch.js';
 import { defineScripts, newEpoch, type ScriptClient } from './redis-scripts.js';
 
@@ -95,6 +98,7 @@ export class RedisBus implements Bus {
   private recovering: Promise<void> | undefined;
   private recoverAgain = false;
   private readonly reads: RedisReads;
+  private readonly tap: RedisTap;
 
   constructor(opts: RedisBusOptions) {
     if (!(Number.isInteger(opts.historySize) && opts.historySize >= 0)) {
@@ -129,6 +133,7 @@ export class RedisBus implements Bus {
       c.on('ready', () => void this.onConnectionReady());
     }
     this.sub.on(this.cluster ? 'smessage' : 'message', (name: string, payload: string) => this.onPubSub(name, payload));
+    this.tap = new RedisTap(this.sub, this.keys, this.cluster, onError);
     if (this.cluster) {
       const cluster = this.cmd as Cluster;
       this.shards = new ShardWatch(
@@ -305,7 +310,11 @@ export class RedisBus implements Bus {
       if (env.excludeConnectionId !== undefined) msg.excludeConnectionId = env.excludeConnectionId;
       this.safely(() => this.handlers?.message(msg));
     } else if (name === this.keys.control) {
-      this.controls.onCommand(payload, (cmd) => this.handlers?.control(cmd) ?? 0);
+      this.controls.onCommand(
+        payload,
+        (cmd) => this.handlers?.control(cmd) ?? 0,
+        (q) => this.handlers?.query?.(q),
+      );
     } else if (name === this.replyChannel) {
       this.controls.onReply(payload);
     }
@@ -316,6 +325,16 @@ export class RedisBus implements Bus {
   async control(cmd: ControlCommand): Promise<number> {
     this.assertReady();
     return this.controls.send(cmd);
+  }
+
+  async gather(cmd: QueryCommand): Promise<unknown[]> {
+    this.assertReady();
+    return this.controls.gather(cmd);
+  }
+
+  /** The tap (redis-tap.ts): PSUBSCRIBE to every channel's live feed only while a handler is set. */
+  setTap(handler: TapHandler | null): Promise<void> {
+    return this.tap.set(handler, this.ready);
   }
 
   reportSubscribers(channel: string, localCount: number): void {
@@ -384,6 +403,7 @@ export class RedisBus implements Bus {
       return;
     }
     if (this.state === 'closed' || !isClientReady(this.cmd) || !isClientReady(this.sub)) return;
+    await this.tap.resubscribe();
     this.state = 'ready';
     if (wasDown) {
       // At once, before anything else awaits: live messages of these channels are arriving again,

@@ -7,7 +7,7 @@ import { presenceContract } from '../presence.contract.js';
 import { RedisBus } from './redis-bus.js';
 import { hashSlot } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
-import { startTestNode } from '../../test-support.js';
+import { startTestNode, TestClient } from '../../test-support.js';
 
 let redis: RedisClusterInstance;
 let cluster = 0;
@@ -128,6 +128,30 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
       expect(c.closeInfo).toBeUndefined();
     } finally {
       await publisher.close();
+      await t.close();
+    }
+  });
+
+  it('a tap on Redis Cluster (no pattern pub/sub) sees the channels its node serves', async () => {
+    const key = 'cluster-tap-key-0123456789-abcdefghijklmnopqrstuv';
+    const t = await startTestNode({
+      RIVER_REDIS_URL: redis.url,
+      RIVER_REDIS_CLUSTER: 'true',
+      RIVER_REDIS_PREFIX: prefix(),
+      RIVER_API_KEY: key,
+    });
+    try {
+      const tap = await TestClient.connect(t.node.urls.ws.replace('/v1/ws', '/v1/tap'));
+      tap.send({ type: 'tap', key, channels: ['*'] });
+      await tap.next('tapping');
+      const c = await t.client({ sub: 'served' });
+      await c.subscribe('served-room');
+      const headers = { authorization: `Bearer ${key}` };
+      expect((await t.http('POST', '/v1/publish', { channel: 'unserved-room', event: 'e', data: 0 }, headers)).status).toBe(200);
+      expect((await t.http('POST', '/v1/publish', { channel: 'served-room', event: 'e', data: 1 }, headers)).status).toBe(200);
+      // unserved-room was published first: the first message the tap gets is served-room's.
+      expect(await tap.next('message')).toMatchObject({ channel: 'served-room', data: 1 });
+    } finally {
       await t.close();
     }
   });

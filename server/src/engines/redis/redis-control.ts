@@ -3,14 +3,16 @@
  * subscribes to the node-wide channel `P:{control}` and to its own reply channel. A sender
  * publishes `{id, reply, cmd}`; PUBLISH (SPUBLISH in cluster mode, where all nodes subscribe on the
  * control slot's shard) answers how many nodes received it, and the sender waits for that many
- * `<id>:<count>` replies, or the timeout, then resolves the sum.
+ * `<id>:<count>` replies, or the timeout, then resolves the sum. A query (`gather`, `{id, reply, q}`)
+ * is answered `<id>:<JSON answer>` the same way and resolves the list of answers.
  */
 import { randomBytes } from 'node:crypto';
-import type { ControlCommand } from '../bus.js';
+import type { ControlCommand, QueryCommand } from '../bus.js';
 import { asUnavailable } from './redis-connection.js';
 
 interface Pending {
   sum: number;
+  values: unknown[];
   answers: number;
   expected: number | undefined;
   done: (sum: number) => void;
@@ -28,21 +30,31 @@ export class RedisControl {
   ) {}
 
   send(cmd: ControlCommand): Promise<number> {
+    return this.ask({ cmd }).then((e) => e.sum);
+  }
+
+  /** Asks every node; resolves the answers that arrived within the timeout. */
+  gather(q: QueryCommand): Promise<unknown[]> {
+    return this.ask({ q }).then((e) => e.values);
+  }
+
+  private ask(body: { cmd: ControlCommand } | { q: QueryCommand }): Promise<Pending> {
     const id = randomBytes(8).toString('hex');
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<Pending>((resolve, reject) => {
       const entry: Pending = {
         sum: 0,
+        values: [],
         answers: 0,
         expected: undefined,
-        done: (sum) => {
+        done: () => {
           clearTimeout(timer);
           this.pending.delete(id);
-          resolve(sum);
+          resolve(entry);
         },
       };
       const timer = setTimeout(() => entry.done(entry.sum), this.timeoutMs);
       this.pending.set(id, entry);
-      this.publish(this.channel, JSON.stringify({ id, reply: this.replyChannel, cmd })).then(
+      this.publish(this.channel, JSON.stringify({ id, reply: this.replyChannel, ...body })).then(
         (receivers) => {
           entry.expected = receivers;
           if (entry.answers >= receivers) entry.done(entry.sum);
@@ -57,16 +69,33 @@ export class RedisControl {
   }
 
   /** A command from any node: run it and answer the sender. */
-  onCommand(payload: string, run: (cmd: ControlCommand) => number): void {
-    let parsed: { id: string; reply: string; cmd: ControlCommand };
+  onCommand(payload: string, run: (cmd: ControlCommand) => number, answer?: (q: QueryCommand) => unknown): void {
+    let parsed: { id: string; reply: string; cmd?: ControlCommand; q?: QueryCommand };
     try {
       parsed = JSON.parse(payload) as typeof parsed;
     } catch {
       return;
     }
+    if (parsed.q !== undefined) {
+      const { id, reply, q } = parsed;
+      Promise.resolve()
+        .then(() => answer?.(q))
+        .then(
+          (a) => JSON.stringify(a ?? null),
+          (err: unknown) => {
+            this.onError(err);
+            return 'null';
+          },
+        )
+        .then((text) => this.publish(reply, `${id}:${text}`))
+        .catch((err: unknown) => this.onError(err));
+      return;
+    }
+    if (parsed.cmd === undefined) return;
+    const cmd = parsed.cmd;
     let n = 0;
     try {
-      const r = run(parsed.cmd);
+      const r = run(cmd);
       n = Number.isFinite(r) ? r : 0;
     } catch (err) {
       this.onError(err);
@@ -76,10 +105,18 @@ export class RedisControl {
 
   /** An answer on this node's reply channel. */
   onReply(payload: string): void {
-    const sep = payload.lastIndexOf(':');
+    // The id is hex: the first ':' ends it (a query's JSON answer may hold more).
+    const sep = payload.indexOf(':');
     const entry = this.pending.get(payload.slice(0, sep));
     if (entry === undefined) return;
-    entry.sum += Number(payload.slice(sep + 1)) || 0;
+    const rest = payload.slice(sep + 1);
+    if (rest.charCodeAt(0) === 0x7b /* { */ || rest.charCodeAt(0) === 0x5b /* [ */) {
+      try {
+        entry.values.push(JSON.parse(rest));
+      } catch {
+        // a garbled answer counts as an answer without a value
+      }
+    } else entry.sum += Number(rest) || 0;
     entry.answers += 1;
     if (entry.expected !== undefined && entry.answers >= entry.expected) entry.done(entry.sum);
   }
