@@ -34,7 +34,7 @@ describe('proposeCapacity', () => {
     expect(p.shards).toBe(Math.ceil(100_000 / perShard));
     // The CPU binds here, not the connections: the load at 60 % of a core per task, plus a spare.
     const load = 20_000 * MODEL.usPerConnectionSecond + 100_000 * MODEL.usPerDelivery;
-    expect(p.tasks).toBeGreaterThanOrEqual(Math.ceil(load / (MODEL.taskUtilisation * 1e6)) + 1);
+    expect(p.tasks).toBe(Math.ceil(load / (MODEL.taskUtilisation * usableCores(p.taskCpu) * 1e6)) + 1);
   });
 
   it('grows with the load and refuses nonsense', () => {

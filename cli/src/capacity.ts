@@ -108,7 +108,7 @@ interface Option {
 
 function option(input: CapacityInput, size: (typeof TASK_SIZES)[number]): Option {
   const cores = usableCores(size.cpu);
-  const budgetUs = MODEL.taskUtilisation * Math.min(cores, 1) * 1e6;
+  const budgetUs = MODEL.taskUtilisation * cores * 1e6;
   const loadUs = input.connections * MODEL.usPerConnectionSecond + input.messagesPerSecond * MODEL.usPerDelivery;
   const byMemory = Math.floor(((size.memory * MODEL.memoryUtilisation - MODEL.baseRssMB) * 1024) / MODEL.rssPerConnectionKB);
   const perTaskConnections = Math.max(1, Math.min(byMemory, Math.floor(MODEL.connectionsPerCore * Math.min(cores, 1))));
@@ -185,7 +185,7 @@ export function proposeCapacity(input: CapacityInput): CapacityProposal {
   const cacheMode = best.shards > 1 ? 'serverless' : 'node';
   const lines = [
     `load: ${fmt(C)} connections × ${MODEL.usPerConnectionSecond} µs/s + ${fmt(M)} msg/s × ${MODEL.usPerDelivery} µs = ${fmt(round(best.loadUs / 1e6, 3))} core`,
-    `per ${vcpu} vCPU task: ${MODEL.taskUtilisation * 100} % of ${round(Math.min(usableCores(size.cpu), 1), 2)} core = ${fmt(round(best.budgetUs / 1e6, 3))} core, and ${fmt(best.perTaskConnections)} connections (min of ${fmt(MODEL.connectionsPerCore)} per core and ${gb} GB × ${MODEL.memoryUtilisation * 100} % at ${MODEL.rssPerConnectionKB} KB each)`,
+    `per ${vcpu} vCPU task: ${MODEL.taskUtilisation * 100} % of ${round(usableCores(size.cpu), 2)} core = ${fmt(round(best.budgetUs / 1e6, 3))} core, and ${fmt(best.perTaskConnections)} connections (min of ${fmt(MODEL.connectionsPerCore)} per core and ${gb} GB × ${MODEL.memoryUtilisation * 100} % at ${MODEL.rssPerConnectionKB} KB each)`,
     `tasks: max(${best.byCpu} for CPU, ${best.byConnections} for connections) + 1 spare = ${best.tasks}`,
     `Redis: ${fmt(M)} publishes/s × (${MODEL.redisUsPerPublish} + ${MODEL.redisUsPerExtraNode} × ${best.tasks - 1} nodes) µs = ${fmt(round((M * best.redisUs) / 1e6, 3))} core; ${node.type} sustains ${node.core} core × ${MODEL.redisUtilisation * 100} % → ${best.shards} shard(s)`,
     ...options
