@@ -23,7 +23,10 @@ interface Series {
 
 const W = 640;
 const H = 360;
-const M = { left: 64, right: 170, top: 40, bottom: 48 };
+const M = { left: 64, top: 52, bottom: 48 };
+/** Room on the right for the legend: its longest label (~7 px a character at 12 px), none without one. */
+const rightMargin = (legend: { label: string }[]) =>
+  legend.length === 0 ? 24 : Math.max(120, 44 + 7 * Math.max(...legend.map((l) => l.label.length)));
 const COLOURS: Record<string, string> = { River: '#1f6feb', 'bare ws': '#2da44e', 'Socket.IO': '#cf222e', raw: '#6e7781' };
 const FALLBACK = ['#8250df', '#bf8700', '#0a3069'];
 
@@ -48,14 +51,25 @@ export function niceMax(v: number): number {
 const n = (v: number) => (Math.round(v * 10) / 10).toString();
 const tick = (v: number) => (v >= 10_000 ? `${n(v / 1000)}k` : n(v));
 
-function frame(title: string, xLabel: string, yLabel: string, xMax: number, yMax: number, body: string[], legend: Series[]): string {
-  const pw = W - M.left - M.right;
+function frame(
+  title: string,
+  subtitle: string,
+  xLabel: string,
+  yLabel: string,
+  xMax: number,
+  yMax: number,
+  body: string[],
+  legend: Series[],
+): string {
+  const right = rightMargin(legend);
+  const pw = W - M.left - right;
   const ph = H - M.top - M.bottom;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="${M.left}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${M.left}" y="38" font-size="11" fill="#57606a">${esc(subtitle)}</text>`,
   ];
   for (let i = 0; i <= 4; i++) {
     const y = M.top + ph - (ph * i) / 4;
@@ -73,7 +87,7 @@ function frame(title: string, xLabel: string, yLabel: string, xMax: number, yMax
   out.push(...body);
   legend.forEach((s, i) => {
     const y = M.top + 10 + i * 20;
-    const x = W - M.right + 16;
+    const x = W - right + 16;
     out.push(
       `<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${s.colour}" stroke-width="3"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
     );
@@ -84,13 +98,20 @@ function frame(title: string, xLabel: string, yLabel: string, xMax: number, yMax
 }
 
 /** A line chart (each series a polyline with a dot per point); undefined when there is nothing to draw. */
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], diagonal = false): string | undefined {
+export function lineChart(
+  title: string,
+  subtitle: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  diagonal = false,
+): string | undefined {
   const drawn = series.filter((s) => s.points.some(([x, y]) => Number.isFinite(x) && Number.isFinite(y)));
   if (drawn.length === 0) return undefined;
   const all = drawn.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xMax = niceMax(Math.max(...all.map(([x]) => x)));
   const yMax = niceMax(Math.max(...all.map(([, y]) => y), diagonal ? xMax : 0));
-  const pw = W - M.left - M.right;
+  const pw = W - M.left - rightMargin(drawn);
   const ph = H - M.top - M.bottom;
   const px = (x: number) => n(M.left + (pw * x) / xMax);
   const py = (y: number) => n(M.top + ph - (ph * Math.min(y, yMax)) / yMax);
@@ -110,19 +131,20 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
         `<circle cx="${px(x)}" cy="${py(y)}" r="3" fill="${s.colour}"><title>${esc(`${s.label}: ${n(y)} at ${n(x)}`)}</title></circle>`,
       );
   }
-  return frame(title, xLabel, yLabel, xMax, yMax, body, drawn);
+  return frame(title, subtitle, xLabel, yLabel, xMax, yMax, body, drawn);
 }
 
 /** Grouped bars: one group per category (a server), one bar per measure (p50, p99). */
 export function barChart(
   title: string,
+  subtitle: string,
   yLabel: string,
   groups: { label: string; colour: string; values: { label: string; value: number }[] }[],
 ): string | undefined {
   const drawn = groups.filter((g) => g.values.some((v) => Number.isFinite(v.value)));
   if (drawn.length === 0) return undefined;
   const yMax = niceMax(Math.max(...drawn.flatMap((g) => g.values.map((v) => v.value)).filter(Number.isFinite)));
-  const pw = W - M.left - M.right;
+  const pw = W - M.left - rightMargin([]);
   const ph = H - M.top - M.bottom;
   const gw = pw / drawn.length;
   const body: string[] = [];
@@ -142,7 +164,7 @@ export function barChart(
     });
     body.push(`<text x="${n(M.left + gi * gw + gw / 2)}" y="${M.top + ph + 16}" text-anchor="middle">${esc(g.label)}</text>`);
   });
-  return frame(title, '', yLabel, 0, yMax, body, []);
+  return frame(title, subtitle, '', yLabel, 0, yMax, body, []);
 }
 
 function series(run: RunResult, pick: (t: TargetResult) => [number, number][], dashed = false, suffix = ''): Series[] {
@@ -152,14 +174,15 @@ function series(run: RunResult, pick: (t: TargetResult) => [number, number][], d
 /** The charts a run has data for. */
 export function renderCharts(run: RunResult): Chart[] {
   const charts: Chart[] = [];
-  const when = run.startedAt.slice(0, 16).replace('T', ' ');
-  const cost = lineChart(`Server CPU per delivered message (${when} UTC)`, 'subscribers per server', 'µs per delivered message', [
+  const when = `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${run.machine.cpus} × ${run.machine.model}, Node ${run.machine.node} (${run.mode} run; lower is better)`;
+  const cost = lineChart('Server CPU per delivered message', when, 'subscribers per server', 'µs per delivered message', [
     ...series(run, (t) => t.steps.filter((s) => s.label === 'single').map((s) => [s.subscribers, s.usPerMsg])),
     ...series(run, (t) => t.steps.filter((s) => s.label === 'batch10').map((s) => [s.subscribers, s.usPerMsg]), true, ', batch of 10'),
   ]);
   if (cost) charts.push({ name: 'us-per-message', title: 'µs per message against subscribers', svg: cost });
   const rate = lineChart(
-    `Delivered against offered, 5k subscribers (${when} UTC)`,
+    'Delivered against offered rate, 5,000 subscribers',
+    when.replace('lower is better', 'on the diagonal: everything delivered'),
     'offered deliveries per second',
     'delivered per second',
     series(run, (t) => [...t.rateSteps, ...(t.halfLoad ? [t.halfLoad] : [])].map((s) => [s.offeredPerSec, s.deliveredPerSec])),
@@ -168,7 +191,8 @@ export function renderCharts(run: RunResult): Chart[] {
   if (rate) charts.push({ name: 'delivered-vs-offered', title: 'delivered against offered rate', svg: rate });
   const size = Math.max(0, ...run.targets.flatMap((t) => t.steps.filter((s) => s.label === 'single').map((s) => s.subscribers)));
   const latency = barChart(
-    `Publish→deliver latency, single messages to ${size.toLocaleString('en-US')} subscribers (${when} UTC)`,
+    `Publish→deliver latency, single messages to ${size.toLocaleString('en-US')} subscribers`,
+    when,
     'ms',
     run.targets.map((t, i) => {
       const s = t.steps.find((x) => x.label === 'single' && x.subscribers === size);
