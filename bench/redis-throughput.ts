@@ -1,17 +1,22 @@
 /**
- * Messages per second through one Redis from one publisher, through the Redis bus (the real
+ * Messages per second through one Redis (or a Redis Cluster) through the Redis bus (the real
  * publish script: idempotency check, epoch, offset, XADD with MAXLEN, EXPIREs, PUBLISH), with
- * ioredis auto-pipelining and a window of publishes in flight. A second bus in the same process
- * is subscribed to every channel and counts deliveries, so the figure includes live delivery.
+ * ioredis auto-pipelining and a window of publishes in flight. A second bus is subscribed to every
+ * channel and counts deliveries, so the figure includes live delivery.
  *
  *   npx tsx bench/redis-throughput.ts [--messages 100000] [--channels 100] [--window 500]
+ *                                     [--publishers 1] [--cluster 0]
  *
- * Starts its own redis-server (e2e/harness/redis.ts). Prints one JSON line.
+ * --publishers K runs K publisher processes (each its own bus, messages / K each) against the same
+ * Redis; --cluster N starts an N-master Redis Cluster (e2e/harness/redis.ts) instead of one Redis, and
+ * reports each master's share of the Redis CPU. Starts its own redis-server(s). Prints one JSON line.
+ * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters.
  */
-import { Redis } from 'ioredis';
+import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { startRedis } from '../e2e/harness/redis.js';
-import { RedisBus } from '../server/src/engines/redis/redis-bus.js';
+import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster } from '../e2e/harness/redis.js';
+import { RedisBus, type RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,47 +24,35 @@ const { values } = parseArgs({
     channels: { type: 'string', default: '100' },
     window: { type: 'string', default: '500' },
     idempotency: { type: 'boolean', default: false },
+    publishers: { type: 'string', default: '1' },
+    cluster: { type: 'string', default: '0' },
+    // Internal: this process is one of the publishers (--child URL, --offset, --cluster-mode).
+    child: { type: 'string' },
+    offset: { type: 'string', default: '0' },
   },
 });
 const total = Number(values.messages);
 const channelCount = Number(values.channels);
 const windowSize = Number(values.window);
+const channels = Array.from({ length: channelCount }, (_, i) => `bench-${i}`);
+const busOpts = (url: string, cluster: boolean): RedisBusOptions => ({
+  url,
+  cluster,
+  prefix: 'bench',
+  historySize: 100,
+  historyTtlSeconds: 300,
+  idempotencyWindowMs: 300_000,
+});
+const data = { text: 'x'.repeat(60), n: 0 }; // ~100-byte frames
 
-async function redisCpuSeconds(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
-  return get('used_cpu_user') + get('used_cpu_sys');
-}
-
-const redis = await startRedis();
-const admin = new Redis(redis.url);
-const opts = { url: redis.url, prefix: 'bench', historySize: 100, historyTtlSeconds: 300, idempotencyWindowMs: 300_000 };
-const publisher = new RedisBus(opts);
-const subscriber = new RedisBus(opts);
-let delivered = 0;
-try {
-  await publisher.start({ message: () => undefined, control: () => 0 });
-  await subscriber.start({ message: () => void delivered++, control: () => 0 });
-  const channels = Array.from({ length: channelCount }, (_, i) => `bench-${i}`);
-  await Promise.all(channels.map((c) => subscriber.subscribe(c)));
-  const mem0 = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1] ?? 0);
-  const data = { text: 'x'.repeat(60), n: 0 }; // ~100-byte frames
-
-  // Warm-up (script load, JIT).
-  await Promise.all(
-    Array.from({ length: 2000 }, (_, i) => publisher.publish({ channel: channels[i % channelCount]!, event: 'warm', data })),
-  );
-  while (delivered < 2000) await new Promise((r) => setTimeout(r, 5));
-  delivered = 0;
-
-  const cpu0 = process.cpuUsage();
-  const rcpu0 = await redisCpuSeconds(admin);
-  const t0 = performance.now();
-  let next = 0;
+/** Publishes `count` messages from `from` with a window in flight; resolves when all are acknowledged. */
+async function publishAll(bus: RedisBus, from: number, count: number): Promise<void> {
+  let next = from;
+  const end = from + count;
   const worker = async () => {
-    while (next < total) {
+    while (next < end) {
       const i = next++;
-      await publisher.publish({
+      await bus.publish({
         channel: channels[i % channelCount]!,
         event: 'e',
         data: { ...data, n: i },
@@ -68,29 +61,116 @@ try {
     }
   };
   await Promise.all(Array.from({ length: windowSize }, worker));
-  const tPublished = performance.now();
-  while (delivered < total) await new Promise((r) => setTimeout(r, 1));
-  const tDelivered = performance.now();
-  const cpu = process.cpuUsage(cpu0);
-  const rcpu = (await redisCpuSeconds(admin)) - rcpu0;
-  // Every channel now holds a full history (historySize messages): Redis memory per channel.
-  const mem = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1] ?? 0);
-  console.log(
-    JSON.stringify({
-      messages: total,
-      channels: channelCount,
-      window: windowSize,
-      idempotencyKeys: values.idempotency,
-      publishedPerSecond: Math.round(total / ((tPublished - t0) / 1000)),
-      deliveredPerSecond: Math.round(total / ((tDelivered - t0) / 1000)),
-      redisCpuMicrosPerMessage: Number(((rcpu * 1e6) / total).toFixed(2)),
-      nodeCpuMicrosPerMessage: Number(((cpu.user + cpu.system) / total).toFixed(2)),
-      redisBytesPerChannelWithFullHistory: total >= channelCount * opts.historySize ? Math.round((mem - mem0) / channelCount) : null,
-    }),
-  );
-} finally {
-  await publisher.close();
-  await subscriber.close();
-  admin.disconnect();
-  await redis.stop();
+}
+
+if (values.child !== undefined) {
+  // A publisher process: warm up, say ready, publish on "go", report, exit.
+  const bus = new RedisBus(busOpts(values.child, Number(values.cluster) > 0));
+  await bus.start({ message: () => undefined, control: () => 0 });
+  await publishAll(bus, 1_000_000_000 + Number(values.offset) * 10_000, 500);
+  process.send!({ ready: true });
+  process.once('message', async () => {
+    const cpu0 = process.cpuUsage();
+    await publishAll(bus, Number(values.offset), total);
+    const cpu = process.cpuUsage(cpu0);
+    process.send!({ done: true, cpuMicros: cpu.user + cpu.system });
+    await bus.close();
+    process.exit(0);
+  });
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const masters = Number(values.cluster);
+  const publishers = Math.max(1, Number(values.publishers));
+  const redis = masters > 0 ? await startRedisCluster(masters) : await startRedis();
+  const ports = 'ports' in redis ? redis.ports : [redis.port];
+  const admins = ports.map((p) => new Redis({ host: '127.0.0.1', port: p }));
+  const cpuOf = async (r: Redis) => {
+    const info = await r.info('cpu');
+    const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+    return get('used_cpu_user') + get('used_cpu_sys');
+  };
+  const cpus = () => Promise.all(admins.map(cpuOf));
+  const subscriber = new RedisBus(busOpts(redis.url, masters > 0));
+  let delivered = 0;
+  const children: ReturnType<typeof fork>[] = [];
+  try {
+    await subscriber.start({ message: () => void delivered++, control: () => 0 });
+    await Promise.all(channels.map((c) => subscriber.subscribe(c)));
+    const memOf = async () =>
+      (await Promise.all(admins.map(async (a) => Number(/used_memory:(\d+)/.exec(await a.info('memory'))?.[1] ?? 0)))).reduce(
+        (s, n) => s + n,
+        0,
+      );
+    const mem0 = await memOf();
+    const per = Math.floor(total / publishers);
+    for (let k = 0; k < publishers; k++) {
+      children.push(
+        fork(
+          new URL(import.meta.url).pathname,
+          [
+            '--child',
+            redis.url,
+            '--messages',
+            String(per),
+            '--offset',
+            String(k * per),
+            '--channels',
+            String(channelCount),
+            '--window',
+            String(windowSize),
+            '--cluster',
+            String(masters),
+            ...(values.idempotency ? ['--idempotency'] : []),
+          ],
+          {
+            execArgv: process.execArgv,
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          },
+        ),
+      );
+    }
+    await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once('message', () => resolve()))));
+    const warm = publishers * 500;
+    while (delivered < warm) await new Promise((r) => setTimeout(r, 5));
+    delivered = 0;
+    const rcpu0 = await cpus();
+    const t0 = performance.now();
+    const done = children.map(
+      (c) => new Promise<number>((resolve) => c.once('message', (m: { cpuMicros: number }) => resolve(m.cpuMicros))),
+    );
+    for (const c of children) c.send('go');
+    const nodeCpu = (await Promise.all(done)).reduce((s, n) => s + n, 0);
+    const tPublished = performance.now();
+    const sent = per * publishers;
+    while (delivered < sent) await new Promise((r) => setTimeout(r, 1));
+    const tDelivered = performance.now();
+    const rcpu = (await cpus()).map((c, i) => c - rcpu0[i]!);
+    const rcpuSum = rcpu.reduce((s, n) => s + n, 0);
+    const mem = await memOf();
+    console.log(
+      JSON.stringify({
+        messages: sent,
+        channels: channelCount,
+        window: windowSize,
+        publishers,
+        masters: Math.max(1, masters),
+        idempotencyKeys: values.idempotency,
+        publishedPerSecond: Math.round(sent / ((tPublished - t0) / 1000)),
+        deliveredPerSecond: Math.round(sent / ((tDelivered - t0) / 1000)),
+        redisCpuMicrosPerMessage: Number(((rcpuSum * 1e6) / sent).toFixed(2)),
+        redisCpuShareByMaster: rcpu.map((c) => Number((c / rcpuSum).toFixed(3))),
+        redisBusiestMasterCpuSecondsPerSecond: Number((Math.max(...rcpu) / ((tDelivered - t0) / 1000)).toFixed(3)),
+        nodeCpuMicrosPerMessage: Number((nodeCpu / sent).toFixed(2)),
+        redisBytesPerChannelWithFullHistory: sent >= channelCount * 100 ? Math.round((mem - mem0) / channelCount) : null,
+      }),
+    );
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill();
+    await subscriber.close();
+    for (const a of admins) a.disconnect();
+    await redis.stop();
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * Writes the River image's build context: image/app/main.mjs, the node (src/main.ts) bundled with
- * esbuild into one ESM file with every dependency (ws, ioredis, jose, pino, prom-client, the Secrets
+ * esbuild into one ESM file with every dependency (ws, ioredis, pino, prom-client, the Secrets
  * Manager client, @river/protocol), beside image/Dockerfile. Run by `npm run build -w @river/server`;
  * the package ships image/ (package.json `files`), so `docker build node_modules/@river/server/image`
  * and River's CDK app build the image from an installed package.

@@ -6,10 +6,13 @@
  *   npm run bench -- --idle 10000    RSS per idle authenticated subscribed connection (River; --only ws,socketio,raw too;
  *                                    --channel NAME all on one channel; --settle S seconds before each sample, default 3)
  *   options: --only river,socketio,raw,ws   --profile (node --cpu-prof into bench/results/profiles)
+ * Each run writes bench/results/<timestamp>.json and, beside it, SVG charts (charts.ts): -us-per-message.svg,
+ * -delivered-vs-offered.svg, -latency.svg.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeCharts } from './charts.js';
 import { runCluster } from './cluster.js';
 import { runIdle } from './idle.js';
 import { renderProfile } from './profile-summary.js';
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
   if (checks.length > 0) log(`\nTargets (issue 7)\n\n${checks.map((c) => `- ${c}`).join('\n')}`);
   const file = writeResult(run, resultsDir);
   log(`\nresult: ${path.relative(process.cwd(), file)}`);
+  for (const svg of writeCharts(run, file)) log(`chart: ${path.relative(process.cwd(), svg)}`);
   if (local.profileDir) printProfiles(local.profileDir, Date.parse(startedAt));
 }
 

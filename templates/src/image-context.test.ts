@@ -22,13 +22,15 @@ describe('the image context build', () => {
     const text = bundle.toString('utf8');
     for (const local of [process.cwd(), tmpdir(), '/home/', '/root/']) expect(text, local).not.toContain(local);
     // Everything the node imports is inside.
-    for (const dep of ['ws', 'ioredis', 'jose', 'pino', 'prom-client', '@aws-sdk/client-secrets-manager']) {
+    for (const dep of ['ws', 'ioredis', 'pino', 'prom-client', '@aws-sdk/client-secrets-manager']) {
       expect(
         first.inputs.some((i) => i.includes(`node_modules/${dep}/`)),
         dep,
       ).toBe(true);
     }
     expect(first.inputs.some((i) => i.includes('protocol/src/'))).toBe(true);
+    // Tokens are verified with node:crypto (server/src/auth.ts): no JOSE library in the image.
+    expect(first.inputs.some((i) => i.includes('node_modules/jose/'))).toBe(false);
     // Left to run time: node's own modules, and ws's optional native helpers (it falls back to JavaScript).
     expect(first.external.filter((m) => !m.startsWith('node:') && !BUILTINS.has(m))).toEqual(['bufferutil', 'utf-8-validate']);
   });

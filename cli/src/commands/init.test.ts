@@ -65,6 +65,31 @@ describe('river init', () => {
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
 
+  it('--connections and --messages-per-second size the deployment, show the arithmetic and the monthly cost', async () => {
+    const t = testContext({ cwd: project.dir });
+    expect(await t.run(['init', '--yes', '--connections', '100000', '--messages-per-second', '20000'])).toBe(0);
+    expect(await written()).toMatchObject({
+      taskCpu: 1024,
+      taskMemory: 2048,
+      minTasks: 7,
+      maxTasks: 14,
+      cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.m7g.large' },
+    });
+    const out = t.io.stderrText();
+    expect(out).toContain('tasks: max(1 for CPU, 6 for connections) + 1 spare = 7');
+    expect(out).toMatch(/Fargate, 7 × 1 vCPU \/ 2 GB: 7 × \(1 × \$0\.04048 \+ 2 × \$0\.004445\)\/h × 730 h = \$252\.28/);
+    expect(out).toContain('proposed: 7 tasks of 1024 CPU / 2048 MiB, cache node cache.m7g.large × 1 shard(s), about $1439 a month');
+    // A flag still wins over the proposal.
+    const mine = testContext({ cwd: project.dir });
+    expect(
+      await mine.run(['init', '--yes', '--force', '--connections', '100000', '--messages-per-second', '20000', '--min-tasks', '9']),
+    ).toBe(0);
+    expect(await written()).toMatchObject({ minTasks: 9, maxTasks: 14, taskCpu: 1024 });
+    const half = testContext({ cwd: project.dir });
+    expect(await half.run(['init', '--yes', '--force', '--connections', '100000'])).toBe(1);
+    expect(half.io.stderr[0]).toBe('error: river init: sizing needs --messages-per-second too');
+  });
+
   it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--yes'])).toBe(0);

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
+import { proposeCapacity, type CapacityProposal } from '../capacity.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import type { Choice } from '../io.js';
@@ -21,6 +22,8 @@ export interface InitOptions {
   maxTasks?: string;
   cache?: string;
   allowedOrigins?: string;
+  connections?: string;
+  messagesPerSecond?: string;
   yes?: boolean;
   force?: boolean;
 }
@@ -47,6 +50,8 @@ export function registerInit(program: Command, ctx: Context): void {
       '--allowed-origins <list>',
       'comma-separated origins allowed to open WebSockets, e.g. https://app.example.com,https://*.example.com (default: any; not asked)',
     )
+    .option('--connections <n>', 'expected peak connections: with --messages-per-second, sizes the deployment (docs/capacity.md)')
+    .option('--messages-per-second <n>', 'expected peak messages delivered per second, over all connections')
     .option('-y, --yes', 'take the default for every question not answered by a flag (no terminal needed)')
     .option('--force', `overwrite an existing ${CONFIG_FILE}`)
     .addHelpText(
@@ -140,6 +145,15 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     .filter((o) => o !== '');
   await validateConfig({ name: opts.name ?? d.name, ...(origins !== undefined ? { allowedOrigins: origins } : {}) }, 'river init');
 
+  const proposal = sizing(opts);
+  if (proposal !== undefined) {
+    io.info('sizing (docs/capacity.md):');
+    for (const line of proposal.lines) io.info(`  ${line}`);
+    io.info(
+      `proposed: ${proposal.tasks} tasks of ${proposal.taskCpu} CPU / ${proposal.taskMemory} MiB, cache ${proposal.cacheMode} ${proposal.cacheNodeType} × ${proposal.shards} shard(s), about $${Math.round(proposal.monthlyTotal)} a month`,
+    );
+  }
+
   const region = await text(opts.region, '--region', 'AWS region', d.region, checkRegion);
   const domain = await text(
     opts.domain,
@@ -212,7 +226,7 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     '--cpu',
     'Fargate task CPU',
     CPU_CHOICES.map((c) => ({ name: `${c / 1024} vCPU (${c})`, value: c })),
-    d.taskCpu,
+    proposal?.taskCpu ?? d.taskCpu,
   );
   // Only the memory sizes Fargate allows with that CPU are offered; a flag outside them is refused here.
   const memories = FARGATE_MEMORY[taskCpu] ?? [];
@@ -229,27 +243,33 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     '--memory',
     'Fargate task memory',
     memories.map((m) => ({ name: `${m} MiB`, value: m })),
-    memories.includes(d.taskMemory) ? d.taskMemory : (memories[0] ?? d.taskMemory),
+    [proposal?.taskMemory, d.taskMemory].find((m) => m !== undefined && memories.includes(m)) ?? memories[0] ?? d.taskMemory,
   );
   const minTasks = int(
     await text(
       opts.minTasks,
       '--min-tasks',
       'Fewest running tasks (2 or more survives a task or AZ failure)',
-      String(d.minTasks),
+      String(proposal?.tasks ?? d.minTasks),
       wholeNumber(1, 1000),
     ),
     '--min-tasks',
   );
   const maxTasks = int(
-    await text(opts.maxTasks, '--max-tasks', 'Most running tasks', String(Math.max(d.maxTasks, minTasks)), wholeNumber(minTasks, 1000)),
+    await text(
+      opts.maxTasks,
+      '--max-tasks',
+      'Most running tasks',
+      String(Math.max(d.maxTasks, minTasks, 2 * (proposal?.tasks ?? 0))),
+      wholeNumber(minTasks, 1000),
+    ),
     '--max-tasks',
   );
   const cacheChoices: Choice<string>[] = [
     { name: 'node: Valkey replication group (primary + replica), cheapest at steady load', value: 'node' },
     { name: 'serverless: ElastiCache Serverless, pay per use, no sizing', value: 'serverless' },
   ];
-  const cacheMode = await choose(opts.cache, '--cache', 'Cache (the bus between nodes)', cacheChoices, d.cache.mode);
+  const cacheMode = await choose(opts.cache, '--cache', 'Cache (the bus between nodes)', cacheChoices, proposal?.cacheMode ?? d.cache.mode);
 
   const raw: Record<string, unknown> = {
     name: opts.name ?? d.name,
@@ -258,7 +278,7 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
     taskMemory,
     minTasks,
     maxTasks,
-    cache: { ...d.cache, mode: cacheMode },
+    cache: { ...d.cache, mode: cacheMode, ...(proposal ? { nodeType: proposal.cacheNodeType } : {}) },
   };
   if (domain) raw.domain = domain;
   if (certificateArn) raw.certificateArn = certificateArn;
@@ -274,4 +294,19 @@ export async function init(ctx: Context, opts: InitOptions): Promise<void> {
   if (!config.domain)
     io.warn('no domain: clients connect with ws:// (unencrypted) to the load balancer; run `npx river init --force --domain …` for wss://');
   io.info('next: npx river deploy');
+}
+
+/** The capacity model's proposal for --connections and --messages-per-second (both, or neither). */
+function sizing(opts: InitOptions): CapacityProposal | undefined {
+  if (opts.connections === undefined && opts.messagesPerSecond === undefined) return undefined;
+  if (opts.connections === undefined || opts.messagesPerSecond === undefined) {
+    const missing = opts.connections === undefined ? '--connections' : '--messages-per-second';
+    throw new UserError(`river init: sizing needs ${missing} too`, 'pass both --connections and --messages-per-second', {
+      code: 'bad_flag',
+    });
+  }
+  const connections = int(opts.connections, '--connections');
+  if (connections < 1)
+    throw new UserError('river init: --connections must be at least 1', 'e.g. --connections 10000', { code: 'bad_flag' });
+  return proposeCapacity({ connections, messagesPerSecond: int(opts.messagesPerSecond, '--messages-per-second') });
 }

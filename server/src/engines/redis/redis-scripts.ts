@@ -32,7 +32,7 @@ export function newEpoch(): string {
  *       11 excludeConnectionId ('' for none: kept in history so a replay skips that connection too).
  * Returns {offset, epoch, duplicate (0|1)}.
  */
-const PUBLISH = `
+export const PUBLISH_SCRIPT = `
 local window = tonumber(ARGV[8])
 if window > 0 then
   local seen = redis.call('GET', KEYS[3])
@@ -222,7 +222,7 @@ export interface ScriptClient {
 }
 
 export function defineScripts(client: Redis | Cluster): ScriptClient {
-  client.defineCommand('riverPublish', { numberOfKeys: 3, lua: PUBLISH });
+  client.defineCommand('riverPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   client.defineCommand('riverHistory', { numberOfKeys: 2, lua: HISTORY });
   client.defineCommand('riverPresenceAdd', { numberOfKeys: 4, lua: PRESENCE_ADD });
   client.defineCommand('riverPresenceRemove', { numberOfKeys: 4, lua: PRESENCE_REMOVE });
