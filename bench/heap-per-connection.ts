@@ -72,9 +72,11 @@ function summarize(file: string): Map<string, { count: number; bytes: number }> 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'river-heap-'));
 const target = await startRiver({ nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] });
 const pool = await WorkerPool.start(1);
+const targetPid = target.pid;
+if (targetPid === undefined) throw new Error('heap-per-connection: the River target runs in no process of its own');
 const snapshot = async (): Promise<string> => {
   const before = new Set(readdirSync(dir));
-  process.kill(target.pid, 'SIGUSR2');
+  process.kill(targetPid, 'SIGUSR2');
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     const added = readdirSync(dir).filter((n) => !before.has(n) && n.endsWith('.heapsnapshot'));
