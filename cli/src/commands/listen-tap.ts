@@ -1,5 +1,5 @@
 /**
- * `river listen --all` / `river listen 'chat-*'`: the tap (docs/protocol.md#the-tap). One session
+ * `river listen --all` / `river listen 'chat-*'`: the tap (docs/protocol.md#11-the-tap-watching-without-subscribing). One session
  * over `/v1/tap` with the API key in its first frame: every message of the matching channels is
  * printed as one JSON line (like `listen CHANNEL`), presence joins and leaves go to stderr, and
  * nothing is subscribed, so presence channels get no extra member. A tap is live only: a message

@@ -11,7 +11,7 @@ async function openTap(t: { node: { urls: { ws: string } } }, first: Record<stri
   return c;
 }
 
-describe('the tap (docs/protocol.md#the-tap)', () => {
+describe('the tap (docs/protocol.md#11-the-tap-watching-without-subscribing)', () => {
   it("a tap on '*' sees every publish on 3 channels, subscribed or not, with nothing subscribed for it", async () => {
     const t = await startTestNode({ RIVER_API_KEY: KEY });
     try {

@@ -1,5 +1,5 @@
 /**
- * The tap (docs/protocol.md#the-tap): an admin WebSocket at `/v1/tap` that receives the frames of
+ * The tap (docs/protocol.md#11-the-tap-watching-without-subscribing): an admin WebSocket at `/v1/tap` that receives the frames of
  * every channel, or of the channels matching patterns, without subscribing: no presence entry, no
  * subscriber count, no history read. `river listen --all` / `river listen 'chat-*'` and the
  * console's live tail use it.
