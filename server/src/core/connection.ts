@@ -33,7 +33,7 @@ import type { Config } from '../config.js';
 import type { Identity, TokenVerifier } from '../auth.js';
 import type { Logger } from 'pino';
 import type { CloseReason, Metrics } from '../metrics.js';
-import type { Outbox, OutboxPeer } from './outbox.js';
+import type { BacklogEntry, Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
 import { TokenError } from '../errors.js';
 import { errorFrame, PONG_FRAME, publishedFrame, readyFrame, textFrame } from './frames.js';
@@ -117,6 +117,7 @@ export class Connection implements OutboxPeer {
   dirty = false;
   held = false;
   writable = true;
+  backlog: BacklogEntry[] | null = null;
 
   /** Takes over `ws`, just upgraded on `socket` (the request is not kept). */
   constructor(
