@@ -41,6 +41,11 @@ export interface Config {
    * or the node closes a connection the proxy is about to reuse and the proxy answers 502.
    */
   httpKeepAliveMs: number;
+  /**
+   * RIVER_HTTP_REQUEST_TIMEOUT_MS: the most a request may take to arrive, headers and body (node:http
+   * `requestTimeout` and `headersTimeout`, checked every second); a slower one is answered 408 and closed.
+   */
+  httpRequestTimeoutMs: number;
   // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
   /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
   ecsMetadataUri?: string;
@@ -136,6 +141,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   }
 
   const httpKeepAliveMs = int(env, 'RIVER_HTTP_KEEP_ALIVE_MS', 5000, 1000, 86_400_000);
+  const httpRequestTimeoutMs = int(env, 'RIVER_HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000);
 
   const config: Config = {
     port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
@@ -156,6 +162,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
     logLevel: logLevel as LogLevel,
     httpKeepAliveMs,
+    httpRequestTimeoutMs,
     emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
     serviceName,
   };

@@ -86,11 +86,20 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
 
   let state: NodeState = 'ready';
   const api = createApi({ bus, presence, config, metrics, isReady: () => state === 'ready', logger });
-  const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
+  // A request (headers and body) must arrive within httpRequestTimeoutMs, or it is answered 408 and
+  // closed: slow bodies and slow headers hold nothing for long. Node checks every
+  // connectionsCheckingInterval (30 s by default: 1 s here, so the cut comes close to the limit).
+  // Since Node 18 headersTimeout only times a request's headers, not an idle keep-alive connection.
+  const server: Server = createServer(
+    {
+      requestTimeout: config.httpRequestTimeoutMs,
+      headersTimeout: config.httpRequestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.httpRequestTimeoutMs),
+    },
+    requestListener(api, maxBodyBytes(config), logger),
+  );
   // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
-  // timeout, or it reuses one the node just closed (a 502). headersTimeout stays Node's 60 s: since
-  // Node 18 it only times a request's headers, so a long idle keep-alive needs no larger one (and
-  // a larger one would let a client take that long to send its headers).
+  // timeout, or it reuses one the node just closed (a 502).
   server.keepAliveTimeout = config.httpKeepAliveMs;
   const wss = new WebSocketServer({
     noServer: true,

@@ -56,6 +56,15 @@ describe('@river/node against a real node', () => {
     expect(await river.channel('sdk-dogs')).toMatchObject({ channel: 'sdk-dogs', subscribers: 1, offset: 1, epoch: h.epoch });
   });
 
+  it("refuses '.' and '..' as channel names instead of reaching another endpoint", async () => {
+    for (const name of ['.', '..']) {
+      await expect(river.history(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.presence(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.channel(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.publish(name, 'e', 1)).rejects.toMatchObject({ code: 'bad_channel', status: 400 });
+    }
+  });
+
   it('publishes to several channels and in batches', async () => {
     expect(await river.publish(['sdk-a', 'sdk-b'], 'e', 1)).toEqual({
       results: [
