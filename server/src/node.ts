@@ -104,6 +104,8 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
+    // Pings are answered by the connection, within its frame rate limit (connection.ts).
+    autoPong: false,
     clientTracking: false,
     // docs/protocol.md#8-heartbeat-limits-and-slow-consumers: a frame larger than maxMessageBytes closes with 1009.
     maxPayload: config.maxMessageBytes,
