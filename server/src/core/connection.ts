@@ -87,8 +87,7 @@ function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): v
  * limit, closed 4008 past it. A flood of pings costs no more than a flood of messages.
  */
 function onWsPing(this: TaggedWebSocket, data: Buffer): void {
-  const conn = this[CONN];
-  if (conn !== undefined && conn.controlFrame()) this.pong(data);
+  if (this[CONN]?.controlFrame()) this.pong(data);
 }
 /** An unsolicited WebSocket-level pong counts too. */
 function onWsPong(this: TaggedWebSocket): void {
