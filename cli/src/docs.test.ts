@@ -10,7 +10,7 @@ const doc = await readFile(new URL('../../docs/cli.md', import.meta.url), 'utf8'
 describe('docs/cli.md', () => {
   it('lists exactly the exit codes of EXIT_CODES', () => {
     const section = doc.slice(doc.indexOf('## Exit codes'), doc.indexOf('\n## ', doc.indexOf('## Exit codes') + 1));
-    const codes = [...section.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+    const codes = [...section.matchAll(/^\| (\d+) +\|/gm)].map((m) => Number(m[1]));
     expect(codes).toEqual(Object.values(EXIT_CODES).sort((a, b) => a - b));
   });
 

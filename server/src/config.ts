@@ -86,36 +86,67 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${v}".`);
 }
 
-function secret(env: Env, name: string): string | undefined {
+/** How to make a strong secret or key, for the errors. */
+export const GENERATE_HINT =
+  "generate one with `npx river secret generate`, `openssl rand -base64 32` or `node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\"`";
+
+/**
+ * Why `value` is an obviously weak secret or key, or undefined. Not a strength meter: it refuses
+ * what no generator produces (`aaaa…`, 32 spaces, `passwordpassword…`): fewer than 8 distinct
+ * characters, or under 80 bits by the string's own character frequencies (32 random hex
+ * characters score at least about 90, 32 random base64url ones about 120, over 200,000 draws each).
+ */
+export function weakness(value: string): string | undefined {
+  const counts = new Map<string, number>();
+  for (const ch of value) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const n = [...value].length;
+  let bitsPerChar = 0;
+  for (const c of counts.values()) bitsPerChar -= (c / n) * Math.log2(c / n);
+  if (counts.size < 8 || bitsPerChar * n < 80) return 'it is too predictable (too few distinct characters)';
+  return undefined;
+}
+
+/** Refuses a weak `value` of `name` (outside `river dev`). */
+function requireStrong(name: string, value: string, what: string): void {
+  if ([...value].length < MIN_SECRET_BYTES) {
+    throw new ConfigError(`${name} is too short for ${what}: use at least ${MIN_SECRET_BYTES} random characters; ${GENERATE_HINT}.`);
+  }
+  const why = weakness(value);
+  if (why !== undefined) throw new ConfigError(`${name} is too weak for ${what}: ${why}; ${GENERATE_HINT}.`);
+}
+
+function secret(env: Env, name: string, dev: boolean): string | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   if (Buffer.byteLength(v, 'utf8') < MIN_SECRET_BYTES) {
-    throw new ConfigError(
-      `${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); generate one with \`openssl rand -base64 48\`.`,
-    );
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); ${GENERATE_HINT}.`);
   }
+  if (!dev) requireStrong(name, v, 'a JWT secret');
   return v;
 }
 
 /**
  * Parses the River variables of `env`. Throws a `ConfigError` whose message is one sentence naming
- * the variable. `dev` only changes the hint given for a missing secret or key: River never falls
- * back to a built-in secret.
+ * the variable. River never falls back to a built-in secret. Outside `dev` (`river dev`), API keys
+ * and JWT secrets must be strong: at least 32 characters, not obviously predictable (`weakness`).
  */
 export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   const hint = opts.dev ? ' (river dev normally sets it from .river/dev.json)' : '';
   const jwtSecretId = text(env, 'RIVER_JWT_SECRET_ID');
-  const jwtSecret = secret(env, 'RIVER_JWT_SECRET');
+  const dev = opts.dev === true;
+  const jwtSecret = secret(env, 'RIVER_JWT_SECRET', dev);
   if (jwtSecret === undefined && jwtSecretId === undefined) {
     throw new ConfigError(`RIVER_JWT_SECRET is required: set it to a random string of at least ${MIN_SECRET_BYTES} bytes${hint}.`);
   }
-  const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET');
+  const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET', dev);
   const apiKeys = (env.RIVER_API_KEY ?? '')
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
   if (apiKeys.length === 0)
     throw new ConfigError(`RIVER_API_KEY is required: set it to the key your backend sends to the HTTP API${hint}.`);
+  // Outside `river dev` a key must be strong: the HTTP API is reachable by anyone who can guess it.
+  if (!dev) for (const k of apiKeys) requireStrong('RIVER_API_KEY', k, 'an API key');
 
   const redisUrl = text(env, 'RIVER_REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {

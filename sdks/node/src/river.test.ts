@@ -7,7 +7,7 @@ import { River as Client } from '@river/client';
 import { River, RiverError } from './index.js';
 
 const SECRET = 'node-sdk-test-secret-0123456789-abcdefghijklmnop';
-const API_KEY = 'node-sdk-test-key';
+const API_KEY = 'node-sdk-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let river: River;
 const clients: Client[] = [];
