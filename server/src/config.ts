@@ -22,6 +22,10 @@ export interface Config {
   redisPrefix: string;
   historySize: number;
   historyTtlSeconds: number;
+  /** RIVER_MAX_HISTORY_BYTES: node-wide cap on history held by the embedded bus (oldest evicted first). */
+  maxHistoryBytes: number;
+  /** RIVER_MAX_CHANNELS: node-wide cap on channels held by the embedded bus, besides subscribed ones. */
+  maxChannels: number;
   authTimeoutMs: number;
   heartbeatMs: number;
   drainMs: number;
@@ -182,6 +186,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     redisPrefix,
     historySize: int(env, 'RIVER_HISTORY_SIZE', DEFAULTS.historySize, 0, 100_000),
     historyTtlSeconds: int(env, 'RIVER_HISTORY_TTL_SECONDS', DEFAULTS.historyTtlSeconds, 1, 30 * 86_400),
+    maxHistoryBytes: int(env, 'RIVER_MAX_HISTORY_BYTES', 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
+    maxChannels: int(env, 'RIVER_MAX_CHANNELS', 100_000, 100, 100_000_000),
     authTimeoutMs: int(env, 'RIVER_AUTH_TIMEOUT_MS', DEFAULTS.authTimeoutMs, 10, 600_000),
     heartbeatMs: int(env, 'RIVER_HEARTBEAT_MS', DEFAULTS.heartbeatMs, 10, 600_000),
     drainMs: int(env, 'RIVER_DRAIN_MS', DEFAULTS.drainMs, 0, 600_000),
