@@ -314,7 +314,9 @@ export class Channel {
       const ahead = this.ahead?.get(conn);
       if (ahead !== undefined && ahead.epoch === position.epoch && ahead.offset >= position.offset) continue;
       this.ahead?.delete(conn);
-      this.port.outbox.push(conn, frame);
+      // With a members list it may be larger than maxBufferedBytes: sent as the client reads (outbox.ts).
+      if (snapshot === undefined) this.port.outbox.push(conn, frame);
+      else this.port.outbox.pushBacklog(conn, [() => frame]);
       told.push(conn);
     }
     if (this.ahead?.size === 0) this.ahead = null;
