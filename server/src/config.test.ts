@@ -44,6 +44,9 @@ describe('loadConfig', () => {
       logLevel: 'info',
       redisCluster: false,
       redisPrefix: 'river',
+      maxHistoryBytes: 64 * 1024 * 1024,
+      maxChannels: 100_000,
+      httpRequestTimeoutMs: 10_000,
     });
     expect(c.redisUrl).toBeUndefined();
     expect(c.metricsToken).toBeUndefined();
