@@ -14,7 +14,7 @@ import { haproxyAvailable, startHaproxy, type HaproxyInstance } from './harness/
 import { redisAvailable, startRedisCluster, type RedisClusterInstance } from './harness/redis.js';
 
 const SECRET = randomBytes(32).toString('base64url');
-const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 
 describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redis Cluster (sharded pub/sub)', () => {
   let redis: RedisClusterInstance;

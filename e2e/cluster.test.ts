@@ -14,7 +14,7 @@ import { redisAvailable, startRedis, type RedisInstance } from './harness/redis.
 import { startTcpProxy } from './harness/tcp-proxy.js';
 
 const SECRET = randomBytes(32).toString('base64url');
-const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 
 describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis + haproxy', () => {
   let redis: RedisInstance;

@@ -19,7 +19,7 @@ import { startRiver, type RestartableRiver } from './harness/river.js';
 import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
 
 const SECRET = 'forum-e2e-secret-0123456789-abcdefghijklmnopqrstuv';
-const API_KEY = 'forum-e2e-key';
+const API_KEY = 'forum-e2e-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 const OUTPUT = fileURLToPath(new URL('./output/', import.meta.url));
 const CLIENT_BUNDLE = fileURLToPath(new URL('../sdks/client/dist/river.min.js', import.meta.url));
 

@@ -23,7 +23,7 @@ import { openClient, packServerImage, publish, RiverContainers, subscriber } fro
 import { ensureStandinBase } from './harness/standin-base.js';
 
 const SECRET = randomBytes(32).toString('base64url');
-const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

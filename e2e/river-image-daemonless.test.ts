@@ -32,7 +32,7 @@ import { ensureStandinBase } from './harness/standin-base.js';
 
 const run = promisify(execFile);
 const SECRET = randomBytes(32).toString('base64url');
-const KEY = `e2e-${randomBytes(8).toString('hex')}`;
+const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
 /** The image config fields a Dockerfile sets (Entrypoint: podman writes [] where the base has none). */

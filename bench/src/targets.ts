@@ -141,7 +141,7 @@ function baselineFile(name: string): { file: string; execArgv: string[] } {
 }
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
-const KEY = 'bench-api-key';
+const KEY = 'bench-api-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 
 export async function startRiver(opts: LocalOptions = {}): Promise<Target> {
   // RIVER_BENCH_SERVER points at another build of server/dist/main.js (A/B runs of a change).

@@ -23,7 +23,13 @@ describe.skipIf(!built)('river as a process: Ctrl+C', () => {
   let project: { dir: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
     node = await startRiver(
-      loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: 'k', RIVER_LOG_LEVEL: 'silent' }),
+      loadConfig({
+        RIVER_PORT: '0',
+        RIVER_HOST: '127.0.0.1',
+        RIVER_JWT_SECRET: SECRET,
+        RIVER_API_KEY: 'process-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5',
+        RIVER_LOG_LEVEL: 'silent',
+      }),
     );
     project = await tempProject();
   });

@@ -31,6 +31,8 @@ export class ClusterClient {
   readonly subscribed: Frame[] = [];
   readonly presence: Frame[] = [];
   readonly closes: number[] = [];
+  /** When each close happened (Date.now()), beside `closes`. */
+  readonly closeTimes: number[] = [];
   readonly frames: Frame[] = [];
   connects = 0;
   connectionId = '';
@@ -56,6 +58,11 @@ export class ClusterClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The channels it subscribes. */
+  get channels(): readonly string[] {
+    return this.opts.channels;
   }
 
   get open(): boolean {
@@ -135,6 +142,7 @@ export class ClusterClient {
     });
     ws.on('close', (code) => {
       this.closes.push(code);
+      this.closeTimes.push(Date.now());
       if (this.stopped || this.opts.reconnect === false || code >= 4500) return;
       setTimeout(() => this.connect(), code === 4000 ? 0 : 100 + Math.random() * 200);
     });

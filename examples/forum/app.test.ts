@@ -13,7 +13,7 @@ import { createForumApp } from './app.js';
 import { PostStore } from './store.js';
 
 const SECRET = 'forum-unit-secret-0123456789-abcdefghijklmnopqr';
-const API_KEY = 'forum-unit-key';
+const API_KEY = 'forum-unit-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let server: Server;
 let base: string;

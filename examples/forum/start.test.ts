@@ -66,7 +66,7 @@ describe('npm run example with a port taken', () => {
 
   it('RIVER_PORT taken by the running `river dev` of .river/dev.json: the forum uses that node', async () => {
     const secret = 'forum-start-secret-0123456789abcdefghijklmnop';
-    const apiKey = 'forum-start-key';
+    const apiKey = 'forum-start-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
     const node = await startRiver(
       loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: secret, RIVER_API_KEY: apiKey, RIVER_LOG_LEVEL: 'silent' }),
     );

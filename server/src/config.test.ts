@@ -1,10 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '@river/protocol';
 import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
-const SECRET = 's'.repeat(32);
-const base = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: 'k1' };
+// Strong values (outside `river dev` weak ones are refused): random-looking, 32+ characters.
+const SECRET = 'sQ7vW2xN4pL6tR1yB3mK5hJ7gF9dS0aQ-uE_iO';
+const K1 = 'k1-7fQ2xZ9pLm4RtY8wN3bV6cJ0hG5sD1aE';
+const [KA, KB, KC] = ['ka-Vb8Nq3Lz6Wx1Ty4Pm7Rs0Hj2Gd5Fk9Ce', 'kb-Qw2Er5Ty8Ui1Op4As7Df0Gh3Jk6Lz9Xc', 'kc-Mn4Bv7Cx0Za3Sd6Fg9Hj2Kl5Qw8Er1Ty'];
+const PREVIOUS = 'pR3vI0uS-9sEcReT_8xQ2mW5nB7vC1zL4kJ6hG';
+const base = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: K1 };
 
 function fails(env: Record<string, string | undefined>, mentions: string): void {
   let err: unknown;
@@ -24,7 +29,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: DEFAULTS.port,
       host: DEFAULTS.host,
-      apiKeys: ['k1'],
+      apiKeys: [K1],
       historySize: 100,
       historyTtlSeconds: 300,
       authTimeoutMs: 15_000,
@@ -39,6 +44,9 @@ describe('loadConfig', () => {
       logLevel: 'info',
       redisCluster: false,
       redisPrefix: 'river',
+      maxHistoryBytes: 64 * 1024 * 1024,
+      maxChannels: 100_000,
+      httpRequestTimeoutMs: 10_000,
     });
     expect(c.redisUrl).toBeUndefined();
     expect(c.metricsToken).toBeUndefined();
@@ -49,8 +57,8 @@ describe('loadConfig', () => {
       ...base,
       RIVER_PORT: '8080',
       RIVER_HOST: '127.0.0.1',
-      RIVER_JWT_PREVIOUS_SECRET: 'p'.repeat(40),
-      RIVER_API_KEY: 'a, b ,c',
+      RIVER_JWT_PREVIOUS_SECRET: PREVIOUS,
+      RIVER_API_KEY: `${KA}, ${KB} ,${KC}`,
       RIVER_REDIS_URL: 'rediss://cache:6380',
       RIVER_REDIS_CLUSTER: 'true',
       RIVER_REDIS_PREFIX: 'rv',
@@ -71,8 +79,8 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 8080,
       host: '127.0.0.1',
-      jwtPreviousSecret: 'p'.repeat(40),
-      apiKeys: ['a', 'b', 'c'],
+      jwtPreviousSecret: PREVIOUS,
+      apiKeys: [KA, KB, KC],
       redisUrl: 'rediss://cache:6380',
       redisCluster: true,
       redisPrefix: 'rv',
@@ -93,15 +101,32 @@ describe('loadConfig', () => {
   });
 
   it('never defaults the secret or the API key', () => {
-    fails({ RIVER_API_KEY: 'k' }, 'RIVER_JWT_SECRET');
+    fails({ RIVER_API_KEY: K1 }, 'RIVER_JWT_SECRET');
     fails({ RIVER_JWT_SECRET: SECRET }, 'RIVER_API_KEY');
     fails({ RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: ' , ' }, 'RIVER_API_KEY');
-    expect(loadConfig({ RIVER_JWT_SECRET_ID: 'river/jwt', RIVER_API_KEY: 'k' }).jwtSecret).toBeUndefined();
+    expect(loadConfig({ RIVER_JWT_SECRET_ID: 'river/jwt', RIVER_API_KEY: K1 }).jwtSecret).toBeUndefined();
   });
 
   it('refuses short secrets and bad values with a sentence naming the variable', () => {
     fails({ ...base, RIVER_JWT_SECRET: 'short' }, 'RIVER_JWT_SECRET must be at least 32 bytes');
     fails({ ...base, RIVER_JWT_PREVIOUS_SECRET: 'short' }, 'RIVER_JWT_PREVIOUS_SECRET');
+  });
+
+  it('refuses weak keys and secrets outside river dev, saying how to generate one (issue 14, item 6)', () => {
+    fails({ ...base, RIVER_API_KEY: 'a' }, 'RIVER_API_KEY is too short');
+    fails({ ...base, RIVER_API_KEY: 'a' }, 'npx river secret generate');
+    fails({ ...base, RIVER_API_KEY: `${K1},short-key` }, 'RIVER_API_KEY is too short');
+    fails({ ...base, RIVER_API_KEY: 'k'.repeat(40) }, 'RIVER_API_KEY is too weak');
+    fails({ ...base, RIVER_JWT_SECRET: ' '.repeat(32) }, 'RIVER_JWT_SECRET is too weak');
+    fails({ ...base, RIVER_JWT_SECRET: 'a'.repeat(32) }, 'openssl rand');
+    fails({ ...base, RIVER_JWT_SECRET: 'passwordpasswordpasswordpassword' }, 'RIVER_JWT_SECRET is too weak');
+    fails({ ...base, RIVER_JWT_PREVIOUS_SECRET: 'ab'.repeat(20) }, 'RIVER_JWT_PREVIOUS_SECRET is too weak');
+    // What generators produce passes: 32 random hex or base64url characters.
+    const hex = randomBytes(16).toString('hex');
+    const b64 = randomBytes(32).toString('base64url');
+    expect(loadConfig({ RIVER_JWT_SECRET: b64, RIVER_API_KEY: hex }).apiKeys).toEqual([hex]);
+    // river dev accepts what the developer set.
+    expect(loadConfig({ RIVER_JWT_SECRET: 'a'.repeat(32), RIVER_API_KEY: 'a' }, { dev: true }).apiKeys).toEqual(['a']);
     fails({ ...base, RIVER_PORT: 'abc' }, 'RIVER_PORT');
     fails({ ...base, RIVER_PORT: '70000' }, 'RIVER_PORT');
     fails({ ...base, RIVER_HEARTBEAT_MS: '-5' }, 'RIVER_HEARTBEAT_MS');
@@ -112,7 +137,7 @@ describe('loadConfig', () => {
 
   // The cache AUTH token arrives as its own variable (ECS secrets) and joins the Redis URL.
   it('puts RIVER_REDIS_PASSWORD into the Redis URL', () => {
-    const env = { RIVER_JWT_SECRET: 's'.repeat(32), RIVER_API_KEY: 'k' };
+    const env = { RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: K1 };
     expect(loadConfig({ ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_PASSWORD: 'Tok3n' }).redisUrl).toBe(
       'rediss://:Tok3n@cache.example:6379',
     );

@@ -22,6 +22,10 @@ export interface Config {
   redisPrefix: string;
   historySize: number;
   historyTtlSeconds: number;
+  /** RIVER_MAX_HISTORY_BYTES: node-wide cap on history held by the embedded bus (oldest evicted first). */
+  maxHistoryBytes: number;
+  /** RIVER_MAX_CHANNELS: node-wide cap on channels held by the embedded bus, besides subscribed ones. */
+  maxChannels: number;
   authTimeoutMs: number;
   heartbeatMs: number;
   drainMs: number;
@@ -41,6 +45,11 @@ export interface Config {
    * or the node closes a connection the proxy is about to reuse and the proxy answers 502.
    */
   httpKeepAliveMs: number;
+  /**
+   * RIVER_HTTP_REQUEST_TIMEOUT_MS: the most a request may take to arrive, headers and body (node:http
+   * `requestTimeout` and `headersTimeout`, checked every second); a slower one is answered 408 and closed.
+   */
+  httpRequestTimeoutMs: number;
   // ---- the process on AWS (read by main.ts; set by ECS or by templates/) ----
   /** ECS_CONTAINER_METADATA_URI_V4, set by ECS in every task: main.ts drains when the task is told to stop (ecs-task-watch.ts). */
   ecsMetadataUri?: string;
@@ -86,36 +95,69 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${v}".`);
 }
 
-function secret(env: Env, name: string): string | undefined {
+/** How to make a strong secret or key, for the errors. */
+export const GENERATE_HINT =
+  "generate one with `npx river secret generate`, `openssl rand -base64 32` or `node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\"`";
+
+/**
+ * Why `value` is an obviously weak secret or key, or undefined. Not a strength meter: it refuses
+ * what no generator produces (`aaaa…`, 32 spaces, `passwordpassword…`): fewer than 8 distinct
+ * characters, or under 80 bits by the string's own character frequencies (32 random hex
+ * characters score at least about 90, 32 random base64url ones about 120, over 200,000 draws each).
+ */
+export function weakness(value: string): string | undefined {
+  const counts = new Map<string, number>();
+  for (const ch of value) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const n = [...value].length;
+  let bitsPerChar = 0;
+  for (const c of counts.values()) bitsPerChar -= (c / n) * Math.log2(c / n);
+  if (counts.size < 8 || bitsPerChar * n < 80) return 'it is too predictable (too few distinct characters)';
+  return undefined;
+}
+
+/** Refuses a weak `value` of `name` (outside `river dev`). */
+function requireStrong(name: string, value: string, what: string): void {
+  if ([...value].length < MIN_SECRET_BYTES) {
+    throw new ConfigError(`${name} is too short for ${what}: use at least ${MIN_SECRET_BYTES} random characters; ${GENERATE_HINT}.`);
+  }
+  const why = weakness(value);
+  if (why !== undefined) throw new ConfigError(`${name} is too weak for ${what}: ${why}; ${GENERATE_HINT}.`);
+}
+
+function secret(env: Env, name: string, dev: boolean): string | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   if (Buffer.byteLength(v, 'utf8') < MIN_SECRET_BYTES) {
-    throw new ConfigError(
-      `${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); generate one with \`openssl rand -base64 48\`.`,
-    );
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes long (256 bits); ${GENERATE_HINT}.`);
   }
+  if (!dev) requireStrong(name, v, 'a JWT secret');
   return v;
 }
 
 /**
  * Parses the River variables of `env`. Throws a `ConfigError` whose message is one sentence naming
- * the variable. `dev` changes the hint given for a missing secret or key (River never falls back
- * to a built-in secret) and turns the console on (open without a key on a loopback host).
+ * the variable. River never falls back to a built-in secret. Outside `dev` (`river dev`), API keys
+ * and JWT secrets must be strong: at least 32 characters, not obviously predictable (`weakness`).
+ * `dev` also changes the hint given for a missing secret or key and turns the console on (open
+ * without a key on a loopback host).
  */
 export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   const hint = opts.dev ? ' (river dev normally sets it from .river/dev.json)' : '';
   const jwtSecretId = text(env, 'RIVER_JWT_SECRET_ID');
-  const jwtSecret = secret(env, 'RIVER_JWT_SECRET');
+  const dev = opts.dev === true;
+  const jwtSecret = secret(env, 'RIVER_JWT_SECRET', dev);
   if (jwtSecret === undefined && jwtSecretId === undefined) {
     throw new ConfigError(`RIVER_JWT_SECRET is required: set it to a random string of at least ${MIN_SECRET_BYTES} bytes${hint}.`);
   }
-  const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET');
+  const jwtPreviousSecret = secret(env, 'RIVER_JWT_PREVIOUS_SECRET', dev);
   const apiKeys = (env.RIVER_API_KEY ?? '')
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
   if (apiKeys.length === 0)
     throw new ConfigError(`RIVER_API_KEY is required: set it to the key your backend sends to the HTTP API${hint}.`);
+  // Outside `river dev` a key must be strong: the HTTP API is reachable by anyone who can guess it.
+  if (!dev) for (const k of apiKeys) requireStrong('RIVER_API_KEY', k, 'an API key');
 
   const redisUrl = text(env, 'RIVER_REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -146,6 +188,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
   // Under `river dev` on a loopback address the console is open; anywhere else it needs the API key.
   const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
   const consoleMode = !consoleOn ? 'off' : opts.dev === true && loopback ? 'open' : 'on';
+  const httpRequestTimeoutMs = int(env, 'RIVER_HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000);
 
   const config: Config = {
     port: int(env, 'RIVER_PORT', DEFAULTS.port, 0, 65_535),
@@ -155,6 +198,8 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     redisPrefix,
     historySize: int(env, 'RIVER_HISTORY_SIZE', DEFAULTS.historySize, 0, 100_000),
     historyTtlSeconds: int(env, 'RIVER_HISTORY_TTL_SECONDS', DEFAULTS.historyTtlSeconds, 1, 30 * 86_400),
+    maxHistoryBytes: int(env, 'RIVER_MAX_HISTORY_BYTES', 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 ** 3),
+    maxChannels: int(env, 'RIVER_MAX_CHANNELS', 100_000, 100, 100_000_000),
     authTimeoutMs: int(env, 'RIVER_AUTH_TIMEOUT_MS', DEFAULTS.authTimeoutMs, 10, 600_000),
     heartbeatMs: int(env, 'RIVER_HEARTBEAT_MS', DEFAULTS.heartbeatMs, 10, 600_000),
     drainMs: int(env, 'RIVER_DRAIN_MS', DEFAULTS.drainMs, 0, 600_000),
@@ -166,6 +211,7 @@ export function loadConfig(env: Env, opts: { dev?: boolean } = {}): Config {
     requireChannelClaims: bool(env, 'RIVER_REQUIRE_CHANNEL_CLAIMS', false),
     logLevel: logLevel as LogLevel,
     httpKeepAliveMs,
+    httpRequestTimeoutMs,
     emfMetrics: bool(env, 'RIVER_EMF_METRICS', false),
     serviceName,
     console: consoleMode,

@@ -67,18 +67,25 @@ describe('publish Lambda (memory engines)', () => {
   });
 
   it('publishes with the API key from Secrets Manager and answers like a node', async () => {
-    stages('key-1');
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD');
     const handler = createLambdaHandler({ env, reader, engines: memoryEngines, now: () => clock });
     const ok = await handler(
-      event('POST', '/v1/publish', { key: 'key-1', body: JSON.stringify({ channel: 'dogs', event: 'new', data: { n: 1 } }) }),
+      event('POST', '/v1/publish', {
+        key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD',
+        body: JSON.stringify({ channel: 'dogs', event: 'new', data: { n: 1 } }),
+      }),
     );
     expect(ok.statusCode).toBe(200);
     expect(JSON.parse(ok.body)).toEqual({ channel: 'dogs', offset: 1 });
     const second = await handler(
-      event('POST', '/v1/publish', { key: 'key-1', base64: true, body: JSON.stringify({ channel: 'dogs', event: 'new', data: 2 }) }),
+      event('POST', '/v1/publish', {
+        key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD',
+        base64: true,
+        body: JSON.stringify({ channel: 'dogs', event: 'new', data: 2 }),
+      }),
     );
     expect(JSON.parse(second.body)).toEqual({ channel: 'dogs', offset: 2 });
-    const history = await handler(event('GET', '/v1/channels/dogs/history', { key: 'key-1', query: 'since=1' }));
+    const history = await handler(event('GET', '/v1/channels/dogs/history', { key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD', query: 'since=1' }));
     expect(history.statusCode).toBe(200);
     expect(JSON.parse(history.body)).toMatchObject({
       channel: 'dogs',
@@ -90,7 +97,7 @@ describe('publish Lambda (memory engines)', () => {
   });
 
   it('refuses a wrong or missing key with 401, and serves /healthz without one', async () => {
-    stages('key-1');
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD');
     const handler = createLambdaHandler({ env, reader, engines: memoryEngines, now: () => clock });
     const wrong = await handler(event('POST', '/v1/publish', { key: 'nope', body: '{"channel":"a","event":"e","data":1}' }));
     expect(wrong.statusCode).toBe(401);
@@ -100,16 +107,16 @@ describe('publish Lambda (memory engines)', () => {
   });
 
   it('answers 413 to a body over maxMessageBytes + 4 KiB', async () => {
-    stages('key-1');
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD');
     const handler = createLambdaHandler({ env: { ...env, RIVER_MAX_MESSAGE_BYTES: '1024' }, reader, engines: memoryEngines });
     const big = JSON.stringify({ channel: 'a', event: 'e', data: 'x'.repeat(6000) });
-    const res = await handler(event('POST', '/v1/publish', { key: 'key-1', body: big }));
+    const res = await handler(event('POST', '/v1/publish', { key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD', body: big }));
     expect(res.statusCode).toBe(413);
     expect(JSON.parse(res.body).error.code).toBe('too_large');
   });
 
   it('puts the cache AUTH token from Secrets Manager into the Redis URL it gives the engines', async () => {
-    stages('key-1', 'Secr3tTok3n');
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD', 'Secr3tTok3n');
     const handler = createLambdaHandler({
       env: { ...env, RIVER_REDIS_URL: 'rediss://cache.example:6379', RIVER_REDIS_CLUSTER: 'true' },
       reader,
@@ -121,20 +128,20 @@ describe('publish Lambda (memory engines)', () => {
   });
 
   it('re-reads the API key after 5 minutes', async () => {
-    stages('key-1');
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD');
     const handler = createLambdaHandler({ env, reader, engines: memoryEngines, now: () => clock });
     const publish = (key: string) => handler(event('POST', '/v1/publish', { key, body: '{"channel":"a","event":"e","data":1}' }));
-    expect((await publish('key-1')).statusCode).toBe(200);
+    expect((await publish('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD')).statusCode).toBe(200);
     sm.reset();
-    stages('key-2');
-    expect((await publish('key-1')).statusCode).toBe(200); // still within the TTL
+    stages('key-2-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3sA');
+    expect((await publish('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD')).statusCode).toBe(200); // still within the TTL
     clock += KEY_TTL_MS;
-    expect((await publish('key-2')).statusCode).toBe(200);
-    expect((await publish('key-1')).statusCode).toBe(401);
+    expect((await publish('key-2-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3sA')).statusCode).toBe(200);
+    expect((await publish('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD')).statusCode).toBe(401);
     sm.reset();
     sm.on(GetSecretValueCommand).rejects(new Error('throttled'));
     clock += KEY_TTL_MS;
-    expect((await publish('key-2')).statusCode).toBe(200); // a failed re-read keeps the key it had
+    expect((await publish('key-2-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3sA')).statusCode).toBe(200); // a failed re-read keeps the key it had
   });
 
   it('answers 503 when it cannot start, and retries on the next invocation', async () => {
@@ -146,13 +153,17 @@ describe('publish Lambda (memory engines)', () => {
       engines: memoryEngines,
       logError: (msg, err) => void errors.push(`${msg}: ${err}`),
     });
-    const res = await handler(event('POST', '/v1/publish', { key: 'key-1', body: '{"channel":"a","event":"e","data":1}' }));
+    const res = await handler(
+      event('POST', '/v1/publish', { key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD', body: '{"channel":"a","event":"e","data":1}' }),
+    );
     expect(res.statusCode).toBe(503);
     expect(errors).toEqual(['publish Lambda cannot start: AccessDenied']);
     expect(JSON.parse(res.body).error.code).toBe('unavailable');
     sm.reset();
-    stages('key-1');
-    const again = await handler(event('POST', '/v1/publish', { key: 'key-1', body: '{"channel":"a","event":"e","data":1}' }));
+    stages('key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD');
+    const again = await handler(
+      event('POST', '/v1/publish', { key: 'key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5wD', body: '{"channel":"a","event":"e","data":1}' }),
+    );
     expect(again.statusCode).toBe(200);
   });
 });

@@ -109,15 +109,26 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
       hub.localTap = handler;
     },
   });
-  const server: Server = createServer(requestListener(api, maxBodyBytes(config), logger));
+  // A request (headers and body) must arrive within httpRequestTimeoutMs, or it is answered 408 and
+  // closed: slow bodies and slow headers hold nothing for long. Node checks every
+  // connectionsCheckingInterval (30 s by default: 1 s here, so the cut comes close to the limit).
+  // Since Node 18 headersTimeout only times a request's headers, not an idle keep-alive connection.
+  const server: Server = createServer(
+    {
+      requestTimeout: config.httpRequestTimeoutMs,
+      headersTimeout: config.httpRequestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.httpRequestTimeoutMs),
+    },
+    requestListener(api, maxBodyBytes(config), logger),
+  );
   // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
-  // timeout, or it reuses one the node just closed (a 502). headersTimeout stays Node's 60 s: since
-  // Node 18 it only times a request's headers, so a long idle keep-alive needs no larger one (and
-  // a larger one would let a client take that long to send its headers).
+  // timeout, or it reuses one the node just closed (a 502).
   server.keepAliveTimeout = config.httpKeepAliveMs;
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
+    // Pings are answered by the connection, within its frame rate limit (connection.ts).
+    autoPong: false,
     clientTracking: false,
     // docs/protocol.md#8-heartbeat-limits-and-slow-consumers: a frame larger than maxMessageBytes closes with 1009.
     maxPayload: config.maxMessageBytes,

@@ -9,7 +9,7 @@ import { startRiver, type RiverDeps, type RiverNode } from './node.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export const OLD_SECRET = 'old-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
-export const API_KEY = 'test-api-key-1';
+export const API_KEY = 'test-api-key-1-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 const WAIT_MS = 8000;
 
 export function testConfig(env: Record<string, string> = {}): Config {

@@ -53,7 +53,17 @@ export class RiverCache extends Construct {
         description: `River (${props.name}) cache subnets`,
         subnetIds,
       });
+      // Memory: maxmemory is the node type's memory less reserved-memory-percent (25 %, ElastiCache's
+      // default). Past it Redis evicts the keys closest to expiry first (every history, epoch and
+      // idempotency key has a TTL): an evicted channel answers recovered:false and starts a new
+      // epoch, never a refused publish or an out-of-memory (docs/self-host.md, "Redis out of memory").
+      const parameters = new elasticache.CfnParameterGroup(this, 'Parameters', {
+        cacheParameterGroupFamily: cache.engine === 'valkey' ? 'valkey8' : 'redis7',
+        description: `River (${props.name}) bus: at maxmemory evict the keys closest to expiry`,
+        properties: { 'maxmemory-policy': 'volatile-ttl' },
+      });
       const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
+        cacheParameterGroupName: parameters.ref,
         replicationGroupDescription: `River (${props.name}) bus`,
         engine: cache.engine,
         engineVersion: ENGINE_VERSION[cache.engine],

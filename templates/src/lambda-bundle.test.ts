@@ -8,7 +8,7 @@ import { testLambdaDir } from './test-synth.js';
 
 const SCRIPT = `
 const { handler } = await import(process.argv[1]);
-const ev = (method, path, body) => ({ rawPath: path, rawQueryString: '', headers: { authorization: 'Bearer bundle-key' },
+const ev = (method, path, body) => ({ rawPath: path, rawQueryString: '', headers: { authorization: 'Bearer bundle-key-Xq7vN2pL9tR4yB6mK8hJ3gF5' },
   body: body === undefined ? undefined : JSON.stringify(body), requestContext: { http: { method } } });
 const out = [];
 out.push(await handler(ev('POST', '/v1/publish', { channel: 'bundle', event: 'e', data: { n: 1 } })));
@@ -35,7 +35,7 @@ describe.skipIf(!redisAvailable())('the bundled publish Lambda (dist/lambda/inde
         {
           env: {
             PATH: process.env.PATH,
-            RIVER_API_KEY: 'bundle-key',
+            RIVER_API_KEY: 'bundle-key-Xq7vN2pL9tR4yB6mK8hJ3gF5',
             RIVER_REDIS_URL: redis.url,
             RIVER_REDIS_PASSWORD: 'bundlePassw0rd',
             AWS_EC2_METADATA_DISABLED: 'true',

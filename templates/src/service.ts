@@ -287,7 +287,10 @@ export class RiverService extends Construct {
 
   /**
    * The node's Prometheus `/metrics` has no auth by default (PROTOCOL section 4) and names channels:
-   * it is answered 404 at the public load balancer. Everything else goes to the nodes.
+   * it is answered 404 at the public load balancer. Everything else goes to the nodes. These two
+   * patterns cover every spelling the node serves metrics at: it routes on the raw path, exactly
+   * (`/metrics`, with any query), and refuses dot segments (`/x/../metrics`, `/%2e/metrics`: 400);
+   * `//host/metrics` is a path it does not serve (server/src/http/http-edges.test.ts).
    */
   private blockMetrics(listener: elbv2.ApplicationListener): void {
     listener.addAction('NoMetrics', {

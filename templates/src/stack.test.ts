@@ -303,6 +303,17 @@ describe.each(NAMES)('the %s variant', (name) => {
     expect(rule.ListenerArn).toEqual(ref(listener[0]));
   });
 
+  it('evicts the keys closest to expiry at maxmemory on a node cache (issue 14: memory has a ceiling)', () => {
+    const s = get(name);
+    if (s.config.cache.mode !== 'node') return;
+    const params = only(s.json, 'AWS::ElastiCache::ParameterGroup');
+    expect(params).toMatchObject({ Properties: { 'maxmemory-policy': 'volatile-ttl' } });
+    expect(params.CacheParameterGroupFamily).toBe(s.config.cache.engine === 'valkey' ? 'valkey8' : 'redis7');
+    expect(only(s.json, 'AWS::ElastiCache::ReplicationGroup').CacheParameterGroupName).toEqual(
+      ref(resources(s.json, 'AWS::ElastiCache::ParameterGroup')[0]![0]),
+    );
+  });
+
   it('encrypts the cache in transit and at rest, in the isolated subnets, open only to the tasks and the Lambda', () => {
     const s = get(name);
     if (s.config.cache.mode === 'node') {

@@ -5,7 +5,7 @@ import { writeDevState } from '../state.js';
 import { tempProject, testContext, waitFor } from '../test-context.js';
 
 const SECRET = 'listen-reconnect-secret-0123456789abcdefghij';
-const KEY = 'listen-reconnect-key';
+const KEY = 'listen-reconnect-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 const busOpts = { historySize: 100, historyTtlSeconds: 300, idempotencyWindowMs: 300_000 };
 const backend = new MemoryBackend(busOpts);
 const presenceBackend = new MemoryPresenceBackend({ ttlMs: 50_000 });

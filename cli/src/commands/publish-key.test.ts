@@ -4,7 +4,7 @@ import { loadConfig, startRiver, type RiverNode } from '@river/server';
 import { writeDevState } from '../state.js';
 import { tempProject, testContext } from '../test-context.js';
 
-const KEY = 'publish-key-test-key';
+const KEY = 'publish-key-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let project: { dir: string; cleanup: () => Promise<void> };
 

@@ -6,7 +6,7 @@ import { writeDevState } from '../state.js';
 import { tempProject, testContext, waitFor } from '../test-context.js';
 
 const SECRET = 'publish-listen-test-secret-0123456789abcdef';
-const KEY = 'publish-listen-test-key';
+const KEY = 'publish-listen-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let project: { dir: string; cleanup: () => Promise<void> };
 

@@ -1,4 +1,7 @@
 /**
+ * `river secret generate`: prints a random 32-byte secret (what nodes outside `river dev` require
+ * of RIVER_JWT_SECRET and RIVER_API_KEY).
+ *
  * `river secret rotate [--force]`: a JWT secret rotation that never refuses a valid token.
  *
  * 1. Stage a fresh 32-byte secret as AWSPENDING (AWSCURRENT, what backends and `river token
@@ -33,7 +36,13 @@ export const ROTATION_POLL_MS = 10_000;
 export const ROTATION_GUARD_MS = MAX_TOKEN_LIFETIME_MS + ROTATION_WAIT_MS;
 
 export function registerSecret(program: Command, ctx: Context): void {
-  const secret = program.command('secret').description("manage the deployment's JWT secret");
+  const secret = program.command('secret').description("make a strong secret or key, or rotate the deployment's JWT secret");
+  secret
+    .command('generate')
+    .description('print a random 32-byte secret (base64url): for RIVER_JWT_SECRET or RIVER_API_KEY on a self-hosted node')
+    .action(() => {
+      ctx.io.out(randomSecret());
+    });
   secret
     .command('rotate')
     .description('rotate the JWT secret without refusing a valid token: stage it, wait until every node accepts it, then make it current')

@@ -10,7 +10,7 @@ import { loadConfig, startRiver, type RiverNode } from '@river/server';
 import { River as Backend } from '@river/node';
 
 const SECRET = 'client-readme-secret-0123456789-abcdefghijklmnop';
-const API_KEY = 'client-readme-key';
+const API_KEY = 'client-readme-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let tokens: Server;
 let dir: string;

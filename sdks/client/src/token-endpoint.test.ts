@@ -12,7 +12,7 @@ import type { StateChange } from './options.js';
 import { River } from './river.js';
 
 const SECRET = 'client-token-endpoint-secret-0123456789-abcdefgh';
-const API_KEY = 'client-token-endpoint-key';
+const API_KEY = 'client-token-endpoint-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 const BODY = '{"error":"not signed in"}';
 let node: RiverNode;
 let endpoint: Server;

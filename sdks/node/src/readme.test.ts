@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { loadConfig, startRiver, type RiverNode } from '@river/server';
 
 const SECRET = 'node-readme-secret-0123456789-abcdefghijklmnopq';
-const API_KEY = 'node-readme-key';
+const API_KEY = 'node-readme-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let dir: string;
 

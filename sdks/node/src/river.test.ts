@@ -7,7 +7,7 @@ import { River as Client } from '@river/client';
 import { River, RiverError } from './index.js';
 
 const SECRET = 'node-sdk-test-secret-0123456789-abcdefghijklmnop';
-const API_KEY = 'node-sdk-test-key';
+const API_KEY = 'node-sdk-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
 let node: RiverNode;
 let river: River;
 const clients: Client[] = [];
@@ -54,6 +54,15 @@ describe('@river/node against a real node', () => {
     const h = await river.history('sdk-dogs', { since: 0, limit: 10 });
     expect(h).toMatchObject({ channel: 'sdk-dogs', offset: 1, messages: [{ event: 'new-post', data: { title: 'Rex' }, offset: 1 }] });
     expect(await river.channel('sdk-dogs')).toMatchObject({ channel: 'sdk-dogs', subscribers: 1, offset: 1, epoch: h.epoch });
+  });
+
+  it("refuses '.' and '..' as channel names instead of reaching another endpoint", async () => {
+    for (const name of ['.', '..']) {
+      await expect(river.history(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.presence(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.channel(name)).rejects.toMatchObject({ code: 'bad_channel' });
+      await expect(river.publish(name, 'e', 1)).rejects.toMatchObject({ code: 'bad_channel', status: 400 });
+    }
   });
 
   it('publishes to several channels and in batches', async () => {

@@ -57,6 +57,15 @@ export interface BatchMessage extends PublishOptions {
 export type FrameworkRequest = IncomingMessage & { [key: string]: any };
 
 /** River's backend SDK: publishes and queries over the HTTP API, mints client tokens. */
+/**
+ * The API path of a channel. `.` and `..` are refused here (as by the server): in a URL they are dot
+ * segments that fetch resolves away, so `history('.')` would reach another endpoint.
+ */
+function channelPath(channel: string): string | undefined {
+  if (typeof channel !== 'string' || channel === '' || channel === '.' || channel === '..') return undefined;
+  return `/v1/channels/${encodeURIComponent(channel)}`;
+}
+
 export class River {
   readonly #http: HttpOptions | undefined;
   readonly #secret: string | undefined;
@@ -86,6 +95,13 @@ export class River {
     return request<T>(this.#http, method, path, body);
   }
 
+  /** GET on a channel's path (+ `rest`); a name that cannot be a path segment is `bad_channel` without a call. */
+  #callChannel<T>(channel: string, rest: string): Promise<T> {
+    const path = channelPath(channel);
+    if (path === undefined) return Promise.reject(new RiverError('bad_channel', `River: ${JSON.stringify(channel)} is not a channel name`));
+    return this.#call('GET', `${path}${rest}`);
+  }
+
   /** Publishes one event to a channel (or to each of several); retried safely with one idempotency key. */
   publish(channel: string, event: string, data?: unknown, options?: PublishOptions): Promise<PublishResult>;
   publish(channels: string[], event: string, data?: unknown, options?: PublishOptions): Promise<{ results: PublishResult[] }>;
@@ -112,17 +128,17 @@ export class River {
     if (options.since !== undefined) q.set('since', String(options.since));
     if (options.limit !== undefined) q.set('limit', String(options.limit));
     const qs = q.size ? `?${q}` : '';
-    return this.#call('GET', `/v1/channels/${encodeURIComponent(channel)}/history${qs}`);
+    return this.#callChannel(channel, `/history${qs}`);
   }
 
   /** Members of a presence channel. */
   presence(channel: string): Promise<PresenceResponse> {
-    return this.#call('GET', `/v1/channels/${encodeURIComponent(channel)}/presence`);
+    return this.#callChannel(channel, '/presence');
   }
 
   /** Subscribers (cluster-wide) and the stream position of a channel. */
   channel(channel: string): Promise<ChannelInfo> {
-    return this.#call('GET', `/v1/channels/${encodeURIComponent(channel)}`);
+    return this.#callChannel(channel, '');
   }
 
   /** Closes every connection of `userId` on every node (4503 user_disconnected). */

@@ -6,6 +6,10 @@ describe('channel names', () => {
     expect(isValidChannel('dogs')).toBe(true);
     expect(isValidChannel('presence-room_1=a@b,c.d;e:f')).toBe(true);
     expect(isValidChannel('x'.repeat(200))).toBe(true);
+    // '.' and '..' would be dot segments in /v1/channels/{channel}: refused everywhere (issue 14).
+    expect(isValidChannel('.')).toBe(false);
+    expect(isValidChannel('..')).toBe(false);
+    expect(isValidChannel('...')).toBe(true);
   });
   it('refuses empty, too long, and other characters', () => {
     for (const bad of ['', 'x'.repeat(201), 'a b', 'a/b', 'é', 'a*b', 'a#b', 42, null]) {

@@ -1,20 +1,21 @@
 /**
  * Channel names and patterns (docs/protocol.md#5-channels-and-tokens).
  *
- * A channel name is 1 to 200 characters of `A-Z a-z 0-9 _ - = @ , . ; :`.
+ * A channel name is 1 to 200 characters of `A-Z a-z 0-9 _ - = @ , . ; :`, other than `.` and `..`
+ * (which a URL path would resolve away: /v1/channels/./history is refused, so the names are too).
  * A pattern is a channel name in which `*` matches any run of characters (including none).
  */
 
 export const MAX_CHANNEL_LENGTH = 200;
 export const PRESENCE_PREFIX = 'presence-';
 /** The message of every `bad_channel` error. */
-export const BAD_CHANNEL_MESSAGE = 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; :';
+export const BAD_CHANNEL_MESSAGE = 'channel names are 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ; : (not "." or "..")';
 
 const CHANNEL_RE = /^[A-Za-z0-9_\-=@,.;:]{1,200}$/;
 const PATTERN_RE = /^[A-Za-z0-9_\-=@,.;:*]{1,200}$/;
 
 export function isValidChannel(name: unknown): name is string {
-  return typeof name === 'string' && CHANNEL_RE.test(name);
+  return typeof name === 'string' && CHANNEL_RE.test(name) && name !== '.' && name !== '..';
 }
 
 export function isValidPattern(pattern: unknown): pattern is string {

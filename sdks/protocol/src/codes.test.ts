@@ -13,7 +13,7 @@ function tableRows(marker: string): string[][] {
   return doc
     .slice(start, end)
     .split('\n')
-    .filter((l) => l.startsWith('|') && !/^\| *-/.test(l))
+    .filter((l) => l.startsWith('|') && !/^\|[\s|:-]+$/.test(l))
     .slice(1)
     .map((l) =>
       l

@@ -7,7 +7,8 @@
  *   the bus subscription is made (shared by the channel's local subscribers), its presence entry
  *   added (`presence-` channels, presence-tracker.ts) and then the channel's position, or its
  *   history after `since`, read. It then gets `subscribed`, the recovered messages and the buffered
- *   messages newer than the position read, and goes live. So nothing is lost or duplicated while
+ *   messages newer than the position read, and goes live. `subscribed` and the recovered messages
+ *   go out as the client reads (the outbox's backlog), however many bytes they are. So nothing is lost or duplicated while
  *   publishes race the (re)subscribe. The channel's own position (`epoch`, `lastOffset`: what its
  *   live subscribers have been given) starts at its first live subscriber's; a subscriber given a
  *   newer position (a read that ran ahead of live delivery) is kept in `ahead` until the channel
@@ -132,9 +133,17 @@ export class Channel {
       }
       if (!stillPending()) return;
 
-      conn.send(subscribedFrame({ channel: name, epoch: position.epoch, offset: position.offset, recovered, members, id }));
+      const subscribed = subscribedFrame({ channel: name, epoch: position.epoch, offset: position.offset, recovered, members, id });
       const connId = conn.id;
-      for (const m of replay) if (m.excludeConnectionId !== connId) port.outbox.push(conn, textFrame(m.frame));
+      if (replay.length === 0 && members === undefined) {
+        conn.send(subscribed);
+      } else {
+        // The answer can be far larger than maxBufferedBytes (a long replay, a big members list): it
+        // goes out as the socket drains and never counts as slowness (outbox.ts: backlog).
+        const answer: (() => Buffer)[] = [() => textFrame(subscribed)];
+        for (const m of replay) if (m.excludeConnectionId !== connId) answer.push(() => textFrame(m.frame));
+        port.outbox.pushBacklog(conn, answer);
+      }
       // What this subscriber has been given: the position read, then the buffered messages after it.
       const given: StreamPosition = { epoch: position.epoch, offset: position.offset };
       let inconsistent = false;
@@ -305,7 +314,9 @@ export class Channel {
       const ahead = this.ahead?.get(conn);
       if (ahead !== undefined && ahead.epoch === position.epoch && ahead.offset >= position.offset) continue;
       this.ahead?.delete(conn);
-      this.port.outbox.push(conn, frame);
+      // With a members list it may be larger than maxBufferedBytes: sent as the client reads (outbox.ts).
+      if (snapshot === undefined) this.port.outbox.push(conn, frame);
+      else this.port.outbox.pushBacklog(conn, [() => frame]);
       told.push(conn);
     }
     if (this.ahead?.size === 0) this.ahead = null;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url } from 'jose';
-import { OLD_SECRET, SECRET, startTestNode, token, type TestNode } from '../test-support.js';
+import { OLD_SECRET, SECRET, startTestNode, token, waitFor, type TestNode } from '../test-support.js';
 
 describe('WebSocket handshake (docs/protocol.md#1-connecting, docs/protocol.md#5-channels-and-tokens)', () => {
   let t: TestNode;
@@ -202,6 +202,26 @@ describe('WebSocket node-wide limits', () => {
       const c = await t.client();
       for (let i = 0; i < 30; i++) c.send({ type: 'ping' });
       expect((await c.waitClose()).code).toBe(4008);
+      calm.send({ type: 'ping' });
+      await calm.next('pong');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('counts WebSocket-level pings and pongs against maxFramesPerSecond: a flood closes 4008', async () => {
+    const t = await startTestNode({ RIVER_MAX_FRAMES_PER_SECOND: '5' });
+    try {
+      const calm = await t.client();
+      const pongs: number[] = [];
+      calm.ws.on('pong', () => pongs.push(1));
+      calm.ws.ping('hi');
+      await waitFor(() => pongs.length === 1, 'a pong to a ping within the limit');
+      for (const flood of ['ping', 'pong'] as const) {
+        const c = await t.client();
+        for (let i = 0; i < 30; i++) c.ws[flood]();
+        expect((await c.waitClose()).code).toBe(4008);
+      }
       calm.send({ type: 'ping' });
       await calm.next('pong');
     } finally {

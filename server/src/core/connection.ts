@@ -33,7 +33,7 @@ import type { Config } from '../config.js';
 import type { Identity, TokenVerifier } from '../auth.js';
 import type { Logger } from 'pino';
 import type { CloseReason, Metrics } from '../metrics.js';
-import type { Outbox, OutboxPeer } from './outbox.js';
+import type { BacklogEntry, Outbox, OutboxPeer } from './outbox.js';
 import type { Few } from './few.js';
 import { TokenError } from '../errors.js';
 import { errorFrame, PONG_FRAME, publishedFrame, readyFrame, textFrame } from './frames.js';
@@ -81,10 +81,17 @@ type TaggedWebSocket = WebSocket & { [CONN]?: Connection };
 function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
   this[CONN]?.receive(data, isBinary);
 }
-/** A WebSocket ping from the client (ws answers it): any frame counts as a sign of life. */
-function onWsPing(this: TaggedWebSocket): void {
-  const conn = this[CONN];
-  if (conn !== undefined) conn.alive = true;
+/**
+ * A WebSocket-level ping from the client: a sign of life, and a frame like any other against
+ * `maxFramesPerSecond` (ws's own autoPong is off, node.ts): answered with a pong while within the
+ * limit, closed 4008 past it. A flood of pings costs no more than a flood of messages.
+ */
+function onWsPing(this: TaggedWebSocket, data: Buffer): void {
+  if (this[CONN]?.controlFrame()) this.pong(data);
+}
+/** An unsolicited WebSocket-level pong counts too. */
+function onWsPong(this: TaggedWebSocket): void {
+  this[CONN]?.controlFrame();
 }
 function onWsClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
   this[CONN]?.gone(code, reason);
@@ -119,6 +126,7 @@ export class Connection implements OutboxPeer {
   dirty = false;
   held = false;
   writable = true;
+  backlog: BacklogEntry[] | null = null;
 
   /** Takes over `ws`, just upgraded on `socket` (the request is not kept). */
   constructor(
@@ -133,6 +141,7 @@ export class Connection implements OutboxPeer {
     (ws as TaggedWebSocket)[CONN] = this;
     ws.on('message', onWsMessage);
     ws.on('ping', onWsPing);
+    ws.on('pong', onWsPong);
     ws.on('close', onWsClose);
     ws.on('error', onWsError);
   }
@@ -227,6 +236,15 @@ export class Connection implements OutboxPeer {
       return;
     }
     this.handle(text);
+  }
+
+  /** @internal A WebSocket ping or pong: counted; false (and closed 4008) past the limit. */
+  controlFrame(): boolean {
+    if (this.state >= CLOSING) return false;
+    this.alive = true;
+    if (this.allowFrame()) return true;
+    this.close(CLOSE_CODES.rate_limited, 'rate_limited');
+    return false;
   }
 
   /** Token bucket: `maxFramesPerSecond` per second, burst 2×. */

@@ -12,6 +12,12 @@
  * - Backpressure: while a socket's own buffer is over `HOLD_BYTES`, frames stay in the peer's queue
  *   until the socket drains. A peer whose socket buffer plus queue would exceed `maxBufferedBytes`
  *   is a slow consumer: its queue is dropped and `slow()` closes it (4003). Nobody else waits.
+ * - Backlog (a subscribe's answer: `subscribed`, maybe with a large presence `members` list, and the
+ *   replay of missed messages): `pushBacklog` queues frames that are built and handed to the socket
+ *   only as it drains, and are never counted as slowness: a client that missed more than
+ *   `maxBufferedBytes` recovers at its own reading speed. While a peer has a backlog, every frame
+ *   pushed for it goes behind it (order is kept); only those frames (the live ones) count against
+ *   `maxBufferedBytes`, so a client that reads slower than its live traffic is still cut.
  */
 import type { Socket } from 'node:net';
 
@@ -27,9 +33,17 @@ export interface OutboxPeer {
   held: boolean;
   /** False once the peer is closing: pushes are dropped. */
   writable: boolean;
+  /**
+   * Frames waiting behind a backlog, in order: a Buffer is a live frame (counted in `outBytes`), a
+   * function builds a backlog frame when the socket has room. Null when there is no backlog.
+   */
+  backlog: BacklogEntry[] | null;
   /** Called (once) when the peer exceeds `maxBufferedBytes`. */
   slow(): void;
 }
+
+/** A live frame, or a backlog frame built when written. */
+export type BacklogEntry = Buffer | (() => Buffer);
 
 /** Keep handing bytes to a socket until its own buffer holds this much, then wait for 'drain'. */
 const HOLD_BYTES = 64 * 1024;
@@ -42,7 +56,7 @@ function onDrain(this: TaggedSocket): void {
   const outbox = this[OUTBOX];
   if (peer === undefined || outbox === undefined) return;
   peer.held = false;
-  if (peer.out !== null) outbox.markDirty(peer);
+  if (peer.out !== null || peer.backlog !== null) outbox.markDirty(peer);
 }
 
 /** Same Buffers (by reference) in the same order. */
@@ -64,10 +78,16 @@ export class Outbox {
   push(peer: OutboxPeer, frame: Buffer): boolean {
     if (!peer.writable) return false;
     const queued = peer.outBytes + frame.length;
-    if (peer.socket.writableLength + queued > this.maxBufferedBytes) {
+    // Behind a backlog the socket's own buffer holds backlog bytes: only the live frames count.
+    if ((peer.backlog === null ? peer.socket.writableLength : 0) + queued > this.maxBufferedBytes) {
       this.drop(peer);
       peer.slow();
       return false;
+    }
+    if (peer.backlog !== null) {
+      peer.backlog.push(frame);
+      peer.outBytes = queued;
+      return true;
     }
     const out = peer.out;
     if (out === null) peer.out = frame;
@@ -78,14 +98,36 @@ export class Outbox {
     return true;
   }
 
+  /**
+   * Queues backlog frames for `peer` (built by `make` only when written): they go out after what is
+   * queued, as the socket drains, and never count against `maxBufferedBytes`. False when the peer
+   * is not writable.
+   */
+  pushBacklog(peer: OutboxPeer, make: (() => Buffer)[]): boolean {
+    if (!peer.writable) return false;
+    let backlog = peer.backlog;
+    if (backlog === null) {
+      // What is queued already goes first, as live frames.
+      const out = peer.out;
+      backlog = out === null ? [] : Array.isArray(out) ? out.slice() : [out];
+      peer.out = null;
+      peer.backlog = backlog;
+    }
+    for (const m of make) backlog.push(m);
+    if (!peer.held) this.markDirty(peer);
+    return true;
+  }
+
   /** Forgets what is queued for `peer` (slow consumer, closed socket). */
   drop(peer: OutboxPeer): void {
     peer.out = null;
     peer.outBytes = 0;
+    peer.backlog = null;
   }
 
   /** Writes what is queued for `peer` now, ignoring backpressure (used right before a close frame). */
   flushPeer(peer: OutboxPeer): void {
+    if (peer.backlog !== null) this.feed(peer, true);
     if (peer.out !== null) this.write(peer, true);
   }
 
@@ -111,8 +153,13 @@ export class Outbox {
     for (let i = 0; i < list.length; i++) {
       const peer = list[i]!;
       peer.dirty = false;
+      if (peer.held) continue;
+      if (peer.backlog !== null) {
+        this.feed(peer, false);
+        continue;
+      }
       const out = peer.out;
-      if (peer.held || out === null) continue;
+      if (out === null) continue;
       if (Array.isArray(out)) {
         joined ??= new Map();
         let memo = joined.get(out[0]!);
@@ -149,6 +196,42 @@ export class Outbox {
       ok = socket.write(out);
     }
     if (!ok && socket.writableLength >= HOLD_BYTES) this.hold(peer);
+  }
+
+  /** Hands backlog entries to the socket until its buffer holds `HOLD_BYTES`; ends the backlog once all went out. */
+  private feed(peer: OutboxPeer, force: boolean): void {
+    const socket = peer.socket;
+    const backlog = peer.backlog!;
+    if (!socket.writable) {
+      this.drop(peer);
+      return;
+    }
+    let i = 0;
+    if (backlog.length > 1) socket.cork();
+    for (; i < backlog.length && (force || socket.writableLength < HOLD_BYTES); i++) {
+      const entry = backlog[i]!;
+      if (typeof entry === 'function') {
+        socket.write(entry());
+      } else {
+        peer.outBytes -= entry.length;
+        socket.write(entry);
+      }
+    }
+    if (backlog.length > 1) socket.uncork();
+    if (i < backlog.length) {
+      backlog.splice(0, i);
+      this.hold(peer);
+      return;
+    }
+    // All written: back to the plain path once the socket is below HOLD_BYTES (the backlog's bytes
+    // in it would otherwise count as the next live frame's).
+    backlog.length = 0;
+    if (socket.writableLength >= HOLD_BYTES && !force) {
+      this.hold(peer);
+      return;
+    }
+    peer.backlog = null;
+    peer.outBytes = 0;
   }
 
   private hold(peer: OutboxPeer): void {

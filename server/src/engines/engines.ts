@@ -24,6 +24,8 @@ export async function createEngines(config: Config): Promise<Engines> {
       historySize: config.historySize,
       historyTtlSeconds: config.historyTtlSeconds,
       idempotencyWindowMs: DEFAULTS.idempotencyWindowMs,
+      maxHistoryBytes: config.maxHistoryBytes,
+      maxChannels: config.maxChannels,
     }),
     presence: new MemoryPresence({ ttlMs: presenceTtlMs(config.heartbeatMs) }),
   };

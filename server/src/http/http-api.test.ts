@@ -4,7 +4,7 @@ import { API_KEY, startTestNode, type TestNode } from '../test-support.js';
 describe('HTTP API (docs/protocol.md#6-http-api)', () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode({ RIVER_API_KEY: `${API_KEY}, second-key` });
+    t = await startTestNode({ RIVER_API_KEY: `${API_KEY}, second-key-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3` });
   });
   afterAll(() => t.close());
 
@@ -13,8 +13,10 @@ describe('HTTP API (docs/protocol.md#6-http-api)', () => {
     expect((await t.http('POST', '/v1/publish', body, { authorization: '' })).status).toBe(401);
     const wrong = await t.http('POST', '/v1/publish', body, { authorization: 'Bearer nope' });
     expect(wrong).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
-    expect((await t.http('POST', '/v1/publish', body, { authorization: '', 'x-api-key': 'second-key' })).status).toBe(200);
-    expect((await t.http('POST', '/v1/publish', body, { authorization: 'Bearer second-key' })).status).toBe(200);
+    expect(
+      (await t.http('POST', '/v1/publish', body, { authorization: '', 'x-api-key': 'second-key-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3' })).status,
+    ).toBe(200);
+    expect((await t.http('POST', '/v1/publish', body, { authorization: 'Bearer second-key-Zp4Wm8Qr2Tn6Yv1Bx5Kc9Hd3' })).status).toBe(200);
     expect((await t.http('GET', '/v1/channels/k', undefined, { authorization: 'Bearer x' })).status).toBe(401);
   });
 

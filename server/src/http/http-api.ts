@@ -6,7 +6,9 @@
  * - A batch is validated whole before anything is published: one invalid message refuses the batch
  *   with 400 (the message names the index) and nothing is published.
  * - A batch message may use `channels`; its result is then `{"results": [...]}` like /v1/publish.
- * - Unknown path: 404 `not_found`; known path with another method: 405 `bad_request` with `Allow`.
+ * - Routing is on the raw path, exact: a `.` or `..` segment (raw or `%2e`) is 400 `bad_request`;
+ *   unknown path: 404 `not_found`; known path with another method: 405 `bad_request` with `Allow`.
+ *   These and a missing or wrong API key are answered from the headers, before the body is read.
  * - `/v1/channels/{c}/history`: `since` defaults to 0, `limit` to 100; a `limit` outside 1..100 is 400.
  *   The answer also carries `complete` (true when history holds every message after `since`).
  * - `/v1/channels/{c}/presence` on a channel without the `presence-` prefix: 400 `bad_channel`.
@@ -69,6 +71,11 @@ export interface ApiDeps {
 
 export interface Api {
   handle(req: ApiRequest): Promise<ApiResponse>;
+  /**
+   * What can be answered from the method, path and headers alone (404, 405, a dot segment's 400, a
+   * missing or wrong API key's 401), before any body is read; undefined when the body is wanted.
+   */
+  precheck(req: Omit<ApiRequest, 'body'>): ApiResponse | undefined;
 }
 
 /** The most bytes a request body may have: maxMessageBytes + 4 KiB. */
@@ -170,6 +177,24 @@ function intParam(q: ApiRequest['query'], name: string, fallback: number, min: n
 
 type Route = { name: string; methods: string[]; channel?: string };
 
+/** Routes that need no API key (metrics has its own token). */
+const PUBLIC_ROUTES = new Set(['healthz', 'readyz', 'metrics']);
+
+/**
+ * Whether a raw (still percent-encoded) path has a `.` or `..` segment, spelled raw or encoded
+ * (`%2e`): routing never resolves them, so `/x/../metrics` cannot reach `/metrics` past a proxy's
+ * exact-path rule; they are refused instead.
+ */
+export function hasDotSegment(path: string): boolean {
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg.length > 6) continue;
+    const plain = seg.replace(/%2e/gi, '.');
+    if (plain === '.' || plain === '..') return true;
+  }
+  return false;
+}
+
+/** Routes a raw path: exact matches only (`//host/metrics` is a path, not a host, and no route). */
 function route(path: string): Route | undefined {
   switch (path) {
     case '/healthz':
@@ -240,11 +265,6 @@ export function createApi(deps: ApiDeps): Api {
         return { status: 200, headers: { 'content-type': metrics.contentType }, body: await metrics.text() };
       }
     }
-    if (!keys.check(ApiKeys.fromHeaders(req.headers))) {
-      return errorResponse('unauthorized', 'send the API key as "Authorization: Bearer <key>" or "x-api-key"', 401, {
-        'www-authenticate': 'Bearer',
-      });
-    }
     switch (r.name) {
       case 'publish':
         return json(200, await publishOne(parsePublish(parseBody(req.body), config.maxMessageBytes)));
@@ -290,15 +310,34 @@ export function createApi(deps: ApiDeps): Api {
     return errorResponse('not_found', 'no such endpoint', 404);
   }
 
+  /** The answer from method, path and headers alone, or undefined (see `Api.precheck`). */
+  function early(req: Omit<ApiRequest, 'body'>, r: Route | undefined): ApiResponse | undefined {
+    if (!req.path.startsWith('/') || hasDotSegment(req.path)) {
+      return errorResponse('bad_request', 'the path must not have "." or ".." segments (raw or %2e)', 400);
+    }
+    if (r === undefined) return errorResponse('not_found', 'no such endpoint', 404);
+    if (!r.methods.includes(req.method.toUpperCase())) {
+      return errorResponse('bad_request', `use ${r.methods.join(' or ')} on this endpoint`, 405, { allow: r.methods.join(', ') });
+    }
+    if (!PUBLIC_ROUTES.has(r.name) && !keys.check(ApiKeys.fromHeaders(req.headers))) {
+      return errorResponse('unauthorized', 'send the API key as "Authorization: Bearer <key>" or "x-api-key"', 401, {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    return undefined;
+  }
+
   return {
+    precheck(req) {
+      const r = route(req.path);
+      const res = early(req, r);
+      if (res !== undefined) metrics?.httpRequests.inc({ route: r?.name ?? 'unknown', status: String(res.status) });
+      return res;
+    },
     async handle(req: ApiRequest): Promise<ApiResponse> {
       const r = route(req.path);
-      let res: ApiResponse;
-      if (r === undefined) {
-        res = errorResponse('not_found', 'no such endpoint', 404);
-      } else if (!r.methods.includes(req.method.toUpperCase())) {
-        res = errorResponse('bad_request', `use ${r.methods.join(' or ')} on this endpoint`, 405, { allow: r.methods.join(', ') });
-      } else {
+      let res: ApiResponse | undefined = early(req, r);
+      if (res === undefined && r !== undefined) {
         try {
           res = await dispatch(r, req);
         } catch (err) {
@@ -311,6 +350,7 @@ export function createApi(deps: ApiDeps): Api {
           }
         }
       }
+      res ??= errorResponse('not_found', 'no such endpoint', 404);
       metrics?.httpRequests.inc({ route: r?.name ?? 'unknown', status: String(res.status) });
       return res;
     },

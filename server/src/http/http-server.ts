@@ -1,6 +1,8 @@
 /**
- * The node:http adapter of the HTTP API: reads the body with the size limit enforced while it
- * streams (413 before a huge body is buffered), calls `Api.handle`, writes the answer.
+ * The node:http adapter of the HTTP API: answers what it can from the headers first (`Api.precheck`:
+ * the API key is checked before a byte of body is read), reads the body with the size limit
+ * enforced while it streams (413 before a huge body is buffered), calls `Api.handle`, writes the
+ * answer. The whole request is timed by the server's `requestTimeout` (node.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -18,20 +20,35 @@ function send(res: ServerResponse, r: ApiResponse): void {
   res.end(r.body);
 }
 
-/** Answers 413 and stops reading: the rest of the body is discarded, then the connection closes. */
-function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
-  send(res, TOO_LARGE);
+/**
+ * Answers without reading the body (a 413, or what `Api.precheck` answers: a 401 comes at once, not
+ * after a slow body): whatever else arrives is discarded unbuffered, then the connection closes.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, r: ApiResponse): void {
+  send(res, { ...r, headers: { ...r.headers, connection: 'close' } });
   req.removeAllListeners('data');
   req.resume();
   res.on('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
 }
 
-/** A `request` listener for node:http serving `api`. */
+/** A `request` listener for node:http serving `api`. Routing is on the raw path (see http-api.ts). */
 export function requestListener(api: Api, maxBodyBytes: number, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q === -1 ? raw : raw.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const method = req.method ?? 'GET';
+    const early = api.precheck({ method, path, query, headers });
+    if (early !== undefined) {
+      refuse(req, res, early);
+      return;
+    }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBodyBytes) {
-      refuseTooLarge(req, res);
+      refuse(req, res, TOO_LARGE);
       return;
     }
     const chunks: Buffer[] = [];
@@ -42,7 +59,7 @@ export function requestListener(api: Api, maxBodyBytes: number, logger: Logger):
       if (size > maxBodyBytes) {
         refused = true;
         chunks.length = 0;
-        refuseTooLarge(req, res);
+        refuse(req, res, TOO_LARGE);
         return;
       }
       chunks.push(chunk);
@@ -50,28 +67,17 @@ export function requestListener(api: Api, maxBodyBytes: number, logger: Logger):
     req.on('error', () => req.socket.destroy());
     req.on('end', () => {
       if (refused) return;
-      const url = new URL(req.url ?? '/', 'http://river.invalid');
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      api
-        .handle({
-          method: req.method ?? 'GET',
-          path: url.pathname,
-          query: url.searchParams,
-          headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        })
-        .then(
-          (r) => send(res, r),
-          (err: unknown) => {
-            logger.error({ err }, 'HTTP handler failed');
-            send(res, {
-              status: 500,
-              headers: { 'content-type': 'application/json' },
-              body: '{"error":{"code":"internal","message":"internal error"}}',
-            });
-          },
-        );
+      api.handle({ method, path, query, headers, body: Buffer.concat(chunks).toString('utf8') }).then(
+        (r) => send(res, r),
+        (err: unknown) => {
+          logger.error({ err }, 'HTTP handler failed');
+          send(res, {
+            status: 500,
+            headers: { 'content-type': 'application/json' },
+            body: '{"error":{"code":"internal","message":"internal error"}}',
+          });
+        },
+      );
     });
   };
 }

@@ -28,14 +28,54 @@ describe('MemoryBus', () => {
     return bus;
   }
 
+  it('caps history bytes node-wide: least recently published channels evicted first, recovered:false after', async () => {
+    const cap = { ...opts, maxHistoryBytes: 1024 * 1024 };
+    const bus = await started(new MemoryBus(cap));
+    const pad = 'p'.repeat(60_000);
+    const first = await bus.publish({ channel: 'old', event: 'e', data: pad });
+    await bus.subscribe('kept');
+    const kept = await bus.publish({ channel: 'kept', event: 'e', data: pad });
+    for (let i = 0; i < 200; i++) await bus.publish({ channel: `flood-${i}`, event: 'e', data: pad });
+    const stats = bus.stats();
+    expect(stats.historyBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(stats.historyBytes).toBeGreaterThan(900 * 1024);
+    expect(stats.evicted).toBeGreaterThan(150);
+    // The oldest channel lost its state: a new epoch, nothing to recover.
+    const old = await bus.history('old', { since: 0, limit: 10 });
+    expect(old.position.epoch).not.toBe(first.epoch);
+    // A subscribed channel keeps its epoch and offset but not its history: not complete.
+    const k = await bus.history('kept', { since: 0, limit: 10 });
+    expect(k.position).toEqual({ epoch: kept.epoch, offset: 1 });
+    expect(k.complete).toBe(false);
+    // The newest are still whole.
+    expect((await bus.history('flood-199', { since: 0, limit: 10 })).messages).toHaveLength(1);
+    // One channel alone over the cap keeps its newest messages only.
+    for (let i = 0; i < 40; i++) await bus.publish({ channel: 'big', event: 'e', data: pad });
+    const big = await bus.history('big', { since: 0, limit: 100 });
+    expect(big.complete).toBe(false);
+    expect(big.messages.at(-1)!.offset).toBe(40);
+    expect(bus.stats().historyBytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('caps channels held node-wide (subscribed ones not counted), oldest first', async () => {
+    const bus = await started(new MemoryBus({ ...opts, maxChannels: 100 }));
+    await bus.subscribe('sub');
+    await bus.publish({ channel: 'sub', event: 'e', data: 1 });
+    for (let i = 0; i < 1000; i++) await bus.publish({ channel: `c${i}`, event: 'e', data: i });
+    expect(bus.stats().channels).toBeLessThanOrEqual(101);
+    expect((await bus.history('c999', { since: 0, limit: 1 })).messages).toHaveLength(1);
+    expect((await bus.position('c0')).offset).toBe(0);
+    expect((await bus.position('sub')).offset).toBe(1);
+  });
+
   it('drops every channel and idempotency key once the TTL has passed, by its sweep timer alone', async () => {
     const bus = await started(new MemoryBus(opts));
     for (let i = 0; i < 1000; i++) await bus.publish({ channel: `c${i}`, event: 'e', data: i, idempotencyKey: `k${i}` });
-    expect(bus.stats()).toEqual({ channels: 1000, idempotencyKeys: 1000, subscribedChannels: 0 });
+    expect(bus.stats()).toMatchObject({ channels: 1000, idempotencyKeys: 1000, subscribedChannels: 0 });
     await vi.advanceTimersByTimeAsync(5_000);
     expect(bus.stats()).toMatchObject({ channels: 1000, idempotencyKeys: 1000 });
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(bus.stats()).toEqual({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
+    expect(bus.stats()).toMatchObject({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
   });
 
   it('sweeps at most sweepBatch entries per timer run, while reads see expiry at once', async () => {
@@ -61,7 +101,7 @@ describe('MemoryBus', () => {
       expect(await bus.position(`never-${i}`)).toEqual(empty);
       if (i % 10 === 0) expect(await bus.history(`never-h-${i}`, { since: 0 })).toEqual({ position: empty, messages: [], complete: true });
     }
-    expect(bus.stats()).toEqual({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
+    expect(bus.stats()).toMatchObject({ channels: 0, idempotencyKeys: 0, subscribedChannels: 0 });
     // A publish to such a channel starts a real epoch, not the empty one.
     const r = await bus.publish({ channel: 'never-7', event: 'e', data: 1 });
     expect(r.offset).toBe(1);

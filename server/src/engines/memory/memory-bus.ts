@@ -23,6 +23,12 @@
  *   loses offset, epoch and history: the next publish starts a new epoch at offset 1. Every read
  *   and publish also sweeps a few expired entries, so creating state faster than the timer sweeps
  *   (subscribe/unsubscribe churn over unique channels) cannot outgrow the TTL's worth of channels.
+ * - Node-wide caps (RIVER_MAX_HISTORY_BYTES, RIVER_MAX_CHANNELS): past either, the channels least
+ *   recently published to are evicted first, from the front of the same `Map`: a channel no node is
+ *   subscribed to loses its whole state (its next publish starts a new epoch), a subscribed one its
+ *   history (its epoch and offset stay). Either way a client resubscribing with `since` from before
+ *   gets `recovered: false`. History bytes count each message's frame plus MESSAGE_OVERHEAD_BYTES.
+ *   A flood of new channels or of large messages never grows memory past the caps.
  * - Idempotency keys (scoped per channel) sit in one `Map` in insertion order, which is expiry order
  *   (the window is fixed), and are swept the same way.
  *
@@ -56,13 +62,25 @@ export interface MemoryBusStats {
   idempotencyKeys: number;
   /** Channels at least one node is subscribed to. */
   subscribedChannels: number;
+  /** Bytes of history held (frames + MESSAGE_OVERHEAD_BYTES each). */
+  historyBytes: number;
+  /** Channels (or their history) evicted by the caps since the start. */
+  evicted: number;
 }
+
+/** What a history entry costs besides its frame's characters (the message object, its fields). */
+export const MESSAGE_OVERHEAD_BYTES = 160;
+const messageBytes = (m: BusMessage) => m.frame.length + MESSAGE_OVERHEAD_BYTES;
 
 export interface MemoryBackendOptions extends BusOptions {
   /** How often the sweep timer runs. Default: a quarter of the TTL, between 100 ms and 5 s. */
   sweepIntervalMs?: number;
   /** Most entries one timer run removes (the next runs go on). Default 20000. */
   sweepBatch?: number;
+  /** Node-wide cap on history bytes (RIVER_MAX_HISTORY_BYTES). Default: none. */
+  maxHistoryBytes?: number;
+  /** Node-wide cap on channels with state (RIVER_MAX_CHANNELS). Default: none. */
+  maxChannels?: number;
 }
 
 export interface MemoryBusOptions extends MemoryBackendOptions {
@@ -80,6 +98,8 @@ interface ChannelState {
   history: BusMessage[] | null;
   /** Last publish or creation (ms), for expiry. */
   touchedAt: number;
+  /** Bytes of `history` (see messageBytes). */
+  bytes: number;
 }
 
 interface IdempotencyEntry {
@@ -98,6 +118,10 @@ export class MemoryBackend {
   readonly now: () => number;
   readonly sweepIntervalMs: number;
   readonly sweepBatch: number;
+  readonly maxHistoryBytes: number;
+  readonly maxChannels: number;
+  private historyBytes = 0;
+  private evicted = 0;
 
   /** Epoch of every channel without state (reads store nothing); never the epoch of a state. */
   readonly emptyEpoch = newEpoch();
@@ -131,10 +155,62 @@ export class MemoryBackend {
     this.now = opts.now ?? (() => Date.now());
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, this.historyTtlMs / 4));
     this.sweepBatch = opts.sweepBatch ?? 20_000;
+    this.maxHistoryBytes = opts.maxHistoryBytes ?? Number.POSITIVE_INFINITY;
+    this.maxChannels = opts.maxChannels ?? Number.POSITIVE_INFINITY;
   }
 
   stats(): MemoryBusStats {
-    return { channels: this.channels.size, idempotencyKeys: this.idempotency.size, subscribedChannels: this.subscribed.size };
+    return {
+      channels: this.channels.size,
+      idempotencyKeys: this.idempotency.size,
+      subscribedChannels: this.subscribed.size,
+      historyBytes: this.historyBytes,
+      evicted: this.evicted,
+    };
+  }
+
+  /** Removes a channel's state (expiry, eviction), its history bytes with it. */
+  private drop(name: string, state: ChannelState): void {
+    this.channels.delete(name);
+    this.historyBytes -= state.bytes;
+    state.bytes = 0;
+    state.history = null;
+  }
+
+  /**
+   * Evicts from the front (least recently published first) until both caps hold; `current`, the
+   * channel just published to, only loses its oldest messages, never its newest.
+   */
+  private enforceCaps(current: ChannelState): void {
+    // Subscribed channels are bounded by the connections (maxSubscriptions each) and are never
+    // evicted whole: the count cap is on the others. At most 1,000 steps per call (the next goes on).
+    let guard = Math.min(this.channels.size + 1, 1000);
+    while ((this.historyBytes > this.maxHistoryBytes || this.channels.size > this.maxChannels + this.subscribed.size) && guard-- > 0) {
+      const first = this.channels.entries().next();
+      if (first.done) return;
+      const [name, state] = first.value;
+      if (state === current) {
+        // Only the current channel is left with history: trim it, oldest first, keeping the newest message.
+        const h = state.history;
+        while (this.historyBytes > this.maxHistoryBytes && h !== null && h.length > 1) {
+          const b = messageBytes(h.shift()!);
+          state.bytes -= b;
+          this.historyBytes -= b;
+        }
+        return;
+      }
+      this.evicted += 1;
+      if (this.subscribed.has(name)) {
+        // Kept (its subscribers hold its epoch and offset) but without history: moved to the back.
+        this.historyBytes -= state.bytes;
+        state.bytes = 0;
+        state.history = null;
+        this.channels.delete(name);
+        this.channels.set(name, state);
+      } else {
+        this.drop(name, state);
+      }
+    }
   }
 
   /**
@@ -146,12 +222,15 @@ export class MemoryBackend {
     let removed = 0;
     for (const [name, state] of this.channels) {
       if (removed >= max || state.touchedAt + this.historyTtlMs > now) break;
-      this.channels.delete(name);
       // A channel some node is subscribed to keeps its state: re-append it with a fresh TTL.
       if (this.subscribed.has(name)) {
+        this.channels.delete(name);
         state.touchedAt = now;
         this.channels.set(name, state);
-      } else removed += 1;
+      } else {
+        this.drop(name, state);
+        removed += 1;
+      }
     }
     let keys = 0;
     for (const [key, entry] of this.idempotency) {
@@ -197,7 +276,7 @@ export class MemoryBackend {
         this.idempotency.delete(idemKey);
       }
     }
-    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
     // Move to the end of the activity order.
     this.channels.delete(req.channel);
     this.channels.set(req.channel, state);
@@ -214,8 +293,16 @@ export class MemoryBackend {
     if (this.historySize > 0) {
       const history = (state.history ??= []);
       history.push(msg);
-      if (history.length > this.historySize) history.shift();
+      const b = messageBytes(msg);
+      state.bytes += b;
+      this.historyBytes += b;
+      if (history.length > this.historySize) {
+        const old = messageBytes(history.shift()!);
+        state.bytes -= old;
+        this.historyBytes -= old;
+      }
     }
+    this.enforceCaps(state);
     const result: PublishResult = { channel: req.channel, epoch: state.epoch, offset: state.offset };
     if (idemKey !== undefined && this.idempotencyWindowMs > 0) {
       this.idempotency.set(idemKey, { result, expiresAt: now + this.idempotencyWindowMs });
@@ -306,7 +393,7 @@ export class MemoryBackend {
   private live(channel: string, now: number): ChannelState | undefined {
     const state = this.channels.get(channel);
     if (state === undefined || state.touchedAt + this.historyTtlMs > now || this.subscribed.has(channel)) return state;
-    this.channels.delete(channel);
+    this.drop(channel, state);
     return undefined;
   }
 
@@ -316,8 +403,9 @@ export class MemoryBackend {
     const now = this.now();
     let state = this.live(channel, now);
     if (state === undefined && this.subscribed.has(channel)) {
-      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now };
+      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
       this.channels.set(channel, state);
+      this.enforceCaps(state);
     }
     return state;
   }
