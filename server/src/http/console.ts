@@ -72,7 +72,7 @@ export function withConsole(api: Api, deps: ConsoleDeps): Api {
   if (deps.mode === 'off') return api;
   const keys = new ApiKeys(deps.apiKeys);
   const ownKey = deps.apiKeys[0]!;
-  const allowed = (req: ApiRequest) =>
+  const allowed = (req: Omit<ApiRequest, 'body'>) =>
     deps.mode === 'open' ? isLoopbackHost(req.headers.host) : keys.check(ApiKeys.fromHeaders(req.headers));
 
   async function state(): Promise<ApiResponse> {
@@ -86,7 +86,22 @@ export function withConsole(api: Api, deps: ConsoleDeps): Api {
     return json(200, { mode: deps.mode, nodes, channels });
   }
 
+  /** The console API's refusals, from the headers alone (before any body is read). */
+  const refusal = (req: Omit<ApiRequest, 'body'>): ApiResponse | undefined => {
+    if (req.headers['x-river-console'] !== '1') {
+      return json(403, { error: { code: 'forbidden', message: 'console API requests carry "x-river-console: 1"' } });
+    }
+    if (!allowed(req)) return unauthorized();
+    return undefined;
+  };
+
   return {
+    precheck(req) {
+      const path = req.path;
+      if (path === '/console' || path === '/console/') return undefined;
+      if (!path.startsWith('/console/api/')) return api.precheck(req);
+      return refusal(req);
+    },
     async handle(req: ApiRequest): Promise<ApiResponse> {
       const path = req.path;
       if (path === '/console' || path === '/console/') {
@@ -105,10 +120,8 @@ export function withConsole(api: Api, deps: ConsoleDeps): Api {
         };
       }
       if (!path.startsWith('/console/api/')) return api.handle(req);
-      if (req.headers['x-river-console'] !== '1') {
-        return json(403, { error: { code: 'forbidden', message: 'console API requests carry "x-river-console: 1"' } });
-      }
-      if (!allowed(req)) return unauthorized();
+      const refused = refusal(req);
+      if (refused !== undefined) return refused;
       if (path === '/console/api/state') {
         if (req.method !== 'GET') return json(405, { error: { code: 'bad_request', message: 'use GET' } });
         try {
