@@ -147,7 +147,7 @@ async function startNode(task: string, phaseMs: number): Promise<SimNode> {
   const source = await AwsSecretSource.start({ secretId: ARN, reader, logger, refreshMs: 2 ** 30 });
   const config = loadConfig({
     RIVER_JWT_SECRET_ID: ARN,
-    RIVER_API_KEY: 'key-1',
+    RIVER_API_KEY: 'rotation-test-api-key-Zq7Xw2Lp9Rt4Vb6Nm8Kc3Hj5',
     RIVER_PORT: '0',
     RIVER_HOST: '127.0.0.1',
     RIVER_LOG_LEVEL: 'silent',
