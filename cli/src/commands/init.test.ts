@@ -88,6 +88,17 @@ describe('river init', () => {
     const half = testContext({ cwd: project.dir });
     expect(await half.run(['init', '--yes', '--force', '--connections', '100000'])).toBe(1);
     expect(half.io.stderr[0]).toBe('error: river init: sizing needs --messages-per-second too');
+    for (const [flag, value] of [
+      ['--connections', 'lots'],
+      ['--connections', '0'],
+      ['--messages-per-second', '-5'],
+    ]) {
+      const bad = testContext({ cwd: project.dir });
+      const argv = ['init', '--yes', '--force', '--connections', '1000', '--messages-per-second', '100', flag!, value!];
+      expect(await bad.run(argv), `${flag} ${value}`).toBe(1);
+      expect(bad.io.stderr[0], `${flag} ${value}`).toMatch(new RegExp(`^error: .*${flag}`));
+      expect(bad.io.stderr[1]).toMatch(/^hint: /);
+    }
   });
 
   it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {

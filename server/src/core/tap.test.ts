@@ -12,6 +12,25 @@ async function openTap(t: { node: { urls: { ws: string } } }, first: Record<stri
 }
 
 describe('the tap (docs/protocol.md#11-the-tap-watching-without-subscribing)', () => {
+  it.each([
+    ['not JSON', 'tap me'],
+    ['JSON null', 'null'],
+    ['a JSON array', '[]'],
+  ])('a first frame that is %s closes 4502, and the node keeps serving', async (_what, raw) => {
+    const t = await startTestNode({ RIVER_API_KEY: KEY });
+    try {
+      const bad = await TestClient.connect(t.node.urls.ws.replace('/v1/ws', '/v1/tap'));
+      bad.sendRaw(raw);
+      expect((await bad.waitClose()).code).toBe(4502);
+      const tap = await openTap(t, { type: 'tap', key: KEY, channels: 'dogs' });
+      expect(await tap.next('error')).toMatchObject({ code: 'bad_channel' });
+      expect((await tap.waitClose()).code).toBe(4502);
+      const good = await openTap(t, { type: 'tap', key: KEY });
+      expect(await good.next('tapping')).toMatchObject({ channels: ['*'] });
+    } finally {
+      await t.close();
+    }
+  });
   it("a tap on '*' sees every publish on 3 channels, subscribed or not, with nothing subscribed for it", async () => {
     const t = await startTestNode({ RIVER_API_KEY: KEY });
     try {

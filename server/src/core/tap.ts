@@ -83,7 +83,9 @@ export class Tap {
     let frame: { type?: unknown; key?: unknown; channels?: unknown };
     try {
       if (isBinary) throw new Error('binary');
-      frame = JSON.parse(data.toString()) as typeof frame;
+      const parsed: unknown = JSON.parse(data.toString());
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      frame = parsed as typeof frame;
     } catch {
       ws.close(CLOSE_CODES.protocol_error, 'protocol_error');
       return;
