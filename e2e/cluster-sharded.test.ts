@@ -47,7 +47,13 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
   async function client(url: string, sub: string, channels: string[], reconnect = true) {
     const c = new ClusterClient({ url, token: await mintToken(SECRET, { sub }), channels, reconnect });
     clients.push(c);
-    await c.start();
+    try {
+      await c.start();
+    } catch (err) {
+      // What the nodes logged says why (a refused subscribe, a Redis error).
+      const logs = cluster.nodes.map((n) => `--- ${n.name}\n${n.output()}`).join('\n');
+      throw new Error(`${(err as Error).message}\n${logs}`);
+    }
     return c;
   }
   const node = (i: number) => cluster.nodes[i]!;

@@ -51,7 +51,15 @@ export class ClusterClient {
     this.connect();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not subscribed within ${timeoutMs} ms (closes: ${this.closes.join(',')})`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `not subscribed within ${timeoutMs} ms (connects: ${this.connects}, closes: ${this.closes.join(',')}, frames: ${JSON.stringify(this.frames.slice(-8))})`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([ready, late]);

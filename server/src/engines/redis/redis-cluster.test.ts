@@ -50,6 +50,52 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
     }
   });
 
+  it('subscribes channels while reads of the same shards are in flight, keeping sharded subscriptions off the command connections', async () => {
+    // ioredis auto-pipelined SSUBSCRIBE with the commands of its shard, onto one connection:
+    // reads then failed on the subscriber connection ("only (P|S)SUBSCRIBE ... are allowed"),
+    // and the node could no longer subscribe channels there (a flaky e2e showed it first).
+    const opts = { historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: prefix() };
+    const a = new RedisBus(opts);
+    const b = new RedisBus(opts);
+    const got = new Set<string>();
+    await a.start({ message: (m) => got.add(m.channel), control: () => 0 });
+    await b.start({ message: () => undefined, control: () => 0 });
+    try {
+      const channels = Array.from({ length: 90 }, (_, i) => `mixed-${i}`);
+      // Reads of every shard go out in every event-loop turn while the channels are subscribed, as
+      // on a busy node, so subscribe flushes and reads share ticks.
+      const reads: Promise<unknown>[] = [];
+      let reading = true;
+      const pump = () => {
+        if (!reading) return;
+        for (const c of channels.slice(0, 9)) reads.push(a.history(c, { since: 0 }));
+        setImmediate(pump);
+      };
+      pump();
+      const subscribes = await Promise.allSettled(channels.map((c) => a.subscribe(c)));
+      reading = false;
+      const failed = [...subscribes, ...(await Promise.allSettled(reads))].filter((r) => r.status === 'rejected');
+      expect(failed.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      for (const c of channels) await b.publish({ channel: c, event: 'e', data: null });
+      await expect.poll(() => got.size, { timeout: 5000 }).toBe(channels.length);
+      // Every sharded subscription sits on ioredis's sharded subscriber connections, none on a command connection.
+      let onSubscribers = 0;
+      for (const port of redis.ports) {
+        const list = spawnSync('redis-cli', ['-p', String(port), 'CLIENT', 'LIST'], { encoding: 'utf8' }).stdout;
+        for (const line of list.split('\n').filter((l) => l.includes(' ssub='))) {
+          const ssub = Number(/ ssub=(\d+)/.exec(line)![1]);
+          if (line.includes('(ssubscriber)')) onSubscribers += ssub;
+          else expect(ssub, line).toBe(0);
+        }
+      }
+      // Bus a's channels plus the control channels both buses subscribe.
+      expect(onSubscribers).toBeGreaterThanOrEqual(channels.length);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   /** Kills every pub/sub client connection on these masters (what a shard restart or a network blip does to them). */
   function killPubSubClients(ports = redis.ports): void {
     for (const port of ports) {

@@ -56,6 +56,11 @@ export function createRedisClient(opts: RedisConnectionOptions, role: 'command' 
     lazyConnect: true,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
+    // ioredis auto-pipelines SSUBSCRIBE/SUNSUBSCRIBE (its exclusion list names only the unsharded
+    // ones), which batches them with commands of the same shard onto one connection: commands then
+    // fail on the subscriber connection, or the command connection enters subscriber mode, and the
+    // node can no longer subscribe channels on that shard (redis-cluster.test.ts shows it).
+    autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
     shardedSubscribers: true,
     maxRedirections: 16,
     clusterRetryStrategy: (times) => reconnectDelay(times),
