@@ -13,9 +13,8 @@ import type { Bus } from './engines/bus.js';
 import type { Config } from './config.js';
 import { createEngines } from './engines/engines.js';
 import { ConfigError } from './errors.js';
-import { createApi, maxBodyBytes } from './http/http-api.js';
+import { ApiKeys, createApi, maxBodyBytes } from './http/http-api.js';
 import { openTapAllowed, withConsole } from './http/console.js';
-import { ApiKeys } from './http/api-keys.js';
 import { Tap, TAP_PATH } from './core/tap.js';
 import { requestListener } from './http/http-server.js';
 import { CLOSE_GRACE_MS } from './core/connection.js';
@@ -106,7 +105,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     maxBufferedBytes: config.maxBufferedBytes,
     authTimeoutMs: config.authTimeoutMs,
     setLocalTap: (handler) => {
-      hub.localTap = handler;
+      hub.channels.localTap = handler;
     },
   });
   // A request (headers and body) must arrive within httpRequestTimeoutMs, or it is answered 408 and

@@ -80,7 +80,7 @@ const ACKNOWLEDGED: ReadonlyArray<{ path: string; rule: string; reason: string }
     path: 'Publish/HttpApi/DefaultRoute',
     rule: 'AwsSolutions-APIG4',
     reason:
-      'The HTTP API authorizes every request itself with the API key (constant-time comparison in server/src/api-keys.ts), exactly like the node; /healthz and /readyz are public by design.',
+      'The HTTP API authorizes every request itself with the API key (constant-time comparison in server/src/http/http-api.ts, `ApiKeys`), exactly like the node; /healthz and /readyz are public by design.',
   },
   {
     path: 'Cache/ReplicationGroup',

@@ -20,8 +20,9 @@
  * - `excludeConnectionId` is honoured live, on replay and on catch-up.
  */
 import type { Logger } from 'pino';
-import { CLOSE_CODES, isPresenceChannel, type SubscribeFrame } from '@river/protocol';
-import type { Bus, BusMessage, StreamPosition } from '../engines/bus.js';
+import { BAD_CHANNEL_MESSAGE, CLOSE_CODES, isPresenceChannel, isValidChannel, matchAny, type SubscribeFrame } from '@river/protocol';
+import type { Bus, BusMessage, StreamPosition, TapHandler } from '../engines/bus.js';
+import type { Config } from '../config.js';
 import { CatchUp, type Snapshot } from './catch-up.js';
 import type { Connection } from './connection.js';
 import { fewAdd, fewDelete, fewHas, fewList, fewSize, type Few } from './few.js';
@@ -30,8 +31,9 @@ import type { Outbox } from './outbox.js';
 import type { PresenceTracker, Seam } from './presence-tracker.js';
 import { subscribedFrame, textFrame } from './frames.js';
 
-/** What a channel needs of its node (the hub). */
+/** What the channels need of their node (the hub). */
 export interface ChannelPort {
+  readonly config: Pick<Config, 'maxSubscriptions' | 'requireChannelClaims'>;
   readonly bus: Bus;
   readonly outbox: Outbox;
   readonly presence: PresenceTracker;
@@ -42,10 +44,80 @@ export interface ChannelPort {
   now(): number;
   /** The sequence number of one of this node's connection ids; -1 for any other string. */
   seqOf(connectionId: string): number;
-  /** Whether this channel is still the node's channel of its name (it has local subscribers). */
-  isOpen(ch: Channel): boolean;
-  /** Removes one local subscription (the hub's bookkeeping included). */
-  detach(conn: Connection, name: string): Promise<void>;
+}
+
+/**
+ * The node's channels with local subscribers, by name: a connection's subscribe frame and every
+ * bus message come here and go straight to their `Channel`. The hub holds it and hands `message`
+ * to the bus as its message handler.
+ *
+ * Bus subscriptions are reference-counted: a channel subscribes the bus when it opens for its first
+ * local subscriber and unsubscribes it when the last leaves (the engine applies a channel's
+ * subscribe and unsubscribe calls in call order: the `Bus` contract).
+ */
+export class Channels {
+  private readonly open = new Map<string, Channel>();
+  /** The tap of this node's own channels, set only when the bus cannot tap the cluster (tap.ts). */
+  localTap: TapHandler | null = null;
+
+  constructor(readonly port: ChannelPort) {}
+
+  /** The bus's message handler (`BusHandlers.message`): a message or presence frame for a channel. */
+  readonly message = (msg: BusMessage): void => {
+    if (this.localTap !== null) this.localTap(msg);
+    this.open.get(msg.channel)?.receive(msg);
+  };
+
+  get(name: string): Channel | undefined {
+    return this.open.get(name);
+  }
+
+  [Symbol.iterator](): IterableIterator<Channel> {
+    return this.open.values();
+  }
+
+  /** Checks a subscribe request, then subscribes `conn` through the channel's recovery seam (`Channel.attach`). */
+  async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
+    const { config, logger } = this.port;
+    const { channel: name, id } = frame;
+    if (!isValidChannel(name)) return conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
+    if (fewHas(conn.subs, name)) return conn.sendError('bad_request', 'already subscribed to this channel', id, name);
+    if (fewSize(conn.subs) >= config.maxSubscriptions) {
+      return conn.sendError('too_many_subscriptions', `at most ${config.maxSubscriptions} subscriptions per connection`, id, name);
+    }
+    const patterns = conn.identity!.channels;
+    if (patterns === undefined ? config.requireChannelClaims : !matchAny(patterns, name)) {
+      return conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
+    }
+    logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'subscribe');
+    let ch = this.open.get(name);
+    if (ch === undefined) {
+      // The first local subscriber: register the channel and start its bus subscription.
+      ch = new Channel(name, this, this.port.bus.subscribe(name));
+      this.open.set(name, ch);
+      this.port.metrics.channels.inc();
+    }
+    return ch.attach(conn, frame);
+  }
+
+  /** Removes one local subscription; resolves when its presence entry (if any) is gone. */
+  detach(conn: Connection, name: string): Promise<void> {
+    const ch = this.open.get(name);
+    if (ch !== undefined) {
+      ch.remove(conn);
+      if (ch.idle) {
+        this.open.delete(name);
+        this.port.metrics.channels.dec();
+        this.port.bus.unsubscribe(name).catch((err: unknown) => this.port.logger.warn({ err, channel: name }, 'bus unsubscribe failed'));
+      }
+    }
+    return ch?.presence || isPresenceChannel(name) ? this.port.presence.leave(name, conn) : Promise.resolve();
+  }
+
+  /** Whether `ch` is still the channel of its name (it has local subscribers). */
+  isOpen(ch: Channel): boolean {
+    return this.open.get(ch.name) === ch;
+  }
 }
 
 export class Channel {
@@ -69,12 +141,15 @@ export class Channel {
   /** The bus asked for a catch-up while no subscriber was live yet: catch up when the first one is. */
   private stale = false;
 
-  /** `busSubscribed`: the bus subscription the hub started for this channel. */
+  private readonly port: ChannelPort;
+
+  /** `busSubscribed`: the bus subscription the registry started for this channel. */
   constructor(
     readonly name: string,
-    private readonly port: ChannelPort,
+    private readonly channels: Channels,
     busSubscribed: Promise<void>,
   ) {
+    this.port = channels.port;
     this.presence = isPresenceChannel(name);
     this.busSubscribed = busSubscribed;
     busSubscribed.then(
@@ -96,7 +171,7 @@ export class Channel {
 
   // ---- attach / replay / go live --------------------------------------------------------------
 
-  /** Subscribes `conn` (whose request the hub has checked) through the seam described above. */
+  /** Subscribes `conn` (whose request `Channels.subscribe` has checked) through the seam described above. */
   async attach(conn: Connection, frame: SubscribeFrame): Promise<void> {
     const { port } = this;
     const { channel: name, since, id } = frame;
@@ -176,7 +251,7 @@ export class Channel {
       port.logger.warn({ err, channel: name }, 'subscribe failed');
       if (stillPending()) {
         conn.subs = fewDelete(conn.subs, name);
-        await port.detach(conn, name);
+        await this.channels.detach(conn, name);
         conn.sendError('unavailable', 'the bus is unavailable; try again', id, name);
       }
     }
@@ -277,7 +352,7 @@ export class Channel {
       return;
     }
     const cu = new CatchUp(this.name, this.port.logger, held, {
-      open: () => this.port.isOpen(this),
+      open: () => this.channels.isOpen(this),
       position: () => ({ epoch: this.epoch, offset: this.lastOffset }),
       history: (since) => this.port.bus.history(this.name, { since, limit: Math.max(1, this.port.historySize) }),
       snapshot: () => (this.presence ? this.port.presence.snapshot(this.name) : undefined),
@@ -290,7 +365,7 @@ export class Channel {
       },
       done: (held) => {
         if (this.catchUp === cu) this.catchUp = null;
-        if (!this.port.isOpen(this)) return;
+        if (!this.channels.isOpen(this)) return;
         // Through the normal path: the duplicate guard drops what was delivered; a new gap catches up again.
         for (const m of held) this.receive(m);
       },

@@ -66,7 +66,8 @@ export interface ConnectionHost {
   readonly idPrefix: string;
   now(): number;
   authenticated(conn: Connection): void;
-  subscribe(conn: Connection, frame: SubscribeFrame): Promise<void>;
+  /** Where a subscribe frame goes (the node's `Channels`, channel.ts). */
+  readonly channels: { subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> };
   unsubscribe(conn: Connection, channel: string, id: RequestId | undefined): Promise<void>;
   /** Called once, when the connection starts closing or its socket is gone, whichever comes first. */
   release(conn: Connection): void;
@@ -317,7 +318,7 @@ export class Connection implements OutboxPeer {
       case 'refresh':
         return this.refresh(frame.token, frame.id);
       case 'subscribe':
-        return this.host.subscribe(this, frame);
+        return this.host.channels.subscribe(this, frame);
       case 'unsubscribe':
         return this.host.unsubscribe(this, frame.channel, frame.id);
       case 'publish':

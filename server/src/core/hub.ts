@@ -1,10 +1,9 @@
 /**
- * The hub: a node's local connections, and the registry of its channels (`channel.ts`, one per
- * channel with local subscribers). It is the bus's handler: messages go to their channel.
+ * The hub: a node's local connections, and its channels (`Channels` in `channel.ts`, one per
+ * channel with local subscribers). It is the bus's handler: its `message` is the channel
+ * registry's, so a bus message goes straight to its channel, and a subscribe frame goes from the
+ * connection straight to the registry.
  *
- * - Bus subscriptions are reference-counted: the hub subscribes the bus when it opens a channel for
- *   its first local subscriber and unsubscribes it when the last leaves (calls per channel are
- *   chained, so a quick unsubscribe/subscribe pair reaches the engine in order).
  * - Presence (`presence-` channels) lives in `presence-tracker.ts`.
  * - Time (`connection-timers.ts`): one node-wide tick checks auth deadlines, token expiry and
  *   heartbeats (no timer per socket).
@@ -13,22 +12,14 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import {
-  BAD_CHANNEL_MESSAGE,
-  CLOSE_CODES,
-  isPresenceChannel,
-  isValidChannel,
-  matchAny,
-  type RequestId,
-  type SubscribeFrame,
-} from '@river/protocol';
-import type { Bus, BusHandlers, BusMessage, ControlCommand, QueryCommand, TapHandler } from '../engines/bus.js';
-import { Channel, type ChannelPort } from './channel.js';
+import { BAD_CHANNEL_MESSAGE, CLOSE_CODES, isValidChannel, type RequestId } from '@river/protocol';
+import type { Bus, BusHandlers, BusMessage, ControlCommand, QueryCommand } from '../engines/bus.js';
+import { Channels, type ChannelPort } from './channel.js';
 import type { Presence } from '../engines/presence.js';
 import type { TokenVerifier } from '../auth.js';
 import type { Config } from '../config.js';
 import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
-import { fewDelete, fewHas, fewList, fewSize } from './few.js';
+import { fewDelete, fewHas, fewList } from './few.js';
 import type { Metrics } from '../metrics.js';
 import { Outbox } from './outbox.js';
 import { ConnectionTimers } from './connection-timers.js';
@@ -78,16 +69,16 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   private readonly sockets = new Set<Connection>();
   /** Connections not yet released (authenticating or open). */
   private unreleased = 0;
-  private readonly channels = new Map<string, Channel>();
-  private readonly busOps = new Map<string, Promise<void>>();
+  /** The node's channels: where subscribe frames and bus messages go (channel.ts). */
+  readonly channels: Channels;
+  /** `BusHandlers.message`: the channel registry's, so the bus delivers straight to the channel. */
+  readonly message: (msg: BusMessage) => void;
   /** Connection ids are `<idPrefix>.<seq in base 36>`, built when asked for (no string kept per connection). */
   readonly idPrefix = `${randomBytes(6).toString('base64url')}.`;
   private counter = 0;
   private readonly timers: ConnectionTimers;
   /** When the hub was made: connections keep their start as seconds since then (a small integer). */
   readonly startedAt: number;
-  /** The tap of this node's own channels, set only when the bus cannot tap the cluster (tap.ts). */
-  localTap: TapHandler | null = null;
 
   constructor(deps: HubDeps) {
     this.config = deps.config;
@@ -99,7 +90,9 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     this.startedAt = this.now();
     this.outbox = new Outbox(deps.config.maxBufferedBytes);
     this.historySize = deps.config.historySize;
-    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, (msg) => this.message(msg));
+    this.channels = new Channels(this);
+    this.message = this.channels.message;
+    this.presence = new PresenceTracker(deps.presence, deps.bus, deps.logger, this.message);
     this.timers = new ConnectionTimers(deps.config, this.now, this.sockets, this.outbox, () => this.presence.heartbeat());
   }
 
@@ -140,35 +133,11 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     this.metrics.connections.dec();
     const subs = conn.subs;
     conn.subs = null;
-    for (const name of fewList(subs)) void this.detach(conn, name);
+    for (const name of fewList(subs)) void this.channels.detach(conn, name);
   }
 
   closed(conn: Connection): void {
     this.sockets.delete(conn);
-  }
-
-  /** Checks the request, then subscribes through the channel's recovery seam (channel.ts). */
-  async subscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
-    const { channel: name, id } = frame;
-    if (!isValidChannel(name)) {
-      conn.sendError('bad_channel', BAD_CHANNEL_MESSAGE, id, name);
-      return;
-    }
-    if (fewHas(conn.subs, name)) {
-      conn.sendError('bad_request', 'already subscribed to this channel', id, name);
-      return;
-    }
-    if (fewSize(conn.subs) >= this.config.maxSubscriptions) {
-      conn.sendError('too_many_subscriptions', `at most ${this.config.maxSubscriptions} subscriptions per connection`, id, name);
-      return;
-    }
-    const patterns = conn.identity!.channels;
-    if (patterns === undefined ? this.config.requireChannelClaims : !matchAny(patterns, name)) {
-      conn.sendError('forbidden', 'the token\'s "channels" claim does not allow this channel', id, name);
-      return;
-    }
-    this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'subscribe');
-    return (this.channels.get(name) ?? this.open(name)).attach(conn, frame);
   }
 
   async unsubscribe(conn: Connection, name: string, id: RequestId | undefined): Promise<void> {
@@ -182,17 +151,12 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     }
     conn.subs = fewDelete(conn.subs, name);
     this.logger.debug({ connectionId: conn.id, userId: conn.userId, channel: name }, 'unsubscribe');
-    const leaving = this.detach(conn, name);
+    const leaving = this.channels.detach(conn, name);
     conn.send(unsubscribedFrame({ channel: name, id }));
     await leaving;
   }
 
   // ---- BusHandlers ---------------------------------------------------------------------------
-
-  message(msg: BusMessage): void {
-    if (this.localTap !== null) this.localTap(msg);
-    this.channels.get(msg.channel)?.receive(msg);
-  }
 
   /** What the console shows of this node (`Bus.gather`): its open connections and channels, up to `SNAPSHOT_LIMIT` each. */
   async query(cmd: QueryCommand): Promise<NodeSnapshot | undefined> {
@@ -210,9 +174,9 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
     }
     const channels: NodeSnapshot['channels'] = [];
     let subscriptions = 0;
-    for (const [name, ch] of this.channels) {
+    for (const ch of this.channels) {
       subscriptions += ch.subscriberCount;
-      if (channels.length < SNAPSHOT_LIMIT) channels.push({ name, subscribers: ch.subscriberCount });
+      if (channels.length < SNAPSHOT_LIMIT) channels.push({ name: ch.name, subscribers: ch.subscriberCount });
     }
     const total = async (c: { get(): Promise<{ values: { value: number }[] }> }) =>
       (await c.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -226,10 +190,6 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
       delivered: await total(this.metrics.delivered),
       at: this.now(),
     };
-  }
-
-  isOpen(ch: Channel): boolean {
-    return this.channels.get(ch.name) === ch;
   }
 
   /** The sequence number of one of this node's connection ids; -1 for any other string. */
@@ -295,47 +255,5 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   /** Drops every socket at once. */
   terminateAll(): void {
     for (const conn of [...this.sockets]) conn.terminate();
-  }
-
-  // ---- channels ----------------------------------------------------------------------------------
-
-  /** Opens the channel for its first local subscriber: registers it and starts its bus subscription. */
-  private open(name: string): Channel {
-    const ch = new Channel(
-      name,
-      this,
-      this.busOp(name, () => this.bus.subscribe(name)),
-    );
-    this.channels.set(name, ch);
-    this.metrics.channels.inc();
-    return ch;
-  }
-
-  /** Removes one local subscription; resolves when its presence entry (if any) is gone. */
-  detach(conn: Connection, name: string): Promise<void> {
-    const ch = this.channels.get(name);
-    if (ch !== undefined) {
-      ch.remove(conn);
-      if (ch.idle) {
-        this.channels.delete(name);
-        this.metrics.channels.dec();
-        void this.busOp(name, () => this.bus.unsubscribe(name)).catch((err: unknown) =>
-          this.logger.warn({ err, channel: name }, 'bus unsubscribe failed'),
-        );
-      }
-    }
-    return ch?.presence || isPresenceChannel(name) ? this.presence.leave(name, conn) : Promise.resolve();
-  }
-
-  /** Runs bus (un)subscribe calls of one channel in call order. */
-  private busOp(name: string, op: () => Promise<void>): Promise<void> {
-    const prev = this.busOps.get(name);
-    const next = prev === undefined ? op() : prev.catch(() => undefined).then(op);
-    this.busOps.set(name, next);
-    const cleanup = () => {
-      if (this.busOps.get(name) === next) this.busOps.delete(name);
-    };
-    next.then(cleanup, cleanup);
-    return next;
   }
 }

@@ -112,7 +112,7 @@ export class PresenceTracker {
   /** The engine reconnected: read the members again once the entries are repaired. */
   private resyncDue = false;
 
-  /** `deliver` fans a (coalesced) presence frame out to the channel's local subscribers (the hub's `message`). */
+  /** `deliver` fans a (coalesced) presence frame out to the channel's local subscribers (the channel registry's `message`). */
   constructor(
     readonly engine: Presence,
     private readonly bus: Bus,

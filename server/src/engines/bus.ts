@@ -10,7 +10,7 @@
  *   subscribed nodes, and offsets in one channel are delivered in increasing order, each once.
  *   A channel that was never published to (or whose state expired) reads as offset 0. When a node
  *   is subscribed to it, a read creates its epoch and keeps it, so later reads and publishes use
- *   it (the hub always subscribes before it reads). A read of a channel no node is subscribed to
+ *   it (a channel always subscribes before it reads, channel.ts). A read of a channel no node is subscribed to
  *   may leave nothing behind (the memory engine answers an "empty" epoch and stores nothing, so
  *   floods of reads cost no memory; Redis creates the epoch with the TTL): its epoch at offset 0
  *   means nothing to a later publish.
@@ -23,14 +23,14 @@
  *   last node unsubscribes). So a client of a quiet channel recovers after a reconnect. Only a
  *   backend losing its data (restart without persistence, eviction) ends them.
  * - Read-after-delivery. `position` and `history` of a channel this node is subscribed to resolve
- *   only after every message they include has been handed to `onMessage`, so the hub's recovery
+ *   only after every message they include has been handed to `onMessage`, so a channel's recovery
  *   seam (live buffer + history) never sees a message twice or misses one.
  * - History. The last `historySize` messages of a channel are kept while the channel saw a publish
  *   within `historyTtlSeconds` (or a node is subscribed to it). Each keeps its
  *   `excludeConnectionId`, so a replay skips that connection as live delivery did. `history(channel, {since})` returns the messages with offset > since
  *   in increasing order, together with the position they were read at (same atomic read).
  * - Subscriptions. `subscribe(channel)` resolves once every message published after that moment is
- *   going to reach the `onMessage` handler. Calls are reference-counted by the caller (the hub calls
+ *   going to reach the `onMessage` handler. Calls are reference-counted by the caller (the channel registry calls
  *   subscribe on the first local subscriber and unsubscribe on the last); an engine may batch them.
  *   Messages of channels this node is not subscribed to are not delivered to it.
  * - Frames. `publish` builds the `message` frame JSON once; `BusMessage.frame` is that exact text,
@@ -76,7 +76,7 @@ export interface PublishResult {
   duplicate?: boolean;
 }
 
-/** One message as it travels from the bus to the node's hub. */
+/** One message as it travels from the bus to the node's channel. */
 export interface BusMessage {
   channel: string;
   /** Absent for ephemeral frames (presence events). */

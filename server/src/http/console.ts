@@ -19,8 +19,7 @@
  */
 import type { Bus } from '../engines/bus.js';
 import type { NodeSnapshot } from '../core/hub.js';
-import { ApiKeys } from './api-keys.js';
-import type { Api, ApiRequest, ApiResponse } from './http-api.js';
+import { ApiKeys, type Api, type ApiRequest, type ApiResponse } from './http-api.js';
 import { CONSOLE_HTML } from './console-page.js';
 
 export interface ConsoleDeps {
