@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultRiverConfig } from '@river/templates';
 import { tempProject, testContext } from '../test-context.js';
 
 let project: { dir: string; cleanup: () => Promise<void> };
@@ -41,8 +42,9 @@ describe('river init', () => {
     ]);
     expect(t.io.stderr.filter((l) => l.startsWith('error'))).toEqual([]);
     expect(code).toBe(0);
+    // The flags' answers over the defaults, which templates/src/config.test.ts pins.
     expect(await written()).toEqual({
-      name: 'river',
+      ...defaultRiverConfig(),
       region: 'eu-west-1',
       domain: 'rt.example.com',
       certificateArn: CERT,
@@ -53,14 +55,6 @@ describe('river init', () => {
       minTasks: 3,
       maxTasks: 6,
       cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
-      natGateways: 0,
-      logRetentionDays: 30,
-      publishConcurrency: 20,
-      publishRateLimit: 1000,
-      publishBurstLimit: 2000,
-      accessLogs: false,
-      containerInsights: false,
-      console: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
