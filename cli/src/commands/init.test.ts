@@ -13,6 +13,18 @@ afterEach(async () => {
 });
 const written = async () => JSON.parse(await readFile(join(project.dir, 'river.config.json'), 'utf8')) as Record<string, unknown>;
 const CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-111122223333';
+/** A user's answers at the prompts of the terminal tests (a domain with its certificate). */
+const ANSWERS = {
+  '--region': 'eu-west-1',
+  '--domain': 'rt.example.com',
+  '--certificate-arn': CERT,
+  '--hosted-zone': '',
+  '--cpu': 1024,
+  '--memory': 2048,
+  '--min-tasks': '2',
+  '--max-tasks': '4',
+  '--cache': 'node',
+};
 
 describe('river init', () => {
   it('takes every answer from flags, without a terminal', async () => {
@@ -98,15 +110,7 @@ describe('river init', () => {
   it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--yes'])).toBe(0);
-    expect(await written()).toMatchObject({
-      name: 'river',
-      region: 'us-east-1',
-      taskCpu: 256,
-      taskMemory: 512,
-      minTasks: 2,
-      maxTasks: 10,
-      cache: { mode: 'node' },
-    });
+    expect(await written()).toEqual(defaultRiverConfig());
     expect(t.io.stderrText()).toMatch(/warning: no domain/);
   });
 
@@ -114,17 +118,7 @@ describe('river init', () => {
     const t = testContext({
       cwd: project.dir,
       isTTY: true,
-      answers: {
-        '--region': 'eu-west-1',
-        '--domain': 'rt.example.com',
-        '--certificate-arn': CERT,
-        '--hosted-zone': '',
-        '--cpu': 1024,
-        '--memory': 2048,
-        '--min-tasks': '2',
-        '--max-tasks': '4',
-        '--cache': 'node',
-      },
+      answers: ANSWERS,
     });
     expect(await t.run(['init'])).toBe(0);
     expect(t.io.asked).toEqual([
@@ -241,16 +235,12 @@ describe('river init', () => {
       cwd: project.dir,
       isTTY: true,
       answers: {
-        '--region': 'eu-west-1',
-        '--domain': 'rt.example.com',
+        ...ANSWERS,
         '--certificate-arn': '',
         '--hosted-zone': ['', 'Z0123456789ABCDEFGHIJ'],
         '--zone-name': ['other.com', 'example.com'],
         '--cpu': 256,
         '--memory': 512,
-        '--min-tasks': '2',
-        '--max-tasks': '4',
-        '--cache': 'node',
       },
     });
     expect(await t.run(['init'])).toBe(0);
