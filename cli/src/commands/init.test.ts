@@ -13,6 +13,8 @@ afterEach(async () => {
 });
 const written = async () => JSON.parse(await readFile(join(project.dir, 'river.config.json'), 'utf8')) as Record<string, unknown>;
 const CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-111122223333';
+/** A command line, as a shell splits it (no quoting needed here). */
+const argv = (...parts: string[]) => parts.join(' ').split(' ');
 /** A user's answers at the prompts of the terminal tests (a domain with its certificate). */
 const ANSWERS = {
   '--region': 'eu-west-1',
@@ -29,29 +31,13 @@ const ANSWERS = {
 describe('river init', () => {
   it('takes every answer from flags, without a terminal', async () => {
     const t = testContext({ cwd: project.dir });
-    const code = await t.run([
-      'init',
-      '--region',
-      'eu-west-1',
-      '--domain',
-      'rt.example.com',
-      '--certificate-arn',
-      CERT,
-      '--hosted-zone',
-      'Z0123456789ABCDEFGHIJ',
-      '--zone-name',
-      'example.com',
-      '--cpu',
-      '512',
-      '--memory',
-      '1024',
-      '--min-tasks',
-      '3',
-      '--max-tasks',
-      '6',
-      '--cache',
-      'serverless',
-    ]);
+    const code = await t.run(
+      argv(
+        `init --region eu-west-1 --domain rt.example.com --certificate-arn ${CERT}`,
+        '--hosted-zone Z0123456789ABCDEFGHIJ --zone-name example.com',
+        '--cpu 512 --memory 1024 --min-tasks 3 --max-tasks 6 --cache serverless',
+      ),
+    );
     expect(t.io.stderr.filter((l) => l.startsWith('error'))).toEqual([]);
     expect(code).toBe(0);
     // The flags' answers over the defaults, which templates/src/config.test.ts pins.
@@ -261,15 +247,9 @@ describe('river init', () => {
   it('a flag that fails its check is exit 1 naming it, before anything else is asked', async () => {
     const t = testContext({ cwd: project.dir, isTTY: true, answers: {} });
     expect(
-      await t.run([
-        'init',
-        '--region',
-        'eu-west-1',
-        '--domain',
-        'rt.example.com',
-        '--certificate-arn',
-        'arn:aws:acm:us-east-1:123456789012:certificate/abc',
-      ]),
+      await t.run(
+        argv('init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/abc'),
+      ),
     ).toBe(1);
     expect(t.io.stderr[0]).toBe(
       'error: river init: --certificate-arn "arn:aws:acm:us-east-1:123456789012:certificate/abc": expected a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)',
