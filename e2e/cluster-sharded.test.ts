@@ -7,61 +7,35 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, waitUntil, type RiverCluster } from './harness/cluster.js';
-import { api, ClusterClient, countOf, mintToken } from './harness/cluster-client.js';
-import { haproxyAvailable, startHaproxy, type HaproxyInstance } from './harness/haproxy.js';
-import { redisAvailable, startRedisCluster, type RedisClusterInstance } from './harness/redis.js';
+import { describe, expect, it } from 'vitest';
+import { waitUntil } from './harness/cluster.js';
+import { api, type ClusterClient, countOf } from './harness/cluster-client.js';
+import { haproxyAvailable } from './harness/haproxy.js';
+import { threeNodeService } from './harness/service.js';
+import { redisAvailable, startRedisCluster } from './harness/redis.js';
 
 const SECRET = randomBytes(32).toString('base64url');
 const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 
 describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redis Cluster (sharded pub/sub)', () => {
-  let redis: RedisClusterInstance;
-  let cluster: RiverCluster;
-  let lb: HaproxyInstance;
-  const clients: ClusterClient[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisCluster(3);
-    cluster = await startCluster(3, {
+  const service = threeNodeService({
+    secret: SECRET,
+    startRedis: () => startRedisCluster(3),
+    env: (redis) => ({
       RIVER_JWT_SECRET: SECRET,
       RIVER_API_KEY: KEY,
       RIVER_REDIS_URL: redis.url,
       RIVER_REDIS_CLUSTER: 'true',
       RIVER_HEARTBEAT_MS: '2000',
       RIVER_HISTORY_SIZE: '1000',
-    });
-    lb = await startHaproxy(cluster.nodes.map((n) => n.port));
+    }),
   });
-  afterAll(async () => {
-    for (const c of clients) c.close();
-    await lb?.stop();
-    await cluster?.stop();
-    await redis?.stop();
-  });
-  afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
-  });
-
-  async function client(url: string, sub: string, channels: string[], reconnect = true) {
-    const c = new ClusterClient({ url, token: await mintToken(SECRET, { sub }), channels, reconnect });
-    clients.push(c);
-    try {
-      await c.start();
-    } catch (err) {
-      // What the nodes logged says why (a refused subscribe, a Redis error).
-      const logs = cluster.nodes.map((n) => `--- ${n.name}\n${n.output()}`).join('\n');
-      throw new Error(`${(err as Error).message}\n${logs}`);
-    }
-    return c;
-  }
-  const node = (i: number) => cluster.nodes[i]!;
+  const { client, node } = service;
 
   it('delivers across nodes on many channels (spread over the shards), presence and disconnect included', async () => {
     const channels = Array.from({ length: 12 }, (_, i) => `shard-${i}`);
     const a = await client(node(0).ws, 'ua', [...channels, 'presence-sharded']);
-    const b = await client(node(1).ws, 'ub', [...channels, 'presence-sharded'], false);
+    const b = await client(node(1).ws, 'ub', [...channels, 'presence-sharded'], { reconnect: false });
     for (const ch of channels) {
       const r = await api(node(2).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: ch });
       expect(r.json).toEqual({ channel: ch, offset: 1 });
@@ -77,18 +51,18 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
   it('loses nothing when a node is SIGKILLed', async () => {
     const ch = 'sharded-killed';
     const cs: ClusterClient[] = [];
-    for (let i = 0; i < 6; i++) cs.push(await client(lb.ws, `k${i}`, [ch]));
+    for (let i = 0; i < 6; i++) cs.push(await client(service.lb.ws, `k${i}`, [ch]));
     try {
       for (let i = 0; i < 200; i++) {
         if (i === 60) node(1).kill('SIGKILL');
-        const r = await api(lb.http, KEY, '/v1/publish', { channel: ch, event: 'e', data: i, idempotencyKey: `${ch}-${i}` });
+        const r = await api(service.lb.http, KEY, '/v1/publish', { channel: ch, event: 'e', data: i, idempotencyKey: `${ch}-${i}` });
         expect(r.status).toBe(200);
       }
       await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length >= 200), 20_000, '200 on every client', 50);
       for (const c of cs) expect(countOf(c.offsets.get(ch)!, 200)).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
       expect(cs.some((c) => c.connects > 1)).toBe(true);
     } finally {
-      await cluster.replace(1);
+      await service.cluster.replace(1);
     }
   });
 
@@ -98,7 +72,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes on a Redi
     const total = 40;
     for (let i = 0; i < total; i++) {
       if (i === 10 || i === 25) {
-        for (const port of redis.ports) {
+        for (const port of service.redis.ports) {
           const r = spawnSync('redis-cli', ['-p', String(port), 'CLIENT', 'KILL', 'TYPE', 'pubsub'], { encoding: 'utf8' });
           expect(r.status, r.stderr).toBe(0);
         }

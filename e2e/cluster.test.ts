@@ -6,26 +6,22 @@
  * redis-server and haproxy (skipped outside CI when missing; failing in CI).
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, startNode, waitUntil, isReady, type RiverCluster } from './harness/cluster.js';
-import { api, ClusterClient, countOf, mintToken } from './harness/cluster-client.js';
-import { haproxyAvailable, startHaproxy, type HaproxyInstance } from './harness/haproxy.js';
-import { redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
+import { describe, expect, it } from 'vitest';
+import { startNode, waitUntil, isReady } from './harness/cluster.js';
+import { api, type ClusterClient, countOf } from './harness/cluster-client.js';
+import { haproxyAvailable } from './harness/haproxy.js';
+import { threeNodeService } from './harness/service.js';
+import { redisAvailable, startRedis } from './harness/redis.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 
 const SECRET = randomBytes(32).toString('base64url');
 const KEY = `e2e-${randomBytes(24).toString('base64url')}`;
 
 describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis + haproxy', () => {
-  let redis: RedisInstance;
-  let cluster: RiverCluster;
-  let lb: HaproxyInstance;
-  let clients: ClusterClient[] = [];
-
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    redis = await startRedis();
-    env = {
+  const service = threeNodeService({
+    secret: SECRET,
+    startRedis: () => startRedis(),
+    env: (redis) => ({
       RIVER_JWT_SECRET: SECRET,
       RIVER_API_KEY: KEY,
       RIVER_REDIS_URL: redis.url,
@@ -33,29 +29,9 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       RIVER_HEARTBEAT_MS: '2000',
       RIVER_DRAIN_MS: '1500',
       RIVER_HISTORY_SIZE: '1000',
-    };
-    cluster = await startCluster(3, env);
-    lb = await startHaproxy(cluster.nodes.map((n) => n.port));
+    }),
   });
-  afterAll(async () => {
-    for (const c of clients) c.close();
-    await lb?.stop();
-    await cluster?.stop();
-    await redis?.stop();
-  });
-  afterEach(() => {
-    for (const c of clients) c.close();
-    clients = [];
-  });
-
-  async function client(url: string, sub: string, channels: string[], opts: { reconnect?: boolean; info?: Record<string, unknown> } = {}) {
-    const token = await mintToken(SECRET, { sub, ...(opts.info ? { info: opts.info } : {}) });
-    const c = new ClusterClient({ url, token, channels, ...opts });
-    clients.push(c);
-    await c.start();
-    return c;
-  }
-  const node = (i: number) => cluster.nodes[i]!;
+  const { client, node } = service;
   const publish = (base: string | (() => string), channel: string, data: unknown, idempotencyKey?: string) =>
     api(base, KEY, '/v1/publish', { channel, event: 'e', data, ...(idempotencyKey ? { idempotencyKey } : {}) });
 
@@ -112,7 +88,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
   async function publishStream(channel: string, total: number, at: (i: number) => Promise<void> | void): Promise<void> {
     for (let i = 0; i < total; i++) {
       await at(i);
-      const r = await publish(lb.http, channel, i, `${channel}-${i}`);
+      const r = await publish(service.lb.http, channel, i, `${channel}-${i}`);
       expect(r.status).toBe(200);
     }
   }
@@ -129,7 +105,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
   it('loses nothing when a node is SIGKILLed: its clients reconnect through haproxy and recover with offsets', async () => {
     const ch = 'killed';
     const cs: ClusterClient[] = [];
-    for (let i = 0; i < 9; i++) cs.push(await client(lb.ws, `k${i}`, [ch]));
+    for (let i = 0; i < 9; i++) cs.push(await client(service.lb.ws, `k${i}`, [ch]));
     const victim = node(1);
     try {
       await publishStream(ch, 300, (i) => {
@@ -141,7 +117,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       expect(cs.filter((c) => c.connects > 1).length).toBeGreaterThan(0);
       expect(cs.flatMap((c) => c.subscribed.filter((s) => s.recovered === false))).toEqual([]);
     } finally {
-      await cluster.replace(1);
+      await service.cluster.replace(1);
     }
   });
 
@@ -167,14 +143,14 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       const listed = await api(node(0).http, KEY, `/v1/channels/${ch}/presence`);
       expect(listed.json.members.map((m: { userId: string }) => m.userId).sort()).toEqual(['both', 'watcher']);
     } finally {
-      await cluster.replace(1);
+      await service.cluster.replace(1);
     }
   });
 
   it('loses nothing when a node drains on SIGTERM during continuous publishing', async () => {
     const ch = 'drained';
     const cs: ClusterClient[] = [];
-    for (let i = 0; i < 9; i++) cs.push(await client(lb.ws, `d${i}`, [ch]));
+    for (let i = 0; i < 9; i++) cs.push(await client(service.lb.ws, `d${i}`, [ch]));
     const victim = node(2);
     try {
       await publishStream(ch, 300, (i) => {
@@ -186,13 +162,13 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
       expect(drained.length).toBeGreaterThan(0);
       expect(drained.every((c) => c.connects > 1)).toBe(true);
     } finally {
-      await cluster.replace(2);
+      await service.cluster.replace(2);
     }
   });
 
   it('loses nothing when a node is cut from Redis for 600 ms while another node publishes 20/s: no close, no recovered: false', async () => {
-    const proxy = await startTcpProxy(redis.port);
-    const cut = await startNode({ name: 'node-behind-proxy', env: { ...env, RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}` } });
+    const proxy = await startTcpProxy(service.redis.port);
+    const cut = await startNode({ name: 'node-behind-proxy', env: { ...service.env, RIVER_REDIS_URL: `redis://127.0.0.1:${proxy.port}` } });
     try {
       const ch = 'cut-from-redis';
       const cs = [await client(cut.ws, 'p0', [ch]), await client(cut.ws, 'p1', [ch]), await client(node(0).ws, 'p2', [ch])];
@@ -217,18 +193,22 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
 
   it('tells clients recovered: false after a Redis restart without persistence, never losing silently', async () => {
     const ch = 'redis-restart';
-    const cs = [await client(node(0).ws, 'r0', [ch]), await client(node(1).ws, 'r1', [ch]), await client(lb.ws, 'r2', [ch])];
-    for (let i = 0; i < 10; i++) await publish(lb.http, ch, i);
+    const cs = [await client(node(0).ws, 'r0', [ch]), await client(node(1).ws, 'r1', [ch]), await client(service.lb.ws, 'r2', [ch])];
+    for (let i = 0; i < 10; i++) await publish(service.lb.http, ch, i);
     await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length === 10), 5000, 'first 10');
 
-    await redis.stop();
+    await service.redis.stop();
     await waitUntil(async () => !(await isReady(node(0).http)) && !(await isReady(node(1).http)), 10_000, 'readyz 503');
     const refused = await api(node(0).http, KEY, '/v1/publish', { channel: ch, event: 'e', data: 'lost?' }, 0);
     expect(refused.status).toBe(503);
     expect(refused.json.error.code).toBe('unavailable');
 
-    await redis.restart();
-    await waitUntil(async () => (await Promise.all(cluster.nodes.map((n) => isReady(n.http)))).every(Boolean), 20_000, 'nodes ready again');
+    await service.redis.restart();
+    await waitUntil(
+      async () => (await Promise.all(service.cluster.nodes.map((n) => isReady(n.http)))).every(Boolean),
+      20_000,
+      'nodes ready again',
+    );
     // Each client is told its position is gone (new epoch) instead of silently missing messages.
     await waitUntil(
       () => cs.every((c) => c.subscribed.some((s) => s.recovered === false)),
@@ -243,7 +223,7 @@ describe.skipIf(!redisAvailable() || !haproxyAvailable())('three nodes + Redis +
     await waitUntil(() => cs.every((c) => c.open), 10_000, 'clients open');
     // Told with an unsolicited subscribed (the new epoch and offset), not by closing the connection.
     for (const c of cs) expect(c.closes).toEqual([]);
-    for (let i = 0; i < 5; i++) await publish(lb.http, ch, `after-${i}`);
+    for (let i = 0; i < 5; i++) await publish(service.lb.http, ch, `after-${i}`);
     await waitUntil(() => cs.every((c) => c.offsets.get(ch)!.length >= 15), 10_000, '5 more');
     for (const c of cs) expect(c.offsets.get(ch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5]);
   });

@@ -17,7 +17,7 @@ import { basename, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from './harness/cluster-client.js';
 import { isCI } from './harness/browser.js';
-import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
+import { buildLikeCdk, podman, skipWithoutPodman } from './harness/podman.js';
 import { freePort, redisAvailable, startRedis, type RedisInstance } from './harness/redis.js';
 import { openClient, packServerImage, publish, RiverContainers, subscriber } from './harness/river-image.js';
 import { ensureStandinBase } from './harness/standin-base.js';
@@ -98,24 +98,7 @@ describe.skipIf(skipWithoutPodman())('the River image built from the packed @riv
     const packed = await packServerImage(dir);
     context = packed.context;
     const started = Date.now();
-    // As the CDK builds it (--platform linux/amd64), in Docker's image format as `docker build` makes
-    // (podman's default OCI format drops HEALTHCHECK).
-    await podman([
-      'build',
-      '--format',
-      'docker',
-      '--platform',
-      'linux/amd64',
-      ...PODMAN_LIMITS,
-      '--network',
-      'host',
-      '--build-arg',
-      `BASE_IMAGE=${base.name}`,
-      '--iidfile',
-      join(dir, 'iid'),
-      context,
-    ]);
-    imageId = (await readFile(join(dir, 'iid'), 'utf8')).trim().replace(/^sha256:/, '');
+    imageId = await buildLikeCdk(context, base.name, join(dir, 'iid'));
     const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', imageId]));
     console.log(
       `river image: built in ${Date.now() - started} ms, ${(size / 1e6).toFixed(1)} MB (stand-in base included), ${basename(packed.tarball)} ${packed.tarballBytes} bytes`,

@@ -25,7 +25,7 @@ import { readImageAssets } from '../cli/src/cloud/oci/image-assets.js';
 import { MEDIA, RegistryClient } from '../cli/src/cloud/oci/registry.js';
 import { fakeCloud, OUTPUTS } from '../cli/src/test-cloud.js';
 import { testContext } from '../cli/src/test-context.js';
-import { podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
+import { buildLikeCdk, podman, PODMAN_LIMITS, skipWithoutPodman } from './harness/podman.js';
 import { copyFromPodman, countingFetch, registryAvailable, startRegistry, type RegistryInstance } from './harness/registry.js';
 import { packServerImage, publish, RiverContainers, subscriber, type PackedServer } from './harness/river-image.js';
 import { ensureStandinBase } from './harness/standin-base.js';
@@ -148,24 +148,8 @@ describe.skipIf(skipWithoutPodman() || !registryAvailable())(
 
     it('has the config and app layer `podman build` makes of the same Dockerfile (Env, WorkingDir, User, ExposedPorts, Cmd, StopSignal, Healthcheck)', async () => {
       const started = Date.now();
-      const iid = join(dir, 'iid');
-      // As the CDK builds it (--platform linux/amd64, Docker's format, which keeps HEALTHCHECK), on the same base.
-      await podman([
-        'build',
-        '--format',
-        'docker',
-        '--platform',
-        'linux/amd64',
-        ...PODMAN_LIMITS,
-        '--network',
-        'host',
-        '--build-arg',
-        `BASE_IMAGE=${baseName}`,
-        '--iidfile',
-        iid,
-        packed.context,
-      ]);
-      const built = (await readFile(iid, 'utf8')).trim().replace(/^sha256:/, '');
+      // As the CDK builds it, on the same base.
+      const built = await buildLikeCdk(packed.context, baseName, join(dir, 'iid'));
       pulled.push(built);
       const buildSeconds = (Date.now() - started) / 1000;
       const size = Number(await podman(['image', 'inspect', '--format', '{{.Size}}', built]));

@@ -180,89 +180,53 @@ export async function startRiver(opts: LocalOptions = {}): Promise<Target> {
   };
 }
 
-export async function startSocketIo(opts: LocalOptions = {}): Promise<Target> {
-  const { file, execArgv } = baselineFile('socketio-server');
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...execArgv, ...profArgs(opts, 'socketio'), file, '--port', String(port), '--key', KEY, '--secret', SECRET],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  track(child);
-  const httpUrl = `http://127.0.0.1:${port}`;
-  await waitHealthy(`${httpUrl}/healthz`, child);
-  return {
-    name: 'Socket.IO 4',
-    kind: 'socketio',
-    host: '127.0.0.1',
-    port,
-    tls: false,
-    wsPath: '/socket.io/',
-    httpUrl,
-    apiKey: KEY,
-    secret: SECRET,
-    pid: child.pid!,
-    stop: stopper(child),
-  };
-}
+const KEY_AND_SECRET = ['--key', KEY, '--secret', SECRET];
 
-export async function startWs(opts: LocalOptions = {}): Promise<Target> {
-  const { file, execArgv } = baselineFile('ws-server');
+/** A baseline server of bench/baselines as a child process, ready once its `/healthz` answers. */
+async function startBaseline(
+  opts: LocalOptions,
+  file: string,
+  target: Pick<Target, 'name' | 'kind' | 'wsPath' | 'secret'>,
+  args: (port: number, httpPort: number) => string[],
+  separateHttp = false,
+): Promise<Target> {
+  const { file: script, execArgv } = baselineFile(file);
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...execArgv, ...profArgs(opts, 'ws'), file, '--port', String(port), '--key', KEY, '--secret', SECRET],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  track(child);
-  const httpUrl = `http://127.0.0.1:${port}`;
-  await waitHealthy(`${httpUrl}/healthz`, child);
-  return {
-    name: 'bare ws',
-    kind: 'river',
-    host: '127.0.0.1',
-    port,
-    tls: false,
-    wsPath: '/v1/ws',
-    httpUrl,
-    apiKey: KEY,
-    secret: SECRET,
-    pid: child.pid!,
-    stop: stopper(child),
-  };
-}
-
-export async function startRaw(opts: LocalOptions = {}): Promise<Target> {
-  const { file, execArgv } = baselineFile('raw-server');
-  const port = await freePort();
-  const httpPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...execArgv, ...profArgs(opts, 'raw'), file, '--port', String(port), '--http-port', String(httpPort), '--key', KEY],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const httpPort = separateHttp ? await freePort() : port;
+  const child = spawn(process.execPath, [...execArgv, ...profArgs(opts, file.replace(/-server$/, '')), script, ...args(port, httpPort)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   track(child);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   await waitHealthy(`${httpUrl}/healthz`, child);
-  return {
-    name: 'raw floor',
-    kind: 'raw',
-    host: '127.0.0.1',
-    port,
-    tls: false,
-    wsPath: '',
-    httpUrl,
-    apiKey: KEY,
-    secret: '',
-    pid: child.pid!,
-    stop: stopper(child),
-  };
+  return { ...target, host: '127.0.0.1', port, tls: false, httpUrl, apiKey: KEY, pid: child.pid!, stop: stopper(child) };
+}
+
+export function startSocketIo(opts: LocalOptions = {}): Promise<Target> {
+  return startBaseline(
+    opts,
+    'socketio-server',
+    { name: 'Socket.IO 4', kind: 'socketio', wsPath: '/socket.io/', secret: SECRET },
+    (port) => ['--port', String(port), ...KEY_AND_SECRET],
+  );
+}
+
+export function startWs(opts: LocalOptions = {}): Promise<Target> {
+  return startBaseline(opts, 'ws-server', { name: 'bare ws', kind: 'river', wsPath: '/v1/ws', secret: SECRET }, (port) => [
+    '--port',
+    String(port),
+    ...KEY_AND_SECRET,
+  ]);
+}
+
+export function startRaw(opts: LocalOptions = {}): Promise<Target> {
+  return startBaseline(
+    opts,
+    'raw-server',
+    { name: 'raw floor', kind: 'raw', wsPath: '', secret: '' },
+    (port, httpPort) => ['--port', String(port), '--http-port', String(httpPort), '--key', KEY],
+    true,
+  );
 }
 
 export interface RemoteOptions {

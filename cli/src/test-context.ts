@@ -1,5 +1,5 @@
 /** Builds a Context for in-process command tests: a recording IO, a temp project dir, no AWS. Not part of the build. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -58,9 +58,10 @@ export function testContext(opts: TestContextOptions): TestRun {
   return { ctx, io, abort: () => controller.abort(), run: (argv) => run(argv, ctx) };
 }
 
-/** A fresh project directory; remove it with the returned function. */
-export async function tempProject(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+/** A fresh project directory, with `config` as its river.config.json when given; remove it with the returned function. */
+export async function tempProject(config?: object): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'river-cli-'));
+  if (config) await writeFile(join(dir, 'river.config.json'), JSON.stringify(config));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

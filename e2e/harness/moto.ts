@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { isCI } from './browser.js';
 import { freePort } from './redis.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export const MOTO_INSTALL_HINT = "moto_server is not installed: pip install 'moto[server]>=5'";
 
@@ -99,4 +100,15 @@ export async function startMotoAsEndpoint(): Promise<MotoInstance> {
       await moto.stop();
     },
   };
+}
+
+/** startMotoAsEndpoint for the enclosing describe: started before its tests (60 s allowed), stopped after them. */
+export function motoEndpointForSuite(): void {
+  let moto: MotoInstance | undefined;
+  beforeAll(async () => {
+    moto = await startMotoAsEndpoint();
+  }, 60_000);
+  afterAll(async () => {
+    await moto?.stop();
+  });
 }

@@ -5,6 +5,7 @@
  * it). Missing podman or runc fails the suite in CI and skips it elsewhere, with the install hint.
  */
 import { execFile, spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { isCI } from './browser.js';
 
 export const PODMAN_INSTALL_HINT = 'podman or runc is not installed: apt-get install -y podman runc';
@@ -51,4 +52,28 @@ export function podman(args: readonly string[], opts: { timeoutMs?: number } = {
       },
     );
   });
+}
+
+/**
+ * Builds `context` as the CDK builds River's image: `--platform linux/amd64`, in Docker's image
+ * format as `docker build` makes it (podman's default OCI format drops HEALTHCHECK), FROM `base`.
+ * Returns the image id (without `sha256:`), also written to `iidFile`.
+ */
+export async function buildLikeCdk(context: string, base: string, iidFile: string): Promise<string> {
+  await podman([
+    'build',
+    '--format',
+    'docker',
+    '--platform',
+    'linux/amd64',
+    ...PODMAN_LIMITS,
+    '--network',
+    'host',
+    '--build-arg',
+    `BASE_IMAGE=${base}`,
+    '--iidfile',
+    iidFile,
+    context,
+  ]);
+  return (await readFile(iidFile, 'utf8')).trim().replace(/^sha256:/, '');
 }

@@ -2,10 +2,12 @@
  * Test helpers: a node on 127.0.0.1:0 with fresh memory engines, JWT minting, HTTP calls, and a
  * raw `ws` client that queues every frame and waits for them with generous timeouts.
  */
+import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from './config.js';
 import { startRiver, type RiverDeps, type RiverNode } from './node.js';
+import { startRedis, type RedisInstance } from '../../e2e/harness/redis.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export const OLD_SECRET = 'old-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -227,4 +229,26 @@ export class TestClient {
   terminate(): void {
     this.ws.terminate();
   }
+}
+
+export interface RedisWithAdmin extends RedisInstance {
+  /** A connection of the test's own, to look at and change keys (one attempt per command, errors ignored). */
+  admin: Redis;
+  /** Closes the admin connection and stops the server (`stop()` alone stops only the server, as for an outage). */
+  close(): Promise<void>;
+}
+
+/** A throwaway redis-server (e2e/harness/redis.ts) with an admin connection. */
+export async function startRedisWithAdmin(): Promise<RedisWithAdmin> {
+  const redis = await startRedis();
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined);
+  // The instance itself: its pid follows a restart.
+  return Object.assign(redis, {
+    admin,
+    async close() {
+      admin.disconnect();
+      await redis.stop();
+    },
+  });
 }

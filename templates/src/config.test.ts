@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultRiverConfig, parseRiverConfig, RiverConfigError } from './config.js';
+
+const deployDoc = readFileSync(new URL('../../docs/deploy-aws.md', import.meta.url), 'utf8');
 
 function fails(raw: unknown, field: string, text: RegExp): void {
   let err: unknown;
@@ -19,23 +22,30 @@ function fails(raw: unknown, field: string, text: RegExp): void {
 describe('parseRiverConfig', () => {
   it('fills every default from an empty file', () => {
     expect(parseRiverConfig({})).toEqual(defaultRiverConfig());
-    expect(defaultRiverConfig()).toEqual({
-      name: 'river',
-      region: 'us-east-1',
-      taskCpu: 256,
-      taskMemory: 512,
-      minTasks: 2,
-      maxTasks: 10,
-      cache: { mode: 'node', engine: 'valkey', nodeType: 'cache.t4g.micro' },
-      natGateways: 0,
-      logRetentionDays: 30,
-      publishConcurrency: 20,
-      publishRateLimit: 1000,
-      publishBurstLimit: 2000,
-      accessLogs: false,
-      containerInsights: false,
-      console: false,
+  });
+
+  it('has the defaults the table of docs/deploy-aws.md states, and the table states every one', () => {
+    // Rows such as | `taskCpu`, `taskMemory` | `256`, `512` | …: the fields and their defaults, in order.
+    const documented: Record<string, unknown> = {};
+    for (const row of deployDoc.split('\n').filter((l) => l.startsWith('| `'))) {
+      const [fields = '', defaults = ''] = row.split('|').slice(1, 3);
+      const names = [...fields.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+      const values = [...defaults.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      names.forEach((name, i) => {
+        if (values[i] !== undefined) documented[name] = values[i];
+      });
+    }
+    const defaults = defaultRiverConfig() as unknown as Record<string, unknown>;
+    for (const [field, value] of Object.entries(defaults)) expect(JSON.parse(String(documented[field])), field).toEqual(value);
+    const jsonValued = Object.entries(documented).filter(([, text]) => {
+      try {
+        JSON.parse(String(text));
+        return true;
+      } catch {
+        return false; // `node:24-bookworm-slim`: the image build's default, not the file's
+      }
     });
+    expect(Object.keys(defaults).sort()).toEqual(jsonValued.map(([field]) => field).sort());
   });
 
   it('keeps a full valid config', () => {

@@ -2,8 +2,8 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMotoAsEndpoint, type MotoInstance } from '../../../e2e/harness/moto.js';
+import { describe, expect, it } from 'vitest';
+import { motoAvailable, motoEndpointForSuite } from '../../../e2e/harness/moto.js';
 import { UserError } from '../errors.js';
 import { AwsCloud } from './aws.js';
 
@@ -59,13 +59,7 @@ describe('AwsCloud.ecrLogin (aws-sdk-client-mock)', () => {
 });
 
 describe.skipIf(!motoAvailable())('AwsCloud.ecrLogin against moto', () => {
-  let moto: MotoInstance;
-  beforeAll(async () => {
-    moto = await startMotoAsEndpoint();
-  }, 60_000);
-  afterAll(async () => {
-    await moto?.stop();
-  });
+  motoEndpointForSuite();
 
   it('STS AssumeRole then ECR GetAuthorizationToken give the account registry and its credentials', async () => {
     const login = await new AwsCloud({ region: 'us-east-1' }).ecrLogin({ region: 'us-east-1', roleArn: ROLE });

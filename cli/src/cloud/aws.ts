@@ -85,6 +85,31 @@ function credentialsOr(err: unknown): never {
   throw err;
 }
 
+/**
+ * One AWS call: an error `absent` accepts means the resource is not there (`whenAbsent` answers,
+ * or throws the user's error), a credentials failure is the one-line UserError, anything else is rethrown.
+ */
+async function call<T>(run: () => Promise<T>, absent?: (err: unknown) => boolean, whenAbsent?: (err: unknown) => T): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (absent?.(err) && whenAbsent) return whenAbsent(err);
+    return credentialsOr(err);
+  }
+}
+
+const named =
+  (...names: string[]) =>
+  (err: unknown): boolean =>
+    names.includes(nameOf(err));
+
+function secretMissing(id: string, err: unknown): never {
+  throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', {
+    code: 'secret_missing',
+    cause: err,
+  });
+}
+
 /** "AccessDeniedException: User … is not authorized to perform: logs:StartLiveTail …": the error as AWS gave it, one line. */
 function why(err: unknown): string {
   const name = nameOf(err);
@@ -177,32 +202,26 @@ export class AwsCloud implements Cloud {
   }
 
   async serviceDetails(cluster: string, service: string): Promise<ServiceDetails | undefined> {
-    this.ecs ??= new ECSClient(this.config());
-    try {
-      return await describeService(this.ecs, cluster, service);
-    } catch (err) {
-      if (nameOf(err) === 'ClusterNotFoundException') return undefined;
-      return credentialsOr(err);
-    }
+    const ecs = (this.ecs ??= new ECSClient(this.config()));
+    return call(
+      () => describeService(ecs, cluster, service),
+      named('ClusterNotFoundException'),
+      () => undefined,
+    );
   }
 
   async targetHealth(targetGroupArn: string): Promise<TargetHealth[]> {
-    this.elb ??= new ElasticLoadBalancingV2Client(this.config());
-    try {
-      return await describeTargetHealth(this.elb, targetGroupArn);
-    } catch (err) {
-      if (nameOf(err) === 'TargetGroupNotFoundException') return [];
-      return credentialsOr(err);
-    }
+    const elb = (this.elb ??= new ElasticLoadBalancingV2Client(this.config()));
+    return call(
+      () => describeTargetHealth(elb, targetGroupArn),
+      named('TargetGroupNotFoundException'),
+      () => [],
+    );
   }
 
   async alarms(prefix: string): Promise<AlarmState[]> {
-    this.cw ??= new CloudWatchClient(this.config());
-    try {
-      return await describeAlarms(this.cw, prefix);
-    } catch (err) {
-      return credentialsOr(err);
-    }
+    const cw = (this.cw ??= new CloudWatchClient(this.config()));
+    return call(() => describeAlarms(cw, prefix));
   }
 
   async getSecret(id: string): Promise<string> {
@@ -212,12 +231,7 @@ export class AwsCloud implements Cloud {
       if (out.SecretString === undefined) throw new Error(`secret ${id} has no string value`);
       return out.SecretString;
     } catch (err) {
-      if (nameOf(err) === 'ResourceNotFoundException') {
-        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', {
-          code: 'secret_missing',
-          cause: err,
-        });
-      }
+      if (nameOf(err) === 'ResourceNotFoundException') secretMissing(id, err);
       return credentialsOr(err);
     }
   }
@@ -236,12 +250,7 @@ export class AwsCloud implements Cloud {
         token = out.NextToken;
       } while (token);
     } catch (err) {
-      if (nameOf(err) === 'ResourceNotFoundException') {
-        throw new UserError(`the secret ${id} does not exist`, 'run `npx river deploy` again to refresh .river/outputs.json', {
-          code: 'secret_missing',
-          cause: err,
-        });
-      }
+      if (nameOf(err) === 'ResourceNotFoundException') secretMissing(id, err);
       return credentialsOr(err);
     }
     return versions.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));

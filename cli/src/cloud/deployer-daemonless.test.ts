@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRiverConfig } from '@river/templates';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMotoAsEndpoint, type MotoInstance } from '../../../e2e/harness/moto.js';
+import { describe, expect, it } from 'vitest';
+import { motoAvailable, motoEndpointForSuite } from '../../../e2e/harness/moto.js';
 import { ToolkitDeployer } from './deployer.js';
 import type { ImageAsset } from './oci/image-assets.js';
 
@@ -20,13 +20,7 @@ if (!ready && process.env.CI) throw new Error(`${lambdaBundle} is missing: run \
 class Stop extends Error {}
 
 describe.skipIf(!ready || !motoAvailable())('ToolkitDeployer.deploy with publishImages (toolkit-lib, moto)', () => {
-  let moto: MotoInstance;
-  beforeAll(async () => {
-    moto = await startMotoAsEndpoint();
-  }, 60_000);
-  afterAll(async () => {
-    await moto?.stop();
-  });
+  motoEndpointForSuite();
 
   it('hands the image asset of the synthesized assembly to the hook before deploying', { timeout: 120_000 }, async () => {
     let seen: ImageAsset[] | undefined;

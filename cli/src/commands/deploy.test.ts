@@ -14,8 +14,7 @@ import { tempProject, testContext } from '../test-context.js';
 
 let project: { dir: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
-  project = await tempProject();
-  await writeFile(join(project.dir, 'river.config.json'), JSON.stringify({ name: 'river', region: 'us-east-1' }));
+  project = await tempProject({ name: 'river', region: 'us-east-1' });
 });
 afterEach(async () => {
   await project.cleanup();

@@ -1,6 +1,3 @@
-/** river diff: the summary of a real TemplateDiff (@aws-cdk/cloudformation-diff), and the command's output over a scripted deployer. */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fullDiff } from '@aws-cdk/cloudformation-diff';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { summarizeDiff } from '../cloud/diff-summary.js';
@@ -70,8 +67,7 @@ describe('summarizeDiff (a real TemplateDiff)', () => {
 describe('river diff', () => {
   let project: { dir: string; cleanup: () => Promise<void> };
   beforeEach(async () => {
-    project = await tempProject();
-    await writeFile(join(project.dir, 'river.config.json'), JSON.stringify({ name: 'river', region: 'us-east-1' }));
+    project = await tempProject({ name: 'river', region: 'us-east-1' });
   });
   afterEach(async () => {
     await project.cleanup();

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultRiverConfig } from '@river/templates';
 import { tempProject, testContext } from '../test-context.js';
 
 let project: { dir: string; cleanup: () => Promise<void> };
@@ -12,37 +13,36 @@ afterEach(async () => {
 });
 const written = async () => JSON.parse(await readFile(join(project.dir, 'river.config.json'), 'utf8')) as Record<string, unknown>;
 const CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-111122223333';
+/** A command line, as a shell splits it (no quoting needed here). */
+const argv = (...parts: string[]) => parts.join(' ').split(' ');
+/** A user's answers at the prompts of the terminal tests (a domain with its certificate). */
+const ANSWERS = {
+  '--region': 'eu-west-1',
+  '--domain': 'rt.example.com',
+  '--certificate-arn': CERT,
+  '--hosted-zone': '',
+  '--cpu': 1024,
+  '--memory': 2048,
+  '--min-tasks': '2',
+  '--max-tasks': '4',
+  '--cache': 'node',
+};
 
 describe('river init', () => {
   it('takes every answer from flags, without a terminal', async () => {
     const t = testContext({ cwd: project.dir });
-    const code = await t.run([
-      'init',
-      '--region',
-      'eu-west-1',
-      '--domain',
-      'rt.example.com',
-      '--certificate-arn',
-      CERT,
-      '--hosted-zone',
-      'Z0123456789ABCDEFGHIJ',
-      '--zone-name',
-      'example.com',
-      '--cpu',
-      '512',
-      '--memory',
-      '1024',
-      '--min-tasks',
-      '3',
-      '--max-tasks',
-      '6',
-      '--cache',
-      'serverless',
-    ]);
+    const code = await t.run(
+      argv(
+        `init --region eu-west-1 --domain rt.example.com --certificate-arn ${CERT}`,
+        '--hosted-zone Z0123456789ABCDEFGHIJ --zone-name example.com',
+        '--cpu 512 --memory 1024 --min-tasks 3 --max-tasks 6 --cache serverless',
+      ),
+    );
     expect(t.io.stderr.filter((l) => l.startsWith('error'))).toEqual([]);
     expect(code).toBe(0);
+    // The flags' answers over the defaults, which templates/src/config.test.ts pins.
     expect(await written()).toEqual({
-      name: 'river',
+      ...defaultRiverConfig(),
       region: 'eu-west-1',
       domain: 'rt.example.com',
       certificateArn: CERT,
@@ -53,14 +53,6 @@ describe('river init', () => {
       minTasks: 3,
       maxTasks: 6,
       cache: { mode: 'serverless', engine: 'valkey', nodeType: 'cache.t4g.micro' },
-      natGateways: 0,
-      logRetentionDays: 30,
-      publishConcurrency: 20,
-      publishRateLimit: 1000,
-      publishBurstLimit: 2000,
-      accessLogs: false,
-      containerInsights: false,
-      console: false,
     });
     expect(t.io.stderrText()).toContain('next: npx river deploy');
   });
@@ -104,15 +96,7 @@ describe('river init', () => {
   it('--yes takes the defaults without a terminal, and warns that there is no TLS without a domain', async () => {
     const t = testContext({ cwd: project.dir });
     expect(await t.run(['init', '--yes'])).toBe(0);
-    expect(await written()).toMatchObject({
-      name: 'river',
-      region: 'us-east-1',
-      taskCpu: 256,
-      taskMemory: 512,
-      minTasks: 2,
-      maxTasks: 10,
-      cache: { mode: 'node' },
-    });
+    expect(await written()).toEqual(defaultRiverConfig());
     expect(t.io.stderrText()).toMatch(/warning: no domain/);
   });
 
@@ -120,17 +104,7 @@ describe('river init', () => {
     const t = testContext({
       cwd: project.dir,
       isTTY: true,
-      answers: {
-        '--region': 'eu-west-1',
-        '--domain': 'rt.example.com',
-        '--certificate-arn': CERT,
-        '--hosted-zone': '',
-        '--cpu': 1024,
-        '--memory': 2048,
-        '--min-tasks': '2',
-        '--max-tasks': '4',
-        '--cache': 'node',
-      },
+      answers: ANSWERS,
     });
     expect(await t.run(['init'])).toBe(0);
     expect(t.io.asked).toEqual([
@@ -247,16 +221,12 @@ describe('river init', () => {
       cwd: project.dir,
       isTTY: true,
       answers: {
-        '--region': 'eu-west-1',
-        '--domain': 'rt.example.com',
+        ...ANSWERS,
         '--certificate-arn': '',
         '--hosted-zone': ['', 'Z0123456789ABCDEFGHIJ'],
         '--zone-name': ['other.com', 'example.com'],
         '--cpu': 256,
         '--memory': 512,
-        '--min-tasks': '2',
-        '--max-tasks': '4',
-        '--cache': 'node',
       },
     });
     expect(await t.run(['init'])).toBe(0);
@@ -277,15 +247,9 @@ describe('river init', () => {
   it('a flag that fails its check is exit 1 naming it, before anything else is asked', async () => {
     const t = testContext({ cwd: project.dir, isTTY: true, answers: {} });
     expect(
-      await t.run([
-        'init',
-        '--region',
-        'eu-west-1',
-        '--domain',
-        'rt.example.com',
-        '--certificate-arn',
-        'arn:aws:acm:us-east-1:123456789012:certificate/abc',
-      ]),
+      await t.run(
+        argv('init --region eu-west-1 --domain rt.example.com --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/abc'),
+      ),
     ).toBe(1);
     expect(t.io.stderr[0]).toBe(
       'error: river init: --certificate-arn "arn:aws:acm:us-east-1:123456789012:certificate/abc": expected a certificate in eu-west-1, the deployment region (the load balancer can only use those; this one is in us-east-1)',

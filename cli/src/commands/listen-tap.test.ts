@@ -1,35 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadConfig, startRiver, type RiverNode } from '@river/server';
 import { mintToken } from '../tokens.js';
-import { writeDevState } from '../state.js';
-import { tempProject, testContext, waitFor } from '../test-context.js';
+import { testContext, waitFor } from '../test-context.js';
+import { testNode } from '../test-node.js';
 import { tapUrl } from './listen-tap.js';
 
 const SECRET = randomBytes(48).toString('base64url');
 const KEY = randomBytes(32).toString('base64url');
-let node: RiverNode;
-let project: { dir: string; cleanup: () => Promise<void> };
-
-beforeAll(async () => {
-  node = await startRiver(
-    loadConfig({ RIVER_PORT: '0', RIVER_HOST: '127.0.0.1', RIVER_JWT_SECRET: SECRET, RIVER_API_KEY: KEY, RIVER_DRAIN_MS: '0' }),
-  );
-});
-afterAll(async () => {
-  await node.close();
-});
-beforeEach(async () => {
-  project = await tempProject();
-  await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
-});
-afterEach(async () => {
-  await project.cleanup();
-});
+const local = testNode({ secret: SECRET, key: KEY, dev: true });
 
 async function publish(channel: string, event: string, data: unknown): Promise<void> {
-  const res = await fetch(`${node.urls.http}/v1/publish`, {
+  const res = await fetch(`${local.node.urls.http}/v1/publish`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ channel, event, data }),
@@ -44,9 +26,9 @@ describe('river listen --all / a pattern (the tap)', () => {
   });
 
   it('--all prints every channel; a pattern only its matches; Ctrl+C exits 0', async () => {
-    const all = testContext({ cwd: project.dir });
+    const all = testContext({ cwd: local.project.dir });
     const allExit = all.run(['listen', '--all']);
-    const chat = testContext({ cwd: project.dir });
+    const chat = testContext({ cwd: local.project.dir });
     const chatExit = chat.run(['listen', 'chat-*']);
     await waitFor(() => all.io.stderr.some((l) => l.includes('tapping')) && chat.io.stderr.some((l) => l.includes('tapping')), 'both taps');
     await publish('dogs', 'bark', 1);
@@ -65,10 +47,10 @@ describe('river listen --all / a pattern (the tap)', () => {
   });
 
   it("watches a presence channel without joining it: the members don't include the listener", async () => {
-    const tap = testContext({ cwd: project.dir });
+    const tap = testContext({ cwd: local.project.dir });
     const exit = tap.run(['listen', 'presence-*']);
     await waitFor(() => tap.io.stderr.some((l) => l.includes('tapping')), 'the tap');
-    const ws = new WebSocket(node.urls.ws);
+    const ws = new WebSocket(local.node.urls.ws);
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ type: 'auth', token: await mintToken(SECRET, { sub: 'zoe' }, 600, Date.now()) }));
     const frames: Record<string, unknown>[] = [];
@@ -84,7 +66,7 @@ describe('river listen --all / a pattern (the tap)', () => {
   });
 
   it('a wrong API key is exit 1 saying the tap was refused', async () => {
-    const t = testContext({ cwd: project.dir, env: { RIVER_API_KEY: 'not-the-key-0123456789abcdef0123456789' } });
+    const t = testContext({ cwd: local.project.dir, env: { RIVER_API_KEY: 'not-the-key-0123456789abcdef0123456789' } });
     expect(await t.run(['listen', '--all'])).toBe(1);
     expect(t.io.stderr.join('\n')).toMatch(/refused the tap/);
   });

@@ -5,13 +5,13 @@
  * every resubscription carries `since`, so nothing published meanwhile is lost (within history).
  */
 import type { Command } from 'commander';
-import WebSocket from 'ws';
 import { backoffDelay, closeName, isValidChannel, reconnectPolicy, type StreamPosition } from '@river/protocol';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
 import { apiKeyFor, locate, secretFor, unreachable, type Target } from '../target.js';
-import { isTapRequest, tapSession, type Outcome } from './listen-tap.js';
+import { type Outcome, printPresence, runSession } from './listen-socket.js';
+import { isTapRequest, tapSession } from './listen-tap.js';
 import { mintToken } from '../tokens.js';
 import { checkChannel } from './publish.js';
 
@@ -152,46 +152,16 @@ function session(
   positions: Map<string, StreamPosition>,
   signal: AbortSignal,
 ): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let wasReady = false;
-    const refused = new Set<string>();
-    let failure: { err: Error; status?: number } | undefined;
-    let done = false;
-    const finish = (outcome: Outcome) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const ws = new WebSocket(target.wsUrl, { handshakeTimeout: 10_000, perMessageDeflate: false });
-    const send = (frame: object) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(frame));
-    const onAbort = () => {
-      ws.close(1000, 'bye');
-      setTimeout(() => ws.terminate(), 1000).unref();
-      finish({ kind: 'aborted' });
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    ws.on('unexpected-response', (_req, res) => {
-      failure = { err: new Error(`unexpected HTTP ${res.statusCode}`), status: res.statusCode ?? 0 };
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('open', () => send({ type: 'auth', token }));
-    ws.on('message', (raw, isBinary) => {
-      if (isBinary) return;
-      let frame: Record<string, unknown>;
-      try {
-        frame = JSON.parse(raw.toString()) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      const channel = typeof frame.channel === 'string' ? frame.channel : '';
+  const refused = new Set<string>();
+  return runSession(target.wsUrl, signal, {
+    hello: { type: 'auth', token },
+    frame(frame, channel, session) {
       switch (frame.type) {
         case 'ready':
-          wasReady = true;
+          session.ready();
           for (const c of channels) {
             const since = positions.get(c);
-            send({ type: 'subscribe', id: c, channel: c, ...(since ? { since } : {}) });
+            session.send({ type: 'subscribe', id: c, channel: c, ...(since ? { since } : {}) });
           }
           break;
         case 'subscribed': {
@@ -215,38 +185,24 @@ function session(
           io.out(JSON.stringify({ channel, event: frame.event, data: frame.data, offset, ts: frame.ts }));
           break;
         }
-        case 'presence': {
-          const member = frame.member as { userId?: string } | undefined;
-          io.info(`${channel}: ${member?.userId ?? '?'} ${frame.action === 'join' ? 'joined' : 'left'}`);
+        case 'presence':
+          printPresence(io, frame, channel);
           break;
-        }
         case 'error': {
           const reason = `${String(frame.code)}: ${String(frame.message)}`;
           io.warn(`${reason}${channel ? ` (${channel})` : ''}`);
           // A refused subscribe echoes its id (the channel name).
           if (typeof frame.id === 'string' && channels.includes(frame.id)) refused.add(frame.id);
-          if (refused.size === channels.length) {
-            finish({ kind: 'refused', reason });
-            ws.close(1000, 'bye');
-          }
+          if (refused.size === channels.length) session.refuse(reason);
           break;
         }
         case 'ping':
-          send({ type: 'pong' });
+          session.send({ type: 'pong' });
           break;
         default:
           break;
       }
-    });
-    ws.on('error', (err) => {
-      failure ??= { err };
-    });
-    ws.on('close', (code, reason) => {
-      if (failure || code === 1006) {
-        const f = failure ?? { err: new Error('connection dropped (1006)') };
-        finish({ kind: 'failed', wasReady, ...f });
-      } else finish({ kind: 'closed', code, reason: reason.toString(), wasReady });
-    });
+    },
   });
 }
 

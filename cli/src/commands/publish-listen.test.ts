@@ -1,50 +1,27 @@
 import { createServer } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, startRiver, type RiverNode } from '@river/server';
+import { describe, expect, it } from 'vitest';
 import { writeDevState } from '../state.js';
 import { tempProject, testContext, waitFor } from '../test-context.js';
+import { testNode } from '../test-node.js';
 
 const SECRET = 'publish-listen-test-secret-0123456789abcdef';
 const KEY = 'publish-listen-test-key-Xq7vN2pL9tR4yB6mK8hJ3gF5';
-let node: RiverNode;
-let project: { dir: string; cleanup: () => Promise<void> };
-
-beforeAll(async () => {
-  const config = loadConfig({
-    RIVER_PORT: '0',
-    RIVER_HOST: '127.0.0.1',
-    RIVER_JWT_SECRET: SECRET,
-    RIVER_API_KEY: KEY,
-    RIVER_DRAIN_MS: '0',
-  });
-  node = await startRiver(config);
-});
-afterAll(async () => {
-  await node.close();
-});
-beforeEach(async () => {
-  project = await tempProject();
-  // The node runs in this process: dev.json records this pid, as `river dev` does.
-  await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: node.urls.http, wsUrl: node.urls.ws, pid: process.pid });
-});
-afterEach(async () => {
-  await project.cleanup();
-});
+const local = testNode({ secret: SECRET, key: KEY, dev: true });
 
 describe('river publish / river listen against a real node', () => {
   it('listen prints what publish sends, one JSON line per event, and stops on Ctrl+C with exit 0', async () => {
-    const listener = testContext({ cwd: project.dir });
+    const listener = testContext({ cwd: local.project.dir });
     const exit = listener.run(['listen', 'dogs', 'cats', '--json']); // --json is accepted (JSON lines either way)
     await waitFor(
       () => listener.io.stderr.includes('subscribed to dogs') && listener.io.stderr.includes('subscribed to cats'),
       'subscriptions',
     );
 
-    const pub = testContext({ cwd: project.dir });
+    const pub = testContext({ cwd: local.project.dir });
     expect(await pub.run(['publish', 'dogs', 'new-post', '{"title":"hi"}'])).toBe(0);
     expect(pub.io.stdout).toEqual([expect.stringMatching(/^published new-post to dogs \(offset \d+\)$/)]);
-    const json = testContext({ cwd: project.dir });
+    const json = testContext({ cwd: local.project.dir });
     expect(await json.run(['publish', 'cats', 'meow', '--json'])).toBe(0);
     const result = JSON.parse(json.io.stdout[0]!) as { channel: string; offset: number };
     expect(result).toEqual({ channel: 'cats', offset: expect.any(Number) });
@@ -64,21 +41,21 @@ describe('river publish / river listen against a real node', () => {
   });
 
   it('--url and --key override the dev node; a wrong key is exit 1 with a hint', async () => {
-    const t = testContext({ cwd: project.dir });
-    expect(await t.run(['publish', 'dogs', 'e', '1', '--url', node.urls.http, '--key', 'wrong'])).toBe(1);
+    const t = testContext({ cwd: local.project.dir });
+    expect(await t.run(['publish', 'dogs', 'e', '1', '--url', local.node.urls.http, '--key', 'wrong'])).toBe(1);
     expect(t.io.stderr).toEqual([
-      `using ${node.urls.http} (--url)`,
+      `using ${local.node.urls.http} (--url)`,
       expect.stringMatching(/^error: .* refused the API key from --key \(401/),
       "hint: pass --key or set RIVER_API_KEY to the node's key",
     ]);
-    const env = testContext({ cwd: project.dir, env: { RIVER_URL: node.urls.ws, RIVER_API_KEY: KEY } });
+    const env = testContext({ cwd: local.project.dir, env: { RIVER_URL: local.node.urls.ws, RIVER_API_KEY: KEY } });
     expect(await env.run(['publish', 'dogs', 'e', '"text"', '--json'])).toBe(0);
   });
 
   it('a token the node refuses (45xx) ends listen with exit 1 and the reason', async () => {
-    const t = testContext({ cwd: project.dir, env: { RIVER_JWT_SECRET: 'some-other-secret-0123456789abcdefghijklmn' } });
+    const t = testContext({ cwd: local.project.dir, env: { RIVER_JWT_SECRET: 'some-other-secret-0123456789abcdefghijklmn' } });
     expect(await t.run(['listen', 'dogs'])).toBe(1);
-    expect(t.io.stderr[0]).toBe(`using ${node.urls.ws} (the river dev node (pid ${process.pid}))`);
+    expect(t.io.stderr[0]).toBe(`using ${local.node.urls.ws} (the river dev node (pid ${process.pid}))`);
     expect(t.io.stderr[1]).toMatch(/^error: the node closed the connection \(4500 token_invalid/);
     expect(t.io.stderr[2]).toMatch(/^hint: .*RIVER_JWT_SECRET/);
   });
@@ -96,7 +73,7 @@ describe('river publish / river listen against a real node', () => {
     await new Promise((r) => wss.once('listening', r));
     try {
       const { port } = wss.address() as { port: number };
-      const t = testContext({ cwd: project.dir });
+      const t = testContext({ cwd: local.project.dir });
       expect(await t.run(['listen', 'a', 'b', '--url', `http://127.0.0.1:${port}`])).toBe(1);
       expect(t.io.stderr.slice(-2)).toEqual([
         'error: the node refused every subscription (forbidden: not allowed)',
@@ -108,11 +85,11 @@ describe('river publish / river listen against a real node', () => {
   });
 
   it('Ctrl+C during a request is exit 1 "interrupted", not a failure', async () => {
-    const t = testContext({ cwd: project.dir });
+    const t = testContext({ cwd: local.project.dir });
     t.abort();
     expect(await t.run(['publish', 'dogs', 'e'])).toBe(1);
     expect(t.io.stderr).toEqual([
-      `using ${node.urls.http} (the river dev node (pid ${process.pid}))`,
+      `using ${local.node.urls.http} (the river dev node (pid ${process.pid}))`,
       'error: interrupted',
       'hint: run the command again to finish what it was doing',
     ]);
@@ -120,12 +97,12 @@ describe('river publish / river listen against a real node', () => {
 
   it('nothing listening is exit 1 with the hint to start a dev node', async () => {
     const closed = await freePort();
-    await writeDevState(project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}`, pid: process.pid });
+    await writeDevState(local.project.dir, { secret: SECRET, apiKey: KEY, url: `http://127.0.0.1:${closed}`, pid: process.pid });
     for (const [argv, url] of [
       [['publish', 'dogs', 'e'], `http://127.0.0.1:${closed}`],
       [['listen', 'dogs'], `ws://127.0.0.1:${closed}/v1/ws`],
     ] as const) {
-      const t = testContext({ cwd: project.dir });
+      const t = testContext({ cwd: local.project.dir });
       expect(await t.run([...argv])).toBe(1);
       expect(t.io.stderr).toEqual([
         `using ${url} (the river dev node (pid ${process.pid}))`,
@@ -153,7 +130,7 @@ describe('river publish / river listen against a real node', () => {
     [['publish', 'dogs'], /^error: missing required argument 'event'/],
     [['publish', 'dogs', 'e', '--url', 'ftp://x'], /^error: --url "ftp:\/\/x" must be an http\(s\):\/\/ or ws\(s\):\/\/ URL/],
   ])('%j is exit 1 with a hint', async (argv, error) => {
-    const t = testContext({ cwd: project.dir });
+    const t = testContext({ cwd: local.project.dir });
     expect(await t.run(argv)).toBe(1);
     const lines = t.io.stderr.filter((l) => !l.startsWith('using '));
     expect(lines).toHaveLength(2);

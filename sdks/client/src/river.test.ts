@@ -1,27 +1,12 @@
 // The client driven through an in-memory WebSocket and a manual clock: the state machine, backoff,
 // close codes, refresh, liveness, dedupe, presence, publish acks and error containment.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RiverOptions, StateChange } from './options.js';
+import type { RiverOptions } from './options.js';
 import { River } from './river.js';
-import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
+import { FakeClock, FakeSocket, fakeRiver, fakeJwt, flush } from './test-fakes.js';
 
 let clock: FakeClock;
-function make(extra: Partial<RiverOptions> = {}) {
-  const river = new River({
-    url: 'ws://river.test/v1/ws',
-    token: 'tok',
-    WebSocket: FakeSocket,
-    clock,
-    random: () => 0.5,
-    network: null,
-    ...extra,
-  });
-  const states: StateChange[] = [];
-  const errors: Error[] = [];
-  river.on('state', (s) => states.push(s));
-  river.on('error', (e) => errors.push(e));
-  return { river, states, errors };
-}
+const make = (extra: Partial<RiverOptions> = {}) => fakeRiver(clock, extra);
 
 /** A network-status source whose `online`/`offline` listeners the test calls. */
 function fakeNetwork() {

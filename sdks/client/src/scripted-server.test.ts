@@ -1,6 +1,6 @@
 // The client over real loopback sockets (the `ws` package in Node) against a scripted server: a real
 // WebSocketServer on port 0 whose replies each test writes. Real timers, small delays.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RiverOptions, StateChange } from './options.js';
 import { River } from './river.js';
@@ -20,15 +20,8 @@ let conns: Conn[];
 let onConn: (c: Conn) => void;
 const rivers: River[] = [];
 
-async function waitFor<T>(fn: () => T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('waitFor timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** `fn`'s first truthy answer, polled every 10 ms for up to `timeout` ms. */
+const waitFor = <T>(fn: () => T | undefined | false, timeout = 5000) => vi.waitUntil(fn, { timeout, interval: 10 });
 
 beforeEach(async () => {
   conns = [];

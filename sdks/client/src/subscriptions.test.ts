@@ -2,8 +2,7 @@
 // with full-jitter backoff, driven through an in-memory WebSocket and a manual clock.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RiverOptions } from './options.js';
-import { River } from './river.js';
-import { FakeClock, FakeSocket, flush } from './test-fakes.js';
+import { FakeClock, FakeSocket, fakeRiver, flush } from './test-fakes.js';
 
 let clock: FakeClock;
 beforeEach(() => {
@@ -13,15 +12,7 @@ beforeEach(() => {
 
 /** Heartbeat 1000 s: the liveness timer (2000 s) stays out of the way. */
 async function connected(extra: Partial<RiverOptions> = {}) {
-  const river = new River({
-    url: 'ws://river.test/v1/ws',
-    token: 'tok',
-    WebSocket: FakeSocket,
-    clock,
-    random: () => 0.5,
-    network: null,
-    ...extra,
-  });
+  const { river } = fakeRiver(clock, extra);
   const errors: string[] = [];
   river.on('error', (e) => errors.push((e as { code?: string }).code ?? e.message));
   await flush();

@@ -1,5 +1,7 @@
 // Test doubles for the client: a manual clock and an in-memory WebSocket whose server side the test drives.
-import type { Clock } from './options.js';
+import type { RiverError } from './errors.js';
+import type { Clock, RiverOptions, StateChange } from './options.js';
+import { River } from './river.js';
 
 export class FakeClock implements Clock {
   #now = 1_800_000_000_000;
@@ -85,4 +87,22 @@ export class FakeSocket {
 export function fakeJwt(claims: Record<string, unknown>): string {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.sig`;
+}
+
+/** A River over FakeSocket and `clock` (jitter fixed at the middle, no network events), recording its state changes and error events. */
+export function fakeRiver(clock: FakeClock, extra: Partial<RiverOptions> = {}) {
+  const river = new River({
+    url: 'ws://river.test/v1/ws',
+    token: 'tok',
+    WebSocket: FakeSocket,
+    clock,
+    random: () => 0.5,
+    network: null,
+    ...extra,
+  });
+  const states: StateChange[] = [];
+  const errors: RiverError[] = [];
+  river.on('state', (s) => states.push(s));
+  river.on('error', (e) => errors.push(e as RiverError));
+  return { river, states, errors };
 }

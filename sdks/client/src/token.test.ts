@@ -2,28 +2,11 @@
 // event with the cause, followed by a growing backoff, and is never sent as `auth`. Also: a server
 // that accepts and then cuts at once (4003) meets a growing backoff too.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RiverError } from './errors.js';
-import type { RiverOptions, StateChange } from './options.js';
-import { River } from './river.js';
-import { FakeClock, FakeSocket, fakeJwt, flush } from './test-fakes.js';
+import type { RiverOptions } from './options.js';
+import { FakeClock, FakeSocket, fakeRiver, fakeJwt, flush } from './test-fakes.js';
 
 let clock: FakeClock;
-function make(extra: Partial<RiverOptions> = {}) {
-  const river = new River({
-    url: 'ws://river.test/v1/ws',
-    token: 'tok',
-    WebSocket: FakeSocket,
-    clock,
-    random: () => 0.5,
-    network: null,
-    ...extra,
-  });
-  const states: StateChange[] = [];
-  const errors: RiverError[] = [];
-  river.on('state', (s) => states.push(s));
-  river.on('error', (e) => errors.push(e as RiverError));
-  return { river, states, errors };
-}
+const make = (extra: Partial<RiverOptions> = {}) => fakeRiver(clock, extra);
 
 const response = (status: number, body: string, statusText = '') => new Response(body, { status, statusText });
 

@@ -1,6 +1,6 @@
 // @river/node against a real River node (started in-process on port 0), with @river/client over `ws`
 // as the receiving side.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadConfig, startRiver, type RiverNode } from '@river/server';
 import { River as Client } from '@river/client';
@@ -12,15 +12,8 @@ let node: RiverNode;
 let river: River;
 const clients: Client[] = [];
 
-async function waitFor<T>(fn: () => T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('waitFor timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** `fn`'s first truthy answer, polled every 10 ms for up to `timeout` ms. */
+const waitFor = <T>(fn: () => T | undefined | false, timeout = 5000) => vi.waitUntil(fn, { timeout, interval: 10 });
 
 beforeAll(async () => {
   node = await startRiver(

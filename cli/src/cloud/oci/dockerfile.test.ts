@@ -54,27 +54,16 @@ describe('parseDockerfile', () => {
 });
 
 describe('image references', () => {
-  it('resolves Docker Hub short names as docker does', () => {
-    expect(parseImageRef('node:24-bookworm-slim')).toEqual({
-      registry: 'registry-1.docker.io',
-      repository: 'library/node',
-      reference: '24-bookworm-slim',
-    });
-    expect(parseImageRef('docker.io/bitnami/redis')).toEqual({
-      registry: 'registry-1.docker.io',
-      repository: 'bitnami/redis',
-      reference: 'latest',
-    });
-    expect(parseImageRef('public.ecr.aws/docker/library/node:24-bookworm-slim')).toEqual({
-      registry: 'public.ecr.aws',
-      repository: 'docker/library/node',
-      reference: '24-bookworm-slim',
-    });
-    expect(parseImageRef('127.0.0.1:5000/base@sha256:abc')).toEqual({
-      registry: '127.0.0.1:5000',
-      repository: 'base',
-      reference: 'sha256:abc',
-    });
+  it.each([
+    ['node:24-bookworm-slim', 'registry-1.docker.io', 'library/node', '24-bookworm-slim'],
+    ['docker.io/bitnami/redis', 'registry-1.docker.io', 'bitnami/redis', 'latest'],
+    ['public.ecr.aws/docker/library/node:24-bookworm-slim', 'public.ecr.aws', 'docker/library/node', '24-bookworm-slim'],
+    ['127.0.0.1:5000/base@sha256:abc', '127.0.0.1:5000', 'base', 'sha256:abc'],
+  ])('resolves %s as docker does (Docker Hub short names included)', (ref, registry, repository, reference) => {
+    expect(parseImageRef(ref)).toEqual({ registry, repository, reference });
+  });
+
+  it('formats a reference back, and refuses what is not one', () => {
     expect(formatRef(parseImageRef('localhost:5000/a/b:1'))).toBe('localhost:5000/a/b:1');
     expect(() => parseImageRef('Upper/Case')).toThrow(/not an image reference/);
   });

@@ -57,7 +57,7 @@ import {
 } from './redis-connection.js';
 import { RedisControl } from './redis-control.js';
 import { RedisSubscriberCounts } from './redis-counts.js';
-import { decodeEnvelope, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
+import { decodeEnvelope, messageOf, envelopeTail, ephemeralEnvelope, hashSlot, RedisKeys } from './redis-keys.js';
 import { RedisReads } from './redis-reads.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
 import { RedisTap } from './redis-tap.js';
@@ -302,11 +302,7 @@ export class RedisBus implements Bus {
       if (!this.subs.wants(channel)) return;
       const env = decodeEnvelope(payload);
       if (env === undefined) return;
-      const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
-      if (env.offset !== undefined) {
-        msg.offset = env.offset;
-        msg.epoch = env.epoch!;
-      }
+      const msg: BusMessage = messageOf(channel, env);
       if (env.excludeConnectionId !== undefined) msg.excludeConnectionId = env.excludeConnectionId;
       this.safely(() => this.handlers?.message(msg));
     } else if (name === this.keys.control) {

@@ -1,35 +1,33 @@
-/**
- * A node over Redis whose link to Redis drops, or whose channels lose their state in Redis, while
- * another process keeps publishing: its clients get every message once and in order (the hub's
- * catch-up, catch-up.ts), or are told `recovered: false` with the new position, without a close.
- * Real Redis, a TCP proxy between the node and Redis (e2e/harness/tcp-proxy.ts), real sockets.
- */
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { redisAvailable } from '../../../../e2e/harness/redis.js';
 import { startTcpProxy, type TcpProxy } from '../../../../e2e/harness/tcp-proxy.js';
 import { RedisBus } from './redis-bus.js';
-import { startTestNode, token, waitFor, type Frame, type TestClient, type TestNode } from '../../test-support.js';
+import {
+  startRedisWithAdmin,
+  startTestNode,
+  token,
+  waitFor,
+  type Frame,
+  type TestClient,
+  type TestNode,
+  type RedisWithAdmin,
+} from '../../test-support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 
 describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
-  let redis: RedisInstance;
-  let admin: Redis;
+  let redis: RedisWithAdmin;
   let proxy: TcpProxy;
   let t: TestNode;
   let publisher: RedisBus;
   let prefix: string;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    admin.on('error', () => undefined);
+    redis = await startRedisWithAdmin();
   });
   afterAll(async () => {
-    admin?.disconnect();
-    await redis?.stop();
+    await redis?.close();
   });
   afterEach(async () => {
     await t?.close();
@@ -158,7 +156,7 @@ describe.skipIf(!redisAvailable())('a node over Redis catching up', () => {
     await publish('presence-flushed', 'p1');
     expect((await c.messages('flushed', 3)).map((m) => m.offset)).toEqual([1, 2, 3]);
     await c.messages('presence-flushed', 1);
-    await admin.flushall();
+    await redis.admin.flushall();
     const first = await publish('flushed', 'new epoch');
     await publish('presence-flushed', 'p new epoch');
     expect(first.offset).toBe(1);

@@ -21,6 +21,7 @@
  * | `P:{presence}:lock` | string | the sweep lock (one per deadlines set: `P:{presence.<n>}:lock`) |
  * | `P:{control}` / `P:{control}:reply:<node>` | pub/sub channels | control commands and their answers |
  */
+import type { BusMessage } from '../bus.js';
 
 export class RedisKeyError extends Error {
   readonly code = 'bad_config';
@@ -122,6 +123,16 @@ export interface DecodedEnvelope {
   ts: number;
   frame: string;
   excludeConnectionId?: string;
+}
+
+/** The message an envelope carries on `channel`, with its stream position when it has one (not its exclusion). */
+export function messageOf(channel: string, env: DecodedEnvelope): BusMessage {
+  const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
+  if (env.offset !== undefined) {
+    msg.offset = env.offset;
+    msg.epoch = env.epoch!;
+  }
+  return msg;
 }
 
 /** The part of a message envelope the publisher knows (the script prepends `m<offset>:<epoch>:`). */

@@ -1,21 +1,13 @@
-/**
- * Redis-specific behaviour of the Redis bus and presence, beyond the contract suites: per-channel
- * routing and batching, script atomicity under load from several nodes, dead nodes' counts, a
- * publish-only node's control commands, a Redis outage and restart, and /readyz following the
- * presence engine's own connection.
- */
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { redisAvailable } from '../../../../e2e/harness/redis.js';
 import { startTcpProxy } from '../../../../e2e/harness/tcp-proxy.js';
 import type { BusHandlers, BusMessage } from '../bus.js';
 import { RedisBus, type RedisBusOptions } from './redis-bus.js';
 import { RedisPresence } from './redis-presence.js';
 import type { Member } from '../presence.js';
-import { startTestNode } from '../../test-support.js';
+import { startRedisWithAdmin, startTestNode, type RedisWithAdmin } from '../../test-support.js';
 
-let redis: RedisInstance;
-let admin: Redis;
+let redis: RedisWithAdmin;
 let seq = 0;
 const open: { close(): Promise<void> }[] = [];
 
@@ -28,13 +20,10 @@ interface Node {
 
 describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
   beforeAll(async () => {
-    redis = await startRedis();
-    admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    admin.on('error', () => undefined);
+    redis = await startRedisWithAdmin();
   });
   afterAll(async () => {
-    admin?.disconnect();
-    await redis?.stop();
+    await redis?.close();
   });
 
   describe('RedisBus', () => {
@@ -75,11 +64,11 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       const channels = Array.from({ length: 300 }, (_, i) => `batch-${seq}-${i}`);
       await Promise.all(channels.map((c) => a.bus.subscribe(c)));
       expect((await subscribeCalls()) - before).toBe(1);
-      const live = (await admin.pubsub('CHANNELS', `${prefix}:*:live`)) as string[];
+      const live = (await redis.admin.pubsub('CHANNELS', `${prefix}:*:live`)) as string[];
       expect(new Set(live)).toEqual(new Set(channels.map((c) => a.bus.keys.live(c))));
-      expect(await admin.pubsub('NUMPAT')).toBe(0);
+      expect(await redis.admin.pubsub('NUMPAT')).toBe(0);
       await Promise.all(channels.slice(0, 200).map((c) => a.bus.unsubscribe(c)));
-      expect(((await admin.pubsub('CHANNELS', `${prefix}:*:live`)) as string[]).length).toBe(100);
+      expect(((await redis.admin.pubsub('CHANNELS', `${prefix}:*:live`)) as string[]).length).toBe(100);
     });
 
     it('gives 4 nodes publishing 250 messages each at once contiguous offsets; history equals live delivery', async () => {
@@ -129,9 +118,9 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       a.bus.reportSubscribers(ch, 2);
       await expect.poll(() => a.bus.subscriberCount(ch)).toBe(2);
       // A node that died without cleaning up: its count is in the hash, its liveness is gone.
-      await admin.hset(a.bus.keys.subs(ch), 'dead-node', 40);
+      await redis.admin.hset(a.bus.keys.subs(ch), 'dead-node', 40);
       expect(await a.bus.subscriberCount(ch)).toBe(2);
-      await expect.poll(() => admin.hexists(a.bus.keys.subs(ch), 'dead-node')).toBe(0);
+      await expect.poll(() => redis.admin.hexists(a.bus.keys.subs(ch), 'dead-node')).toBe(0);
     });
 
     it('sends control commands from a publish-only bus (startPublishOnly) to every node', async () => {
@@ -195,7 +184,7 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
       expect(expired).toHaveLength(20);
       expect(new Set(expired.map(([, m]) => m.userId)).size).toBe(20);
       expect(await nodes[1]!.members(ch)).toEqual([]);
-      expect(await admin.zcard(nodes[0]!.keys.presenceDeadlines)).toBe(0);
+      expect(await redis.admin.zcard(nodes[0]!.keys.presenceDeadlines)).toBe(0);
     });
 
     it("turns /readyz 503 while the presence engine's own Redis connection is down, though the bus is up", async () => {
@@ -220,7 +209,7 @@ describe.skipIf(!redisAvailable())('Redis engines on one Redis', () => {
 });
 
 async function subscribeCalls(): Promise<number> {
-  const info = await admin.info('commandstats');
+  const info = await redis.admin.info('commandstats');
   const m = /cmdstat_subscribe:calls=(\d+)/.exec(info);
   return m ? Number(m[1]) : 0;
 }

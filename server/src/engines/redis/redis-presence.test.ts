@@ -1,15 +1,14 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisAvailable, startRedis, type RedisInstance } from '../../../../e2e/harness/redis.js';
+import { freePort, redisAvailable } from '../../../../e2e/harness/redis.js';
 import { presenceContract } from '../presence.contract.js';
 import type { Member } from '../presence.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
-import { startTestNode, token, type TestClient, type TestNode } from '../../test-support.js';
+import { startRedisWithAdmin, startTestNode, token, type TestClient, type TestNode, type RedisWithAdmin } from '../../test-support.js';
 
-let redis: RedisInstance;
-let admin: Redis;
+let redis: RedisWithAdmin;
 let cluster = 0;
 const open: { close(): Promise<void> }[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,12 +49,10 @@ async function cuttableProxy(
 
 describe.skipIf(!redisAvailable())('RedisPresence', () => {
   beforeAll(async () => {
-    redis = await startRedis();
-    admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    redis = await startRedisWithAdmin();
   });
   afterAll(async () => {
-    admin?.disconnect();
-    await redis?.stop();
+    await redis?.close();
   });
   afterEach(async () => {
     for (const o of open.splice(0).reverse()) await o.close();
@@ -146,7 +143,7 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     // The last entry's deadline is lastAdd + ttl; it expired within about one period after it.
     expect(Date.now() - lastAdd).toBeLessThan(2 * ttlMs);
     expect(new Set(expired.map(([, m]) => m.userId)).size).toBe(n);
-    expect(await admin.zcard(`${prefix}:{presence}:deadlines`)).toBe(0);
+    expect(await redis.admin.zcard(`${prefix}:{presence}:deadlines`)).toBe(0);
   });
 
   it('spreads the expiry index over deadlineShards sets and sweeps every one', async () => {
@@ -156,13 +153,13 @@ describe.skipIf(!redisAvailable())('RedisPresence', () => {
     for (let i = 0; i < 100; i++)
       await a.add({ channel: `presence-shard-${i % 50}`, connectionId: `c${i}`, member: { userId: `u${i}`, info: {} } });
     const sets = [0, 1, 2, 3].map((i) => a.keys.presenceDeadlinesShard(i)[0]);
-    const sizes = await Promise.all(sets.map((k) => admin.zcard(k)));
+    const sizes = await Promise.all(sets.map((k) => redis.admin.zcard(k)));
     expect(sizes.reduce((x, y) => x + y, 0)).toBe(100);
     for (const size of sizes) expect(size).toBeGreaterThan(0);
     await sleep(300);
     await a.sweep();
     expect(expired).toHaveLength(100);
-    for (const k of sets) expect(await admin.zcard(k)).toBe(0);
+    for (const k of sets) expect(await redis.admin.zcard(k)).toBe(0);
   });
 
   describe('entries of connections that stay open are restored', () => {

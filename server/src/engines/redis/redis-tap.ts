@@ -8,7 +8,7 @@
  */
 import type { BusMessage, TapHandler } from '../bus.js';
 import { asUnavailable, type RedisClient } from './redis-connection.js';
-import { decodeEnvelope, type RedisKeys } from './redis-keys.js';
+import { decodeEnvelope, messageOf, type RedisKeys } from './redis-keys.js';
 
 /** The Redis engine in cluster mode cannot tap the whole cluster (sharded pub/sub has no patterns). */
 export class TapUnsupportedError extends Error {
@@ -62,11 +62,7 @@ export class RedisTap {
     if (channel === undefined) return;
     const env = decodeEnvelope(payload);
     if (env === undefined) return;
-    const msg: BusMessage = { channel, frame: env.frame, ts: env.ts };
-    if (env.offset !== undefined) {
-      msg.offset = env.offset;
-      msg.epoch = env.epoch!;
-    }
+    const msg: BusMessage = messageOf(channel, env);
     try {
       tap(msg);
     } catch (err) {
