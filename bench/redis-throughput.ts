@@ -5,18 +5,23 @@
  * channel and counts deliveries, so the figure includes live delivery.
  *
  *   npx tsx bench/redis-throughput.ts [--messages 100000] [--channels 100] [--window 500]
- *                                     [--publishers 1] [--cluster 0]
+ *                                     [--publishers 1] [--cluster 0] [--bus-from DIR]
  *
  * --publishers K runs K publisher processes (each its own bus, messages / K each) against the same
  * Redis; --cluster N starts an N-master Redis Cluster (e2e/harness/redis.ts) instead of one Redis, and
- * reports each master's share of the Redis CPU. Starts its own redis-server(s). Prints one JSON line.
+ * reports each master's share of the Redis CPU. --bus-from DIR takes the bus from a built server
+ * (`DIR/engines/redis/redis-bus.js`, e.g. a copy of an older `server/dist` with a `node_modules`
+ * link to the repo's) to compare two versions in one run. Starts its own redis-server(s). Prints
+ * one JSON line.
  * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters.
  */
 import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisCluster } from '../e2e/harness/redis.js';
-import { RedisBus, type RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
+import type { RedisBus, RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,11 +31,16 @@ const { values } = parseArgs({
     idempotency: { type: 'boolean', default: false },
     publishers: { type: 'string', default: '1' },
     cluster: { type: 'string', default: '0' },
+    'bus-from': { type: 'string' },
     // Internal: this process is one of the publishers (--child URL, --offset, --cluster-mode).
     child: { type: 'string' },
     offset: { type: 'string', default: '0' },
   },
 });
+const busFrom = values['bus-from'];
+const { RedisBus: Bus } = (await import(
+  busFrom === undefined ? '../server/src/engines/redis/redis-bus.js' : pathToFileURL(resolve(busFrom, 'engines/redis/redis-bus.js')).href
+)) as { RedisBus: typeof RedisBus };
 const total = Number(values.messages);
 const channelCount = Number(values.channels);
 const windowSize = Number(values.window);
@@ -65,7 +75,7 @@ async function publishAll(bus: RedisBus, from: number, count: number): Promise<v
 
 if (values.child !== undefined) {
   // A publisher process: warm up, say ready, publish on "go", report, exit.
-  const bus = new RedisBus(busOpts(values.child, Number(values.cluster) > 0));
+  const bus = new Bus(busOpts(values.child, Number(values.cluster) > 0));
   await bus.start({ message: () => undefined, control: () => 0 });
   await publishAll(bus, 1_000_000_000 + Number(values.offset) * 10_000, 500);
   process.send!({ ready: true });
@@ -93,7 +103,7 @@ async function main(): Promise<void> {
     return get('used_cpu_user') + get('used_cpu_sys');
   };
   const cpus = () => Promise.all(admins.map(cpuOf));
-  const subscriber = new RedisBus(busOpts(redis.url, masters > 0));
+  const subscriber = new Bus(busOpts(redis.url, masters > 0));
   let delivered = 0;
   const children: ReturnType<typeof fork>[] = [];
   try {
@@ -124,6 +134,7 @@ async function main(): Promise<void> {
             '--cluster',
             String(masters),
             ...(values.idempotency ? ['--idempotency'] : []),
+            ...(busFrom !== undefined ? ['--bus-from', busFrom] : []),
           ],
           {
             execArgv: process.execArgv,
@@ -152,6 +163,7 @@ async function main(): Promise<void> {
     const mem = await memOf();
     console.log(
       JSON.stringify({
+        bus: busFrom ?? 'server/src',
         messages: sent,
         channels: channelCount,
         window: windowSize,
