@@ -103,6 +103,13 @@ async function main(): Promise<void> {
     return get('used_cpu_user') + get('used_cpu_sys');
   };
   const cpus = () => Promise.all(admins.map(cpuOf));
+  /** Script calls (EVALSHA, EVAL) over all masters: messages per call shows the batching. */
+  const scriptCalls = async () => {
+    let n = 0;
+    for (const a of admins)
+      for (const m of (await a.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
+    return n;
+  };
   const subscriber = new Bus(busOpts(redis.url, masters > 0));
   let delivered = 0;
   const children: ReturnType<typeof fork>[] = [];
@@ -148,6 +155,7 @@ async function main(): Promise<void> {
     while (delivered < warm) await new Promise((r) => setTimeout(r, 5));
     delivered = 0;
     const rcpu0 = await cpus();
+    const calls0 = await scriptCalls();
     const t0 = performance.now();
     const done = children.map(
       (c) => new Promise<number>((resolve) => c.once('message', (m: { cpuMicros: number }) => resolve(m.cpuMicros))),
@@ -159,6 +167,7 @@ async function main(): Promise<void> {
     while (delivered < sent) await new Promise((r) => setTimeout(r, 1));
     const tDelivered = performance.now();
     const rcpu = (await cpus()).map((c, i) => c - rcpu0[i]!);
+    const calls = (await scriptCalls()) - calls0;
     const rcpuSum = rcpu.reduce((s, n) => s + n, 0);
     const mem = await memOf();
     console.log(
@@ -173,6 +182,7 @@ async function main(): Promise<void> {
         publishedPerSecond: Math.round(sent / ((tPublished - t0) / 1000)),
         deliveredPerSecond: Math.round(sent / ((tDelivered - t0) / 1000)),
         redisCpuMicrosPerMessage: Number(((rcpuSum * 1e6) / sent).toFixed(2)),
+        messagesPerScriptCall: Number((sent / calls).toFixed(2)),
         redisCpuShareByMaster: rcpu.map((c) => Number((c / rcpuSum).toFixed(3))),
         redisBusiestMasterCpuSecondsPerSecond: Number((Math.max(...rcpu) / ((tDelivered - t0) / 1000)).toFixed(3)),
         nodeCpuMicrosPerMessage: Number((nodeCpu / sent).toFixed(2)),

@@ -119,7 +119,7 @@ export class RedisBus implements Bus {
     this.sub = this.cluster ? this.cmd : createRedisClient(opts, 'subscriber');
     this.scripts = defineScripts(this.cmd);
     this.publisher = new PublishBatcher({
-      scripts: this.scripts,
+      client: this.cmd,
       keys: this.keys,
       cluster: this.cluster,
       historySize: opts.historySize,

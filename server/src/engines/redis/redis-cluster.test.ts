@@ -50,6 +50,23 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
     }
   });
 
+  it('publishes to channels of every shard in one turn, each channel batched on its own shard, offsets per channel in call order', async () => {
+    // The publish batch's script takes a varying number of keys; ioredis routed such a defined
+    // command by its first argument (the key count) in auto-pipelining, so batches of channels on
+    // other shards shared a wrong pipeline and failed ("same slots allocation group").
+    const opts = { historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: prefix() };
+    const a = new RedisBus(opts);
+    await a.start({ message: () => undefined, control: () => 0 });
+    try {
+      const channels = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+      const calls = channels.flatMap((c) => [c, c, c]);
+      const results = await Promise.all(calls.map((channel, i) => a.publish({ channel, event: 'e', data: i, idempotencyKey: `k${i}` })));
+      expect(results.map((r) => `${r.channel}#${r.offset}`)).toEqual(channels.flatMap((c) => [`${c}#1`, `${c}#2`, `${c}#3`]));
+    } finally {
+      await a.close();
+    }
+  });
+
   it('subscribes channels while reads of the same shards are in flight, keeping sharded subscriptions off the command connections', async () => {
     // ioredis auto-pipelined SSUBSCRIBE with the commands of its shard, onto one connection:
     // reads then failed on the subscriber connection ("only (P|S)SUBSCRIBE ... are allowed"),

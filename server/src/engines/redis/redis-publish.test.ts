@@ -225,6 +225,14 @@ describe.skipIf(!redisAvailable())('Redis publish batching', () => {
     }
   });
 
+  it('publishes after Redis lost its script cache (EVALSHA answered NOSCRIPT: the script is sent again)', async () => {
+    const bus = await node();
+    expect((await bus.publish({ channel: 'flushed', event: 'e', data: 1 })).offset).toBe(1);
+    await admin.script('FLUSH');
+    expect((await bus.publish({ channel: 'flushed', event: 'e', data: 2 })).offset).toBe(2);
+    expect((await bus.history('flushed', {})).messages.map((m) => m.offset)).toEqual([1, 2]);
+  });
+
   it('sends the publishes made just before close, and refuses those after it', async () => {
     const bus = await node();
     const p = bus.publish({ channel: 'closing', event: 'e', data: 1 });

@@ -16,7 +16,8 @@
 import { ReplyError } from 'ioredis';
 import type { PublishResult } from '../bus.js';
 import type { RedisKeys } from './redis-keys.js';
-import { newEpoch, type ScriptClient } from './redis-scripts.js';
+import type { RedisClient } from './redis-connection.js';
+import { newEpoch, runPublishScript } from './redis-scripts.js';
 
 /** One publish, serialized: what the script needs, and its caller's promise. */
 export interface QueuedPublish {
@@ -30,7 +31,7 @@ export interface QueuedPublish {
 }
 
 export interface PublishBatcherOptions {
-  scripts: ScriptClient;
+  client: RedisClient;
   keys: RedisKeys;
   /** Cluster mode: batches hold one channel each and use SPUBLISH. */
   cluster: boolean;
@@ -116,7 +117,6 @@ export class PublishBatcher {
     }
     const base = channelKeys.length;
     const args: (string | number)[] = [
-      base + idemKeys.length,
       ...channelKeys,
       ...idemKeys,
       this.opts.cluster ? 'SPUBLISH' : 'PUBLISH',
@@ -132,7 +132,7 @@ export class PublishBatcher {
       const k = idemIndex[i]!;
       args.push(lastOf[c] === i ? -c : c, k === 0 ? 0 : base + k, p.head, p.tail, p.envTail);
     }
-    this.opts.scripts.riverPublish(...(args as [number, ...(string | number)[]])).then(
+    runPublishScript(this.opts.client, base + idemKeys.length, args).then(
       (out) => {
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i]!;

@@ -3,7 +3,7 @@
  * slot, see `redis-keys.ts`), so it is atomic on a single Redis and valid in Redis Cluster.
  * Registered with ioredis `defineCommand` (EVALSHA, falling back to EVAL after a Redis restart).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { PRESENCE_AFTER_ACTION, PRESENCE_AFTER_USER, PRESENCE_TAIL } from '../../core/frames.js';
 
@@ -279,8 +279,6 @@ type Arg = string | number;
 
 /** The scripts as methods of a client on which `defineScripts` was called. */
 export interface ScriptClient {
-  /** The publish batch script: `numberOfKeys` first (it varies with the batch). */
-  riverPublish(numberOfKeys: number, ...keysAndArgv: Arg[]): Promise<(number | string)[]>;
   riverHistory(meta: string, stream: string, ...argv: Arg[]): Promise<[string, number, number, [string, string[]][]]>;
   riverPresenceAdd(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
   riverPresenceRemove(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
@@ -288,8 +286,24 @@ export interface ScriptClient {
   riverPresenceExpire(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<[string[], string[]]>;
 }
 
+const PUBLISH_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
+
+/**
+ * Runs the publish script (EVALSHA, EVAL when Redis does not have it: nothing ran then). Not a
+ * `defineCommand`: its number of keys varies, and ioredis routes a defined command with a varying
+ * number of keys by its first argument (the count) in Cluster auto-pipelining, which sends it to
+ * the wrong shard's pipeline. EVALSHA is routed by its first key.
+ */
+export async function runPublishScript(client: Redis | Cluster, numberOfKeys: number, keysAndArgv: Arg[]): Promise<(number | string)[]> {
+  try {
+    return (await client.evalsha(PUBLISH_SHA, numberOfKeys, ...keysAndArgv)) as (number | string)[];
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return (await client.eval(PUBLISH_SCRIPT, numberOfKeys, ...keysAndArgv)) as (number | string)[];
+  }
+}
+
 export function defineScripts(client: Redis | Cluster): ScriptClient {
-  client.defineCommand('riverPublish', { lua: PUBLISH_SCRIPT });
   client.defineCommand('riverHistory', { numberOfKeys: 2, lua: HISTORY });
   client.defineCommand('riverPresenceAdd', { numberOfKeys: 4, lua: PRESENCE_ADD });
   client.defineCommand('riverPresenceRemove', { numberOfKeys: 4, lua: PRESENCE_REMOVE });
