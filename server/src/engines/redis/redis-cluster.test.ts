@@ -1,5 +1,6 @@
 /** The Redis engines in cluster mode (sharded pub/sub) against a real 3-master Redis Cluster. */
 import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisAvailable, startRedisCluster, type RedisClusterInstance } from '../../../../e2e/harness/redis.js';
 import { busContract } from '../bus.contract.js';
@@ -62,6 +63,26 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
       const calls = channels.flatMap((c) => [c, c, c]);
       const results = await Promise.all(calls.map((channel, i) => a.publish({ channel, event: 'e', data: i, idempotencyKey: `k${i}` })));
       expect(results.map((r) => `${r.channel}#${r.offset}`)).toEqual(channels.flatMap((c) => [`${c}#1`, `${c}#2`, `${c}#3`]));
+      // One publish per turn on one channel: those made while its call is in flight wait and go
+      // together, still each with its own offset in call order, the history holding them all.
+      const scriptCalls = async () => {
+        let n = 0;
+        for (const port of redis.ports) {
+          const admin = new Redis({ host: '127.0.0.1', port });
+          for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
+          admin.disconnect();
+        }
+        return n;
+      };
+      const calls0 = await scriptCalls();
+      const trickle: Promise<{ offset: number }>[] = [];
+      for (let i = 0; i < 40; i++) {
+        trickle.push(a.publish({ channel: 'trickle', event: 'e', data: i }));
+        await new Promise((r) => setImmediate(r));
+      }
+      expect((await Promise.all(trickle)).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect((await scriptCalls()) - calls0).toBeLessThan(40);
+      expect((await a.history('trickle', {})).messages.map((m) => m.offset)).toEqual(Array.from({ length: 10 }, (_, i) => i + 31));
     } finally {
       await a.close();
     }

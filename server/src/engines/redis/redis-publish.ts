@@ -11,7 +11,11 @@
  * The batch is sent at `setImmediate`: publishes made while the loop handles one batch of I/O (an
  * HTTP `/v1/batch`, the requests of one poll, the publishes resumed by one Redis reply) share a
  * call. `flush()` sends what is queued now; the bus calls it before its other commands so they
- * never overtake a publish made before them.
+ * never overtake a publish made before them. In cluster mode, where a call carries one channel,
+ * a channel has at most one call in flight: its later publishes wait for that call's answer and
+ * then go together, so batches grow with load (its commands may then overtake a publish still
+ * waiting: order across channels is not kept in cluster mode, where shards deliver independently
+ * anyway; order within a channel is).
  */
 import { ReplyError } from 'ioredis';
 import type { PublishResult } from '../bus.js';
@@ -50,6 +54,8 @@ export interface PublishBatcherOptions {
 export class PublishBatcher {
   private queue: QueuedPublish[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /** Cluster mode: channels with a call in flight, and the publishes waiting for it. */
+  private readonly waiting = new Map<string, QueuedPublish[]>();
   private readonly maxBatch: number;
 
   constructor(private readonly opts: PublishBatcherOptions) {
@@ -85,12 +91,35 @@ export class PublishBatcher {
       if (list === undefined) byChannel.set(p.channel, [p]);
       else list.push(p);
     }
-    for (const list of byChannel.values()) {
-      for (let i = 0; i < list.length; i += this.maxBatch) this.send(list.slice(i, i + this.maxBatch));
+    for (const [channel, list] of byChannel) {
+      const waiting = this.waiting.get(channel);
+      if (waiting !== undefined) waiting.push(...list);
+      else this.sendChannel(channel, list);
     }
   }
 
-  private send(batch: QueuedPublish[]): void {
+  /**
+   * Cluster mode: one call per channel in flight. Publishes of a channel whose call is in flight
+   * wait for its answer and then go as one call: under load the batches grow with the round trip.
+   */
+  private sendChannel(channel: string, list: QueuedPublish[]): void {
+    this.waiting.set(channel, []);
+    let left = Math.ceil(list.length / this.maxBatch);
+    const done = () => {
+      if (--left > 0) return;
+      const next = this.waiting.get(channel)!;
+      this.waiting.delete(channel);
+      if (next.length === 0) return;
+      if (this.opts.ready()) this.sendChannel(channel, next);
+      else {
+        const err = this.opts.unavailable();
+        for (const p of next) p.reject(err);
+      }
+    };
+    for (let i = 0; i < list.length; i += this.maxBatch) this.send(list.slice(i, i + this.maxBatch), done);
+  }
+
+  private send(batch: QueuedPublish[], done?: () => void): void {
     const { keys, historySize, historyTtlSeconds, idempotencyWindowMs } = this.opts;
     const index = new Map<string, number>();
     const channelKeys: string[] = [];
@@ -145,10 +174,12 @@ export class PublishBatcher {
           if (out[3 * i + 2] === 1) result.duplicate = true;
           p.resolve(result);
         }
+        done?.();
       },
       (err: unknown) => {
         const e = this.opts.asError(err);
         for (const p of batch) p.reject(e);
+        done?.();
       },
     );
   }
