@@ -13,7 +13,9 @@
  * (`DIR/engines/redis/redis-bus.js`, e.g. a copy of an older `server/dist` with a `node_modules`
  * link to the repo's) to compare two versions in one run. Starts its own redis-server(s). Prints
  * one JSON line.
- * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters.
+ * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters; the net figures
+ * subtract what each master spent idle over 2 s before the run, scaled to the run's length.
+ * messagesPerScriptCall shows how much the bus batched (redis-publish.ts).
  */
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -122,6 +124,11 @@ async function main(): Promise<void> {
         0,
       );
     const mem0 = await memOf();
+    // What the Redis servers spend idle (cron, cluster bus), per master, over 2 s: subtracted for
+    // the net figure, as it does not grow with publishes and weighs on slow runs.
+    const idle0 = await cpus();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleRate = (await cpus()).map((c, i) => (c - idle0[i]!) / 2);
     const per = Math.floor(total / publishers);
     for (let k = 0; k < publishers; k++) {
       children.push(
@@ -169,6 +176,9 @@ async function main(): Promise<void> {
     const rcpu = (await cpus()).map((c, i) => c - rcpu0[i]!);
     const calls = (await scriptCalls()) - calls0;
     const rcpuSum = rcpu.reduce((s, n) => s + n, 0);
+    const seconds = (tDelivered - t0) / 1000;
+    const net = rcpu.map((c, i) => Math.max(0, c - idleRate[i]! * seconds));
+    const netSum = net.reduce((s, n) => s + n, 0);
     const mem = await memOf();
     console.log(
       JSON.stringify({
@@ -183,6 +193,9 @@ async function main(): Promise<void> {
         deliveredPerSecond: Math.round(sent / ((tDelivered - t0) / 1000)),
         redisCpuMicrosPerMessage: Number(((rcpuSum * 1e6) / sent).toFixed(2)),
         messagesPerScriptCall: Number((sent / calls).toFixed(2)),
+        redisNetCpuMicrosPerMessage: Number(((netSum * 1e6) / sent).toFixed(2)),
+        redisBusiestMasterNetMicrosPerMessage: Number(((Math.max(...net) * 1e6) / sent).toFixed(2)),
+        redisIdleCpuSecondsPerSecond: idleRate.map((c) => Number(c.toFixed(4))),
         redisCpuShareByMaster: rcpu.map((c) => Number((c / rcpuSum).toFixed(3))),
         redisBusiestMasterCpuSecondsPerSecond: Number((Math.max(...rcpu) / ((tDelivered - t0) / 1000)).toFixed(3)),
         nodeCpuMicrosPerMessage: Number((nodeCpu / sent).toFixed(2)),
