@@ -78,6 +78,16 @@ try {
   for (const [name, n, ch] of batches) {
     await run(name, (i) => call(sha, i, n, ch), n);
   }
+  // What each channel of a batch costs besides its messages: the script without its TTL refreshes, 16 messages
+  // over 16 channels.
+  const variants: Record<string, string> = {
+    'no EXPIREs': PUBLISH_SCRIPT.replace(/ *redis\.call\('EXPIRE'[^\n]*\n/g, ''),
+  };
+  for (const [name, lua] of Object.entries(variants)) {
+    if (lua === PUBLISH_SCRIPT) throw new Error(`variant "${name}" changed nothing`);
+    const vsha = (await admin.script('LOAD', lua)) as string;
+    await run(`16 over 16 ch, ${name}`, (i) => call(vsha, i, 16, 16), 16);
+  }
   await run('empty script, 1 per call', (i) => call(emptySha, i, 1, 1));
   await run('empty script, 16 per call', (i) => call(emptySha, i, 16, 1), 16);
   console.log(JSON.stringify({ calls, channels, received, usRedisCpuPerMessage: results }));
