@@ -15,7 +15,8 @@
  * one JSON line.
  * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters; the net figures
  * subtract what each master spent idle over 2 s before the run, scaled to the run's length.
- * messagesPerScriptCall shows how much the bus batched (redis-publish.ts).
+ * messagesPerScriptCall shows how much the bus batched (redis-publish.ts). --commandstats also
+ * prints Redis's time inside each command per publish (INFO commandstats, reset at the start).
  */
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     publishers: { type: 'string', default: '1' },
     cluster: { type: 'string', default: '0' },
     'bus-from': { type: 'string' },
+    commandstats: { type: 'boolean', default: false },
     // Internal: this process is one of the publishers (--child URL, --offset, --cluster-mode).
     child: { type: 'string' },
     offset: { type: 'string', default: '0' },
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
     while (delivered < warm) await new Promise((r) => setTimeout(r, 5));
     delivered = 0;
     const rcpu0 = await cpus();
+    if (values.commandstats) await Promise.all(admins.map((a) => a.config('RESETSTAT')));
     const calls0 = await scriptCalls();
     const t0 = performance.now();
     const done = children.map(
@@ -180,6 +183,17 @@ async function main(): Promise<void> {
     const net = rcpu.map((c, i) => Math.max(0, c - idleRate[i]! * seconds));
     const netSum = net.reduce((s, n) => s + n, 0);
     const mem = await memOf();
+    if (values.commandstats) {
+      // Redis's time inside each command (a script's inner calls count in both), µs per publish.
+      const usec = new Map<string, number>();
+      for (const a of admins) {
+        for (const m of (await a.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+          usec.set(m[1]!, (usec.get(m[1]!) ?? 0) + Number(m[3]));
+        }
+      }
+      const perPublish = Object.fromEntries([...usec].map(([k, v]) => [k, Number((v / sent).toFixed(2))]));
+      console.log(JSON.stringify({ commandUsecPerPublish: perPublish }));
+    }
     console.log(
       JSON.stringify({
         bus: busFrom ?? 'server/src',
