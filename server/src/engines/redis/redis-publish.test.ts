@@ -123,6 +123,21 @@ describe.skipIf(!redisAvailable())('Redis publish batching', () => {
     expect(h.messages.map((m) => m.offset)).toEqual(results.map((r) => r.offset));
   });
 
+  it('splits a batch of large messages into calls of about 1 MiB', async () => {
+    const bus = await node({ historySize: 100 });
+    await bus.publish({ channel: 'warm', event: 'e', data: 0 });
+    const before = await scriptCalls();
+    const big = 'x'.repeat(200_000);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => bus.publish({ channel: 'large', event: 'e', data: `${i}${big}` })),
+    );
+    // 12 × ~200 KB: 5 per call (the sixth would pass 1 MiB), so 3 calls.
+    expect((await scriptCalls()) - before).toBe(3);
+    expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const h = await bus.history('large', {});
+    expect(h.messages.map((m) => /"data":"(\d+)x/.exec(m.frame)?.[1])).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+  });
+
   it('checks idempotency per message within one batch: a repeated key is a duplicate of the first', async () => {
     const got: BusMessage[] = [];
     const bus = await node({}, got);

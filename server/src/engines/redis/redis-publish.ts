@@ -49,6 +49,11 @@ export interface PublishBatcherOptions {
   asError: (err: unknown) => Error;
   /** Most messages per script call (a larger batch is split, in order). Default 256. */
   maxBatch?: number;
+  /**
+   * Most text per script call (UTF-16 units of the frames, roughly bytes), so one call does not
+   * hold Redis long: a message larger than this goes alone. Default 1 MiB.
+   */
+  maxBatchBytes?: number;
 }
 
 export class PublishBatcher {
@@ -57,9 +62,11 @@ export class PublishBatcher {
   /** Cluster mode: channels with a call in flight, and the publishes waiting for it. */
   private readonly waiting = new Map<string, QueuedPublish[]>();
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
 
   constructor(private readonly opts: PublishBatcherOptions) {
     this.maxBatch = opts.maxBatch ?? 256;
+    this.maxBatchBytes = opts.maxBatchBytes ?? 1024 * 1024;
   }
 
   add(p: QueuedPublish): void {
@@ -82,7 +89,7 @@ export class PublishBatcher {
       return;
     }
     if (!this.opts.cluster) {
-      for (let i = 0; i < queue.length; i += this.maxBatch) this.send(queue.slice(i, i + this.maxBatch));
+      for (const batch of this.chunks(queue)) this.send(batch);
       return;
     }
     const byChannel = new Map<string, QueuedPublish[]>();
@@ -104,7 +111,8 @@ export class PublishBatcher {
    */
   private sendChannel(channel: string, list: QueuedPublish[]): void {
     this.waiting.set(channel, []);
-    let left = Math.ceil(list.length / this.maxBatch);
+    const batches = this.chunks(list);
+    let left = batches.length;
     const done = () => {
       if (--left > 0) return;
       const next = this.waiting.get(channel)!;
@@ -116,7 +124,26 @@ export class PublishBatcher {
         for (const p of next) p.reject(err);
       }
     };
-    for (let i = 0; i < list.length; i += this.maxBatch) this.send(list.slice(i, i + this.maxBatch), done);
+    for (const batch of batches) this.send(batch, done);
+  }
+
+  /** Splits a queue, in order, into calls of at most `maxBatch` messages and about `maxBatchBytes`. */
+  private chunks(list: QueuedPublish[]): QueuedPublish[][] {
+    const out: QueuedPublish[][] = [];
+    let current: QueuedPublish[] = [];
+    let bytes = 0;
+    for (const p of list) {
+      const size = p.head.length + p.tail.length + p.envTail.length;
+      if (current.length > 0 && (current.length >= this.maxBatch || bytes + size > this.maxBatchBytes)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(p);
+      bytes += size;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
   }
 
   private send(batch: QueuedPublish[], done?: () => void): void {
