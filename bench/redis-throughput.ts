@@ -5,18 +5,26 @@
  * channel and counts deliveries, so the figure includes live delivery.
  *
  *   npx tsx bench/redis-throughput.ts [--messages 100000] [--channels 100] [--window 500]
- *                                     [--publishers 1] [--cluster 0]
+ *                                     [--publishers 1] [--cluster 0] [--bus-from DIR]
  *
  * --publishers K runs K publisher processes (each its own bus, messages / K each) against the same
  * Redis; --cluster N starts an N-master Redis Cluster (e2e/harness/redis.ts) instead of one Redis, and
- * reports each master's share of the Redis CPU. Starts its own redis-server(s). Prints one JSON line.
- * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters.
+ * reports each master's share of the Redis CPU. --bus-from DIR takes the bus from a built server
+ * (`DIR/engines/redis/redis-bus.js`, e.g. a copy of an older `server/dist` with a `node_modules`
+ * link to the repo's) to compare two versions in one run. Starts its own redis-server(s). Prints
+ * one JSON line.
+ * Redis CPU comes from INFO cpu (used_cpu_user + used_cpu_sys), summed over masters; the net figures
+ * subtract what each master spent idle over 2 s before the run, scaled to the run's length.
+ * messagesPerScriptCall shows how much the bus batched (redis-publish.ts). --commandstats also
+ * prints Redis's time inside each command per publish (INFO commandstats, reset at the start).
  */
 import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisCluster } from '../e2e/harness/redis.js';
-import { RedisBus, type RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
+import type { RedisBus, RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,11 +34,17 @@ const { values } = parseArgs({
     idempotency: { type: 'boolean', default: false },
     publishers: { type: 'string', default: '1' },
     cluster: { type: 'string', default: '0' },
+    'bus-from': { type: 'string' },
+    commandstats: { type: 'boolean', default: false },
     // Internal: this process is one of the publishers (--child URL, --offset, --cluster-mode).
     child: { type: 'string' },
     offset: { type: 'string', default: '0' },
   },
 });
+const busFrom = values['bus-from'];
+const { RedisBus: Bus } = (await import(
+  busFrom === undefined ? '../server/src/engines/redis/redis-bus.js' : pathToFileURL(resolve(busFrom, 'engines/redis/redis-bus.js')).href
+)) as { RedisBus: typeof RedisBus };
 const total = Number(values.messages);
 const channelCount = Number(values.channels);
 const windowSize = Number(values.window);
@@ -65,7 +79,7 @@ async function publishAll(bus: RedisBus, from: number, count: number): Promise<v
 
 if (values.child !== undefined) {
   // A publisher process: warm up, say ready, publish on "go", report, exit.
-  const bus = new RedisBus(busOpts(values.child, Number(values.cluster) > 0));
+  const bus = new Bus(busOpts(values.child, Number(values.cluster) > 0));
   await bus.start({ message: () => undefined, control: () => 0 });
   await publishAll(bus, 1_000_000_000 + Number(values.offset) * 10_000, 500);
   process.send!({ ready: true });
@@ -93,7 +107,14 @@ async function main(): Promise<void> {
     return get('used_cpu_user') + get('used_cpu_sys');
   };
   const cpus = () => Promise.all(admins.map(cpuOf));
-  const subscriber = new RedisBus(busOpts(redis.url, masters > 0));
+  /** Script calls (EVALSHA, EVAL) over all masters: messages per call shows the batching. */
+  const scriptCalls = async () => {
+    let n = 0;
+    for (const a of admins)
+      for (const m of (await a.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
+    return n;
+  };
+  const subscriber = new Bus(busOpts(redis.url, masters > 0));
   let delivered = 0;
   const children: ReturnType<typeof fork>[] = [];
   try {
@@ -105,6 +126,11 @@ async function main(): Promise<void> {
         0,
       );
     const mem0 = await memOf();
+    // What the Redis servers spend idle (cron, cluster bus), per master, over 2 s: subtracted for
+    // the net figure, as it does not grow with publishes and weighs on slow runs.
+    const idle0 = await cpus();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleRate = (await cpus()).map((c, i) => (c - idle0[i]!) / 2);
     const per = Math.floor(total / publishers);
     for (let k = 0; k < publishers; k++) {
       children.push(
@@ -124,6 +150,7 @@ async function main(): Promise<void> {
             '--cluster',
             String(masters),
             ...(values.idempotency ? ['--idempotency'] : []),
+            ...(busFrom !== undefined ? ['--bus-from', busFrom] : []),
           ],
           {
             execArgv: process.execArgv,
@@ -137,6 +164,8 @@ async function main(): Promise<void> {
     while (delivered < warm) await new Promise((r) => setTimeout(r, 5));
     delivered = 0;
     const rcpu0 = await cpus();
+    if (values.commandstats) await Promise.all(admins.map((a) => a.config('RESETSTAT')));
+    const calls0 = await scriptCalls();
     const t0 = performance.now();
     const done = children.map(
       (c) => new Promise<number>((resolve) => c.once('message', (m: { cpuMicros: number }) => resolve(m.cpuMicros))),
@@ -148,10 +177,26 @@ async function main(): Promise<void> {
     while (delivered < sent) await new Promise((r) => setTimeout(r, 1));
     const tDelivered = performance.now();
     const rcpu = (await cpus()).map((c, i) => c - rcpu0[i]!);
+    const calls = (await scriptCalls()) - calls0;
     const rcpuSum = rcpu.reduce((s, n) => s + n, 0);
+    const seconds = (tDelivered - t0) / 1000;
+    const net = rcpu.map((c, i) => Math.max(0, c - idleRate[i]! * seconds));
+    const netSum = net.reduce((s, n) => s + n, 0);
     const mem = await memOf();
+    if (values.commandstats) {
+      // Redis's time inside each command (a script's inner calls count in both), µs per publish.
+      const usec = new Map<string, number>();
+      for (const a of admins) {
+        for (const m of (await a.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+          usec.set(m[1]!, (usec.get(m[1]!) ?? 0) + Number(m[3]));
+        }
+      }
+      const perPublish = Object.fromEntries([...usec].map(([k, v]) => [k, Number((v / sent).toFixed(2))]));
+      console.log(JSON.stringify({ commandUsecPerPublish: perPublish }));
+    }
     console.log(
       JSON.stringify({
+        bus: busFrom ?? 'server/src',
         messages: sent,
         channels: channelCount,
         window: windowSize,
@@ -161,6 +206,10 @@ async function main(): Promise<void> {
         publishedPerSecond: Math.round(sent / ((tPublished - t0) / 1000)),
         deliveredPerSecond: Math.round(sent / ((tDelivered - t0) / 1000)),
         redisCpuMicrosPerMessage: Number(((rcpuSum * 1e6) / sent).toFixed(2)),
+        messagesPerScriptCall: Number((sent / calls).toFixed(2)),
+        redisNetCpuMicrosPerMessage: Number(((netSum * 1e6) / sent).toFixed(2)),
+        redisBusiestMasterNetMicrosPerMessage: Number(((Math.max(...net) * 1e6) / sent).toFixed(2)),
+        redisIdleCpuSecondsPerSecond: idleRate.map((c) => Number(c.toFixed(4))),
         redisCpuShareByMaster: rcpu.map((c) => Number((c / rcpuSum).toFixed(3))),
         redisBusiestMasterCpuSecondsPerSecond: Number((Math.max(...rcpu) / ((tDelivered - t0) / 1000)).toFixed(3)),
         nodeCpuMicrosPerMessage: Number((nodeCpu / sent).toFixed(2)),

@@ -5,8 +5,9 @@
  * - Routing per channel. A node subscribes to `P:{c}:live` only while it has local subscribers
  *   (the hub reference-counts; subscribe/unsubscribe calls of one tick go out as one SUBSCRIBE and
  *   one UNSUBSCRIBE). No wildcard subscription: a node receives only the channels it serves.
- * - Publish is one Lua script per channel (idempotency, epoch, offset, capped history, TTLs, live
- *   PUBLISH), so offsets, history and delivery always agree. The frame is serialized once, by the
+ * - Publish is one Lua script step per message (idempotency, epoch, offset, capped history, TTLs,
+ *   live PUBLISH), so offsets, history and delivery always agree; the publishes of one event-loop
+ *   turn share one script call (`redis-publish.ts`). The frame is serialized once, by the
  *   publishing node; the script inserts the offset and every receiving node hands the frame text on
  *   unchanged.
  * - Cluster mode (`cluster: true`): every channel's keys share one hash slot; live delivery and
@@ -62,7 +63,8 @@ import { RedisReads } from './redis-reads.js';
 import { RedisSubscriptions } from './redis-subscriptions.js';
 import { RedisTap } from './redis-tap.js';
 import { ShardWatch } from './redis-shard-watch.js';
-import { defineScripts, newEpoch, type ScriptClient } from './redis-scripts.js';
+import { PublishBatcher } from './redis-publish.js';
+import { defineScripts, type ScriptClient } from './redis-scripts.js';
 
 export interface RedisBusOptions extends BusOptions, RedisConnectionOptions {
   /** Key prefix (RIVER_REDIS_PREFIX). Default `river`. */
@@ -87,6 +89,7 @@ export class RedisBus implements Bus {
   private readonly cmd: RedisClient;
   private readonly sub: RedisClient;
   private readonly scripts: ScriptClient;
+  private readonly publisher: PublishBatcher;
   private readonly replyChannel: string;
   private handlers: BusHandlers | undefined;
   private state: 'new' | 'starting' | 'ready' | 'down' | 'closed' = 'new';
@@ -115,6 +118,17 @@ export class RedisBus implements Bus {
     this.cmd = createRedisClient(opts, 'command');
     this.sub = this.cluster ? this.cmd : createRedisClient(opts, 'subscriber');
     this.scripts = defineScripts(this.cmd);
+    this.publisher = new PublishBatcher({
+      client: this.cmd,
+      keys: this.keys,
+      cluster: this.cluster,
+      historySize: opts.historySize,
+      historyTtlSeconds: opts.historyTtlSeconds,
+      idempotencyWindowMs: opts.idempotencyWindowMs,
+      ready: () => this.isReadyNow(),
+      unavailable: () => this.unavailableError(),
+      asError: asUnavailable,
+    });
     const onError = (err: unknown) => this.opts.onError?.(err);
     this.subs = new RedisSubscriptions(this.sub, this.cluster, this.keys, () => this.ready);
     this.counts = new RedisSubscriberCounts(this.cmd, this.keys, this.nodeId, opts.livenessIntervalMs ?? 5000, () => this.ready, onError);
@@ -191,6 +205,8 @@ export class RedisBus implements Bus {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
+    // Publishes made before close are sent before the connections quit.
+    this.publisher.flush();
     this.state = 'closed';
     for (const t of this.timers) clearInterval(t);
     this.shards?.close();
@@ -211,35 +227,22 @@ export class RedisBus implements Bus {
     this.assertReady();
     const ts = Date.now();
     const { head, tail } = messageParts({ channel: req.channel, event: req.event, data: dataJson, ts });
-    const window = req.idempotencyKey !== undefined ? this.opts.idempotencyWindowMs : 0;
-    const meta = this.keys.meta(req.channel);
-    try {
-      const [offset, epoch, dup] = await this.scripts.riverPublish(
-        meta,
-        this.keys.stream(req.channel),
-        window > 0 ? this.keys.idempotency(req.channel, req.idempotencyKey!) : meta,
-        this.cluster ? 'SPUBLISH' : 'PUBLISH',
-        this.keys.live(req.channel),
+    return new Promise((resolve, reject) =>
+      this.publisher.add({
+        channel: req.channel,
         head,
         tail,
-        envelopeTail(ts, req.excludeConnectionId),
-        this.opts.historySize,
-        this.opts.historyTtlSeconds,
-        window,
-        newEpoch(),
-        ts,
-        req.excludeConnectionId ?? '',
-      );
-      const result: PublishResult = { channel: req.channel, epoch, offset: Number(offset) };
-      if (dup === 1) result.duplicate = true;
-      return result;
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+        envTail: envelopeTail(ts, req.excludeConnectionId),
+        idempotencyKey: req.idempotencyKey,
+        resolve,
+        reject,
+      }),
+    );
   }
 
   async broadcast(channel: string, frame: string): Promise<void> {
     this.assertReady();
+    this.publisher.flush();
     try {
       await this.pub(this.keys.live(channel), ephemeralEnvelope(Date.now(), frame));
     } catch (err) {
@@ -259,6 +262,7 @@ export class RedisBus implements Bus {
 
   private async read(channel: string, since: number, limit: number): Promise<HistoryResult> {
     this.assertReady();
+    this.publisher.flush();
     return this.reads.read(channel, since, limit);
   }
 
@@ -421,10 +425,12 @@ export class RedisBus implements Bus {
   }
 
   private assertReady(): void {
-    if (this.state !== 'ready') {
-      throw new BusUnavailableError(
-        this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable',
-      );
-    }
+    if (this.state !== 'ready') throw this.unavailableError();
+  }
+
+  private unavailableError(): BusUnavailableError {
+    return new BusUnavailableError(
+      this.state === 'closed' ? 'the bus was closed' : this.state === 'new' ? 'the bus was not started' : 'Redis is unreachable',
+    );
   }
 }

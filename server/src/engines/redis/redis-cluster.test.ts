@@ -1,5 +1,6 @@
 /** The Redis engines in cluster mode (sharded pub/sub) against a real 3-master Redis Cluster. */
 import { spawnSync } from 'node:child_process';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisAvailable, startRedisCluster, type RedisClusterInstance } from '../../../../e2e/harness/redis.js';
 import { busContract } from '../bus.contract.js';
@@ -8,6 +9,16 @@ import { RedisBus } from './redis-bus.js';
 import { hashSlot } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 import { startTestNode, TestClient } from '../../test-support.js';
+
+/** Holds a shard for ARGV[1] µs (TIME is allowed in scripts since Redis 5's effect replication). */
+const BUSY_SCRIPT = `
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+repeat
+  local t = redis.call('TIME')
+until t[1] * 1000000 + t[2] - start > tonumber(ARGV[1])
+return 1
+`;
 
 let redis: RedisClusterInstance;
 let cluster = 0;
@@ -47,6 +58,54 @@ describe.skipIf(!redisAvailable())('Redis engines on a Redis Cluster', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('publishes to channels of every shard in one turn, each channel batched on its own shard, offsets per channel in call order', async () => {
+    // The publish batch's script takes a varying number of keys; ioredis routed such a defined
+    // command by its first argument (the key count) in auto-pipelining, so batches of channels on
+    // other shards shared a wrong pipeline and failed ("same slots allocation group").
+    const opts = { historySize: 10, historyTtlSeconds: 60, idempotencyWindowMs: 1000, url: redis.url, cluster: true, prefix: prefix() };
+    const a = new RedisBus(opts);
+    await a.start({ message: () => undefined, control: () => 0 });
+    try {
+      const channels = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+      const calls = channels.flatMap((c) => [c, c, c]);
+      const results = await Promise.all(calls.map((channel, i) => a.publish({ channel, event: 'e', data: i, idempotencyKey: `k${i}` })));
+      expect(results.map((r) => `${r.channel}#${r.offset}`)).toEqual(channels.flatMap((c) => [`${c}#1`, `${c}#2`, `${c}#3`]));
+      // One publish per turn on one channel while its shard is busy (a script running 300 ms), so
+      // the first call stays in flight: the later publishes wait for it and then go as one call,
+      // still each with its own offset in call order, the history holding them all.
+      const scriptCalls = async () => {
+        let n = 0;
+        for (const port of redis.ports) {
+          const admin = new Redis({ host: '127.0.0.1', port });
+          for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
+          admin.disconnect();
+        }
+        return n;
+      };
+      const busy = new Cluster([{ host: '127.0.0.1', port: redis.ports[0]! }]);
+      const calls0 = await scriptCalls();
+      try {
+        const blocking = busy.eval(BUSY_SCRIPT, 1, a.keys.meta('trickle'), 300_000);
+        await new Promise((r) => setTimeout(r, 50));
+        const trickle: Promise<{ offset: number }>[] = [];
+        for (let i = 0; i < 40; i++) {
+          trickle.push(a.publish({ channel: 'trickle', event: 'e', data: i }));
+          await new Promise((r) => setImmediate(r));
+        }
+        await blocking;
+        expect((await Promise.all(trickle)).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      } finally {
+        busy.disconnect();
+      }
+      // The busy script, the first publish, the 39 waiting ones (fewer calls if the machine is
+      // so slow that the shard was free again before the 40 turns ended).
+      expect((await scriptCalls()) - calls0).toBeLessThan(10);
+      expect((await a.history('trickle', {})).messages.map((m) => m.offset)).toEqual(Array.from({ length: 10 }, (_, i) => i + 31));
+    } finally {
+      await a.close();
     }
   });
 

@@ -3,7 +3,7 @@
  * slot, see `redis-keys.ts`), so it is atomic on a single Redis and valid in Redis Cluster.
  * Registered with ioredis `defineCommand` (EVALSHA, falling back to EVAL after a Redis restart).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { PRESENCE_AFTER_ACTION, PRESENCE_AFTER_USER, PRESENCE_TAIL } from '../../core/frames.js';
 
@@ -23,48 +23,114 @@ export function newEpoch(): string {
 }
 
 /**
- * Publish: idempotency check, epoch, offset, history, TTLs and live delivery in one step, so
- * offsets, history and delivery always agree.
- * KEYS: meta, stream, idempotency key (a dummy in the same slot when there is none).
- * ARGV: 1 publish command (PUBLISH | SPUBLISH), 2 live channel, 3 frame head (up to `"offset":`),
- *       4 frame tail (`,"ts":…}`), 5 envelope tail (`<ts>:<len>:<exclude>`), 6 historySize,
- *       7 historyTtlSeconds, 8 idempotency window ms (0: no key), 9 epoch to use if none, 10 ts,
- *       11 excludeConnectionId ('' for none: kept in history so a replay skips that connection too).
- * Returns {offset, epoch, duplicate (0|1)}.
+ * Publish a batch: the publishes of one event-loop turn (one channel in cluster mode, any channels
+ * on one Redis), in call order, each with its own idempotency check, offset, history entry and live
+ * PUBLISH, exactly as if each had been its own call (same meta hash, stream entries and envelope),
+ * but with one script call, one read of each channel's epoch and offset, one write of the offset
+ * and one EXPIRE per key for the whole batch.
+ * KEYS: per channel c = 1…C (in order of first appearance) its meta (KEYS[2c-1]) and stream
+ *       (KEYS[2c]), then the idempotency keys of the messages that have one.
+ * ARGV: 1 publish command (PUBLISH | SPUBLISH), 2 historySize, 3 historyTtlSeconds,
+ *       4 idempotency window ms, 5 C, 5+c the epoch to use if channel c has none, then 5 per
+ *       message: channel index (negative: the channel's last message in the batch, which trims the
+ *       stream), idempotency KEYS index (0: none), frame head (up to `"offset":`), frame tail
+ *       (`,"ts":…}`), envelope tail (`<ts>:<len>:<excludeConnectionId>`; the stream keeps the ts as
+ *       `t` and a non-empty excludeConnectionId as `x`, so a replay skips that connection too).
+ * Returns per message offset, epoch, duplicate (0|1); a message that failed returns -1 and the
+ * error text instead (the others are unaffected). The live channel is the meta key with `live`
+ * for `meta` (same hash tag, so the same slot).
  */
 export const PUBLISH_SCRIPT = `
-local window = tonumber(ARGV[8])
-if window > 0 then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then
-    local sep = string.find(seen, ':', 1, true)
-    return {tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1), 1}
+local cmd = ARGV[1]
+local size = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local nc = tonumber(ARGV[5])
+local epochs, offsets, lives, trimmed = {}, {}, {}, {}
+local out = {}
+local function one(a)
+  local c = tonumber(ARGV[a])
+  local last = c < 0
+  if last then c = -c end
+  local k = tonumber(ARGV[a + 1])
+  if k > 0 then
+    local seen = redis.call('GET', KEYS[k])
+    if seen then
+      local sep = string.find(seen, ':', 1, true)
+      return tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1), 1
+    end
   end
+  local meta = KEYS[2 * c - 1]
+  local epoch = epochs[c]
+  if not epoch then
+    local m = redis.call('HMGET', meta, 'e', 'o')
+    epoch = m[1]
+    if not epoch then
+      epoch = ARGV[5 + c]
+      redis.call('DEL', KEYS[2 * c])
+      redis.call('HSET', meta, 'e', epoch)
+      offsets[c] = 0
+    else
+      offsets[c] = tonumber(m[2] or '0')
+    end
+    epochs[c] = epoch
+    lives[c] = string.sub(meta, 1, -5) .. 'live'
+  end
+  local offset = offsets[c] + 1
+  local env = ARGV[a + 4]
+  local frame = ARGV[a + 2] .. offset .. ARGV[a + 3]
+  if size > 0 then
+    local i1 = string.find(env, ':', 1, true)
+    local i2 = string.find(env, ':', i1 + 1, true)
+    local ts = string.sub(env, 1, i1 - 1)
+    if last then
+      if i2 < #env then
+        redis.call('XADD', KEYS[2 * c], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ts, 'x', string.sub(env, i2 + 1))
+      else
+        redis.call('XADD', KEYS[2 * c], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ts)
+      end
+      trimmed[c] = true
+    else
+      if i2 < #env then
+        redis.call('XADD', KEYS[2 * c], offset .. '-0', 'f', frame, 't', ts, 'x', string.sub(env, i2 + 1))
+      else
+        redis.call('XADD', KEYS[2 * c], offset .. '-0', 'f', frame, 't', ts)
+      end
+      trimmed[c] = false
+    end
+  end
+  offsets[c] = offset
+  if k > 0 then
+    redis.call('SET', KEYS[k], offset .. ':' .. epoch, 'PX', window)
+  end
+  redis.call(cmd, lives[c], 'm' .. offset .. ':' .. epoch .. ':' .. env .. frame)
+  return offset, epoch, 0
 end
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[9]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch)
-end
-local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
-local frame = ARGV[3] .. offset .. ARGV[4]
-local ttl = tonumber(ARGV[7])
-local size = tonumber(ARGV[6])
-if size > 0 then
-  if ARGV[11] ~= '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ARGV[10], 'x', ARGV[11])
+for a = 6 + nc, #ARGV, 5 do
+  local ok, o, e, d = pcall(one, a)
+  local n = #out
+  if ok then
+    out[n + 1] = o
+    out[n + 2] = e
+    out[n + 3] = d
   else
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'f', frame, 't', ARGV[10])
+    out[n + 1] = -1
+    out[n + 2] = type(o) == 'table' and (o.err or 'ERR') or tostring(o)
+    out[n + 3] = 0
   end
-  redis.call('EXPIRE', KEYS[2], ttl)
 end
-redis.call('EXPIRE', KEYS[1], ttl)
-if window > 0 then
-  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'PX', window)
+for c, offset in pairs(offsets) do
+  local meta = KEYS[2 * c - 1]
+  redis.call('HSET', meta, 'o', offset)
+  redis.call('EXPIRE', meta, ttl)
+  if size > 0 then
+    if trimmed[c] == false then
+      redis.call('XTRIM', KEYS[2 * c], 'MAXLEN', size)
+    end
+    redis.call('EXPIRE', KEYS[2 * c], ttl)
+  end
 end
-redis.call(ARGV[1], ARGV[2], 'm' .. offset .. ':' .. epoch .. ':' .. ARGV[5] .. frame)
-return {offset, epoch, 0}
+return out
 `;
 
 /**
@@ -213,7 +279,6 @@ type Arg = string | number;
 
 /** The scripts as methods of a client on which `defineScripts` was called. */
 export interface ScriptClient {
-  riverPublish(meta: string, stream: string, idem: string, ...argv: Arg[]): Promise<[number, string, number]>;
   riverHistory(meta: string, stream: string, ...argv: Arg[]): Promise<[string, number, number, [string, string[]][]]>;
   riverPresenceAdd(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
   riverPresenceRemove(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<number>;
@@ -221,8 +286,24 @@ export interface ScriptClient {
   riverPresenceExpire(pc: string, pd: string, pu: string, pi: string, ...argv: Arg[]): Promise<[string[], string[]]>;
 }
 
+const PUBLISH_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
+
+/**
+ * Runs the publish script (EVALSHA, EVAL when Redis does not have it: nothing ran then). Not a
+ * `defineCommand`: its number of keys varies, and ioredis routes a defined command with a varying
+ * number of keys by its first argument (the count) in Cluster auto-pipelining, which sends it to
+ * the wrong shard's pipeline. EVALSHA is routed by its first key.
+ */
+export async function runPublishScript(client: Redis | Cluster, numberOfKeys: number, keysAndArgv: Arg[]): Promise<(number | string)[]> {
+  try {
+    return (await client.evalsha(PUBLISH_SHA, numberOfKeys, ...keysAndArgv)) as (number | string)[];
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return (await client.eval(PUBLISH_SCRIPT, numberOfKeys, ...keysAndArgv)) as (number | string)[];
+  }
+}
+
 export function defineScripts(client: Redis | Cluster): ScriptClient {
-  client.defineCommand('riverPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   client.defineCommand('riverHistory', { numberOfKeys: 2, lua: HISTORY });
   client.defineCommand('riverPresenceAdd', { numberOfKeys: 4, lua: PRESENCE_ADD });
   client.defineCommand('riverPresenceRemove', { numberOfKeys: 4, lua: PRESENCE_REMOVE });
