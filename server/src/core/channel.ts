@@ -111,7 +111,7 @@ export class Channels {
         this.port.bus.unsubscribe(name).catch((err: unknown) => this.port.logger.warn({ err, channel: name }, 'bus unsubscribe failed'));
       }
     }
-    return ch?.presence || isPresenceChannel(name) ? this.port.presence.leave(name, conn) : Promise.resolve();
+    return isPresenceChannel(name) ? this.port.presence.leave(name, conn) : Promise.resolve();
   }
 
   /** Whether `ch` is still the channel of its name (it has local subscribers). */
@@ -121,7 +121,6 @@ export class Channels {
 }
 
 export class Channel {
-  readonly presence: boolean;
   /** Live local subscribers (usually one: kept as the connection itself until a second arrives). */
   private live: Few<Connection> = null;
   /** Subscribers between `subscribe` and `subscribed`, with the messages buffered for them. */
@@ -141,16 +140,12 @@ export class Channel {
   /** The bus asked for a catch-up while no subscriber was live yet: catch up when the first one is. */
   private stale = false;
 
-  private readonly port: ChannelPort;
-
   /** `busSubscribed`: the bus subscription the registry started for this channel. */
   constructor(
     readonly name: string,
     private readonly channels: Channels,
     busSubscribed: Promise<void>,
   ) {
-    this.port = channels.port;
-    this.presence = isPresenceChannel(name);
     this.busSubscribed = busSubscribed;
     busSubscribed.then(
       () => {
@@ -158,6 +153,15 @@ export class Channel {
       },
       () => {},
     );
+  }
+
+  // Derived, not stored: every field is kept once per channel (one per connection when each has its own).
+  private get port(): ChannelPort {
+    return this.channels.port;
+  }
+
+  get presence(): boolean {
+    return isPresenceChannel(this.name);
   }
 
   /** Local subscribers, live and pending (what the bus is told). */
@@ -293,7 +297,7 @@ export class Channel {
   /** A message from the bus for this channel. */
   receive(msg: BusMessage): void {
     // Presence frames are coalesced per channel for a few ms (presence-tracker.ts), then come back here.
-    if (this.presence && msg.offset === undefined && this.port.presence.coalesce(msg)) return;
+    if (msg.offset === undefined && this.presence && this.port.presence.coalesce(msg)) return;
     if (this.catchUp !== null) return this.catchUp.hold(msg);
     if (msg.offset !== undefined && this.live !== null) {
       // A new epoch (the channel's state was lost in the bus) or skipped offsets (a message lost on

@@ -65,6 +65,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Prefix of this node's connection ids. */
   readonly idPrefix: string;
+  /** When the node started (ms, on `now()`'s clock): connections keep their times relative to it (small integers, no box). */
+  readonly startedAt: number;
   now(): number;
   authenticated(conn: Connection): void;
   /** Where a subscribe frame goes (the node's `Channels`, channel.ts). */
@@ -145,6 +147,7 @@ export class Connection implements OutboxPeer {
   subs: Few<string> = null;
   /** Token bucket, in thousandths of a frame (an integer: no box per connection). */
   private milliTokens: number;
+  /** Last refill: ms after `host.startedAt` (a small integer kept in the object, where a timestamp takes a 16-byte box). */
   private refilledAt: number;
   private inbox: string[] | null = null;
   private busy = false;
@@ -165,7 +168,7 @@ export class Connection implements OutboxPeer {
     readonly host: ConnectionHost,
   ) {
     this.milliTokens = host.config.maxFramesPerSecond * 2000;
-    this.refilledAt = host.now();
+    this.refilledAt = host.now() - host.startedAt;
     ws.own(this);
   }
 
@@ -273,7 +276,7 @@ export class Connection implements OutboxPeer {
   /** Token bucket: `maxFramesPerSecond` per second, burst 2×. */
   private allowFrame(): boolean {
     const rate = this.host.config.maxFramesPerSecond;
-    const now = this.host.now();
+    const now = this.host.now() - this.host.startedAt;
     const elapsed = now - this.refilledAt;
     if (elapsed > 0) {
       this.milliTokens = Math.min(rate * 2000, this.milliTokens + Math.floor(elapsed * rate));

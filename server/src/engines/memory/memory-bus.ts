@@ -96,7 +96,10 @@ interface ChannelState {
   offset: number;
   /** Oldest first, at most historySize; null until the first publish (nothing kept for a quiet channel). */
   history: BusMessage[] | null;
-  /** Last publish or creation (ms), for expiry. */
+  /**
+   * Last publish or creation, for expiry: ms since the backend started (`MemoryBackend.t0`), a small
+   * integer kept in the object for 24 days, where a timestamp takes a 16-byte box per channel.
+   */
   touchedAt: number;
   /** Bytes of `history` (see messageBytes). */
   bytes: number;
@@ -116,6 +119,8 @@ export class MemoryBackend {
   readonly historyTtlMs: number;
   readonly idempotencyWindowMs: number;
   readonly now: () => number;
+  /** When the backend was made (ms): channel times are kept relative to it (`ChannelState.touchedAt`). */
+  private readonly t0: number;
   readonly sweepIntervalMs: number;
   readonly sweepBatch: number;
   readonly maxHistoryBytes: number;
@@ -153,6 +158,7 @@ export class MemoryBackend {
     this.historyTtlMs = opts.historyTtlSeconds * 1000;
     this.idempotencyWindowMs = opts.idempotencyWindowMs;
     this.now = opts.now ?? (() => Date.now());
+    this.t0 = this.now();
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, this.historyTtlMs / 4));
     this.sweepBatch = opts.sweepBatch ?? 20_000;
     this.maxHistoryBytes = opts.maxHistoryBytes ?? Number.POSITIVE_INFINITY;
@@ -221,11 +227,11 @@ export class MemoryBackend {
     const now = this.now();
     let removed = 0;
     for (const [name, state] of this.channels) {
-      if (removed >= max || state.touchedAt + this.historyTtlMs > now) break;
+      if (removed >= max || state.touchedAt + this.historyTtlMs > now - this.t0) break;
       // A channel some node is subscribed to keeps its state: re-append it with a fresh TTL.
       if (this.subscribed.has(name)) {
         this.channels.delete(name);
-        state.touchedAt = now;
+        state.touchedAt = now - this.t0;
         this.channels.set(name, state);
       } else {
         this.drop(name, state);
@@ -276,11 +282,11 @@ export class MemoryBackend {
         this.idempotency.delete(idemKey);
       }
     }
-    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: 0, bytes: 0 };
     // Move to the end of the activity order.
     this.channels.delete(req.channel);
     this.channels.set(req.channel, state);
-    state.touchedAt = now;
+    state.touchedAt = now - this.t0;
     state.offset += 1;
     const msg: BusMessage = {
       channel: req.channel,
@@ -349,7 +355,7 @@ export class MemoryBackend {
     const state = this.channels.get(channel);
     if (state !== undefined) {
       this.channels.delete(channel);
-      state.touchedAt = Math.max(state.touchedAt, this.now());
+      state.touchedAt = Math.max(state.touchedAt, this.now() - this.t0);
       this.channels.set(channel, state);
     }
   }
@@ -392,7 +398,7 @@ export class MemoryBackend {
   /** The channel's state unless it has expired (then it is dropped here, whatever the sweep has reached). */
   private live(channel: string, now: number): ChannelState | undefined {
     const state = this.channels.get(channel);
-    if (state === undefined || state.touchedAt + this.historyTtlMs > now || this.subscribed.has(channel)) return state;
+    if (state === undefined || state.touchedAt + this.historyTtlMs > now - this.t0 || this.subscribed.has(channel)) return state;
     this.drop(channel, state);
     return undefined;
   }
@@ -403,7 +409,7 @@ export class MemoryBackend {
     const now = this.now();
     let state = this.live(channel, now);
     if (state === undefined && this.subscribed.has(channel)) {
-      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
+      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now - this.t0, bytes: 0 };
       this.channels.set(channel, state);
       this.enforceCaps(state);
     }
