@@ -17,7 +17,7 @@ import { ApiKeys, createApi, maxBodyBytes } from './http/http-api.js';
 import { openTapAllowed, withConsole } from './http/console.js';
 import { Tap, TAP_PATH } from './core/tap.js';
 import { requestListener } from './http/http-server.js';
-import { CLOSE_GRACE_MS } from './core/connection.js';
+import { CLOSE_GRACE_MS, RiverWebSocket } from './core/connection.js';
 import { Hub } from './core/hub.js';
 import { Metrics } from './metrics.js';
 import { startLogSummary } from './log-summary.js';
@@ -123,8 +123,10 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
   // Behind a load balancer, idle keep-alive connections must outlive the balancer's own idle
   // timeout, or it reuses one the node just closed (a 502).
   server.keepAliveTimeout = config.httpKeepAliveMs;
-  const wss = new WebSocketServer({
+  const wss = new WebSocketServer<typeof RiverWebSocket>({
     noServer: true,
+    // Its sockets hand ws's events straight to their connection (no listeners per socket).
+    WebSocket: RiverWebSocket,
     perMessageDeflate: false,
     // Pings are answered by the connection, within its frame rate limit (connection.ts).
     autoPong: false,
@@ -133,7 +135,7 @@ export async function startRiver(config: Config, deps: RiverDeps = {}): Promise<
     maxPayload: config.maxMessageBytes,
     // ws >= 8.23 (not in @types/ws yet): how long a closed socket may wait for the client's close frame.
     closeTimeout: CLOSE_GRACE_MS,
-  } as ServerOptions & { closeTimeout: number });
+  } as ServerOptions<typeof RiverWebSocket> & { closeTimeout: number });
   const anyOrigin = config.allowedOrigins.includes('*');
   server.on('upgrade', (req, socket, head) => {
     // node:http removes its own error listener before emitting 'upgrade': without one of ours, a

@@ -111,7 +111,7 @@ export class Channels {
         this.port.bus.unsubscribe(name).catch((err: unknown) => this.port.logger.warn({ err, channel: name }, 'bus unsubscribe failed'));
       }
     }
-    return ch?.presence || isPresenceChannel(name) ? this.port.presence.leave(name, conn) : Promise.resolve();
+    return isPresenceChannel(name) ? this.port.presence.leave(name, conn) : Promise.resolve();
   }
 
   /** Whether `ch` is still the channel of its name (it has local subscribers). */
@@ -121,27 +121,73 @@ export class Channels {
 }
 
 export class Channel {
-  readonly presence: boolean;
   /** Live local subscribers (usually one: kept as the connection itself until a second arrives). */
   private live: Few<Connection> = null;
-  /** Subscribers between `subscribe` and `subscribed`, with the messages buffered for them. */
-  private pending: Map<Connection, BusMessage[]> | null = null;
-  /** Presence seams of new subscribers (see presence-tracker.ts). */
-  private seams: Map<Connection, Seam> | null = null;
-  /** Resolves when the bus subscription is in place; null once it is (nothing kept per idle channel). */
-  private busSubscribed: Promise<void> | null;
   /** Newest offset fanned out to the live subscribers, in `epoch` (duplicate guard). */
   private lastOffset = 0;
   /** Undefined until the first subscriber is live (or a message arrived while all were pending). */
   private epoch: string | undefined = undefined;
-  /** Live subscribers given a newer position than the channel's: skip messages up to it for them. */
-  private ahead: Map<Connection, StreamPosition> | null = null;
-  /** Frames held while the channel catches up (catch-up.ts); null otherwise. */
-  private catchUp: CatchUp | null = null;
-  /** The bus asked for a catch-up while no subscriber was live yet: catch up when the first one is. */
-  private stale = false;
+  /**
+   * What a channel holds only for a while (see `Passing`): one object while any of it is set, null
+   * otherwise, so an idle channel keeps one field where it would keep six. Read and written through
+   * the accessors below.
+   */
+  private passing: Passing | null = null;
 
-  private readonly port: ChannelPort;
+  /** Subscribers between `subscribe` and `subscribed`, with the messages buffered for them. */
+  private get pending(): Map<Connection, BusMessage[]> | null {
+    return this.passing === null ? null : this.passing.pending;
+  }
+  private set pending(v: Map<Connection, BusMessage[]> | null) {
+    this.setPassing('pending', v);
+  }
+  /** Presence seams of new subscribers (see presence-tracker.ts). */
+  private get seams(): Map<Connection, Seam> | null {
+    return this.passing === null ? null : this.passing.seams;
+  }
+  private set seams(v: Map<Connection, Seam> | null) {
+    this.setPassing('seams', v);
+  }
+  /** Resolves when the bus subscription is in place; null once it is. */
+  private get busSubscribed(): Promise<void> | null {
+    return this.passing === null ? null : this.passing.busSubscribed;
+  }
+  private set busSubscribed(v: Promise<void> | null) {
+    this.setPassing('busSubscribed', v);
+  }
+  /** Live subscribers given a newer position than the channel's: skip messages up to it for them. */
+  private get ahead(): Map<Connection, StreamPosition> | null {
+    return this.passing === null ? null : this.passing.ahead;
+  }
+  private set ahead(v: Map<Connection, StreamPosition> | null) {
+    this.setPassing('ahead', v);
+  }
+  /** Frames held while the channel catches up (catch-up.ts); null otherwise. */
+  private get catchUp(): CatchUp | null {
+    return this.passing === null ? null : this.passing.catchUp;
+  }
+  private set catchUp(v: CatchUp | null) {
+    this.setPassing('catchUp', v);
+  }
+  /** The bus asked for a catch-up while no subscriber was live yet: catch up when the first one is. */
+  private get stale(): boolean {
+    return this.passing === null ? false : this.passing.stale;
+  }
+  private set stale(v: boolean) {
+    this.setPassing('stale', v);
+  }
+
+  private setPassing<K extends keyof Passing>(key: K, value: Passing[K]): void {
+    let p = this.passing;
+    if (p === null) {
+      if (value === null || value === false) return;
+      p = this.passing = { pending: null, seams: null, busSubscribed: null, ahead: null, catchUp: null, stale: false };
+    }
+    p[key] = value;
+    if (p.pending === null && p.seams === null && p.busSubscribed === null && p.ahead === null && p.catchUp === null && !p.stale) {
+      this.passing = null;
+    }
+  }
 
   /** `busSubscribed`: the bus subscription the registry started for this channel. */
   constructor(
@@ -149,8 +195,6 @@ export class Channel {
     private readonly channels: Channels,
     busSubscribed: Promise<void>,
   ) {
-    this.port = channels.port;
-    this.presence = isPresenceChannel(name);
     this.busSubscribed = busSubscribed;
     busSubscribed.then(
       () => {
@@ -158,6 +202,15 @@ export class Channel {
       },
       () => {},
     );
+  }
+
+  // Derived, not stored: every field is kept once per channel (one per connection when each has its own).
+  private get port(): ChannelPort {
+    return this.channels.port;
+  }
+
+  get presence(): boolean {
+    return isPresenceChannel(this.name);
   }
 
   /** Local subscribers, live and pending (what the bus is told). */
@@ -293,7 +346,7 @@ export class Channel {
   /** A message from the bus for this channel. */
   receive(msg: BusMessage): void {
     // Presence frames are coalesced per channel for a few ms (presence-tracker.ts), then come back here.
-    if (this.presence && msg.offset === undefined && this.port.presence.coalesce(msg)) return;
+    if (msg.offset === undefined && this.presence && this.port.presence.coalesce(msg)) return;
     if (this.catchUp !== null) return this.catchUp.hold(msg);
     if (msg.offset !== undefined && this.live !== null) {
       // A new epoch (the channel's state was lost in the bus) or skipped offsets (a message lost on
@@ -416,6 +469,16 @@ export class Channel {
     }
     return this.seams !== null;
   }
+}
+
+/** A channel's passing state (`Channel.passing`): a subscribe in progress, presence seams, subscribers ahead, a catch-up. */
+interface Passing {
+  pending: Map<Connection, BusMessage[]> | null;
+  seams: Map<Connection, Seam> | null;
+  busSubscribed: Promise<void> | null;
+  ahead: Map<Connection, StreamPosition> | null;
+  catchUp: CatchUp | null;
+  stale: boolean;
 }
 
 /** Whether a message goes to `conn`: not excluded, not behind its position, past its presence seam. */

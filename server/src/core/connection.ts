@@ -12,10 +12,11 @@
  * closing handshake). Every outgoing data frame is a prebuilt Buffer written to the connection's
  * socket through the node's `Outbox` (the same bytes for every subscriber of a message); ws's own
  * sender only writes pongs to the client's WebSocket pings and the close frame, each a whole
- * frame, so the two never interleave inside a frame. Listeners are shared functions.
+ * frame, so the two never interleave inside a frame. ws's events reach the connection through
+ * `RiverWebSocket.emit`: no listener, no closure per socket.
  */
 import type { Socket } from 'node:net';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import {
   BAD_CHANNEL_MESSAGE,
   CLOSE_CODES,
@@ -64,6 +65,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Prefix of this node's connection ids. */
   readonly idPrefix: string;
+  /** When the node started (ms, on `now()`'s clock): connections keep their times relative to it (small integers, no box). */
+  readonly startedAt: number;
   now(): number;
   authenticated(conn: Connection): void;
   /** Where a subscribe frame goes (the node's `Channels`, channel.ts). */
@@ -75,31 +78,57 @@ export interface ConnectionHost {
   closed(conn: Connection): void;
 }
 
-const CONN = Symbol('river.connection');
-type TaggedWebSocket = WebSocket & { [CONN]?: Connection };
-
-// Listeners shared by every connection (no closures per socket).
-function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
-  this[CONN]?.receive(data, isBinary);
-}
 /**
- * A WebSocket-level ping from the client: a sign of life, and a frame like any other against
- * `maxFramesPerSecond` (ws's own autoPong is off, node.ts): answered with a pong while within the
- * limit, closed 4008 past it. A flood of pings costs no more than a flood of messages.
+ * The WebSocket class of the node's server (ws's `WebSocket` option, node.ts): ws's events for a
+ * hub connection go straight to its `Connection`, with no listener registered per socket. (Five
+ * listeners on a WebSocket cost ~280 bytes per connection: ws's event table turns into a dictionary.)
+ * A socket the hub does not own (the admin tap's, tap.ts) keeps ws's ordinary events.
  */
-function onWsPing(this: TaggedWebSocket, data: Buffer): void {
-  if (this[CONN]?.controlFrame()) this.pong(data);
-}
-/** An unsolicited WebSocket-level pong counts too. */
-function onWsPong(this: TaggedWebSocket): void {
-  this[CONN]?.controlFrame();
-}
-function onWsClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
-  this[CONN]?.gone(code, reason);
-}
-/** ws reports framing errors (1002, 1007, 1009) here and closes the socket itself; 'close' follows. */
-function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void {
-  this[CONN]?.host.logger.debug({ code: err.code, reason: err.message }, 'websocket error');
+export class RiverWebSocket extends WebSocket {
+  /** Its connection; undefined for a socket the hub does not own, null once the connection is gone. */
+  conn: Connection | null | undefined = undefined;
+
+  /** Hands this socket's events to `conn` (once, from the connection's constructor). */
+  own(conn: Connection): void {
+    this.conn = conn;
+    // Its events no longer go through EventEmitter: drop the listener table while it is empty (V8
+    // keeps it as a dictionary, ~180 bytes per socket). EventEmitter makes a new one if a listener
+    // is ever added (it treats an undefined table as empty everywhere).
+    if (this.eventNames().length === 0) (this as unknown as { _events: unknown })._events = undefined;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    const conn = this.conn;
+    if (conn === undefined) return super.emit(event, ...args);
+    if (conn === null) return false;
+    switch (event) {
+      case 'message':
+        conn.receive(args[0] as RawData, args[1] as boolean);
+        return true;
+      case 'ping':
+        // A WebSocket-level ping from the client: a sign of life, and a frame like any other against
+        // `maxFramesPerSecond` (ws's own autoPong is off, node.ts): answered with a pong while within
+        // the limit, closed 4008 past it. A flood of pings costs no more than a flood of messages.
+        if (conn.controlFrame()) this.pong(args[0] as Buffer);
+        return true;
+      case 'pong':
+        // An unsolicited WebSocket-level pong counts too.
+        conn.controlFrame();
+        return true;
+      case 'close':
+        conn.gone(args[0] as number, args[1] as Buffer);
+        return true;
+      case 'error': {
+        // ws reports framing errors (1002, 1007, 1009) here and closes the socket itself; 'close' follows.
+        const err = args[0] as Error & { code?: string };
+        conn.host.logger.debug({ code: err.code, reason: err.message }, 'websocket error');
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
 }
 
 export class Connection implements OutboxPeer {
@@ -118,6 +147,7 @@ export class Connection implements OutboxPeer {
   subs: Few<string> = null;
   /** Token bucket, in thousandths of a frame (an integer: no box per connection). */
   private milliTokens: number;
+  /** Last refill: ms after `host.startedAt` (a small integer kept in the object, where a timestamp takes a 16-byte box). */
   private refilledAt: number;
   private inbox: string[] | null = null;
   private busy = false;
@@ -133,18 +163,13 @@ export class Connection implements OutboxPeer {
   constructor(
     /** Unique on this node; the connection id is `host.idPrefix` + this in base 36. */
     readonly seq: number,
-    readonly ws: WebSocket,
+    readonly ws: RiverWebSocket,
     readonly socket: Socket,
     readonly host: ConnectionHost,
   ) {
     this.milliTokens = host.config.maxFramesPerSecond * 2000;
-    this.refilledAt = host.now();
-    (ws as TaggedWebSocket)[CONN] = this;
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsPing);
-    ws.on('pong', onWsPong);
-    ws.on('close', onWsClose);
-    ws.on('error', onWsError);
+    this.refilledAt = host.now() - host.startedAt;
+    ws.own(this);
   }
 
   /** The opaque connection id of the `ready` frame (built on demand: not kept per connection). */
@@ -208,7 +233,7 @@ export class Connection implements OutboxPeer {
     this.writable = false;
     this.inbox = null;
     this.host.outbox.drop(this);
-    (this.ws as TaggedWebSocket)[CONN] = undefined;
+    this.ws.conn = null;
     if (!wasClosing) this.host.release(this);
     this.host.closed(this);
   }
@@ -251,7 +276,7 @@ export class Connection implements OutboxPeer {
   /** Token bucket: `maxFramesPerSecond` per second, burst 2×. */
   private allowFrame(): boolean {
     const rate = this.host.config.maxFramesPerSecond;
-    const now = this.host.now();
+    const now = this.host.now() - this.host.startedAt;
     const elapsed = now - this.refilledAt;
     if (elapsed > 0) {
       this.milliTokens = Math.min(rate * 2000, this.milliTokens + Math.floor(elapsed * rate));

@@ -11,14 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import { BAD_CHANNEL_MESSAGE, CLOSE_CODES, isValidChannel, type RequestId } from '@river/protocol';
 import type { Bus, BusHandlers, BusMessage, ControlCommand, QueryCommand } from '../engines/bus.js';
 import { Channels, type ChannelPort } from './channel.js';
 import type { Presence } from '../engines/presence.js';
 import type { TokenVerifier } from '../auth.js';
 import type { Config } from '../config.js';
-import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost } from './connection.js';
+import { Connection, OPEN, CLOSING, CLOSE_GRACE_MS, type ConnectionHost, type RiverWebSocket } from './connection.js';
 import { fewDelete, fewHas, fewList } from './few.js';
 import type { Metrics } from '../metrics.js';
 import { Outbox } from './outbox.js';
@@ -110,7 +109,7 @@ export class Hub implements ConnectionHost, BusHandlers, ChannelPort {
   }
 
   /** Takes over an upgraded WebSocket and its socket. The upgrade request is not kept. */
-  accept(ws: WebSocket, socket: Socket): Connection {
+  accept(ws: RiverWebSocket, socket: Socket): Connection {
     const conn = new Connection(this.counter++, ws, socket, this);
     conn.since = Math.floor((this.now() - this.startedAt) / 1000);
     this.sockets.add(conn);

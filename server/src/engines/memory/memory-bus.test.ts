@@ -109,6 +109,24 @@ describe('MemoryBus', () => {
     expect(bus.stats().channels).toBe(1);
   });
 
+  it('keeps memory bounded under subscribe/unsubscribe churn of unique channels with no read, without its sweep timer', async () => {
+    // Subscribing creates a channel's state (its subscribed nodes live in it): subscribes sweep too.
+    const bus = await started(new MemoryBus({ ...opts, sweepIntervalMs: 1e9 }));
+    const perRound = 2000;
+    let peak = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < perRound; i++) {
+        const c = `bare-${round}-${i}`;
+        await bus.subscribe(c);
+        await bus.unsubscribe(c);
+      }
+      peak = Math.max(peak, bus.stats().channels);
+      await vi.advanceTimersByTimeAsync(opts.historyTtlSeconds * 500);
+    }
+    expect(peak).toBeLessThanOrEqual(3 * perRound);
+    expect(bus.stats().subscribedChannels).toBe(0);
+  });
+
   it('keeps memory bounded under subscribe/read/unsubscribe churn of unique channels, without its sweep timer', async () => {
     // The timer never runs here: reads and publishes sweep as they go, so state created by reads
     // of subscribed channels cannot pile up past one TTL's worth, whatever the rate.

@@ -14,10 +14,10 @@
  * - Reads never create state for a channel no node is subscribed to: `position`/`history` of a
  *   channel without state answer offset 0 in the backend's *empty epoch* (one string per backend,
  *   never the epoch of any state) and store nothing, so a flood of reads of unique channels (HTTP
- *   `GET /v1/channels/{c}`, `/history`) costs no memory. A read of a channel some node is
- *   subscribed to creates its state (a fresh epoch), kept while subscribed.
+ *   `GET /v1/channels/{c}`, `/history`) costs no memory. Subscribing creates a channel's state (a
+ *   fresh epoch) if it has none, kept while subscribed; the state also holds the subscribed nodes.
  * - Expiry rule: a channel's state (epoch, offset, history) expires `historyTtlSeconds` after its
- *   last publish, or after its creation by a read, unless a node of this backend is subscribed to
+ *   last publish, or after its creation by a subscribe, unless a node of this backend is subscribed to
  *   it: a subscribed channel keeps its state (so a quiet channel keeps its epoch and a reconnecting
  *   client recovers), and its TTL restarts when the last node unsubscribes. An expired channel
  *   loses offset, epoch and history: the next publish starts a new epoch at offset 1. Every read
@@ -96,10 +96,19 @@ interface ChannelState {
   offset: number;
   /** Oldest first, at most historySize; null until the first publish (nothing kept for a quiet channel). */
   history: BusMessage[] | null;
-  /** Last publish or creation (ms), for expiry. */
+  /**
+   * Last publish or creation, for expiry: ms since the backend started (`MemoryBackend.t0`), a small
+   * integer kept in the object for 24 days, where a timestamp takes a 16-byte box per channel.
+   */
   touchedAt: number;
   /** Bytes of `history` (see messageBytes). */
   bytes: number;
+  /**
+   * The nodes of this backend subscribed to the channel (the node itself while there is one), null
+   * while none. Kept here rather than in a Map of its own: a subscribed channel always has state
+   * (subscribing creates it), and one Map entry less per channel.
+   */
+  nodes: Few<MemoryBus>;
 }
 
 interface IdempotencyEntry {
@@ -116,6 +125,8 @@ export class MemoryBackend {
   readonly historyTtlMs: number;
   readonly idempotencyWindowMs: number;
   readonly now: () => number;
+  /** When the backend was made (ms): channel times are kept relative to it (`ChannelState.touchedAt`). */
+  private readonly t0: number;
   readonly sweepIntervalMs: number;
   readonly sweepBatch: number;
   readonly maxHistoryBytes: number;
@@ -129,8 +140,8 @@ export class MemoryBackend {
   private readonly channels = new Map<string, ChannelState>();
   /** Insertion order == expiry order. Key: channel + '\n' + idempotencyKey. */
   private readonly idempotency = new Map<string, IdempotencyEntry>();
-  /** Nodes subscribed per channel (the node itself while there is one). */
-  private readonly subscribed = new Map<string, Few<MemoryBus>>();
+  /** Channels whose state has `nodes` (at least one node subscribed). */
+  private subscribedChannels = 0;
   /** Local subscriber counts reported per node, per channel (one entry per channel, no Map per channel). */
   private readonly counts = new Map<MemoryBus, Map<string, number>>();
   /** Started nodes, in start order. */
@@ -153,6 +164,7 @@ export class MemoryBackend {
     this.historyTtlMs = opts.historyTtlSeconds * 1000;
     this.idempotencyWindowMs = opts.idempotencyWindowMs;
     this.now = opts.now ?? (() => Date.now());
+    this.t0 = this.now();
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(100, this.historyTtlMs / 4));
     this.sweepBatch = opts.sweepBatch ?? 20_000;
     this.maxHistoryBytes = opts.maxHistoryBytes ?? Number.POSITIVE_INFINITY;
@@ -163,7 +175,7 @@ export class MemoryBackend {
     return {
       channels: this.channels.size,
       idempotencyKeys: this.idempotency.size,
-      subscribedChannels: this.subscribed.size,
+      subscribedChannels: this.subscribedChannels,
       historyBytes: this.historyBytes,
       evicted: this.evicted,
     };
@@ -185,7 +197,7 @@ export class MemoryBackend {
     // Subscribed channels are bounded by the connections (maxSubscriptions each) and are never
     // evicted whole: the count cap is on the others. At most 1,000 steps per call (the next goes on).
     let guard = Math.min(this.channels.size + 1, 1000);
-    while ((this.historyBytes > this.maxHistoryBytes || this.channels.size > this.maxChannels + this.subscribed.size) && guard-- > 0) {
+    while ((this.historyBytes > this.maxHistoryBytes || this.channels.size > this.maxChannels + this.subscribedChannels) && guard-- > 0) {
       const first = this.channels.entries().next();
       if (first.done) return;
       const [name, state] = first.value;
@@ -200,7 +212,7 @@ export class MemoryBackend {
         return;
       }
       this.evicted += 1;
-      if (this.subscribed.has(name)) {
+      if (state.nodes !== null) {
         // Kept (its subscribers hold its epoch and offset) but without history: moved to the back.
         this.historyBytes -= state.bytes;
         state.bytes = 0;
@@ -221,11 +233,11 @@ export class MemoryBackend {
     const now = this.now();
     let removed = 0;
     for (const [name, state] of this.channels) {
-      if (removed >= max || state.touchedAt + this.historyTtlMs > now) break;
+      if (removed >= max || state.touchedAt + this.historyTtlMs > now - this.t0) break;
       // A channel some node is subscribed to keeps its state: re-append it with a fresh TTL.
-      if (this.subscribed.has(name)) {
+      if (state.nodes !== null) {
         this.channels.delete(name);
-        state.touchedAt = now;
+        state.touchedAt = now - this.t0;
         this.channels.set(name, state);
       } else {
         this.drop(name, state);
@@ -254,7 +266,7 @@ export class MemoryBackend {
   detach(node: MemoryBus): void {
     this.nodes.delete(node);
     this.tap(node, false);
-    for (const channel of [...this.subscribed.keys()]) this.unsubscribe(node, channel);
+    for (const [channel, state] of [...this.channels]) if (fewHas(state.nodes, node)) this.unsubscribe(node, channel);
     this.counts.delete(node);
     if (this.nodes.size === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
@@ -276,11 +288,11 @@ export class MemoryBackend {
         this.idempotency.delete(idemKey);
       }
     }
-    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
+    const state = this.live(req.channel, now) ?? { epoch: newEpoch(), offset: 0, history: null, touchedAt: 0, bytes: 0, nodes: null };
     // Move to the end of the activity order.
     this.channels.delete(req.channel);
     this.channels.set(req.channel, state);
-    state.touchedAt = now;
+    state.touchedAt = now - this.t0;
     state.offset += 1;
     const msg: BusMessage = {
       channel: req.channel,
@@ -333,25 +345,31 @@ export class MemoryBackend {
   }
 
   subscribe(node: MemoryBus, channel: string): void {
-    this.subscribed.set(channel, fewAdd(this.subscribed.get(channel) ?? null, node));
+    // A subscribed channel keeps its state, expired or not (the sweep has not reached it yet).
+    let state = this.channels.get(channel);
+    if (state === undefined) {
+      this.sweep(8);
+      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: this.now() - this.t0, bytes: 0, nodes: null };
+      this.channels.set(channel, state);
+      if (state.nodes === null) this.subscribedChannels += 1;
+      state.nodes = node;
+      this.enforceCaps(state);
+      return;
+    }
+    if (state.nodes === null) this.subscribedChannels += 1;
+    state.nodes = fewAdd(state.nodes, node);
   }
 
   unsubscribe(node: MemoryBus, channel: string): void {
-    const nodes = this.subscribed.get(channel);
-    if (nodes === undefined || !fewHas(nodes, node)) return;
-    const rest = fewDelete(nodes, node);
-    if (rest !== null) {
-      this.subscribed.set(channel, rest);
-      return;
-    }
-    this.subscribed.delete(channel);
-    // The last node left: the channel's TTL starts now.
     const state = this.channels.get(channel);
-    if (state !== undefined) {
-      this.channels.delete(channel);
-      state.touchedAt = Math.max(state.touchedAt, this.now());
-      this.channels.set(channel, state);
-    }
+    if (state === undefined || !fewHas(state.nodes, node)) return;
+    state.nodes = fewDelete(state.nodes, node);
+    if (state.nodes !== null) return;
+    this.subscribedChannels -= 1;
+    // The last node left: the channel's TTL starts now.
+    this.channels.delete(channel);
+    state.touchedAt = Math.max(state.touchedAt, this.now() - this.t0);
+    this.channels.set(channel, state);
   }
 
   tap(node: MemoryBus, on: boolean): void {
@@ -392,28 +410,21 @@ export class MemoryBackend {
   /** The channel's state unless it has expired (then it is dropped here, whatever the sweep has reached). */
   private live(channel: string, now: number): ChannelState | undefined {
     const state = this.channels.get(channel);
-    if (state === undefined || state.touchedAt + this.historyTtlMs > now || this.subscribed.has(channel)) return state;
+    if (state === undefined || state.touchedAt + this.historyTtlMs > now - this.t0 || state.nodes !== null) return state;
     this.drop(channel, state);
     return undefined;
   }
 
-  /** The state a read sees: created (and kept) only when a node is subscribed to the channel. */
+  /** The state a read sees (a read creates none: a subscribed channel has had its state since the subscribe). */
   private read(channel: string): ChannelState | undefined {
     this.sweep(8);
-    const now = this.now();
-    let state = this.live(channel, now);
-    if (state === undefined && this.subscribed.has(channel)) {
-      state = { epoch: newEpoch(), offset: 0, history: null, touchedAt: now, bytes: 0 };
-      this.channels.set(channel, state);
-      this.enforceCaps(state);
-    }
-    return state;
+    return this.live(channel, this.now());
   }
 
   /** Queues the message for every subscribed node; drains unless a drain is already running up the stack. */
   private deliver(msg: BusMessage): void {
     if (this.tapping !== null) for (const node of this.tapping) node.runTap(msg);
-    const nodes = this.subscribed.get(msg.channel);
+    const nodes = this.channels.get(msg.channel)?.nodes;
     if (nodes === undefined || nodes === null) return;
     if (nodes instanceof Set) for (const node of nodes) this.queue.push({ node, msg });
     else this.queue.push({ node: nodes, msg });
