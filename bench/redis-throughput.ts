@@ -5,11 +5,13 @@
  * channel and counts deliveries, so the figure includes live delivery.
  *
  *   npx tsx bench/redis-throughput.ts [--messages 100000] [--channels 100] [--window 500]
- *                                     [--publishers 1] [--cluster 0] [--bus-from DIR]
+ *                                     [--publishers 1] [--cluster 0] [--master K] [--bus-from DIR]
  *
  * --publishers K runs K publisher processes (each its own bus, messages / K each) against the same
  * Redis; --cluster N starts an N-master Redis Cluster (e2e/harness/redis.ts) instead of one Redis, and
- * reports each master's share of the Redis CPU. --bus-from DIR takes the bus from a built server
+ * reports each master's share of the Redis CPU; with --master K (0-based, in port order) every channel
+ * is one that master serves (the first --channels names `bench-<i>` whose slot it holds), so the
+ * whole load goes to one master of the cluster (bench/redis-cluster-scaling.ts). --bus-from DIR takes the bus from a built server
  * (`DIR/engines/redis/redis-bus.js`, e.g. a copy of an older `server/dist` with a `node_modules`
  * link to the repo's) to compare two versions in one run. Starts its own redis-server(s). Prints
  * one JSON line.
@@ -25,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisCluster } from '../e2e/harness/redis.js';
 import type { RedisBus, RedisBusOptions } from '../server/src/engines/redis/redis-bus.js';
+import { RedisKeys } from '../server/src/engines/redis/redis-keys.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,11 +37,13 @@ const { values } = parseArgs({
     idempotency: { type: 'boolean', default: false },
     publishers: { type: 'string', default: '1' },
     cluster: { type: 'string', default: '0' },
+    master: { type: 'string' },
     'bus-from': { type: 'string' },
     commandstats: { type: 'boolean', default: false },
     // Internal: this process is one of the publishers (--child URL, --offset, --cluster-mode).
     child: { type: 'string' },
     offset: { type: 'string', default: '0' },
+    names: { type: 'string' },
   },
 });
 const busFrom = values['bus-from'];
@@ -48,7 +53,8 @@ const { RedisBus: Bus } = (await import(
 const total = Number(values.messages);
 const channelCount = Number(values.channels);
 const windowSize = Number(values.window);
-const channels = Array.from({ length: channelCount }, (_, i) => `bench-${i}`);
+// The channels: `bench-<i>`, or (a publisher of a --master run) the names its parent chose.
+let channels = values.names?.split(',') ?? Array.from({ length: channelCount }, (_, i) => `bench-${i}`);
 const busOpts = (url: string, cluster: boolean): RedisBusOptions => ({
   url,
   cluster,
@@ -107,6 +113,7 @@ async function main(): Promise<void> {
     return get('used_cpu_user') + get('used_cpu_sys');
   };
   const cpus = () => Promise.all(admins.map(cpuOf));
+  if (values.master !== undefined) channels = await channelsOf(admins, ports, Number(values.master));
   /** Script calls (EVALSHA, EVAL) over all masters: messages per call shows the batching. */
   const scriptCalls = async () => {
     let n = 0;
@@ -150,6 +157,7 @@ async function main(): Promise<void> {
             '--cluster',
             String(masters),
             ...(values.idempotency ? ['--idempotency'] : []),
+            ...(values.master !== undefined ? ['--names', channels.join(',')] : []),
             ...(busFrom !== undefined ? ['--bus-from', busFrom] : []),
           ],
           {
@@ -183,6 +191,7 @@ async function main(): Promise<void> {
     const net = rcpu.map((c, i) => Math.max(0, c - idleRate[i]! * seconds));
     const netSum = net.reduce((s, n) => s + n, 0);
     const mem = await memOf();
+    const byMaster = masters > 0 ? await channelsByMaster(admins, ports) : undefined;
     if (values.commandstats) {
       // Redis's time inside each command (a script's inner calls count in both), µs per publish.
       const usec = new Map<string, number>();
@@ -202,6 +211,8 @@ async function main(): Promise<void> {
         window: windowSize,
         publishers,
         masters: Math.max(1, masters),
+        ...(values.master !== undefined ? { onlyMaster: Number(values.master) } : {}),
+        ...(byMaster !== undefined ? { channelsByMaster: byMaster } : {}),
         idempotencyKeys: values.idempotency,
         publishedPerSecond: Math.round(sent / ((tPublished - t0) / 1000)),
         deliveredPerSecond: Math.round(sent / ((tDelivered - t0) / 1000)),
@@ -211,6 +222,7 @@ async function main(): Promise<void> {
         redisBusiestMasterNetMicrosPerMessage: Number(((Math.max(...net) * 1e6) / sent).toFixed(2)),
         redisIdleCpuSecondsPerSecond: idleRate.map((c) => Number(c.toFixed(4))),
         redisCpuShareByMaster: rcpu.map((c) => Number((c / rcpuSum).toFixed(3))),
+        redisNetMicrosPerMessageByMaster: net.map((c) => Number(((c * 1e6) / sent).toFixed(2))),
         redisBusiestMasterCpuSecondsPerSecond: Number((Math.max(...rcpu) / ((tDelivered - t0) / 1000)).toFixed(3)),
         nodeCpuMicrosPerMessage: Number((nodeCpu / sent).toFixed(2)),
         redisBytesPerChannelWithFullHistory: sent >= channelCount * 100 ? Math.round((mem - mem0) / channelCount) : null,
@@ -222,4 +234,34 @@ async function main(): Promise<void> {
     for (const a of admins) a.disconnect();
     await redis.stop();
   }
+}
+
+/** Which master (index into `ports`) serves each channel's slot, from CLUSTER SLOTS and CLUSTER KEYSLOT. */
+async function slotMap(admin: Redis, ports: number[]): Promise<(name: string) => Promise<number>> {
+  // Each entry: first slot, last slot, then the master's [host, port, id, …] and its replicas'.
+  const ranges = (await admin.cluster('SLOTS')).map(([from, to, master]) => [from, to, ports.indexOf(Number(master?.[1]))] as const);
+  const keys = new RedisKeys('bench');
+  return async (name) => {
+    const slot = Number(await admin.cluster('KEYSLOT', keys.meta(name)));
+    return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2] ?? -1;
+  };
+}
+
+/** The first `channelCount` names `bench-<i>` that the master on `ports[master]` serves. */
+async function channelsOf(admins: Redis[], ports: number[], master: number): Promise<string[]> {
+  if (!(master >= 0 && master < ports.length)) {
+    throw new Error(`--master ${master}: the cluster has ${ports.length} masters (0 to ${ports.length - 1})`);
+  }
+  const masterOf = await slotMap(admins[0]!, ports);
+  const out: string[] = [];
+  for (let i = 0; out.length < channelCount; i++) if ((await masterOf(`bench-${i}`)) === master) out.push(`bench-${i}`);
+  return out;
+}
+
+/** How many of the channels each master serves (a cluster run's expected shares of the load). */
+async function channelsByMaster(admins: Redis[], ports: number[]): Promise<number[]> {
+  const masterOf = await slotMap(admins[0]!, ports);
+  const counts = ports.map(() => 0);
+  for (const c of channels) counts[await masterOf(c)]!++;
+  return counts;
 }

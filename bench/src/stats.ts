@@ -99,3 +99,19 @@ export function ratio(a: number | undefined, b: number | undefined): number {
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/**
+ * A Redis Cluster's publish throughput in units of one master's, each master on its own core:
+ * master k saturates at 1 s ÷ `perMaster[k]` (its Redis CPU per publish when it carries the whole
+ * load) and carries `shares[k]` of the publishes, so the cluster saturates when its most loaded
+ * master does: min_k (1 ÷ perMaster[k]) ÷ shares[k], over one master's 1 ÷ `one`.
+ * NaN when the inputs do not describe a cluster (lengths differ, a share or cost is not positive).
+ */
+export function clusterScaling(one: number, perMaster: number[], shares: number[]): number {
+  if (perMaster.length === 0 || perMaster.length !== shares.length || !(one > 0)) return Number.NaN;
+  if (perMaster.some((c) => !(c > 0)) || shares.some((s) => !(s >= 0))) return Number.NaN;
+  const total = shares.reduce((s, n) => s + n, 0);
+  if (!(total > 0)) return Number.NaN;
+  // A master with no channels limits nothing; the others carry everything between them.
+  return Math.min(...perMaster.map((c, k) => (shares[k]! === 0 ? Number.POSITIVE_INFINITY : one / c / (shares[k]! / total))));
+}
