@@ -5,6 +5,10 @@
  * Only the JavaScript heap: ws's and the sockets' native memory (kernel buffers, libuv handles) is RSS.
  *
  *   npm run build -w @river/server && npx tsx bench/heap-per-connection.ts [--from 1000] [--to 6000] [--top 25]
+ *                                                                          [--server river|ws]
+ *
+ * --server ws measures the bare ws baseline (bench/baselines/ws-server.ts) the same way, for the
+ * bytes River keeps per connection on top of what a minimal ws server keeps.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -12,11 +16,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkerPool } from './src/pool.js';
 import { openSpec } from './src/scenarios.js';
-import { startRiver } from './src/targets.js';
+import { startRiver, startWs } from './src/targets.js';
 
 const { values } = parseArgs({
-  options: { from: { type: 'string', default: '1000' }, to: { type: 'string', default: '6000' }, top: { type: 'string', default: '25' } },
+  options: {
+    from: { type: 'string', default: '1000' },
+    to: { type: 'string', default: '6000' },
+    top: { type: 'string', default: '25' },
+    server: { type: 'string', default: 'river' },
+  },
 });
+if (values.server !== 'river' && values.server !== 'ws') throw new Error(`--server: river or ws, got ${values.server}`);
 const from = Number(values.from);
 const to = Number(values.to);
 
@@ -70,10 +80,11 @@ function summarize(file: string): Map<string, { count: number; bytes: number }> 
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'river-heap-'));
-const target = await startRiver({ nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] });
+const nodeArgs = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`];
+const target = values.server === 'ws' ? await startWs({ nodeArgs }) : await startRiver({ nodeArgs });
 const pool = await WorkerPool.start(1);
 const targetPid = target.pid;
-if (targetPid === undefined) throw new Error('heap-per-connection: the River target runs in no process of its own');
+if (targetPid === undefined) throw new Error('heap-per-connection: the target runs in no process of its own');
 const snapshot = async (): Promise<string> => {
   const before = new Set(readdirSync(dir));
   process.kill(targetPid, 'SIGUSR2');
@@ -109,7 +120,7 @@ try {
     .sort((x, y) => y.perConn - x.perConn);
   const total = rows.reduce((s, r) => s + r.perConn, 0);
   console.log(
-    `River heap per connection, ${from} → ${to} idle authenticated subscribed connections: ${total.toFixed(0)} bytes (self sizes)\n`,
+    `${target.name} heap per connection, ${from} → ${to} idle authenticated subscribed connections: ${total.toFixed(0)} bytes (self sizes)\n`,
   );
   console.log('| bytes per connection | objects per connection | kind (V8 type: name) |');
   console.log('|---|---|---|');
