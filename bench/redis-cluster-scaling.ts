@@ -39,6 +39,10 @@ const { values } = parseArgs({
 });
 const masters = Number(values.masters);
 const rounds = Number(values.rounds);
+if (!(Number.isInteger(masters) && masters >= 2 && Number.isInteger(rounds) && rounds >= 1)) {
+  console.error(`--masters must be an integer of 2 or more and --rounds of 1 or more (got ${values.masters}, ${values.rounds})`);
+  process.exit(2);
+}
 
 interface Run {
   publishedPerSecond: number;

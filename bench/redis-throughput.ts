@@ -53,12 +53,22 @@ const { RedisBus: Bus } = (await import(
 const total = Number(values.messages);
 const channelCount = Number(values.channels);
 const windowSize = Number(values.window);
+const PREFIX = 'bench';
+// --master K needs a cluster of more than K masters; checked before any Redis is started.
+if (values.master !== undefined && values.child === undefined) {
+  const k = Number(values.master);
+  const n = Number(values.cluster);
+  if (!(Number.isInteger(k) && k >= 0 && k < n)) {
+    console.error(`--master ${values.master}: give a master index from 0 to N - 1 of a --cluster N run (--cluster is ${values.cluster})`);
+    process.exit(2);
+  }
+}
 // The channels: `bench-<i>`, or (a publisher of a --master run) the names its parent chose.
 let channels = values.names?.split(',') ?? Array.from({ length: channelCount }, (_, i) => `bench-${i}`);
 const busOpts = (url: string, cluster: boolean): RedisBusOptions => ({
   url,
   cluster,
-  prefix: 'bench',
+  prefix: PREFIX,
   historySize: 100,
   historyTtlSeconds: 300,
   idempotencyWindowMs: 300_000,
@@ -113,7 +123,6 @@ async function main(): Promise<void> {
     return get('used_cpu_user') + get('used_cpu_sys');
   };
   const cpus = () => Promise.all(admins.map(cpuOf));
-  if (values.master !== undefined) channels = await channelsOf(admins, ports, Number(values.master));
   /** Script calls (EVALSHA, EVAL) over all masters: messages per call shows the batching. */
   const scriptCalls = async () => {
     let n = 0;
@@ -125,6 +134,7 @@ async function main(): Promise<void> {
   let delivered = 0;
   const children: ReturnType<typeof fork>[] = [];
   try {
+    if (values.master !== undefined) channels = await channelsOf(admins, ports, Number(values.master));
     await subscriber.start({ message: () => void delivered++, control: () => 0 });
     await Promise.all(channels.map((c) => subscriber.subscribe(c)));
     const memOf = async () =>
@@ -240,7 +250,7 @@ async function main(): Promise<void> {
 async function slotMap(admin: Redis, ports: number[]): Promise<(name: string) => Promise<number>> {
   // Each entry: first slot, last slot, then the master's [host, port, id, …] and its replicas'.
   const ranges = (await admin.cluster('SLOTS')).map(([from, to, master]) => [from, to, ports.indexOf(Number(master?.[1]))] as const);
-  const keys = new RedisKeys('bench');
+  const keys = new RedisKeys(PREFIX);
   return async (name) => {
     const slot = Number(await admin.cluster('KEYSLOT', keys.meta(name)));
     return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2] ?? -1;
@@ -249,9 +259,6 @@ async function slotMap(admin: Redis, ports: number[]): Promise<(name: string) =>
 
 /** The first `channelCount` names `bench-<i>` that the master on `ports[master]` serves. */
 async function channelsOf(admins: Redis[], ports: number[], master: number): Promise<string[]> {
-  if (!(master >= 0 && master < ports.length)) {
-    throw new Error(`--master ${master}: the cluster has ${ports.length} masters (0 to ${ports.length - 1})`);
-  }
   const masterOf = await slotMap(admins[0]!, ports);
   const out: string[] = [];
   for (let i = 0; out.length < channelCount; i++) if ((await masterOf(`bench-${i}`)) === master) out.push(`bench-${i}`);
